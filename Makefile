@@ -1,0 +1,46 @@
+# The few commands a newcomer needs. Everything installs itself into .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test test-fast lint proto proto-check buf-lint bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: install                 ## serve on the embedded defaults (data in ./data, port 50051)
+	$(VENV)/bin/recalld serve
+
+test: install                ## every test tier, including e2e over real gRPC
+	$(PY) -m pytest
+
+test-fast: install           ## unit tests only
+	$(PY) -m pytest -m "not e2e and not slow"
+
+lint: install buf-lint       ## ruff, mypy, stale generated code, buf lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check services graph vector tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m services.protogen --check
+
+proto: install               ## regenerate services/pb from proto/
+	$(PY) -m services.protogen
+
+$(VENV)/buf/node_modules/.bin/buf:
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/buf @bufbuild/buf@1
+
+buf-lint: $(VENV)/buf/node_modules/.bin/buf
+	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
+
+bench: install               ## latency benchmark over real gRPC; results in bench/results/
+	$(PY) -m bench.latency
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""The GraphStore protocol: recalld's system of record.
+
+A graph store keeps episodes, memories (with their triples, metadata and
+history), entities per namespace, and relations with provenance (the memory a
+relation came from) and timestamps. Each write method is one transaction.
+
+Consistency with the vector index: every memory row carries a ``version`` and
+an ``indexed`` flag. A write stores the memory with ``indexed = False``; once
+the vector index holds that version the caller marks it indexed. Deletes are
+tombstones (state DELETED, not indexed) until the vector side has dropped the
+vector too. ``pending_index`` lists what the vector index still has to do, so
+a crash at any point leaves work that the reconciler finishes at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.domain import (
+    Episode,
+    HistoryEntry,
+    Memory,
+    MetadataFilter,
+    Path,
+    Scope,
+    Subgraph,
+    TimeRange,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingIndex:
+    """Vector-index work the system of record still expects."""
+
+    upserts: tuple[tuple[Memory, int], ...]  # (memory, version)
+    deletes: tuple[tuple[str, int], ...]  # (memory id, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Keyset position for List: newest first by (created_at, id)."""
+
+    created_at: datetime
+    memory_id: str
+
+
+class GraphStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # -- writes: each call is one transaction -------------------------------
+    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+        """Record an episode and the memories distilled from it."""
+
+    async def replace_memory(self, memory: Memory, history: HistoryEntry) -> None:
+        """Replace text, triples and metadata of an active memory."""
+
+    async def delete_memories(self, ids: Sequence[str], history: Sequence[HistoryEntry]) -> dict[str, int]:
+        """Tombstone active memories and drop their relations; returns id -> tombstone version."""
+
+    # -- reads ---------------------------------------------------------------
+    async def get_memories(
+        self,
+        ids: Sequence[str],
+        scope: Scope,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> dict[str, Memory]:
+        """Active memories among ``ids`` that match scope, filters and time range."""
+
+    async def get_all(self, ids: Sequence[str]) -> list[Memory]:
+        """Active memories among ``ids`` whatever their scope (operator use only)."""
+
+    async def get_any(self, memory_id: str, scope: Scope) -> Memory | None:
+        """The memory in the scope whatever its state (active or deleted)."""
+
+    async def list_memories(
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+    ) -> list[Memory]: ...
+
+    async def find_scope_ids(self, scope: Scope) -> list[str]:
+        """Ids of the active memories matching the scope."""
+
+    async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
+        """hash -> id of active memories in exactly this scope with that content hash."""
+
+    async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
+        """Oldest first; None when no memory (active or deleted) has that id in the scope."""
+
+    # -- graph ----------------------------------------------------------------
+    async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
+        """The canonical names of known entities among ``names`` (case-insensitive)."""
+
+    async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Entity names each memory's relations touch."""
+
+    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+        """Walks of 1..depth edges from each seed over the relations visible in
+        ``scope``, shortest first, at most ``max_paths`` of them."""
+
+    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+        """None when the entity is unknown in the scope."""
+
+    async def paths_between(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+    ) -> list[Path] | None:
+        """None when either entity is unknown in the scope."""
+
+    # -- consistency with the vector index -------------------------------------
+    async def pending_index(self, limit: int) -> PendingIndex: ...
+
+    async def mark_indexed(self, done: Mapping[str, int]) -> None:
+        """Mark memory id -> version as reflected in the vector index."""
+
+    async def index_state(self) -> dict[str, bool]:
+        """Every memory id with whether it should have a vector (active)."""
+
+    async def count_memories(self) -> int: ...

@@ -1,0 +1,1 @@
+"""The gRPC edge: converters, the error table, servicers and the server lifecycle."""

@@ -1,0 +1,112 @@
+"""The composition root: builds every component from typed settings.
+
+The only module that knows which backend implements which protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from graph.base import GraphStore
+from services.config import Settings
+from services.explore import GraphExplorer
+from services.extraction.base import Extractor
+from services.indexing import Indexer
+from services.memory import MemoryPipeline
+from services.retrieval import HybridRetriever
+from vector.base import Embedder, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    graph: GraphStore
+    vector: VectorStore
+    embedder: Embedder
+    extractor: Extractor
+    indexer: Indexer
+    memories: MemoryPipeline
+    retriever: HybridRetriever
+    explorer: GraphExplorer
+    _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        """Open the stores and converge the vector index with the system of record."""
+        t0 = time.perf_counter()
+        await self.graph.open()
+        await self.vector.open()
+        upserted, deleted = await self.indexer.reconcile()
+        log.info(
+            "stores open in %.2fs (reconciled %d upserts, %d deletes)", time.perf_counter() - t0, upserted, deleted
+        )
+        if self.settings.reconcile_interval_s > 0:
+            self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reconcile_interval_s)
+            try:
+                await self.indexer.reconcile()
+            except Exception:
+                log.exception("periodic reconcile failed")
+
+    async def close(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+        await self.vector.close()
+        await self.graph.close()
+
+
+def _graph_store(settings: Settings) -> GraphStore:
+    if settings.graph_backend == "embedded":
+        from graph.embedded import EmbeddedGraphStore
+
+        return EmbeddedGraphStore(path=settings.data_dir / "graph.db")
+    raise ValueError(f"unknown graph backend {settings.graph_backend!r} (available: embedded)")
+
+
+def build_app(settings: Settings) -> App:
+    from services.extraction.spacy_extractor import SpacyExtractor
+    from vector.embedders import MiniLMOnnxEmbedder
+    from vector.milvus import MilvusVectorStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    graph = _graph_store(settings)
+    embedder = MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+    vector = MilvusVectorStore(
+        uri=settings.milvus_uri,
+        token=settings.vector_token,
+        dim=embedder.dim,
+        collection=settings.vector_collection,
+        index_type=settings.milvus_index,
+    )
+    extractor = SpacyExtractor(model=settings.spacy_model)
+    indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
+    return App(
+        settings=settings,
+        graph=graph,
+        vector=vector,
+        embedder=embedder,
+        extractor=extractor,
+        indexer=indexer,
+        memories=MemoryPipeline(
+            graph=graph, embedder=embedder, extractor=extractor, indexer=indexer, limits=settings.limits
+        ),
+        retriever=HybridRetriever(
+            graph=graph,
+            vector=vector,
+            embedder=embedder,
+            extractor=extractor,
+            settings=settings.search,
+            limits=settings.limits,
+        ),
+        explorer=GraphExplorer(graph=graph),
+    )

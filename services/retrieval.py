@@ -1,0 +1,194 @@
+"""Hybrid retrieval: vector hits + graph traversal, fused into one ranking.
+
+1. Vector: the query embedding against fact embeddings, filtered by scope,
+   metadata and time inside the vector store.
+2. Graph: seeds are the entities the query names (first person -> the user,
+   names and nouns linked to known entities) plus, in hybrid mode, the
+   entities of the top vector hits. Walks of up to ``graph_depth`` edges from
+   the seeds reach memories through their relations; a walk scores
+   ``seed weight * 0.5 ** (hops - 1) * (1 + matches)``, where ``matches``
+   counts query terms found in the walk's predicates and entity names, so
+   "how is my pet's health?" follows alice -has_pet-> Luna -catch-> cold.
+   Each memory keeps its best walks as the explanation.
+3. Fusion: weighted reciprocal rank fusion (services.fusion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from graph.base import GraphStore
+from services.config import Limits, SearchSettings
+from services.domain import (
+    MetadataFilter,
+    Path,
+    QueryAnalysis,
+    Retriever,
+    Scope,
+    SearchHit,
+    SearchMode,
+    TimeRange,
+)
+from services.errors import InvalidArgument, ResourceExhausted
+from services.extraction.base import Extractor
+from services.filters import validate_filters
+from services.fusion import reciprocal_rank_fusion
+from services.memory import validate_scope
+from vector.base import Embedder, VectorHit, VectorStore
+
+_MAX_PATHS_PER_HIT = 3
+
+
+@dataclass(slots=True)
+class _GraphCandidate:
+    score: float = 0.0
+    walks: list[tuple[float, Path]] = field(default_factory=list)
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in text.casefold().replace("_", " ").split() if t}
+
+
+def score_walks(
+    walks: Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
+) -> dict[str, _GraphCandidate]:
+    """Pure scoring of traversal walks into per-memory candidates."""
+    wanted = set(terms)
+    out: dict[str, _GraphCandidate] = {}
+    for walk in walks:
+        seed = walk.start.casefold()
+        weight = seed_weights.get(seed, 0.0)
+        if weight <= 0:
+            continue
+        matched: set[str] = set()
+        for e in walk.edges:
+            matched |= wanted & (_tokens(e.predicate) | _tokens(e.object) | _tokens(e.subject))
+        matched -= _tokens(walk.start)
+        score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + len(matched))
+        cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
+        cand.score = max(cand.score, score)
+        cand.walks.append((score, walk))
+    for cand in out.values():
+        # Best first; among equal scores the longer walk explains more.
+        # Best first; among equal scores the longer walk explains more. Walks far
+        # weaker than the best one (from incidental seeds) explain nothing.
+        cand.walks.sort(key=lambda sw: (-sw[0], -len(sw[1].edges)))
+        cand.walks[:] = [sw for sw in cand.walks[:_MAX_PATHS_PER_HIT] if sw[0] >= 0.5 * cand.score]
+    return out
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        *,
+        graph: GraphStore,
+        vector: VectorStore,
+        embedder: Embedder,
+        extractor: Extractor,
+        settings: SearchSettings,
+        limits: Limits,
+    ) -> None:
+        self._graph = graph
+        self._vector = vector
+        self._embedder = embedder
+        self._extractor = extractor
+        self._s = settings
+        self._limits = limits
+
+    async def search(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        limit: int = 10,
+        threshold: float = 0.0,
+        filters: Sequence[MetadataFilter] = (),
+        mode: SearchMode = SearchMode.HYBRID,
+        time_range: TimeRange | None = None,
+    ) -> list[SearchHit]:
+        validate_scope(scope)
+        query = query.strip()
+        if not query:
+            raise InvalidArgument("query must not be empty")
+        if len(query) > self._limits.max_query_chars:
+            raise ResourceExhausted(f"query has {len(query)} characters; the limit is {self._limits.max_query_chars}")
+        if limit == 0:
+            limit = 10
+        if not 1 <= limit <= 100:
+            raise InvalidArgument("limit must be between 1 and 100")
+        if not 0.0 <= threshold <= 1.0:
+            raise InvalidArgument("threshold must be between 0 and 1")
+        if time_range and time_range.start and time_range.end and time_range.start >= time_range.end:
+            raise InvalidArgument("time_range.start must be before time_range.end")
+        validate_filters(filters)
+
+        analysis_task = asyncio.ensure_future(self._extractor.analyze_query(query, speaker=scope.speaker))
+        vector_hits: list[VectorHit] = []
+        if mode is not SearchMode.GRAPH:
+            (qvec,) = await self._embedder.embed([query])
+            candidates = max(self._s.vector_candidates, limit)
+            vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range)
+        analysis = await analysis_task
+
+        graph_rank: list[str] = []
+        graph_cands: dict[str, _GraphCandidate] = {}
+        if mode is not SearchMode.VECTOR:
+            graph_cands = await self._graph_candidates(
+                scope, analysis, vector_hits if mode is SearchMode.HYBRID else []
+            )
+            graph_rank = sorted(graph_cands, key=lambda m: (-graph_cands[m].score, m))
+
+        ids = list(dict.fromkeys([h.id for h in vector_hits] + graph_rank))
+        memories = await self._graph.get_memories(ids, scope, filters, time_range)
+        vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
+        ranked = {
+            Retriever.VECTOR.value: [h.id for h in vector_hits if h.id in memories],
+            Retriever.GRAPH.value: [m for m in graph_rank if m in memories],
+        }
+        fused: list[tuple[str, float, tuple[str, ...]]]
+        if mode is SearchMode.VECTOR:
+            fused = [(i, vec_score[i], (Retriever.VECTOR.value,)) for i in ranked[Retriever.VECTOR.value]]
+        else:
+            weights = {Retriever.VECTOR.value: self._s.vector_weight, Retriever.GRAPH.value: self._s.graph_weight}
+            lists = ranked if mode is SearchMode.HYBRID else {Retriever.GRAPH.value: ranked[Retriever.GRAPH.value]}
+            fused = [
+                (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(lists, weights=weights, k=self._s.rrf_k)
+            ]
+
+        hits: list[SearchHit] = []
+        for mid, score, sources in fused:
+            if score < threshold:
+                continue
+            cand = graph_cands.get(mid)
+            hits.append(
+                SearchHit(
+                    memory=memories[mid],
+                    score=score,
+                    retrievers=tuple(Retriever(s) for s in sources),
+                    paths=tuple(w for _, w in cand.walks) if cand else (),
+                    vector_score=vec_score.get(mid),
+                )
+            )
+            if len(hits) == limit:
+                break
+        return hits
+
+    async def _graph_candidates(
+        self, scope: Scope, analysis: QueryAnalysis, vector_hits: Sequence[VectorHit]
+    ) -> dict[str, _GraphCandidate]:
+        names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
+        linked = await self._graph.link_entities(scope, names) if names else []
+        weights = {n.casefold(): 1.0 for n in linked}
+        top = [h.id for h in vector_hits[: self._s.seed_hits]]
+        if top:
+            for mid, ents in (await self._graph.memory_entities(top)).items():
+                rank_weight = 0.5 * next((h.score for h in vector_hits if h.id == mid), 0.0)
+                for e in ents:
+                    weights[e.casefold()] = max(weights.get(e.casefold(), 0.0), rank_weight)
+        if not weights:
+            return {}
+        seeds = sorted(weights, key=lambda n: (-weights[n], n))
+        walks = await self._graph.expand(scope, seeds, self._s.graph_depth, self._s.max_paths)
+        return score_walks(walks, weights, analysis.terms)

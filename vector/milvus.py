@@ -1,0 +1,167 @@
+"""VectorStore on Milvus through pymilvus MilvusClient.
+
+One client for both modes: a local path ending in ``.db`` opens Milvus Lite
+(embedded default); an ``http://host:port`` URI talks to a Milvus server.
+Scope (user_id, agent_id, run_id), reference time and metadata are scalar
+fields filtered inside Milvus. Expressions are assembled only from
+:func:`services.filters.milvus_literal`-escaped values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pymilvus import DataType, MilvusClient
+
+from services.domain import MetadataFilter, Scope, TimeRange
+from services.filters import milvus_literal, milvus_metadata_filter
+from vector.base import VectorHit, VectorRecord
+
+T = TypeVar("T")
+_MAX_ID = 64
+_MAX_SCOPE = 256
+
+
+def scope_expression(scope: Scope) -> str:
+    """``user_id == "alice" and agent_id == "tutor"`` for the set fields."""
+    return " and ".join(f"{k} == {milvus_literal(v)}" for k, v in scope.items())
+
+
+def search_expression(scope: Scope, filters: Sequence[MetadataFilter] = (), time_range: TimeRange | None = None) -> str:
+    clauses = [scope_expression(scope), *milvus_metadata_filter(filters)]
+    if time_range is not None and time_range.start is not None:
+        clauses.append(f"ref_ms >= {int(time_range.start.timestamp() * 1000)}")
+    if time_range is not None and time_range.end is not None:
+        clauses.append(f"ref_ms < {int(time_range.end.timestamp() * 1000)}")
+    return " and ".join(c for c in clauses if c)
+
+
+class MilvusVectorStore:
+    def __init__(
+        self,
+        *,
+        uri: str,
+        dim: int,
+        collection: str = "recalld_memories",
+        token: str = "",
+        index_type: str = "FLAT",
+        consistency_level: str = "Strong",
+    ) -> None:
+        self._uri = uri
+        self._token = token
+        self._dim = dim
+        self._collection = collection
+        self._index_type = index_type
+        self._consistency = consistency_level
+        self._client: MilvusClient | None = None
+        # MilvusClient is synchronous; one thread keeps calls ordered.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    @property
+    def _c(self) -> MilvusClient:
+        if self._client is None:
+            raise RuntimeError("vector store is not open")
+        return self._client
+
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+
+    def _open_sync(self) -> None:
+        self._client = MilvusClient(uri=self._uri, token=self._token)
+        c = self._client
+        if not c.has_collection(self._collection):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.VARCHAR, max_length=_MAX_ID, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self._dim)
+            for name in ("user_id", "agent_id", "run_id"):
+                schema.add_field(name, DataType.VARCHAR, max_length=_MAX_SCOPE)
+            schema.add_field("ref_ms", DataType.INT64)
+            schema.add_field("metadata", DataType.JSON)
+            index = c.prepare_index_params()
+            params = {"M": 16, "efConstruction": 200} if self._index_type == "HNSW" else {}
+            index.add_index("vector", index_type=self._index_type, metric_type="COSINE", params=params)
+            c.create_collection(
+                self._collection, schema=schema, index_params=index, consistency_level=self._consistency
+            )
+        else:
+            dim = self._existing_dim(c)
+            if dim != self._dim:
+                raise RuntimeError(
+                    f"collection {self._collection!r} has dim {dim}, the embedder produces {self._dim}: "
+                    "use another collection or reindex"
+                )
+        c.load_collection(self._collection)
+
+    def _existing_dim(self, c: MilvusClient) -> int:
+        for f in c.describe_collection(self._collection)["fields"]:
+            if f["name"] == "vector":
+                return int(f["params"]["dim"])
+        raise RuntimeError(f"collection {self._collection!r} has no vector field")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._run(self._client.close)
+            self._client = None
+        self._executor.shutdown(wait=True)
+
+    async def upsert(self, records: Sequence[VectorRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            {
+                "id": r.id,
+                "vector": [float(x) for x in r.vector],
+                "user_id": r.scope.user_id,
+                "agent_id": r.scope.agent_id,
+                "run_id": r.scope.run_id,
+                "ref_ms": int(r.reference_time.timestamp() * 1000),
+                "metadata": dict(r.metadata),
+            }
+            for r in records
+        ]
+        await self._run(self._c.upsert, self._collection, rows)
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._run(self._c.delete, self._collection, ids=list(ids))
+
+    async def search(
+        self,
+        vector: Sequence[float],
+        scope: Scope,
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> list[VectorHit]:
+        expr = search_expression(scope, filters, time_range)
+        res = await self._run(
+            self._c.search,
+            self._collection,
+            [[float(x) for x in vector]],
+            limit=limit,
+            filter=expr,
+            output_fields=["id"],
+            search_params={"metric_type": "COSINE", "params": {"ef": max(64, limit * 2)}},
+            consistency_level=self._consistency,
+        )
+        return [VectorHit(id=str(h["id"]), score=float(h["distance"])) for h in res[0]]
+
+    async def all_ids(self) -> set[str]:
+        return await self._run(self._all_ids_sync)
+
+    def _all_ids_sync(self) -> set[str]:
+        ids: set[str] = set()
+        it = self._c.query_iterator(self._collection, batch_size=5000, filter='id != ""', output_fields=["id"])
+        try:
+            while batch := it.next():
+                ids.update(str(r["id"]) for r in batch)
+        finally:
+            it.close()
+        return ids
