@@ -73,14 +73,16 @@ def _graph_store(settings: Settings) -> GraphStore:
     raise ValueError(f"unknown graph backend {settings.graph_backend!r} (available: embedded)")
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
+    """Everything wired from settings. ``embedder``/``extractor`` may be passed in
+    to share one loaded model between several apps (tests, benchmarks)."""
     from services.extraction.spacy_extractor import SpacyExtractor
     from vector.embedders import MiniLMOnnxEmbedder
     from vector.milvus import MilvusVectorStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     graph = _graph_store(settings)
-    embedder = MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+    embedder = embedder or MiniLMOnnxEmbedder(threads=settings.embedder_threads)
     vector = MilvusVectorStore(
         uri=settings.milvus_uri,
         token=settings.vector_token,
@@ -88,7 +90,7 @@ def build_app(settings: Settings) -> App:
         collection=settings.vector_collection,
         index_type=settings.milvus_index,
     )
-    extractor = SpacyExtractor(model=settings.spacy_model)
+    extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
     return App(
         settings=settings,

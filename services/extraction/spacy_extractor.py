@@ -81,6 +81,9 @@ TEMPORAL = frozenset(
      "summer", "winter", "autumn", "monday", "tuesday", "wednesday", "thursday", "friday",
      "saturday", "sunday"}
 )  # fmt: skip
+# The rule lemmatizer prefers the shorter valid form: "hates" -> "hat", "hoped" -> "hop".
+E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "scare", "star": "stare",
+           "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 NEGATORS = frozenset({"not", "n't", "never"})
@@ -113,6 +116,18 @@ def snake(*parts: str) -> str:
 
 def _keep_message(m: ChatMessage) -> bool:
     return bool(m.name) or m.role.lower() == "user"
+
+
+def lemma(t: Token) -> str:
+    """Lowercase lemma, with the rule lemmatizer's "-e" verb slips repaired."""
+    base, text = t.lemma_.lower(), t.lower_
+    if t.pos_ in ("VERB", "AUX"):
+        fixed = E_VERBS.get(base)
+        if fixed and text.startswith(fixed):
+            return fixed
+        if text == base + "es" and not base.endswith(("s", "x", "z", "o", "ch", "sh")):
+            return base + "e"
+    return base
 
 
 def _is_trivial(sent: Span) -> bool:
@@ -174,7 +189,7 @@ def _phrase(t: Token, ents: dict[int, Span]) -> str:
     if t.pos_ == "PROPN" and span is not None and span.label_ in NAME_LABELS:
         words = [w for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case"]
         return " ".join(w.text for w in words)
-    mods = _modifiers(t)
+    mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and _category(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric else t.lemma_.lower())
     words = [m.text if m.pos_ == "PROPN" else m.lower_ for m in mods]
@@ -185,9 +200,22 @@ def _category(noun: Token | None) -> str:
     """The class noun of an NP ("cat"), "" when there is none."""
     if noun is None or noun.pos_ != "NOUN":
         return ""
-    lemma = noun.lemma_.lower()
+    head = noun.lemma_.lower()
     compound = [c.lower_ for c in noun.lefts if c.dep_ == "compound"]
-    return f"{compound[-1]} {lemma}" if compound and f"{compound[-1]} {lemma}" in PETS else lemma
+    return f"{compound[-1]} {head}" if compound and f"{compound[-1]} {head}" in PETS else head
+
+
+def _split_np(t: Token) -> tuple[Token | None, Token | None]:
+    """(name token, class noun) of the NP headed by ``t``; either may be None."""
+    named = _name_token(t)
+    if named is not None:
+        return named, t
+    if t.pos_ != "PROPN":
+        return None, t
+    for c in t.children:  # "Luna, my cat" / "our dog Rex" (parsed as a compound)
+        if (c.dep_ == "appos" and c.pos_ == "NOUN") or (c.dep_ == "compound" and _category(c) in PETS | KIN):
+            return t, c
+    return t, None
 
 
 class SpacyExtractor:
@@ -288,7 +316,7 @@ class SpacyExtractor:
                 p_pred = snake(pred, "by" if p.dep_ == "agent" else p.lower_)
                 out.extend(self._objects(subj, p_pred, _children(p, "pobj"), neg, ctx))
                 for pc in _children(p, "pcomp"):
-                    out.extend(self._objects(subj, snake(p_pred, pc.lemma_), _children(pc, "dobj", "pobj"), neg, ctx))
+                    out.extend(self._objects(subj, snake(p_pred, lemma(pc)), _children(pc, "dobj", "pobj"), neg, ctx))
         return out
 
     def _copula(self, v: Token, subj: _Ent, neg: bool, ctx: _Ctx) -> list[Triple]:
@@ -297,7 +325,9 @@ class SpacyExtractor:
         owner = _children(subj_tok, "poss")
         if subj_tok.lemma_ == "name" and owner and (o := self._resolve(owner[0], ctx)):
             return [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
-        out.extend(self._objects(subj, "is_a", _children(v, "attr"), neg, ctx))
+        attrs = [a for c in _children(v, "attr") for a in _with_conjuncts(c)]
+        out.extend(tr for a in attrs for tr in self._triple(subj, "is_a", a, neg, ctx))
+        out.extend(self._preps(subj, lemma(attrs[0]), attrs[:1], neg, ctx) if attrs else [])
         for adj in (a for c in _children(v, "acomp") for a in _with_conjuncts(c)):
             prep_triples = self._preps(subj, adj.lemma_, [adj], neg, ctx)
             out.extend(prep_triples or self._triple(subj, "is", adj, neg, ctx))
@@ -306,7 +336,7 @@ class SpacyExtractor:
 
     def _verb(self, v: Token, subj: _Ent, prefix: list[str], neg: bool, ctx: _Ctx) -> list[Triple]:
         passive = any(c.dep_ == "auxpass" for c in v.children)
-        parts = [*prefix, v.lower_ if passive else v.lemma_, *(c.lower_ for c in _children(v, "prt"))]
+        parts = [*prefix, v.lower_ if passive else lemma(v), *(c.lower_ for c in _children(v, "prt"))]
         pred = snake(*parts)
         neg = neg or _negated(v)
         out: list[Triple] = []
@@ -322,7 +352,7 @@ class SpacyExtractor:
             chained = self._verb(x, subj, parts, neg, ctx)
             out.extend(
                 chained
-                or [Triple(subj.name, snake("not" if neg else "", pred), x.lemma_.lower(), subj.type, "concept")]
+                or [Triple(subj.name, snake("not" if neg else "", pred), lemma(x), subj.type, "concept")]
             )
         return out
 
@@ -339,12 +369,9 @@ class SpacyExtractor:
             return _Ent(ctx.speaker, "person")
         if t.pos_ in NON_ENTITY_POS:
             return None
-        proper, noun = _name_token(t), t
-        if proper is None and t.pos_ == "PROPN":
-            appos = [c for c in _children(t, "appos") if c.pos_ == "NOUN"]
-            proper, noun = t, (appos[0] if appos else None)  # type: ignore[assignment]
+        proper, noun = _split_np(t)
         category = _category(noun)
-        poss = _children(noun, "poss") if noun is not None else []
+        poss = (_children(noun, "poss") if noun is not None else []) or _children(t, "poss")
         owner: _Ent | None = self._resolve(poss[0], ctx) if poss else None
         if poss and owner is None and proper is None:
             return None  # "his sister": the owner is unknown, so is the entity
@@ -391,7 +418,7 @@ class SpacyExtractor:
             if (t.pos_ == "PRON" and t.lower_ in FIRST_PERSON) or named or _children(t, "poss"):
                 ent = self._resolve(t, ctx)
                 entities.extend([ent.name] if ent else [])
-        terms = [t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha]
+        terms = [lemma(t) for t in doc if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha]
         return QueryAnalysis(entities=tuple(dict.fromkeys(entities)), terms=tuple(dict.fromkeys(terms)))
 
 

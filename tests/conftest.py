@@ -1,0 +1,51 @@
+"""Shared fixtures: the models load once per test session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from services.app import App, build_app
+from services.config import Settings
+from services.domain import Scope
+from services.extraction.spacy_extractor import SpacyExtractor
+from vector.embedders import MiniLMOnnxEmbedder
+
+
+@pytest.fixture(scope="session")
+def extractor() -> SpacyExtractor:
+    return SpacyExtractor()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMOnnxEmbedder:
+    return MiniLMOnnxEmbedder()
+
+
+def make_settings(data_dir: Path) -> Settings:
+    return replace(Settings(), data_dir=data_dir, reconcile_interval_s=0.0)
+
+
+@pytest.fixture
+async def app(tmp_path: Path, embedder: MiniLMOnnxEmbedder, extractor: SpacyExtractor) -> AsyncIterator[App]:
+    """A fully wired app on real embedded stores (SQLite + networkx, Milvus Lite) in a temp dir."""
+    a = build_app(make_settings(tmp_path / "data"), embedder=embedder, extractor=extractor)
+    await a.start()
+    try:
+        yield a
+    finally:
+        await a.close()
+
+
+@pytest.fixture
+def alice() -> Scope:
+    return Scope(user_id="alice")
+
+
+@pytest.fixture
+def unique_user() -> Scope:
+    return Scope(user_id=f"user-{uuid.uuid4().hex[:8]}")
