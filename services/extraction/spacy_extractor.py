@@ -84,6 +84,7 @@ TEMPORAL = frozenset(
 # The rule lemmatizer prefers the shorter valid form: "hates" -> "hat", "hoped" -> "hop".
 E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "scare", "star": "stare",
            "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
+OWNING_VERBS = frozenset({"have", "own", "adopt"})  # + pet/kin noun -> has_pet / has_<noun>
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 NEGATORS = frozenset({"not", "n't", "never"})
@@ -139,7 +140,11 @@ def _is_temporal(t: Token) -> bool:
 
 
 def _with_conjuncts(t: Token) -> list[Token]:
-    return [t, *t.conjuncts] if t.dep_ != "conj" else [t]
+    """``t`` and what is coordinated with it ("my dog Max and my cat Luna")."""
+    if t.dep_ == "conj":
+        return [t]
+    named = _name_token(t)
+    return [t, *t.conjuncts, *(named.conjuncts if named is not None else ())]
 
 
 def _children(t: Token, *deps: str) -> list[Token]:
@@ -192,8 +197,7 @@ def _phrase(t: Token, ents: dict[int, Span]) -> str:
     mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and _category(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric else t.lemma_.lower())
-    words = [m.text if m.pos_ == "PROPN" else m.lower_ for m in mods]
-    return " ".join([*words, head])
+    return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
 
 
 def _category(noun: Token | None) -> str:
@@ -250,7 +254,8 @@ class SpacyExtractor:
     def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
         triples: list[Triple] = []
         for t in sent:
-            if t.dep_ != "appos" and t.pos_ in ("NOUN", "PROPN") and (_children(t, "poss") or _name_token(t) is not None):
+            noun_phrase = t.dep_ != "appos" and t.pos_ in ("NOUN", "PROPN")
+            if noun_phrase and (_children(t, "poss") or _name_token(t) is not None):
                 ent = self._resolve(t, ctx)
                 triples.extend(ent.side if ent else ())
             if t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp"):
@@ -298,7 +303,7 @@ class SpacyExtractor:
             return []
         main = (
             []
-            if ent.hinted
+            if ent.hinted and pred in ("have", "own")
             else [Triple(subj.name, snake("not" if negated else "", pred), ent.name, subj.type, ent.type)]
         )
         return [*main, *ent.side]
@@ -329,7 +334,7 @@ class SpacyExtractor:
         out.extend(tr for a in attrs for tr in self._triple(subj, "is_a", a, neg, ctx))
         out.extend(self._preps(subj, lemma(attrs[0]), attrs[:1], neg, ctx) if attrs else [])
         for adj in (a for c in _children(v, "acomp") for a in _with_conjuncts(c)):
-            prep_triples = self._preps(subj, adj.lemma_, [adj], neg, ctx)
+            prep_triples = self._preps(subj, lemma(adj), [adj], neg, ctx)
             out.extend(prep_triples or self._triple(subj, "is", adj, neg, ctx))
         out.extend(self._preps(subj, "is", [v], neg, ctx))
         return out
@@ -340,7 +345,7 @@ class SpacyExtractor:
         pred = snake(*parts)
         neg = neg or _negated(v)
         out: list[Triple] = []
-        hint = subj if v.lemma_ == "have" and not neg and not prefix else None
+        hint = subj if lemma(v) in OWNING_VERBS and not neg and not prefix else None
         dobj = _children(v, "dobj")
         for o in (o for d in dobj for o in _with_conjuncts(d)):
             out.extend(self._triple(subj, pred, o, neg, ctx, hint))
@@ -351,8 +356,7 @@ class SpacyExtractor:
         for x in xcomps:
             chained = self._verb(x, subj, parts, neg, ctx)
             out.extend(
-                chained
-                or [Triple(subj.name, snake("not" if neg else "", pred), lemma(x), subj.type, "concept")]
+                chained or [Triple(subj.name, snake("not" if neg else "", pred), lemma(x), subj.type, "concept")]
             )
         return out
 

@@ -1,0 +1,110 @@
+"""Run a real `recalld serve` process: for end-to-end tests and benchmarks.
+
+The server listens on an ephemeral loopback port (``127.0.0.1:0``); the port is
+read from its log. It is stopped by PID: SIGTERM for a graceful stop, SIGKILL
+to simulate a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+_READY = re.compile(r"recalld serving on [\d.]+:(\d+) \(ready in ([\d.]+)s")
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, *, env: Mapping[str, str] | None = None, log_path: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path or data_dir.parent / f"{data_dir.name}-server.log"
+        self._env = dict(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.ready_s = 0.0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 120.0) -> ServerProcess:
+        env = {**os.environ, "RECALLD_LISTEN": "127.0.0.1:0", "RECALLD_DATA_DIR": str(self.data_dir), **self._env}
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                m = _READY.search(f.read().decode(errors="replace"))
+            if m:
+                self.port = int(m.group(1))
+                self.wait_serving(deadline - time.monotonic())
+                self.ready_s = time.perf_counter() - t0
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise TimeoutError(f"server not ready after {timeout}s:\n{self.log()[-4000:]}")
+
+    def wait_serving(self, timeout: float) -> None:
+        with grpc.insecure_channel(self.address) as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait: the graceful path."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if t is None:
+            self.stop()
+        else:
+            self.kill()

@@ -1,0 +1,151 @@
+"""Persistence across restarts (graceful and SIGKILL) and the CLI walkthrough."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
+from services.testing import ServerProcess
+from tests.e2e.conftest import LIMITS, Client
+
+pytestmark = pytest.mark.e2e
+
+SEED = [
+    "My cat Luna caught a cold last week.",
+    "Luna is a Siamese.",
+    "I'm allergic to penicillin.",
+    "I study linear algebra and have a test next week.",
+]
+
+
+def snapshot(c: Client, user: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, str]]]:
+    s = common_pb2.Scope(user_id=user)
+    memories = c.memory.List(memory_pb2.ListRequest(scope=s, page_size=1000)).memories
+    sub = c.graph.Subgraph(graph_pb2.SubgraphRequest(scope=s, entity=user, depth=3, limit=1000))
+    return (
+        sorted((m.id, m.text) for m in memories),
+        {(e.subject, e.predicate, e.object, e.memory_id) for e in sub.edges},
+    )
+
+
+def test_restart_keeps_memories_and_graph(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", env=LIMITS)
+    with server:
+        c = Client(server.address)
+        c.memory.Add(
+            memory_pb2.AddRequest(
+                scope=common_pb2.Scope(user_id="alice"),
+                messages=[memory_pb2.Message(role="user", content=t) for t in SEED],
+            )
+        )
+        before = snapshot(c, "alice")
+        c.channel.close()
+    assert server.proc is not None and server.proc.returncode == 0, server.log()[-2000:]
+    assert len(before[0]) == 4 and len(before[1]) >= 5
+
+    with ServerProcess(tmp_path / "data", env=LIMITS) as again:
+        c = Client(again.address)
+        assert snapshot(c, "alice") == before
+        hits = c.memory.Search(
+            memory_pb2.SearchRequest(scope=common_pb2.Scope(user_id="alice"), query="how is my pet's health?")
+        ).hits
+        assert hits[0].memory.text == SEED[0]
+        assert c.admin.Verify(admin_pb2.VerifyRequest()).consistent
+        c.channel.close()
+
+
+@pytest.mark.slow
+def test_sigkill_during_adds_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    """Kill -9 the server while a client streams adds, three times; every
+    acknowledged memory survives and the stores agree after restart."""
+    acked: dict[str, str] = {}
+    data = tmp_path / "data"
+    for round_no in range(3):
+        server = ServerProcess(data, env=LIMITS).start()
+        c = Client(server.address)
+        stop = threading.Event()
+
+        def writer(c: Client = c, round_no: int = round_no) -> None:
+            i = 0
+            while not stop.is_set():
+                text = f"In round {round_no} I wrote note number {i} about my garden."
+                try:
+                    r = c.memory.Add(
+                        memory_pb2.AddRequest(
+                            scope=common_pb2.Scope(user_id="crash"),
+                            messages=[memory_pb2.Message(role="user", content=text)],
+                        ),
+                        timeout=10,
+                    )
+                    for res in r.results:
+                        acked[res.memory.id] = res.memory.text
+                except grpc.RpcError:
+                    return
+                i += 1
+
+        t = threading.Thread(target=writer)
+        t.start()
+        threading.Event().wait(1.5 + 0.4 * round_no)
+        server.kill()
+        stop.set()
+        t.join(15)
+        c.channel.close()
+    assert len(acked) > 10
+    with ServerProcess(data, env=LIMITS) as final:
+        c = Client(final.address)
+        s = common_pb2.Scope(user_id="crash")
+        stored = {m.id: m.text for m in c.memory.List(memory_pb2.ListRequest(scope=s, page_size=1000)).memories}
+        missing = set(acked) - set(stored)
+        assert not missing, f"{len(missing)} acknowledged memories lost"
+        report = c.admin.Verify(admin_pb2.VerifyRequest())
+        assert report.consistent, report
+        c.channel.close()
+
+
+def recalld(address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, "RECALLD_ADDRESS": address},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_walkthrough(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path / "data", env=LIMITS) as server:
+        a = server.address
+        out = recalld(a, "add", "--user", "alice", *SEED)
+        assert out.returncode == 0, out.stderr
+        assert "(alice, has_pet, Luna)" in out.stdout
+        out = recalld(a, "search", "--user", "alice", "how is my pet's health?")
+        assert out.returncode == 0, out.stderr
+        first = out.stdout.splitlines()[0]
+        assert "My cat Luna caught a cold last week." in first and "vector+graph" in first
+        assert "path: alice -has_pet-> Luna -catch-> cold" in out.stdout
+        out = recalld(a, "search", "--user", "alice", "penicillin", "--json", "-n", "1")
+        hit = json.loads(out.stdout)["hits"][0]
+        mid = hit["memory"]["id"]
+        assert hit["memory"]["text"] == "I'm allergic to penicillin."
+        out = recalld(a, "graph", "--user", "alice", "alice", "--to", "cold")
+        assert "alice -has_pet-> Luna -catch-> cold" in out.stdout
+        out = recalld(a, "history", "--user", "alice", mid)
+        assert "ADD" in out.stdout
+        out = recalld(a, "list", "--user", "alice")
+        assert out.stdout.count("\n  at ") == 4
+        out = recalld(a, "get", "--user", "bob", mid)
+        assert out.returncode == 1 and "NOT_FOUND" in out.stderr
+        out = recalld(a, "search", "penicillin")
+        assert out.returncode == 2 and "scope" in out.stderr
+        out = recalld(a, "delete", "--user", "alice", mid)
+        assert out.returncode == 0
+        out = recalld(a, "verify")
+        assert out.stdout.startswith("consistent: 3 memories, 3 vectors")
