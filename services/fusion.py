@@ -24,7 +24,7 @@ def reciprocal_rank_fusion(
     score(d) = sum over lists L containing d of w_L / (k + rank_L(d)), ranks
     from 1, divided by the best achievable score (sum of w_L / (k + 1)) so it
     lies in (0, 1]. Ties break by the best single rank, then by id, so the
-    result is deterministic. Duplicate ids within a list count once (first rank).
+    result is deterministic. Duplicate ids within a list are dropped before ranking.
     """
     if k < 0:
         raise ValueError("k must be >= 0")
@@ -36,11 +36,7 @@ def reciprocal_rank_fusion(
     sources: dict[str, list[str]] = {}
     best_rank: dict[str, int] = {}
     for name, ids in ranked.items():
-        seen: set[str] = set()
-        for rank, doc in enumerate(ids, start=1):
-            if doc in seen:
-                continue
-            seen.add(doc)
+        for rank, doc in enumerate(dict.fromkeys(ids), start=1):
             scores[doc] = scores.get(doc, 0.0) + w[name] / (k + rank)
             sources.setdefault(doc, []).append(name)
             best_rank[doc] = min(best_rank.get(doc, rank), rank)

@@ -53,12 +53,12 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Span, Token
+from spacy.tokens import Doc, Span, Token
 
 from services.domain import ChatMessage, Fact, QueryAnalysis, Triple
 
@@ -129,6 +129,17 @@ def lemma(t: Token) -> str:
         if text == base + "es" and not base.endswith(("s", "x", "z", "o", "ch", "sh")):
             return base + "e"
     return base
+
+
+def _sentences(doc: Doc) -> Iterator[Span]:
+    """spaCy's sentences, also split after ``. ! ?`` before a capital ("Hi! I live...")."""
+    for sent in doc.sents:
+        start = sent.start
+        for t in sent[1:]:
+            if t.i > start + 1 and doc[t.i - 1].text in (".", "!", "?") and t.text[:1].isupper():
+                yield doc[start : t.i]
+                start = t.i
+        yield doc[start : sent.end]
 
 
 def _is_trivial(sent: Span) -> bool:
@@ -246,7 +257,7 @@ class SpacyExtractor:
         for message, doc in zip(kept, docs, strict=True):
             speaker = message.name or default_speaker
             ents = {t.i: e for e in doc.ents for t in e}
-            for sent in doc.sents:
+            for sent in _sentences(doc):
                 if not _is_trivial(sent):
                     facts.append(self._fact(sent, _Ctx(speaker, known, ents)))
         return facts

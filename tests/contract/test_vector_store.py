@@ -1,0 +1,81 @@
+"""The VectorStore contract: every backend passes the same tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.domain import FilterOp, MetadataFilter, Scope, TimeRange
+from vector.base import VectorRecord, VectorStore
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+T1 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def rec(i: str, vec: list[float], scope: Scope, when: datetime = T0, **meta: object) -> VectorRecord:
+    return VectorRecord(id=i, vector=vec, scope=scope, reference_time=when, metadata=meta)
+
+
+ALICE = Scope(user_id="alice")
+ALICE_TUTOR = Scope(user_id="alice", agent_id="tutor")
+BOB = Scope(user_id="bob")
+
+
+async def seed(store: VectorStore) -> None:
+    await store.upsert(
+        [
+            rec("a1", [1, 0, 0, 0], ALICE, T0, topic="health", n=1),
+            rec("a2", [0.9, 0.1, 0, 0], ALICE_TUTOR, T1, topic="study", n=5),
+            rec("b1", [1, 0, 0, 0], BOB, T0, topic="health", n=1),
+        ]
+    )
+
+
+async def test_search_is_scoped_inside_the_store(vector_store: VectorStore) -> None:
+    await seed(vector_store)
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], ALICE, 10)] == ["a1", "a2"]
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], ALICE_TUTOR, 10)] == ["a2"]
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], BOB, 10)] == ["b1"]
+    assert await vector_store.search([1, 0, 0, 0], Scope(user_id="carol"), 10) == []
+    hits = await vector_store.search([1, 0, 0, 0], ALICE, 1)
+    assert len(hits) == 1 and abs(hits[0].score - 1.0) < 1e-5
+
+
+async def test_metadata_and_time_filters(vector_store: VectorStore) -> None:
+    await seed(vector_store)
+    q = [1.0, 0, 0, 0]
+    assert [h.id for h in await vector_store.search(q, ALICE, 10, [MetadataFilter("topic", FilterOp.EQ, "study")])] == [
+        "a2"
+    ]
+    assert [h.id for h in await vector_store.search(q, ALICE, 10, [MetadataFilter("n", FilterOp.GT, 2)])] == ["a2"]
+    assert [h.id for h in await vector_store.search(q, ALICE, 10, [MetadataFilter("topic", FilterOp.NE, "study")])] == [
+        "a1"
+    ]
+    assert [
+        h.id for h in await vector_store.search(q, ALICE, 10, [MetadataFilter("topic", FilterOp.IN, ["x", "health"])])
+    ] == ["a1"]
+    window = TimeRange(start=T1)
+    assert [h.id for h in await vector_store.search(q, ALICE, 10, time_range=window)] == ["a2"]
+    assert [h.id for h in await vector_store.search(q, ALICE, 10, time_range=TimeRange(end=T1))] == ["a1"]
+
+
+async def test_hostile_strings_stay_literals(vector_store: VectorStore) -> None:
+    await seed(vector_store)
+    for evil in ['alice" or user_id != "', 'x\\" or true or \\"', "alice' or '1'=='1"]:
+        assert await vector_store.search([1, 0, 0, 0], Scope(user_id=evil), 10) == []
+        f = [MetadataFilter("topic", FilterOp.EQ, evil)]
+        assert await vector_store.search([1, 0, 0, 0], BOB, 10, f) == []
+    odd = Scope(user_id='quote"and\\slash')
+    await vector_store.upsert([rec("odd", [0, 1, 0, 0], odd, T0, note='he said "hi"')])
+    assert [h.id for h in await vector_store.search([0, 1, 0, 0], odd, 10)] == ["odd"]
+    f = [MetadataFilter("note", FilterOp.EQ, 'he said "hi"')]
+    assert [h.id for h in await vector_store.search([0, 1, 0, 0], odd, 10, f)] == ["odd"]
+
+
+async def test_upsert_replaces_and_delete_removes(vector_store: VectorStore) -> None:
+    await seed(vector_store)
+    await vector_store.upsert([rec("a1", [0, 0, 1, 0], ALICE, T0, topic="moved")])
+    hits = await vector_store.search([0, 0, 1, 0], ALICE, 1)
+    assert hits[0].id == "a1" and hits[0].score > 0.99
+    await vector_store.delete(["a1", "never-existed"])
+    assert "a1" not in {h.id for h in await vector_store.search([0, 0, 1, 0], ALICE, 10)}
+    assert await vector_store.all_ids() == {"a2", "b1"}

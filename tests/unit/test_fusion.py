@@ -1,0 +1,43 @@
+import pytest
+
+from services.fusion import reciprocal_rank_fusion
+
+
+def test_item_found_by_both_lists_outranks_single_list_items() -> None:
+    fused = reciprocal_rank_fusion({"vector": ["a", "b", "c"], "graph": ["c", "d"]})
+    assert [f.id for f in fused][0] == "c"
+    assert next(f for f in fused if f.id == "c").sources == ("vector", "graph")
+    assert next(f for f in fused if f.id == "d").sources == ("graph",)
+
+
+def test_scores_are_normalized_and_rank_one_everywhere_is_one() -> None:
+    fused = reciprocal_rank_fusion({"vector": ["a", "b"], "graph": ["a"]}, k=60)
+    assert fused[0].id == "a" and fused[0].score == pytest.approx(1.0)
+    assert fused[1].score == pytest.approx((1 / 62) / (2 / 61))
+    assert all(0 < f.score <= 1 for f in fused)
+
+
+def test_weights_shift_the_ranking() -> None:
+    lists = {"vector": ["v", "g"], "graph": ["g2", "v"]}
+    assert reciprocal_rank_fusion(lists, weights={"vector": 1.0, "graph": 0.0})[0].id == "v"
+    heavy_graph = reciprocal_rank_fusion({"vector": ["v"], "graph": ["g"]}, weights={"vector": 1.0, "graph": 2.0})
+    assert [f.id for f in heavy_graph] == ["g", "v"]
+
+
+def test_ties_are_deterministic_and_duplicates_count_once() -> None:
+    fused = reciprocal_rank_fusion({"x": ["b", "b", "a"], "y": ["a", "b"]})
+    assert [f.id for f in fused] == ["a", "b"]  # the repeated b does not push a down; equal scores: by id
+    assert fused[0].score == pytest.approx(fused[1].score)
+    by_rank = reciprocal_rank_fusion({"x": ["c", "d"], "y": ["e", "f"], "z": ["d", "c"]}, weights={"y": 0.0})
+    assert [f.id for f in by_rank][:2] == ["c", "d"]
+    again = reciprocal_rank_fusion({"x": ["q"], "y": ["p"]})
+    assert [f.id for f in again] == ["p", "q"]  # same score and rank: by id
+
+
+def test_empty_and_invalid_input() -> None:
+    assert reciprocal_rank_fusion({}) == []
+    assert reciprocal_rank_fusion({"vector": []}) == []
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion({"a": ["x"]}, k=-1)
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion({"a": ["x"]}, weights={"a": -1.0})
