@@ -1,51 +1,46 @@
 """Rule-based fact extraction on a spaCy dependency parse (no LLM, no network).
 
-Which messages
-    Messages with role ``user`` (any case) and every message with a non-empty
-    ``name`` (multi-party chats); unnamed assistant/system/tool messages are
-    skipped. First-person pronouns (I, me, my, mine, myself, we, us, our...)
-    resolve to the message's ``name``, else to ``default_speaker``, verbatim.
+Messages: role ``user`` (any case), plus any message with a ``name`` (multi-party
+chats). First person (I, me, my, we, our...) -> the message's ``name``, else
+``default_speaker``, verbatim.
 
-Facts
-    Every spaCy sentence is a candidate. Questions (ending in "?") and trivial
-    sentences (fewer than 3 alphabetic tokens) are dropped. A declarative
-    sentence yields a Fact even when no triple is found. DATE/TIME entities of
-    the sentence go to ``attributes["time"]``.
+Facts: one per sentence (spaCy's split, also cut after ". ! ?" before a capital).
+Dropped: questions ("...?"), fewer than 3 words ("I'm vegan." has 3), verbless
+fragments ("Thanks a lot.") and thanks. Other sentences are Facts even without
+triples. DATE/TIME entities go to ``attributes["time"]``.
 
-Triples (one clause = a verb with a subject; conjoined verbs inherit it)
-    * verb + object: ``(s, lemma, obj)``; particles join (``give_up``); passives
-      use the participle (``diagnosed_with``); xcomp chains join
-      (``start_run``, ``love_paint``); conjunct objects give one triple each.
-    * prepositions: ``(s, lemma_prep, pobj)`` for preps on the verb, on its
-      direct object (``buy_for``; not "of") and agents (``_by``).
-    * copulas: ``is_a`` for nominal predicates, ``adj_prep`` for an adjective
-      with a preposition (``allergic_to``), ``is`` + adjective otherwise,
-      ``is_prep`` for "be" + preposition. "my name is X" -> ``has_name``.
-    * negation (not, n't, never on the verb or its copula, "no" on the object)
-      gives a ``not_`` prefix; it also reaches conjoined verbs without their own
-      subject and clausal complements ("I don't think I'm allergic to X"), so a
-      negated statement never yields a positive triple. Clauses under "if" /
-      "unless" are hypothetical and skipped.
-    * "have" + pet/kin noun becomes a possession: ``has_pet`` / ``has_sister``.
+Triples, per clause (a verb with a subject; conjoined verbs inherit it):
+  * verb + object ``(s, lemma, obj)``; particles (``give_up``); passives use the
+    participle (``diagnosed_with``); xcomp chains (``start_run``, ``love_paint``);
+    conjunct objects each give a triple.
+  * prepositions ``lemma_prep`` on the verb, its direct object (``buy_for``, not
+    "of") and passive agents (``_by``); dative -> ``lemma_to``.
+  * copulas: ``is_a`` noun, ``adj_prep`` (``allergic_to``), else ``is`` adj;
+    ``is_prep`` for "be" + preposition; "my name is X" -> ``has_name``.
+  * negation (not, n't, never; "no" on the object) -> ``not_`` prefix. It reaches
+    conjoined verbs without a subject and complements ("I don't think I'm
+    allergic"): a negated statement never yields a positive triple. Clauses
+    under "if"/"unless" are skipped.
+  * have/own/adopt + pet or kin noun -> ``has_pet`` / ``has_<noun>``.
 
-Entities
-    First person -> speaker ("person"). Other pronouns are never entities: a
-    triple needing one is dropped (no coreference). Proper nouns keep their
-    surface text (NER span or compound chain: "New York"); common nouns are
-    the lowercase head lemma with compound/amod modifiers ("linear algebra");
-    numbers keep their unit ("5 km"). Temporal NPs ("last week") are never
-    objects. Types: speaker "person", pets "animal", kin nouns "person", then
-    a type learned earlier in the same call, the NER label, else "concept".
+Entities: first person -> speaker. Other pronouns are never entities (no
+coreference; their triples are dropped). Proper nouns keep surface text (NER
+span or compounds: "New York"); common nouns are the lowercase head lemma with
+compound/amod modifiers ("linear algebra"); numbers keep units ("5 km").
+Temporal NPs are never objects. Types: speaker/kin "person", pets "animal", a
+type learned earlier in the call, the NER label, else "concept".
 
-Naming and possession (decision)
-    A named noun ("my cat Luna", "a cat named Luna", "Luna, my cat") is the
-    name; pets add ``(Luna, is_a, cat)``. The owner link is ``(alice, has_pet,
-    Luna)`` for pets, ``(alice, has_<noun>, Ana)`` otherwise. An *unnamed*
-    possessed noun is named after its owner: "my sister" -> ``alice's sister``
-    with ``(alice, has_sister, alice's sister)``. Bare "sister" would merge the
-    sisters of every speaker sharing a namespace (LoCoMo has two), while the
-    owner form is unique, matches "Caroline's sister" said by someone else, and
-    is reproduced by ``analyze_query`` for "my sister".
+Naming and possession (decision): a named noun ("my cat Luna", "a cat named
+Luna", "Luna, my cat") is its name, with ``(alice, has_pet, Luna)`` and
+``(Luna, is_a, cat)`` (kin: ``(alice, has_sister, Ana)``). An unnamed possessed
+noun is named after its owner: "my sister" -> ``alice's sister`` plus ``(alice,
+has_sister, alice's sister)``. A bare "sister" would merge the sisters of all
+speakers sharing a namespace (LoCoMo has two); the owner form is unique, equals
+"Caroline's sister" said by someone else, and ``analyze_query`` yields it for
+"my sister". Possessors that are other pronouns ("her mom") make the NP unknown.
+
+Queries: entities are the speaker (first person), proper nouns and possessed or
+named NPs, named as above; terms are non-stop lemmas of nouns, verbs, adjectives.
 """
 
 from __future__ import annotations
@@ -85,6 +80,10 @@ TEMPORAL = frozenset(
 E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "scare", "star": "stare",
            "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
 OWNING_VERBS = frozenset({"have", "own", "adopt"})  # + pet/kin noun -> has_pet / has_<noun>
+PHATIC = frozenset({"thank", "thanks", "hello", "hi", "hey", "bye", "goodbye", "congrats", "congratulation"})
+OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
+    {"you", "your", "yours", "he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs"}
+)
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 NEGATORS = frozenset({"not", "n't", "never"})
@@ -115,10 +114,6 @@ def snake(*parts: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", "_".join(p for p in parts if p).lower()).strip("_")
 
 
-def _keep_message(m: ChatMessage) -> bool:
-    return bool(m.name) or m.role.lower() == "user"
-
-
 def lemma(t: Token) -> str:
     """Lowercase lemma, with the rule lemmatizer's "-e" verb slips repaired."""
     base, text = t.lemma_.lower(), t.lower_
@@ -143,7 +138,12 @@ def _sentences(doc: Doc) -> Iterator[Span]:
 
 
 def _is_trivial(sent: Span) -> bool:
-    return sent.text.strip().endswith("?") or sum(t.is_alpha for t in sent) < 3
+    """Questions, sentences under 3 words, verbless fragments and thanks."""
+    words = sum(t.is_alpha or t.lower_.replace("'", "").replace("’", "").isalpha() for t in sent)  # I'm = 2
+    if sent.text.strip().endswith("?") or words < 3:
+        return True
+    verbs = [t for t in sent if t.pos_ in ("VERB", "AUX")]
+    return not verbs or sent.root.lemma_.lower() in PHATIC
 
 
 def _is_temporal(t: Token) -> bool:
@@ -162,14 +162,11 @@ def _children(t: Token, *deps: str) -> list[Token]:
     return [c for c in t.children if c.dep_ in deps]
 
 
-def _has_subject(v: Token) -> bool:
-    return any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
-
-
 def _negated(v: Token) -> bool:
     if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in v.children):
         return True
-    if v.dep_ == "ccomp" or (v.dep_ in ("conj", "xcomp") and not _has_subject(v)):
+    own_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
+    if v.dep_ == "ccomp" or (v.dep_ in ("conj", "xcomp") and not own_subject):
         return v.head is not v and _negated(v.head)
     return False
 
@@ -203,8 +200,7 @@ def _phrase(t: Token, ents: dict[int, Span]) -> str:
     """Entity name of the noun phrase headed by ``t``."""
     span = ents.get(t.i)
     if t.pos_ == "PROPN" and span is not None and span.label_ in NAME_LABELS:
-        words = [w for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case"]
-        return " ".join(w.text for w in words)
+        return " ".join(w.text for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case")
     mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and _category(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric else t.lemma_.lower())
@@ -249,7 +245,7 @@ class SpacyExtractor:
     # -- extraction ---------------------------------------------------------
 
     def extract_sync(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]:
-        kept = [m for m in messages if _keep_message(m) and m.content.strip()]
+        kept = [m for m in messages if (m.name or m.role.lower() == "user") and m.content.strip()]
         with self._lock:
             docs = list(self._nlp.pipe(m.content for m in kept))
         known: dict[str, str] = {}
@@ -382,7 +378,7 @@ class SpacyExtractor:
     def _resolve_uncached(self, t: Token, ctx: _Ctx, hint: _Ent | None) -> _Ent | None:
         if t.pos_ == "PRON" and t.lower_ in FIRST_PERSON:
             return _Ent(ctx.speaker, "person")
-        if t.pos_ in NON_ENTITY_POS:
+        if t.pos_ in NON_ENTITY_POS or t.lower_ in OTHER_PRONOUNS or not any(c.isalnum() for c in t.text):
             return None
         proper, noun = _split_np(t)
         category = _category(noun)
@@ -435,6 +431,3 @@ class SpacyExtractor:
                 entities.extend([ent.name] if ent else [])
         terms = [lemma(t) for t in doc if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha]
         return QueryAnalysis(entities=tuple(dict.fromkeys(entities)), terms=tuple(dict.fromkeys(terms)))
-
-
-__all__ = ["SpacyExtractor", "snake"]

@@ -16,8 +16,15 @@ BOB = Scope(user_id="bob")
 def mem(scope: Scope, text: str, *triples: tuple[str, str, str], minutes: int = 0, **meta: object) -> Memory:
     t = NOW + timedelta(minutes=minutes)
     return Memory(
-        id=str(uuid.uuid4()), text=text, scope=scope, metadata=meta, created_at=t, updated_at=t, reference_time=t,
-        triples=tuple(Triple(s, p, o) for s, p, o in triples), content_hash=text.casefold(),
+        id=str(uuid.uuid4()),
+        text=text,
+        scope=scope,
+        metadata=meta,
+        created_at=t,
+        updated_at=t,
+        reference_time=t,
+        triples=tuple(Triple(s, p, o) for s, p, o in triples),
+        content_hash=text.casefold(),
     )
 
 
@@ -28,7 +35,9 @@ async def write(store: GraphStore, *memories: Memory) -> None:
 
 
 async def seed(store: GraphStore) -> tuple[Memory, Memory, Memory]:
-    cold = mem(ALICE, "My cat Luna caught a cold.", ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold"), topic="pets")
+    cold = mem(
+        ALICE, "My cat Luna caught a cold.", ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold"), topic="pets"
+    )
     siamese = mem(ALICE, "Luna is a Siamese.", ("Luna", "is_a", "Siamese"), minutes=1)
     rex = mem(BOB, "I have a dog named Rex.", ("bob", "has_pet", "Rex"), ("Luna", "visits", "bob"))
     await write(store, cold, siamese)
@@ -67,7 +76,9 @@ async def test_subgraph_and_paths(graph_store: GraphStore) -> None:
     sub = await graph_store.subgraph(ALICE, "luna", 1, 100)
     assert sub is not None
     assert {(e.subject, e.predicate, e.object) for e in sub.edges} == {
-        ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold"), ("Luna", "is_a", "Siamese")
+        ("alice", "has_pet", "Luna"),
+        ("Luna", "catch", "cold"),
+        ("Luna", "is_a", "Siamese"),
     }
     assert {e.memory_id for e in sub.edges} == {cold.id, siamese.id}
     assert await graph_store.subgraph(ALICE, "Rex", 1, 100) is None

@@ -73,7 +73,9 @@ def test_seed_scenario_search_returns_hits_with_graph_paths(client: Client) -> N
     assert top.memory.metadata["source"] == "walkthrough"
     assert top.HasField("vector_score")
     graph_only = client.memory.Search(
-        memory_pb2.SearchRequest(scope=scope(user), query="how is my pet's health?", mode=memory_pb2.RETRIEVAL_MODE_GRAPH)
+        memory_pb2.SearchRequest(
+            scope=scope(user), query="how is my pet's health?", mode=memory_pb2.RETRIEVAL_MODE_GRAPH
+        )
     )
     assert graph_only.hits[0].memory.id == top.memory.id
     assert not graph_only.hits[0].HasField("vector_score")
@@ -92,13 +94,16 @@ def test_scope_isolation_through_every_rpc(client: Client) -> None:
         assert a_id not in {h.memory.id for h in hits}
     listed = client.memory.List(memory_pb2.ListRequest(scope=b, page_size=1000)).memories
     assert [m.text for m in listed] == ["I have a dog named Rex."]
-    assert code_of(lambda: client.memory.Get(memory_pb2.GetRequest(scope=b, memory_id=a_id))) == grpc.StatusCode.NOT_FOUND
+    assert (
+        code_of(lambda: client.memory.Get(memory_pb2.GetRequest(scope=b, memory_id=a_id))) == grpc.StatusCode.NOT_FOUND
+    )
     assert code_of(lambda: client.memory.History(memory_pb2.HistoryRequest(scope=b, memory_id=a_id))) == (
         grpc.StatusCode.NOT_FOUND
     )
-    assert code_of(
-        lambda: client.memory.Update(memory_pb2.UpdateRequest(scope=b, memory_id=a_id, text="hijacked"))
-    ) == grpc.StatusCode.NOT_FOUND
+    assert (
+        code_of(lambda: client.memory.Update(memory_pb2.UpdateRequest(scope=b, memory_id=a_id, text="hijacked")))
+        == grpc.StatusCode.NOT_FOUND
+    )
     assert code_of(lambda: client.memory.Delete(memory_pb2.DeleteRequest(scope=b, memory_id=a_id))) == (
         grpc.StatusCode.NOT_FOUND
     )
@@ -114,7 +119,10 @@ def test_scope_isolation_through_every_rpc(client: Client) -> None:
     got = client.memory.Get(memory_pb2.GetRequest(scope=scope(alice), memory_id=a_id)).memory
     assert got.text == SEED[0]
     sub = client.graph.Subgraph(graph_pb2.SubgraphRequest(scope=scope(alice), entity="Luna"))
-    assert {(e.subject, e.predicate, e.object) for e in sub.edges} >= {(alice, "has_pet", "Luna"), ("Luna", "catch", "cold")}
+    assert {(e.subject, e.predicate, e.object) for e in sub.edges} >= {
+        (alice, "has_pet", "Luna"),
+        ("Luna", "catch", "cold"),
+    }
     paths = client.graph.Paths(graph_pb2.PathsRequest(scope=scope(alice), source=alice, target="cold")).paths
     assert f"{alice} -has_pet-> Luna -catch-> cold" in [p.text for p in paths]
 
@@ -129,7 +137,9 @@ def test_get_update_history_delete_roundtrip(client: Client) -> None:
     entries = client.memory.History(memory_pb2.HistoryRequest(scope=s, memory_id=mid)).entries
     assert [e.event for e in entries] == [memory_pb2.EVENT_ADD, memory_pb2.EVENT_UPDATE, memory_pb2.EVENT_DELETE]
     assert entries[1].old_text == "I live in Berlin." and entries[1].new_text == "I live in Lisbon."
-    assert code_of(lambda: client.memory.Get(memory_pb2.GetRequest(scope=s, memory_id=mid))) == grpc.StatusCode.NOT_FOUND
+    assert (
+        code_of(lambda: client.memory.Get(memory_pb2.GetRequest(scope=s, memory_id=mid))) == grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_bad_input_gets_clear_status_and_writes_nothing(client: Client) -> None:
@@ -163,7 +173,7 @@ def test_bad_input_gets_clear_status_and_writes_nothing(client: Client) -> None:
         assert words in info.value.details(), (name, info.value.details())
     assert count(client, user) == 1  # no partial write from any failed call
 
-    bad_filter = memory_pb2.MetadataFilter(key="x\"] or true", op=memory_pb2.FILTER_OP_EQ, value=struct_pb2.Value())
+    bad_filter = memory_pb2.MetadataFilter(key='x"] or true', op=memory_pb2.FILTER_OP_EQ, value=struct_pb2.Value())
     bad_filter.value.string_value = "v"
     unset_op = memory_pb2.MetadataFilter(key="topic")
     unset_op.value.string_value = "v"
@@ -199,7 +209,7 @@ def test_filter_values_cannot_escape_the_expression(client: Client) -> None:
     alice, mallory = new_user(), new_user()
     add(client, alice, "I'm allergic to penicillin.", topic="health")
     add(client, mallory, "I like chess.", topic="games")
-    for payload in ['x" or user_id != "', "x\\\" or true or \\\"", "health\" || true || \""]:
+    for payload in ['x" or user_id != "', 'x\\" or true or \\"', 'health" || true || "']:
         f = memory_pb2.MetadataFilter(key="topic", op=memory_pb2.FILTER_OP_EQ)
         f.value.string_value = payload
         for mode in (memory_pb2.RETRIEVAL_MODE_VECTOR, memory_pb2.RETRIEVAL_MODE_HYBRID):
@@ -207,4 +217,3 @@ def test_filter_values_cannot_escape_the_expression(client: Client) -> None:
                 memory_pb2.SearchRequest(scope=scope(mallory), query="allergy", filters=[f], mode=mode)
             )
             assert list(resp.hits) == []
-

@@ -73,7 +73,7 @@ def test_sigkill_during_adds_loses_no_acknowledged_write(tmp_path: Path) -> None
         c = Client(server.address)
         stop = threading.Event()
 
-        def writer(c: Client = c, round_no: int = round_no) -> None:
+        def writer(c: Client = c, round_no: int = round_no, stop: threading.Event = stop) -> None:
             i = 0
             while not stop.is_set():
                 text = f"In round {round_no} I wrote note number {i} about my garden."

@@ -12,8 +12,8 @@ from services.domain import (
     ChatMessage,
     Episode,
     EventKind,
-    Memory,
     FilterOp,
+    Memory,
     MetadataFilter,
     Retriever,
     Scope,
@@ -235,8 +235,16 @@ async def test_committed_but_unindexed_memories_are_reconciled(app: App, alice: 
     """A crash between the graph commit and the vector upsert loses nothing:
     the memory is committed as not indexed and the reconciler finishes the job."""
     now = datetime.now(UTC)
-    mem = Memory(id=str(uuid.uuid4()), text="Luna is a Siamese.", scope=alice, metadata={}, created_at=now,
-                 updated_at=now, reference_time=now, content_hash="h")
+    mem = Memory(
+        id=str(uuid.uuid4()),
+        text="Luna is a Siamese.",
+        scope=alice,
+        metadata={},
+        created_at=now,
+        updated_at=now,
+        reference_time=now,
+        content_hash="h",
+    )
     episode = Episode(id=str(uuid.uuid4()), scope=alice, messages=(), metadata={}, reference_time=now, created_at=now)
     await app.graph.add_memories(episode, [mem], [])  # committed; the process "dies" before the upsert
     assert (await app.indexer.verify()).missing_vectors == (mem.id,)
@@ -250,9 +258,7 @@ async def test_verify_reports_drift_and_reindex_repairs_it(app: App, alice: Scop
     ids = await remember(app, alice, *SEED)
     orphan = str(uuid.uuid4())
     await app.vector.delete(ids[:2])
-    await app.vector.upsert(
-        [VectorRecord(orphan, [0.1] * 384, alice, datetime.now(UTC), {})]
-    )
+    await app.vector.upsert([VectorRecord(orphan, [0.1] * 384, alice, datetime.now(UTC), {})])
     report = await app.indexer.verify()
     assert not report.consistent
     assert set(report.missing_vectors) == set(ids[:2])

@@ -56,9 +56,17 @@ TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
         {("alice", "has_sister", "alice's sister"), ("alice's sister", "live_in", "Paris")},
         {("alice", "has_sister", "sister"), ("sister", "live_in", "Paris")},
     ),
-    ("Ana's husband works at Google.", {("Ana", "has_husband", "Ana's husband"), ("Ana's husband", "work_at", "Google")}, set()),  # noqa: E501
+    (
+        "Ana's husband works at Google.",
+        {("Ana", "has_husband", "Ana's husband"), ("Ana's husband", "work_at", "Google")},
+        set(),
+    ),
     ("My name is Caroline.", {("alice", "has_name", "Caroline")}, {("alice", "has_name", "alice's name")}),
-    ("I have a sister named Ana who lives in Rome.", {("alice", "has_sister", "Ana"), ("Ana", "live_in", "Rome")}, set()),
+    (
+        "I have a sister named Ana who lives in Rome.",
+        {("alice", "has_sister", "Ana"), ("Ana", "live_in", "Rome")},
+        set(),
+    ),
     # copulas
     ("I'm allergic to penicillin.", {("alice", "allergic_to", "penicillin")}, set()),
     ("Luna is a Siamese.", {("Luna", "is_a", "Siamese")}, set()),
@@ -66,22 +74,38 @@ TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
     ("I'm a big fan of jazz music.", {("alice", "fan_of", "jazz music")}, set()),
     ("The weather was amazing today.", {("weather", "is", "amazing")}, set()),
     # negation is kept, never dropped
-    ("I'm not allergic to penicillin.", {("alice", "not_allergic_to", "penicillin")}, {("alice", "allergic_to", "penicillin")}),  # noqa: E501
+    (
+        "I'm not allergic to penicillin.",
+        {("alice", "not_allergic_to", "penicillin")},
+        {("alice", "allergic_to", "penicillin")},
+    ),
     ("I don't eat meat.", {("alice", "not_eat", "meat")}, {("alice", "eat", "meat")}),
     ("I never smoke cigarettes.", {("alice", "not_smoke", "cigarette")}, {("alice", "smoke", "cigarette")}),
     ("I am not a nurse.", {("alice", "not_is_a", "nurse")}, {("alice", "is_a", "nurse")}),
-    ("I don't eat meat or drink milk.", {("alice", "not_eat", "meat"), ("alice", "not_drink", "milk")}, {("alice", "drink", "milk")}),  # noqa: E501
+    (
+        "I don't eat meat or drink milk.",
+        {("alice", "not_eat", "meat"), ("alice", "not_drink", "milk")},
+        {("alice", "drink", "milk")},
+    ),
     (
         "I don't think I'm allergic to penicillin.",
         {("alice", "not_allergic_to", "penicillin")},
         {("alice", "allergic_to", "penicillin")},
     ),
-    ("I have no pets.", {("alice", "not_have", "pet")}, {("alice", "has_pet", "alice's pet"), ("alice", "have", "pet")}),
+    (
+        "I have no pets.",
+        {("alice", "not_have", "pet")},
+        {("alice", "has_pet", "alice's pet"), ("alice", "have", "pet")},
+    ),
     ("I don't have a cat named Luna.", {("alice", "not_have", "Luna")}, {("alice", "has_pet", "Luna")}),
     ("If I eat meat, I get sick.", set(), {("alice", "eat", "meat")}),
     # verbs with objects, compounds / amod kept, coordination
     ("I study linear algebra.", {("alice", "study", "linear algebra")}, set()),
-    ("I study linear algebra and physics.", {("alice", "study", "linear algebra"), ("alice", "study", "physics")}, set()),
+    (
+        "I study linear algebra and physics.",
+        {("alice", "study", "linear algebra"), ("alice", "study", "physics")},
+        set(),
+    ),
     (
         "I study linear algebra and have a test next week.",
         {("alice", "study", "linear algebra"), ("alice", "have", "test")},
@@ -96,7 +120,11 @@ TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
     ("I gave my mom a gift.", {("alice", "give", "gift"), ("alice", "give_to", "alice's mom")}, set()),
     ("I was diagnosed with diabetes.", {("alice", "diagnosed_with", "diabetes")}, set()),
     ("I was bitten by a dog.", {("alice", "bitten_by", "dog")}, set()),
-    ("I visited the University of Toronto.", {("alice", "visit", "University of Toronto")}, {("alice", "visit_of", "Toronto")}),  # noqa: E501
+    (
+        "I visited the University of Toronto.",
+        {("alice", "visit", "University of Toronto")},
+        {("alice", "visit_of", "Toronto")},
+    ),
     ("I moved to New York last year.", {("alice", "move_to", "New York")}, {("alice", "move_to", "last year")}),
     ("I'm interested in learning Spanish.", {("alice", "interested_in_learn", "Spanish")}, set()),
     # xcomp chains
@@ -126,7 +154,9 @@ def test_no_positive_triple_from_negated_sentences(extractor: SpacyExtractor) ->
             assert all(p.startswith("not_") or p in ("is_a", "has_pet") for _, p, _ in triples), sentence
 
 
-@pytest.mark.parametrize("sentence", ["She works at a bank.", "They love it a lot.", "You should visit him soon."])
+@pytest.mark.parametrize(
+    "sentence", ["She works at a bank.", "They love it a lot.", "You should visit him soon.", "I really like yours."]
+)
 def test_other_pronouns_are_not_entities(extractor: SpacyExtractor, sentence: str) -> None:
     facts = facts_of(extractor, sentence)
     assert [f.text for f in facts] == [sentence]  # still remembered as text
@@ -171,6 +201,17 @@ def test_sentences_questions_and_trivial_ones(extractor: SpacyExtractor) -> None
     assert [f.text for f in facts] == ["I live in Berlin.", "I love it here!"]
     assert spo(facts[:1]) == {("alice", "live_in", "Berlin")}
     assert facts[1].triples == ()  # declarative, >= 3 words: kept as text without triples
+
+
+@pytest.mark.parametrize(
+    "text", ["Hi!", "Ok.", "Thanks a lot.", "Good morning everyone!", "Thank you so much for the advice!", "Why?"]
+)
+def test_trivial_sentences_give_no_fact(extractor: SpacyExtractor, text: str) -> None:
+    assert facts_of(extractor, text) == []
+
+
+def test_contractions_count_as_words(extractor: SpacyExtractor) -> None:
+    assert spo(facts_of(extractor, "I'm vegan.")) == {("alice", "is_a", "vegan")}
 
 
 def test_speaker_comes_from_the_message_name(extractor: SpacyExtractor) -> None:

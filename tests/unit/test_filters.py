@@ -37,7 +37,7 @@ def test_milvus_literal_rejects_what_it_cannot_render() -> None:
 
 def test_escaped_string_never_closes_the_literal() -> None:
     """Every quote inside the rendered literal is preceded by a backslash."""
-    for payload in ['"', '\\"', '\\\\"', 'a"b"c', '\\', '" or "" == "']:
+    for payload in ['"', '\\"', '\\\\"', 'a"b"c', "\\", '" or "" == "']:
         body = milvus_literal(payload)[1:-1]
         i = 0
         while i < len(body):

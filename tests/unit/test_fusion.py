@@ -5,7 +5,7 @@ from services.fusion import reciprocal_rank_fusion
 
 def test_item_found_by_both_lists_outranks_single_list_items() -> None:
     fused = reciprocal_rank_fusion({"vector": ["a", "b", "c"], "graph": ["c", "d"]})
-    assert [f.id for f in fused][0] == "c"
+    assert fused[0].id == "c"
     assert next(f for f in fused if f.id == "c").sources == ("vector", "graph")
     assert next(f for f in fused if f.id == "d").sources == ("graph",)
 
