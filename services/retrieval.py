@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,8 +48,9 @@ class _GraphCandidate:
     walks: list[tuple[float, Path]] = field(default_factory=list)
 
 
-def _tokens(text: str) -> set[str]:
-    return {t for t in text.casefold().replace("_", " ").split() if t}
+@functools.lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(text.casefold().replace("_", " ").split())
 
 
 def score_walks(

