@@ -127,7 +127,8 @@ def milvus_metadata_filter(filters: Sequence[MetadataFilter], field: str = "meta
             # Milvus only allows `in` on a field reference; spell it out.
             clauses.append("(" + " or ".join(f"{ref} == {milvus_literal(v)}" for v in f.value) + ")")
         elif f.op is FilterOp.NE:
-            clauses.append(f"(not exists {ref} or {ref} != {milvus_literal(f.value)})")
+            # "missing or different", spelled so Milvus Lite 3 and Milvus 2.3 agree.
+            clauses.append(f"(not (exists {ref}) or {ref} != {milvus_literal(f.value)})")
         else:
             clauses.append(f"{ref} {_MILVUS_OPS[f.op]} {milvus_literal(f.value)}")
     return clauses

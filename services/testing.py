@@ -7,6 +7,7 @@ to simulate a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -108,3 +109,89 @@ class ServerProcess:
             self.stop()
         else:
             self.kill()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MilvusServerProcess:
+    """A real Milvus standalone server (PyPI ``milvus`` 2.3.5, ``milvus-server``).
+
+    Every port that has a flag gets a free one; the process runs in its own
+    process group and is stopped by that PID (SIGTERM, then SIGKILL). Milvus
+    2.3.5 still binds a few fixed ports (metrics 9091, etcd peer 2380), so run
+    one at a time.
+    """
+
+    PORT_FLAGS = (
+        "--proxy-port", "--etcd-port", "--root-coord-port", "--proxy-internal-port", "--query-coord-port",
+        "--query-node-port", "--index-coord-port", "--index-node-port", "--data-coord-port", "--data-node-port",
+    )  # fmt: skip
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.ready_s = 0.0
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> MilvusServerProcess:
+        import shutil
+
+        exe = shutil.which("milvus-server", path=str(Path(sys.executable).parent)) or shutil.which("milvus-server")
+        if exe is None:
+            raise RuntimeError("milvus-server not found: pip install milvus==2.3.5")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ports = {flag: free_port() for flag in self.PORT_FLAGS}
+        self.port = ports["--proxy-port"]
+        args = [exe, "--data", str(self.data_dir)]
+        for flag, port in ports.items():
+            args += [flag, str(port)]
+        log = (self.data_dir / "server.log").open("ab")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        from pymilvus import MilvusClient
+
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"milvus-server exited with {self.proc.returncode}; see {self.data_dir}/server.log")
+            try:
+                client = MilvusClient(uri=self.uri, timeout=2)
+                client.list_collections()
+                client.close()
+                self.ready_s = time.perf_counter() - t0
+                return self
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"milvus-server not ready after {timeout}s")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pgid = self.proc.pid  # leader of its own session/process group
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait(10)
+        # the wrapper's children share the group; make sure none outlive it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+    def __enter__(self) -> MilvusServerProcess:
+        return self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from services.app import App, build_app
 from services.config import Settings
 from services.domain import Scope
 from services.extraction.spacy_extractor import SpacyExtractor
+from services.testing import MilvusServerProcess
 from vector.embedders import MiniLMOnnxEmbedder
 
 
@@ -49,3 +50,14 @@ def alice() -> Scope:
 @pytest.fixture
 def unique_user() -> Scope:
     return Scope(user_id=f"user-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServerProcess]:
+    """One real Milvus standalone server (milvus 2.3.5) for the session, stopped by PID."""
+    server = MilvusServerProcess(tmp_path_factory.mktemp("milvus-server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -119,6 +119,11 @@ class MilvusVectorStore:
             self._client = None
         self._executor.shutdown(wait=True)
 
+    async def drop(self) -> None:
+        """Drop the collection and everything in it (tests and operators only)."""
+        await self._run(self._c.drop_collection, self._collection)
+        self._unflushed = 0
+
     async def upsert(self, records: Sequence[VectorRecord]) -> None:
         if not records:
             return

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from services.domain import FilterOp, MetadataFilter, Scope, TimeRange
+from services.testing import MilvusServerProcess
 from vector.base import VectorRecord, VectorStore
+from vector.milvus import MilvusVectorStore
+
+
+@pytest.fixture(params=["milvus-lite", "milvus-server"])
+async def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+    """Milvus Lite at a local path, and a real Milvus 2.3.5 standalone server."""
+    if request.param == "milvus-lite":
+        store = MilvusVectorStore(uri=str(tmp_path / "milvus.db"), dim=4, collection="contract", flush_rows=256)
+    else:
+        server: MilvusServerProcess = request.getfixturevalue("milvus_server")
+        name = f"contract_{uuid.uuid4().hex[:12]}"
+        store = MilvusVectorStore(uri=server.uri, dim=4, collection=name, index_type="HNSW")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.drop()
+        await store.close()
+
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 6, 1, tzinfo=UTC)

@@ -59,7 +59,7 @@ def test_milvus_clauses() -> None:
     assert clauses == [
         'metadata["topic"] == "health"',
         '(metadata["n"] == 1 or metadata["n"] == 2)',
-        '(not exists metadata["t"] or metadata["t"] != "x")',
+        '(not (exists metadata["t"]) or metadata["t"] != "x")',
     ]
 
 
