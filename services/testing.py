@@ -171,7 +171,7 @@ class MilvusServerProcess:
                 client.close()
                 self.ready_s = time.perf_counter() - t0
                 return self
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"milvus-server not ready after {timeout}s")
