@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 
 from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
