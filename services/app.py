@@ -66,11 +66,32 @@ class App:
 
 
 def _graph_store(settings: Settings) -> GraphStore:
-    if settings.graph_backend == "embedded":
+    backend = settings.graph_backend
+    if backend == "embedded":
         from graph.embedded import EmbeddedGraphStore
 
         return EmbeddedGraphStore(path=settings.data_dir / "graph.db")
-    raise ValueError(f"unknown graph backend {settings.graph_backend!r} (available: embedded)")
+    if backend == "falkordb":
+        from graph.falkordb import FalkorDBGraphStore
+
+        return FalkorDBGraphStore(
+            url=settings.graph_uri or "falkor://127.0.0.1:6379",
+            graph=settings.graph_database or "recalld",
+            username=settings.graph_user or None,
+            password=settings.graph_password or None,
+        )
+    if backend == "neo4j":
+        from graph.neo4j import Neo4jGraphStore
+
+        if not settings.graph_uri:
+            raise ValueError("the neo4j graph backend needs RECALLD_GRAPH_URI (e.g. neo4j+s://host:7687)")
+        return Neo4jGraphStore(
+            uri=settings.graph_uri,
+            user=settings.graph_user,
+            password=settings.graph_password,
+            database=settings.graph_database or None,
+        )
+    raise ValueError(f"unknown graph backend {backend!r} (available: embedded, falkordb, neo4j)")
 
 
 def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
@@ -90,6 +111,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         collection=settings.vector_collection,
         index_type=settings.milvus_index,
         flush_rows=settings.milvus_flush_rows,
+        user_buckets=settings.vector_user_buckets,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from graph.base import GraphStore
-from services.domain import Episode, EventKind, HistoryEntry, Memory, MemoryState, Scope, Triple
+import pytest
+
+from graph.base import Cursor, GraphStore
+from graph.embedded import norm
+from services.domain import (
+    Episode,
+    EventKind,
+    FilterOp,
+    HistoryEntry,
+    Memory,
+    MemoryState,
+    MetadataFilter,
+    Scope,
+    TimeRange,
+    Triple,
+)
+
+if TYPE_CHECKING:
+    from tests.contract.conftest import CrashableStore
 
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 ALICE = Scope(user_id="alice")
@@ -122,3 +142,287 @@ async def test_pending_index_tracks_versions(graph_store: GraphStore) -> None:
     pending = await graph_store.pending_index(100)
     assert pending.upserts == () and pending.deletes == ()
     assert await graph_store.index_state() == {cold.id: False, siamese.id: True, rex.id: True}
+
+
+# -- behaviours the tests above do not pin down ------------------------------------------------------
+
+
+async def _ids_matching(store: GraphStore, ids: list[str], *filters: MetadataFilter) -> set[str]:
+    got = await store.get_memories(ids, ALICE, filters)
+    listed = await store.list_memories(ALICE, list(filters), 100, None)
+    assert {m.id for m in listed} == set(got)
+    return set(got)
+
+
+async def test_metadata_filters_compare_like_json_values(graph_store: GraphStore) -> None:
+    a = mem(ALICE, "a", n=1, s="apple", flag=True, tags=["x"], nothing=None)
+    b = mem(ALICE, "b", n=2.5, s="banana")
+    c = mem(ALICE, "c", n="10", s=3)
+    d = mem(ALICE, "d")
+    e = mem(ALICE, "e", n=2, flag=False)
+    await write(graph_store, a, b, c, d, e)
+    await write(graph_store, mem(BOB, "bob", n=1, s="apple"))
+    ids = [x.id for x in (a, b, c, d, e)]
+    name = {x.id: x.text for x in (a, b, c, d, e)}
+
+    async def match(key: str, op: FilterOp, value: object) -> set[str]:
+        return {name[i] for i in await _ids_matching(graph_store, ids, MetadataFilter(key, op, value))}
+
+    assert await match("n", FilterOp.EQ, 2.5) == {"b"}
+    assert await match("n", FilterOp.EQ, 2.0) == {"e"}  # 2 == 2.0
+    assert await match("n", FilterOp.NE, 2) == {"a", "b", "c", "d"}  # missing counts as "not equal"
+    assert await match("n", FilterOp.GTE, 2) == {"b", "c", "e"}  # every string sorts after every number
+    assert await match("n", FilterOp.LT, 2) == {"a"}
+    assert await match("n", FilterOp.GTE, "1") == {"c"}
+    assert await match("n", FilterOp.LT, "5") == {"a", "b", "c", "e"}
+    assert await match("s", FilterOp.GT, "b") == {"b"}
+    assert await match("s", FilterOp.LTE, "apple") == {"a", "c"}
+    assert await match("s", FilterOp.IN, ["apple", 3, "nope"]) == {"a", "c"}
+    assert await match("flag", FilterOp.EQ, True) == {"a"}
+    assert await match("flag", FilterOp.EQ, 1) == {"a"}  # JSON true compares as 1
+    assert await match("flag", FilterOp.EQ, False) == {"e"}
+    assert await match("flag", FilterOp.NE, True) == {"b", "c", "d", "e"}
+    assert await match("nothing", FilterOp.EQ, "x") == set()
+    assert await match("nothing", FilterOp.NE, "x") == {"a", "b", "c", "d", "e"}
+    assert await match("tags", FilterOp.EQ, "x") == set()
+    both = await _ids_matching(
+        graph_store, ids, MetadataFilter("n", FilterOp.GT, 1), MetadataFilter("s", FilterOp.EQ, "banana")
+    )
+    assert both == {b.id}
+
+
+async def test_time_range_bounds_reference_time(graph_store: GraphStore) -> None:
+    t0 = NOW.replace(microsecond=123457)
+    ms = [replace(mem(ALICE, f"m{i}"), reference_time=t0 + timedelta(minutes=i)) for i in range(3)]
+    await write(graph_store, *ms)
+    ids = [m.id for m in ms]
+    got = await graph_store.get_memories(ids, ALICE)
+    assert [got[i].reference_time for i in ids] == [m.reference_time for m in ms]  # microseconds kept
+
+    async def within(start: datetime | None, end: datetime | None) -> set[str]:
+        return {m.text for m in (await graph_store.get_memories(ids, ALICE, (), TimeRange(start, end))).values()}
+
+    assert await within(ms[1].reference_time, None) == {"m1", "m2"}  # inclusive start
+    assert await within(None, ms[2].reference_time) == {"m0", "m1"}  # exclusive end
+    assert await within(ms[1].reference_time, ms[2].reference_time) == {"m1"}
+    assert await within(ms[1].reference_time + timedelta(microseconds=1), None) == {"m2"}
+
+
+async def test_list_paginates_newest_first_with_a_cursor(graph_store: GraphStore) -> None:
+    ms = [mem(ALICE, f"m{i}", minutes=i // 2, even=i % 2 == 0) for i in range(7)]  # pairs share created_at
+    await write(graph_store, *ms)
+    await write(graph_store, mem(BOB, "bob", minutes=99))
+    expected = sorted(ms, key=lambda m: (m.created_at, m.id), reverse=True)
+    seen: list[Memory] = []
+    after: Cursor | None = None
+    while page := await graph_store.list_memories(ALICE, [], 2, after):
+        assert len(page) <= 2
+        seen += page
+        after = Cursor(page[-1].created_at, page[-1].id)
+    assert [m.id for m in seen] == [m.id for m in expected]
+    evens = await graph_store.list_memories(ALICE, [MetadataFilter("even", FilterOp.EQ, True)], 2, None)
+    assert [m.id for m in evens] == [m.id for m in expected if m.metadata["even"]][:2]
+
+
+HOSTILE = [
+    "o'brien\"}) DETACH DELETE n //",
+    '`x` $p {a: 1} \\ \\" ${x}',
+    " padded  ",
+    "nul\x00byte \x01 and \x7f",
+    "line\nbreak\r\ttab",
+    "émoji 😀 ﷽",
+    "",
+]
+
+
+async def test_hostile_strings_are_data(graph_store: GraphStore) -> None:
+    user = Scope(user_id=HOSTILE[0], agent_id=HOSTILE[2])
+    near = Scope(user_id="o'brien")
+    long_name = "L" * 5000
+    triples = [("Me", "knows", h) for h in HOSTILE if h.strip()] + [("Me", "pred'}`", long_name)]
+    # (no NUL in filtered metadata: SQLite's json_extract stops at NUL, so the embedded store can't match it)
+    odd = HOSTILE[4] + " \x01 ' `"
+    m = mem(user, "\n".join(HOSTILE), *triples, **{"k-1": odd, "k_2": HOSTILE[1], "k3": HOSTILE[3]})
+    m = replace(m, content_hash=" " + HOSTILE[3])
+    await write(graph_store, m)
+    await write(graph_store, mem(near, "near", ("Me", "knows", "someone")))
+    assert (await graph_store.get_memories([m.id], user))[m.id] == m
+    assert await graph_store.get_memories([m.id], near) == {}
+    assert await graph_store.find_scope_ids(Scope(user_id=HOSTILE[0])) == [m.id]
+    assert await graph_store.find_by_hash(user, [m.content_hash]) == {m.content_hash: m.id}
+    for key, value in (("k-1", odd), ("k_2", HOSTILE[1])):
+        assert set(await graph_store.get_memories([m.id], user, [MetadataFilter(key, FilterOp.EQ, value)])) == {m.id}
+    assert await graph_store.get_memories([m.id], user, [MetadataFilter("k-1", FilterOp.GT, odd)]) == {}
+    names = [h for h in HOSTILE if h.strip()] + [long_name, "nobody"]
+    assert await graph_store.link_entities(user, names) == [norm(n) for n in names[:-1]]
+    walks = {w.render() for w in await graph_store.expand(user, ["me"], 1, 100)}
+    assert walks == {f"Me -knows-> {h}" for h in HOSTILE if h.strip()} | {f"Me -pred'}}`-> {long_name}"}
+    assert {w.render() for w in await graph_store.expand(near, ["me"], 1, 100)} == {"Me -knows-> someone"}
+    paths = await graph_store.paths_between(user, HOSTILE[3], HOSTILE[4], 2, 10)
+    assert paths is not None and [p.render() for p in paths] == [f"{HOSTILE[3]} <-knows- Me -knows-> {HOSTILE[4]}"]
+    sub = await graph_store.subgraph(user, long_name, 1, 10)
+    assert sub is not None and {n.name for n in sub.nodes} == {"Me", long_name}
+    history = await graph_store.history(m.id, user)
+    assert history is not None and [h.new_text for h in history] == [m.text]
+
+
+async def test_expand_walks_shortest_first_per_seed(graph_store: GraphStore) -> None:
+    chain = mem(ALICE, "chain", ("a", "r1", "b"), ("b", "r2", "c"), ("c", "r3", "d"), ("a", "r4", "x"))
+    twin = mem(ALICE, "twin", ("a", "r1", "b"), ("d", "r5", "a"), minutes=1)  # a parallel edge, and a cycle
+    await write(graph_store, chain, twin)
+    walks = await graph_store.expand(ALICE, ["a", "d"], 3, 1000)
+    per_seed = [[len(w.edges) for w in walks if w.start == s] for s in ("a", "d")]
+    assert per_seed[0] == sorted(per_seed[0]) and per_seed[1] == sorted(per_seed[1])
+    assert [w.start for w in walks] == ["a"] * len(per_seed[0]) + ["d"] * len(per_seed[1])
+    rendered = [w.render() for w in walks if w.start == "a"]
+    assert rendered.count("a -r1-> b") == 2  # one walk per stored relation
+    assert "a <-r5- d" in rendered and "a -r1-> b -r2-> c -r3-> d" in rendered
+    assert not any(r.count(" a") or r.endswith("-> a") for r in rendered)  # no entity visited twice
+    assert (len(rendered), len(set(rendered))) == (10, 7)  # 4 + 3 + 3 walks, parallel edges counted twice
+    first = await graph_store.expand(ALICE, ["a", "d"], 3, 3)
+    assert len(first) == 3 and all(w.start == "a" and len(w.edges) == 1 for w in first)
+    cut = await graph_store.expand(ALICE, ["a", "d"], 3, 12)  # a's 10 walks, then d's first two
+    assert [(w.start, len(w.edges)) for w in cut] == [("a", n) for n in [1] * 4 + [2] * 3 + [3] * 3] + [("d", 1)] * 2
+    assert await graph_store.expand(ALICE, ["nobody"], 2, 10) == []
+
+
+async def test_subgraph_depth_limit_and_entity_types(graph_store: GraphStore) -> None:
+    await write(
+        graph_store,
+        mem(ALICE, "one", ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold")),
+        replace(
+            mem(ALICE, "two"),
+            triples=(Triple("Luna", "is_a", "Siamese", "animal", "breed"), Triple("cold", "is", "mild", "concept")),
+        ),
+    )
+    await write(graph_store, mem(Scope(user_id="alice", agent_id="vet"), "vet", ("Luna", "sees", "vet")))
+    one = await graph_store.subgraph(ALICE, "LUNA", 1, 100)
+    assert one is not None and {e.predicate for e in one.edges} == {"has_pet", "catch", "is_a", "sees"}
+    two = await graph_store.subgraph(ALICE, "luna", 2, 100)
+    assert two is not None and {e.predicate for e in two.edges} == {"has_pet", "catch", "is_a", "sees", "is"}
+    # a generic type ("entity", "concept") is refined by a later triple, a specific one is kept
+    assert {(n.name, n.type) for n in two.nodes} >= {("Luna", "animal"), ("Siamese", "breed"), ("cold", "concept")}
+    vet_only = Scope(user_id="alice", agent_id="tutor")
+    assert await graph_store.subgraph(vet_only, "Luna", 2, 100) is None  # no relation visible
+    capped = await graph_store.subgraph(ALICE, "Luna", 2, 2)
+    assert capped is not None and len(capped.edges) == 2 and len(capped.nodes) == 3
+
+
+async def test_paths_between_shortest_first(graph_store: GraphStore) -> None:
+    await write(
+        graph_store,
+        mem(ALICE, "p", ("a", "r", "b"), ("b", "r", "c"), ("a", "s", "c"), ("c", "t", "d"), ("x", "u", "y")),
+    )
+    paths = await graph_store.paths_between(ALICE, "A", "c", 3, 10)
+    assert paths is not None and [p.render() for p in paths] == ["a -s-> c", "a -r-> b -r-> c"]
+    assert await graph_store.paths_between(ALICE, "a", "c", 1, 10) == [paths[0]]
+    assert await graph_store.paths_between(ALICE, "a", "c", 3, 1) == [paths[0]]
+    assert await graph_store.paths_between(ALICE, "a", "y", 4, 10) == []
+    same = await graph_store.paths_between(ALICE, "a", "A", 3, 10)
+    assert same is not None and [p.render() for p in same] == ["a"]
+    assert await graph_store.paths_between(BOB, "a", "c", 3, 10) is None
+
+
+async def test_replace_rewrites_metadata_and_hash(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    new = replace(cold, text="Luna is fine.", content_hash="luna is fine.", metadata={"mood": "ok"}, version=2)
+    await graph_store.replace_memory(new, HistoryEntry(cold.id, EventKind.UPDATE, cold.text, new.text, NOW))
+    got = await graph_store.get_memories([cold.id], ALICE, [MetadataFilter("mood", FilterOp.EQ, "ok")])
+    assert got[cold.id].metadata == {"mood": "ok"} and got[cold.id].text == new.text and got[cold.id].version == 2
+    assert await graph_store.get_memories([cold.id], ALICE, [MetadataFilter("topic", FilterOp.EQ, "pets")]) == {}
+    assert await graph_store.find_by_hash(ALICE, [cold.content_hash, new.content_hash]) == {new.content_hash: cold.id}
+    assert (await graph_store.pending_index(10)).upserts[0][1] in (1, 2)
+    assert await graph_store.memory_entities([cold.id]) == {cold.id: ["alice", "luna", "cold"]}  # same triples
+
+
+async def test_lookups_are_exact_and_ordered(graph_store: GraphStore) -> None:
+    cold, siamese, rex = await seed(graph_store)
+    tutor = Scope(user_id="alice", agent_id="tutor")
+    lesson = mem(tutor, "my cat luna caught a cold.", ("alice", "studies", "Algebra"))
+    await write(graph_store, lesson)
+    assert await graph_store.find_by_hash(ALICE, [lesson.content_hash]) == {cold.content_hash: cold.id}
+    assert await graph_store.find_by_hash(tutor, [lesson.content_hash]) == {lesson.content_hash: lesson.id}
+    assert set(await graph_store.find_scope_ids(ALICE)) == {cold.id, siamese.id, lesson.id}
+    assert await graph_store.find_scope_ids(tutor) == [lesson.id]
+    assert await graph_store.memory_entities([cold.id, siamese.id, "missing"]) == {
+        cold.id: ["alice", "luna", "cold"],
+        siamese.id: ["luna", "siamese"],
+    }
+    assert await graph_store.link_entities(ALICE, ["Cold", "ALGEBRA", "cold", "Rex"]) == ["cold", "algebra"]
+    assert {m.id for m in await graph_store.get_all([rex.id, cold.id, rex.id])} == {rex.id, cold.id}
+    assert await graph_store.get_any(rex.id, ALICE) is None
+
+
+async def test_a_failed_write_leaves_nothing(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    fresh = mem(ALICE, "fresh", ("alice", "owns", "Bicycle"))
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+        await write(graph_store, fresh, replace(cold, text="duplicate id"))
+    assert await graph_store.get_all([fresh.id]) == []
+    assert await graph_store.count_memories() == 3
+    assert await graph_store.link_entities(ALICE, ["bicycle"]) == []
+    history = await graph_store.history(cold.id, ALICE)
+    assert history is not None and len(history) == 1
+    assert {m.id for m, _ in (await graph_store.pending_index(100)).upserts} == set(await graph_store.index_state())
+
+
+async def test_concurrent_writes_share_entities(graph_store: GraphStore) -> None:
+    ms = [
+        mem(ALICE, f"likes {i}", ("alice", "likes", f"thing {i}"), ("Thing 0", "near", f"thing {i}")) for i in range(8)
+    ]
+    await asyncio.gather(*(write(graph_store, m) for m in ms))
+    sub = await graph_store.subgraph(ALICE, "alice", 1, 100)
+    assert sub is not None and len(sub.nodes) == 9 and len(sub.edges) == 8
+    assert len(await graph_store.expand(ALICE, ["alice"], 1, 100)) == 8
+    assert await graph_store.count_memories() == 8
+
+
+async def test_acknowledged_writes_survive_a_crash(crashable_graph_store: CrashableStore) -> None:
+    store = await crashable_graph_store.open()
+    cold, siamese, rex = await seed(store)
+    await store.delete_memories([rex.id], [HistoryEntry(rex.id, EventKind.DELETE, rex.text, "", NOW)])
+    await store.mark_indexed({siamese.id: 1})
+    await crashable_graph_store.crash()
+    store = await crashable_graph_store.open()
+    assert await store.index_state() == {cold.id: True, siamese.id: True, rex.id: False}
+    assert (await store.get_memories([cold.id], ALICE))[cold.id] == cold
+    assert {w.render() for w in await store.expand(ALICE, ["alice"], 1, 10)} == {"alice -has_pet-> Luna"}
+    assert [m.id for m, _ in (await store.pending_index(10)).upserts] == [cold.id]
+    history = await store.history(rex.id, BOB)
+    assert history is not None and [h.event for h in history] == [EventKind.ADD, EventKind.DELETE]
+
+
+async def test_a_crash_mid_stream_leaves_only_whole_memories(crashable_graph_store: CrashableStore) -> None:
+    store = await crashable_graph_store.open()
+    attempted: list[Memory] = []
+    acked: list[Memory] = []
+
+    async def stream() -> None:
+        for i in range(500):
+            m = mem(ALICE, f"fact {i}", ("alice", "knows", f"thing {i}"), (f"thing {i}", "is", "real"), minutes=i)
+            attempted.append(m)
+            try:
+                await write(store, m)
+            except Exception:
+                return  # the backend went away mid-write
+            acked.append(m)
+
+    task = asyncio.create_task(stream())
+    for _ in range(1000):
+        if len(acked) >= 20:
+            break
+        await asyncio.sleep(0.005)
+    await crashable_graph_store.crash()
+    await task
+    store = await crashable_graph_store.open()
+    present = {m.id for m in await store.get_all([m.id for m in attempted])}
+    assert {m.id for m in acked} <= present  # nothing acknowledged is lost
+    entities = await store.memory_entities([m.id for m in attempted])
+    for m in attempted:  # and whatever is there is whole: memory, relations, history
+        if m.id in present:
+            assert entities[m.id] == ["alice", m.text.replace("fact", "thing"), "real"]
+            history = await store.history(m.id, ALICE)
+            assert history is not None and [h.event for h in history] == [EventKind.ADD]
+        else:
+            assert m.id not in entities
+    assert len(await store.expand(ALICE, ["alice"], 1, 1000)) == len(present)
