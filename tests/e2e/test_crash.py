@@ -14,7 +14,7 @@ import pytest
 
 from services.pb import admin_pb2, common_pb2, memory_pb2
 from services.testing import ServerProcess
-from tests.e2e.conftest import LIMITS, Client
+from tests.e2e.conftest import Client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -40,13 +40,13 @@ def stream_adds(c: Client, round_no: int, acked: dict[str, str], stop: threading
         i += 1
 
 
-def test_sigkill_during_adds_loses_nothing_and_leaves_no_drift(tmp_path: Path) -> None:
+def test_sigkill_during_adds_loses_nothing_and_leaves_no_drift(tmp_path: Path, fresh_backends: dict[str, str]) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     data = tmp_path / "data"
     acked: dict[str, str] = {}
     for round_no in range(KILLS):
-        server = ServerProcess(data, env=LIMITS).start()
+        server = ServerProcess(data, env=fresh_backends).start()
         c = Client(server.address)
         if round_no:  # start-up reconciled whatever the previous kill interrupted
             report = c.admin.Verify(admin_pb2.VerifyRequest())
@@ -60,7 +60,7 @@ def test_sigkill_during_adds_loses_nothing_and_leaves_no_drift(tmp_path: Path) -
         writer.join(20)
         c.channel.close()
     assert len(acked) >= KILLS, f"seed {seed}: too few writes acknowledged to mean anything ({len(acked)})"
-    with ServerProcess(data, env=LIMITS) as final:
+    with ServerProcess(data, env=fresh_backends) as final:
         c = Client(final.address)
         stored: dict[str, str] = {}
         token = ""

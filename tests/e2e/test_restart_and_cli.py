@@ -12,7 +12,7 @@ import pytest
 
 from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from services.testing import ServerProcess
-from tests.e2e.conftest import LIMITS, Client
+from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +34,8 @@ def snapshot(c: Client, user: str) -> tuple[list[tuple[str, str]], set[tuple[str
     )
 
 
-def test_restart_keeps_memories_and_graph(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", env=LIMITS)
+def test_restart_keeps_memories_and_graph(tmp_path: Path, fresh_backends: dict[str, str]) -> None:
+    server = ServerProcess(tmp_path / "data", env=fresh_backends)
     with server:
         c = Client(server.address)
         c.memory.Add(
@@ -49,7 +49,7 @@ def test_restart_keeps_memories_and_graph(tmp_path: Path) -> None:
     assert server.proc is not None and server.proc.returncode == 0, server.log()[-2000:]
     assert len(before[0]) == 4 and len(before[1]) >= 5
 
-    with ServerProcess(tmp_path / "data", env=LIMITS) as again:
+    with ServerProcess(tmp_path / "data", env=fresh_backends) as again:
         c = Client(again.address)
         assert snapshot(c, "alice") == before
         hits = c.memory.Search(
@@ -70,8 +70,8 @@ def recalld(address: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_walkthrough(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path / "data", env=LIMITS) as server:
+def test_cli_walkthrough(tmp_path: Path, fresh_backends: dict[str, str]) -> None:
+    with ServerProcess(tmp_path / "data", env=fresh_backends) as server:
         a = server.address
         out = recalld(a, "add", "--user", "alice", *SEED)
         assert out.returncode == 0, out.stderr
