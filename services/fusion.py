@@ -42,3 +42,35 @@ def reciprocal_rank_fusion(
             best_rank[doc] = min(best_rank.get(doc, rank), rank)
     order = sorted(scores, key=lambda d: (-scores[d], best_rank[d], d))
     return [Fused(d, scores[d] / best, tuple(sources[d])) for d in order]
+
+
+def weighted_score_fusion(
+    vector: Mapping[str, float],
+    graph: Mapping[str, float],
+    *,
+    alpha: float = 0.15,
+    floor: float | None = None,
+) -> list[Fused]:
+    """Score fusion: ``cosine + alpha * graph / max(graph)``, divided by ``1 + alpha``.
+
+    Vector scores are cosine similarities (clamped to [0, 1]); graph scores are
+    any non-negative relevance. An id found only by the graph is given the
+    ``floor`` cosine (default: the lowest vector score, i.e. "no better than the
+    last vector candidate"), so the graph promotes memories the vector search
+    ranked low or missed without letting them jump ahead on structure alone.
+    Unlike rank fusion, a strong vector hit keeps its lead over an item that
+    both retrievers found weakly. Ties break by id.
+    """
+    if alpha < 0:
+        raise ValueError("alpha must be >= 0")
+    clamp = {k: min(max(v, 0.0), 1.0) for k, v in vector.items()}
+    base = floor if floor is not None else (min(clamp.values()) if clamp else 0.0)
+    top = max(graph.values(), default=0.0)
+    scores: dict[str, float] = {}
+    sources: dict[str, tuple[str, ...]] = {}
+    for doc in dict.fromkeys([*vector, *graph]):
+        g = graph.get(doc, 0.0) / top if top > 0 else 0.0
+        scores[doc] = (clamp.get(doc, base) + alpha * g) / (1.0 + alpha)
+        sources[doc] = tuple(name for name, table in (("vector", vector), ("graph", graph)) if doc in table)
+    order = sorted(scores, key=lambda d: (-scores[d], d))
+    return [Fused(d, scores[d], sources[d]) for d in order]

@@ -1,7 +1,8 @@
 """Hybrid retrieval: vector hits + graph traversal, fused into one ranking.
 
 1. Vector: the query embedding against fact embeddings, filtered by scope,
-   metadata and time inside the vector store.
+   metadata and time inside the vector store. Names of known entities are
+   left out of the embedded text (see vector_query_text).
 2. Graph: seeds are the entities the query names (first person -> the user,
    names and nouns linked to known entities) plus, in hybrid mode, the
    entities of the top vector hits. Walks of up to ``graph_depth`` edges from
@@ -10,22 +11,25 @@
    counts query terms found in the walk's predicates and entity names, so
    "how is my pet's health?" follows alice -has_pet-> Luna -catch-> cold.
    Each memory keeps its best walks as the explanation.
-3. Fusion: weighted reciprocal rank fusion (services.fusion).
+3. Fusion (services.fusion): by default cosine + alpha * normalized graph
+   score (graph-only candidates start from the weakest vector candidate's
+   cosine); weighted reciprocal rank fusion as an alternative. On LoCoMo dev
+   (bench/results) score fusion with name-free vector queries beat RRF.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graph.base import GraphStore
 from services.config import Limits, SearchSettings
 from services.domain import (
+    Memory,
     MetadataFilter,
     Path,
-    QueryAnalysis,
     Retriever,
     Scope,
     SearchHit,
@@ -35,7 +39,7 @@ from services.domain import (
 from services.errors import InvalidArgument, ResourceExhausted
 from services.extraction.base import Extractor
 from services.filters import validate_filters
-from services.fusion import reciprocal_rank_fusion
+from services.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from services.memory import validate_scope
 from vector.base import Embedder, VectorHit, VectorStore
 
@@ -51,6 +55,24 @@ class _GraphCandidate:
 @functools.lru_cache(maxsize=65536)
 def _tokens(text: str) -> frozenset[str]:
     return frozenset(text.casefold().replace("_", " ").split())
+
+
+_POSSESSIVE = r"(?:'s|\u2019s)?"
+
+
+def vector_query_text(query: str, linked: Sequence[str]) -> str:
+    """The query as embedded for vector search: proper names that link to graph
+    entities are removed ("What did Caroline research?" -> "What did
+    research?"). A name pulls the embedding towards every sentence that merely
+    addresses that person; the graph retriever already covers who is meant.
+    Only capitalized occurrences go (proper nouns); the query is kept whole
+    when fewer than two words would remain."""
+    text = query
+    for name in sorted(linked, key=len, reverse=True):
+        pattern = re.compile(r"(?<!\w)" + re.escape(name) + _POSSESSIVE + r"(?!\w)", re.IGNORECASE)
+        text = pattern.sub(lambda m: "" if m.group(0)[:1].isupper() else m.group(0), text)
+    text = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split()))
+    return text if len(re.findall(r"[^\W\d_]{2,}", text)) >= 2 else query
 
 
 def score_walks(
@@ -126,38 +148,27 @@ class HybridRetriever:
             raise InvalidArgument("time_range.start must be before time_range.end")
         validate_filters(filters)
 
-        analysis_task = asyncio.ensure_future(self._extractor.analyze_query(query, speaker=scope.speaker))
+        analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
+        names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
+        linked = await self._graph.link_entities(scope, names) if names else []
+
         vector_hits: list[VectorHit] = []
         if mode is not SearchMode.GRAPH:
-            (qvec,) = await self._embedder.embed([query])
+            (qvec,) = await self._embedder.embed([vector_query_text(query, linked)])
             candidates = max(self._s.vector_candidates, limit)
             vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range)
-        analysis = await analysis_task
 
-        graph_rank: list[str] = []
         graph_cands: dict[str, _GraphCandidate] = {}
         if mode is not SearchMode.VECTOR:
             graph_cands = await self._graph_candidates(
-                scope, analysis, vector_hits if mode is SearchMode.HYBRID else []
+                scope, linked, analysis.terms, vector_hits if mode is SearchMode.HYBRID else []
             )
-            graph_rank = sorted(graph_cands, key=lambda m: (-graph_cands[m].score, m))
 
-        ids = list(dict.fromkeys([h.id for h in vector_hits] + graph_rank))
+        ids = list(dict.fromkeys([h.id for h in vector_hits] + list(graph_cands)))
         memories = await self._graph.get_memories(ids, scope, filters, time_range)
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
-        ranked = {
-            Retriever.VECTOR.value: [h.id for h in vector_hits if h.id in memories],
-            Retriever.GRAPH.value: [m for m in graph_rank if m in memories],
-        }
-        fused: list[tuple[str, float, tuple[str, ...]]]
-        if mode is SearchMode.VECTOR:
-            fused = [(i, vec_score[i], (Retriever.VECTOR.value,)) for i in ranked[Retriever.VECTOR.value]]
-        else:
-            weights = {Retriever.VECTOR.value: self._s.vector_weight, Retriever.GRAPH.value: self._s.graph_weight}
-            lists = ranked if mode is SearchMode.HYBRID else {Retriever.GRAPH.value: ranked[Retriever.GRAPH.value]}
-            fused = [
-                (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(lists, weights=weights, k=self._s.rrf_k)
-            ]
+        graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
+        fused = self._fuse(mode, vec_score, graph_score, memories)
 
         hits: list[SearchHit] = []
         for mid, score, sources in fused:
@@ -177,11 +188,30 @@ class HybridRetriever:
                 break
         return hits
 
+    def _fuse(
+        self, mode: SearchMode, vec: dict[str, float], graph: dict[str, float], memories: Mapping[str, Memory]
+    ) -> list[tuple[str, float, tuple[str, ...]]]:
+        vector_name, graph_name = Retriever.VECTOR.value, Retriever.GRAPH.value
+        if mode is SearchMode.VECTOR:
+            return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if mode is SearchMode.GRAPH:
+            # Ties (common: many memories one hop from the user) go to the most recent.
+            top = max(graph.values(), default=1.0)
+            order = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+            return [(m, graph[m] / top, (graph_name,)) for m in order]
+        if self._s.fusion == "rrf":
+            graph_rank = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+            ranked = {vector_name: list(vec), graph_name: graph_rank}
+            weights = {vector_name: self._s.vector_weight, graph_name: self._s.graph_weight}
+            return [
+                (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
+            ]
+        fused = weighted_score_fusion(vec, graph, alpha=self._s.graph_alpha)
+        return [(f.id, f.score, f.sources) for f in fused]
+
     async def _graph_candidates(
-        self, scope: Scope, analysis: QueryAnalysis, vector_hits: Sequence[VectorHit]
+        self, scope: Scope, linked: Sequence[str], terms: Sequence[str], vector_hits: Sequence[VectorHit]
     ) -> dict[str, _GraphCandidate]:
-        names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
-        linked = await self._graph.link_entities(scope, names) if names else []
         weights = {n.casefold(): 1.0 for n in linked}
         top = [h.id for h in vector_hits[: self._s.seed_hits]]
         if top:
@@ -193,4 +223,4 @@ class HybridRetriever:
             return {}
         seeds = sorted(weights, key=lambda n: (-weights[n], n))
         walks = await self._graph.expand(scope, seeds, self._s.graph_depth, self._s.max_paths)
-        return score_walks(walks, weights, analysis.terms)
+        return score_walks(walks, weights, terms)

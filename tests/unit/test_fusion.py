@@ -1,6 +1,6 @@
 import pytest
 
-from services.fusion import reciprocal_rank_fusion
+from services.fusion import reciprocal_rank_fusion, weighted_score_fusion
 
 
 def test_item_found_by_both_lists_outranks_single_list_items() -> None:
@@ -41,3 +41,29 @@ def test_empty_and_invalid_input() -> None:
         reciprocal_rank_fusion({"a": ["x"]}, k=-1)
     with pytest.raises(ValueError):
         reciprocal_rank_fusion({"a": ["x"]}, weights={"a": -1.0})
+
+
+def test_weighted_fusion_adds_normalized_graph_evidence_to_cosine() -> None:
+    fused = weighted_score_fusion({"a": 0.8, "b": 0.7, "c": 0.3}, {"b": 4.0, "d": 2.0}, alpha=0.5)
+    score = {f.id: f.score for f in fused}
+    assert score["a"] == pytest.approx(0.8 / 1.5)
+    assert score["b"] == pytest.approx((0.7 + 0.5) / 1.5)  # best graph score normalizes to 1
+    assert score["d"] == pytest.approx((0.3 + 0.25) / 1.5)  # graph-only: floor = weakest cosine
+    assert [f.id for f in fused] == ["b", "a", "d", "c"]
+    assert next(f for f in fused if f.id == "b").sources == ("vector", "graph")
+    assert next(f for f in fused if f.id == "d").sources == ("graph",)
+
+
+def test_weighted_fusion_keeps_a_strong_vector_hit_ahead_of_weak_double_hits() -> None:
+    fused = weighted_score_fusion({"strong": 0.9, "weak": 0.4}, {"weak": 1.0, "other": 1.0}, alpha=0.15)
+    assert fused[0].id == "strong"
+
+
+def test_weighted_fusion_edge_cases() -> None:
+    assert weighted_score_fusion({}, {}) == []
+    only_graph = weighted_score_fusion({}, {"x": 2.0, "y": 1.0}, alpha=1.0)
+    assert [(f.id, f.score) for f in only_graph] == [("x", 0.5), ("y", 0.25)]
+    clamped = weighted_score_fusion({"neg": -0.2, "big": 1.3}, {}, alpha=0.0)
+    assert [(f.id, f.score) for f in clamped] == [("big", 1.0), ("neg", 0.0)]
+    with pytest.raises(ValueError):
+        weighted_score_fusion({"a": 1.0}, {}, alpha=-1)
