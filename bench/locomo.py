@@ -381,9 +381,9 @@ def dense_rankings(
     """Cosine top-LIMIT raw turns per question within its conversation: [(dia_id, score), ...].
     ``strip_speakers``: a stronger baseline that embeds the question without the two
     speakers' names, the way recalld's vector retriever drops linked names."""
-    from services.retrieval import vector_query_text
     import numpy as np
 
+    from services.retrieval import vector_query_text
     from vector.embedders import MiniLMOnnxEmbedder
 
     emb = MiniLMOnnxEmbedder(threads=1)
