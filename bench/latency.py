@@ -83,6 +83,24 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def machine_lines(now: datetime) -> list[str]:
+    """Markdown bullet lines: date, commit, machine."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return [
+        f"- date: {now:%Y-%m-%d %H:%M} UTC; commit {commit}",
+        f"- machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+    ]
+
+
 def load(stub: memory_pb2_grpc.MemoryServiceStub, target: int, users: int, r: random.Random) -> tuple[int, float]:
     added = 0
     t0 = time.perf_counter()
@@ -166,22 +184,11 @@ def main() -> None:
         restart_s = warm.ready_s
         warm.stop()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     now = datetime.now(UTC)
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
     lines = [
         f"# recalld latency over gRPC, {added} memories",
         "",
-        f"- date: {now:%Y-%m-%d %H:%M} UTC; commit {commit}",
-        f"- machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        *machine_lines(now),
         "- stores: "
         + (
             "embedded defaults (SQLite + networkx, Milvus Lite FLAT index)"

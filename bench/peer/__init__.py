@@ -1,0 +1,1 @@
+"""Peer benchmarks: recalld side by side with other memory systems (see compare.py)."""
