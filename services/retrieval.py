@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from graph.base import GraphStore
 from services.config import Limits, SearchSettings
 from services.domain import (
+    Edge,
     Memory,
     MetadataFilter,
     Path,
@@ -58,6 +60,11 @@ def _tokens(text: str) -> frozenset[str]:
     return frozenset(text.casefold().replace("_", " ").split())
 
 
+@functools.lru_cache(maxsize=65536)
+def _edge_tokens(e: Edge) -> frozenset[str]:
+    return _tokens(e.predicate) | _tokens(e.subject) | _tokens(e.object)
+
+
 _POSSESSIVE = r"(?:'s|\u2019s)?"
 
 
@@ -80,27 +87,25 @@ def score_walks(
     walks: Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
 ) -> dict[str, _GraphCandidate]:
     """Pure scoring of traversal walks into per-memory candidates."""
-    wanted = set(terms)
+    wanted = frozenset(terms)
     out: dict[str, _GraphCandidate] = {}
     for walk in walks:
-        seed = walk.start.casefold()
-        weight = seed_weights.get(seed, 0.0)
+        weight = seed_weights.get(walk.start.casefold(), 0.0)
         if weight <= 0:
             continue
         matched: set[str] = set()
         for e in walk.edges:
-            matched |= wanted & (_tokens(e.predicate) | _tokens(e.object) | _tokens(e.subject))
+            matched |= wanted & _edge_tokens(e)
         matched -= _tokens(walk.start)
         score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + len(matched))
         cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
         cand.score = max(cand.score, score)
         cand.walks.append((score, walk))
     for cand in out.values():
-        # Best first; among equal scores the longer walk explains more.
         # Best first; among equal scores the longer walk explains more. Walks far
         # weaker than the best one (from incidental seeds) explain nothing.
-        cand.walks.sort(key=lambda sw: (-sw[0], -len(sw[1].edges)))
-        cand.walks[:] = [sw for sw in cand.walks[:_MAX_PATHS_PER_HIT] if sw[0] >= 0.5 * cand.score]
+        best = heapq.nsmallest(_MAX_PATHS_PER_HIT, cand.walks, key=lambda sw: (-sw[0], -len(sw[1].edges)))
+        cand.walks[:] = [sw for sw in best if sw[0] >= 0.5 * cand.score]
     return out
 
 

