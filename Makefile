@@ -39,8 +39,8 @@ $(VENV)/buf/node_modules/.bin/buf:
 buf-lint: $(VENV)/buf/node_modules/.bin/buf
 	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
 
-bench: install               ## latency benchmark over real gRPC; results in bench/results/
-	$(PY) -m bench.latency
+bench: install               ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Every benchmark, one command: ``python -m bench`` (``make bench``).
+
+Runs, each as its own process, writing its tables to bench/results/:
+  1. bench.scale     latency/throughput/RSS at 1k, 10k, 100k memories (embedded stores) + plot
+  2. bench.latency   Add/Search latency at 10k memories on FalkorDB + Milvus standalone servers
+  3. bench.peer.compare  mem0 side by side (installs mem0 in its own venv)
+  4. bench.locomo    retrieval quality on the LoCoMo dev slice
+
+``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("scale", "backends", "peer", "locomo"), action="append")
+    args = ap.parse_args()
+    quick = args.quick
+    runs = {
+        "scale": ["bench.scale", "--sizes", "300,1000" if quick else "1000,10000,100000"]
+        + (["--users", "50", "--samples", "30"] if quick else []),
+        "backends": ["bench.latency", "--backend", "falkordb+milvus"]
+        + (["--memories", "500", "--users", "10", "--samples", "30"] if quick else []),
+        "peer": ["bench.peer.compare"]
+        + (["--memories", "300", "--samples", "30"] if quick else ["--memories", "2000"]),
+        "locomo": ["bench.locomo"],
+    }
+    failed = []
+    for name, argv in runs.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name}: python -m {' '.join(argv)}", flush=True)
+        if subprocess.run([sys.executable, "-m", *argv]).returncode != 0:
+            failed.append(name)
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
