@@ -36,7 +36,7 @@ from services.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.extraction.base import Extractor
 from services.filters import validate_filters
 from services.indexing import Indexer
-from vector.base import Embedder
+from vector.base import Embedder, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +187,10 @@ class MemoryPipeline:
             events += [MemoryEvent(existing[i], EventKind.NOOP) for i in noop_ids if i in existing]
         return episode.id, events
 
-    async def _sync_quietly(self, memories: Sequence[Memory], vectors: object | None = None) -> None:
+    async def _sync_quietly(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
         """Index right away; on failure the write stays pending for the reconciler."""
         try:
-            await self._indexer.sync(memories, vectors)  # type: ignore[arg-type]
+            await self._indexer.sync(memories, vectors)
         except Exception:
             log.exception("vector index sync failed for %d memories; left for the reconciler", len(memories))
 
