@@ -101,6 +101,19 @@ def machine_lines(now: datetime) -> list[str]:
     ]
 
 
+def backend_env(backend: str, tmp: Path, stack: contextlib.ExitStack) -> dict[str, str]:
+    """Server environment for a backend combination; starts the real servers it needs
+    (stopped by PID when ``stack`` closes)."""
+    env = {"RECALLD_RECONCILE_INTERVAL_S": "0"}
+    if backend == "falkordb+milvus":
+        falkor = FalkorDBServer(data_dir=tmp / "falkordb")
+        falkor.start()
+        stack.callback(falkor.stop)
+        milvus = stack.enter_context(MilvusServerProcess(tmp / "milvus"))
+        env |= {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_GRAPH_URI": falkor.url, "RECALLD_VECTOR_URI": milvus.uri}
+    return env
+
+
 def load(stub: memory_pb2_grpc.MemoryServiceStub, target: int, users: int, r: random.Random) -> tuple[int, float]:
     added = 0
     t0 = time.perf_counter()
@@ -134,14 +147,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         data = Path(tmp) / "data"
-        env = {"RECALLD_RECONCILE_INTERVAL_S": "0"}
-        if args.backend == "falkordb+milvus":
-            falkor = FalkorDBServer(data_dir=Path(tmp) / "falkordb")
-            falkor.start()
-            stack.callback(falkor.stop)
-            milvus = stack.enter_context(MilvusServerProcess(Path(tmp) / "milvus"))
-            env |= {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_GRAPH_URI": falkor.url,
-                    "RECALLD_VECTOR_URI": milvus.uri}  # fmt: skip
+        env = backend_env(args.backend, Path(tmp), stack)
         server = ServerProcess(data, env=env).start()
         cold_start = server.ready_s
         ch = grpc.insecure_channel(server.address)

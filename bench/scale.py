@@ -25,10 +25,9 @@ from pathlib import Path
 
 import grpc
 
-from bench.latency import QUERIES, machine_lines, pct, rss_mb, sentence
-from graph.falkordb import FalkorDBServer
+from bench.latency import QUERIES, backend_env, machine_lines, pct, rss_mb, sentence
 from services.pb import common_pb2, memory_pb2, memory_pb2_grpc
-from services.testing import MilvusServerProcess, ServerProcess
+from services.testing import ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
 MODES = {"hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID, "vector": memory_pb2.RETRIEVAL_MODE_VECTOR,
@@ -160,14 +159,7 @@ def main() -> None:
     r = random.Random(11)
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        env = {"RECALLD_RECONCILE_INTERVAL_S": "0"}
-        if args.backend == "falkordb+milvus":
-            falkor = FalkorDBServer(data_dir=Path(tmp) / "falkordb")
-            falkor.start()
-            stack.callback(falkor.stop)
-            milvus = stack.enter_context(MilvusServerProcess(Path(tmp) / "milvus"))
-            env |= {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_GRAPH_URI": falkor.url,
-                    "RECALLD_VECTOR_URI": milvus.uri}  # fmt: skip
+        env = backend_env(args.backend, Path(tmp), stack)
         server = stack.enter_context(ServerProcess(Path(tmp) / "data", env=env))
         ch = stack.enter_context(grpc.insecure_channel(server.address))
         stub = memory_pb2_grpc.MemoryServiceStub(ch)

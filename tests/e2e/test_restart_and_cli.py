@@ -12,16 +12,9 @@ import pytest
 
 from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from services.testing import ServerProcess
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import SEED, Client
 
 pytestmark = pytest.mark.e2e
-
-SEED = [
-    "My cat Luna caught a cold last week.",
-    "Luna is a Siamese.",
-    "I'm allergic to penicillin.",
-    "I study linear algebra and have a test next week.",
-]
 
 
 def snapshot(c: Client, user: str) -> tuple[list[tuple[str, str]], set[tuple[str, str, str, str]]]:
