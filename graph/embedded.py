@@ -595,10 +595,16 @@ class EmbeddedGraphStore:
         await self._run(self._mark_sync, dict(done))
 
     def _mark_sync(self, done: dict[str, int]) -> None:
-        with self._tx():
-            self._conn.executemany(
-                "UPDATE memories SET indexed=1 WHERE id=? AND version=?", [(i, v) for i, v in done.items()]
-            )
+        # A lost "indexed" mark only means one idempotent re-upsert by the reconciler,
+        # so this commit skips the fsync (WAL + synchronous=NORMAL: still atomic).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._tx():
+                self._conn.executemany(
+                    "UPDATE memories SET indexed=1 WHERE id=? AND version=?", [(i, v) for i, v in done.items()]
+                )
+        finally:
+            self._conn.execute("PRAGMA synchronous=FULL")
 
     async def index_state(self) -> dict[str, bool]:
         rows = await self._run(lambda: self._conn.execute("SELECT id, state FROM memories").fetchall())
