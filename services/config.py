@@ -27,7 +27,7 @@ class Limits:
 class SearchSettings:
     graph_depth: int = 2
     vector_candidates: int = 50
-    max_paths: int = 2000
+    max_paths: int = 1000
     fusion: str = "weighted"  # "weighted" (cosine + alpha * normalized graph score) or "rrf"
     graph_alpha: float = 0.15
     rrf_k: int = 60
