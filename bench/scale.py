@@ -134,9 +134,12 @@ def plot(stages: list[Stage], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sizes = [s.size for s in stages]
-    for name in ("add", *MODES):
-        ax.plot(sizes, [pct(s.lat[name], 50) for s in stages], marker="o", label=f"{name} p50")
-        ax.plot(sizes, [pct(s.lat[name], 95) for s in stages], marker="x", linestyle="--", label=f"{name} p95")
+    for i, name in enumerate(("add", *MODES)):
+        color = f"C{i}"
+        ax.plot(sizes, [pct(s.lat[name], 50) for s in stages], marker="o", color=color, label=f"{name} p50")
+        ax.plot(
+            sizes, [pct(s.lat[name], 95) for s in stages], marker="x", linestyle="--", color=color, label=f"{name} p95"
+        )
     ax.set_xscale("log")
     ax.set_xlabel("memories in the store")
     ax.set_ylabel("latency over gRPC (ms)")
