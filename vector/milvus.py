@@ -56,7 +56,7 @@ class MilvusVectorStore:
         collection: str = "recalld_memories",
         token: str = "",
         index_type: str = "FLAT",
-        consistency_level: str = "Strong",
+        consistency_level: str = "Session",
         flush_rows: int = 0,
         user_buckets: int = 0,
     ) -> None:
