@@ -240,6 +240,15 @@ class HybridRetriever:
                     weights[e.casefold()] = max(weights.get(e.casefold(), 0.0), rank_weight)
         if not weights:
             return {}
-        seeds = sorted(weights, key=lambda n: (-weights[n], n))
-        walks = await self._graph.expand(scope, seeds, self._s.graph_depth, self._s.max_paths)
+        # Entities the query names are walked graph_depth hops; entities borrowed
+        # from vector hits one hop (their neighbourhood, not the user's whole graph:
+        # two hops from them mostly pass through the user's own hub node).
+        named = {n.casefold() for n in linked}
+        order = sorted(weights, key=lambda n: (-weights[n], n))
+        walks = await self._graph.expand(
+            scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths
+        )
+        borrowed = [n for n in order if n not in named]
+        if borrowed and len(walks) < self._s.max_paths:
+            walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks))
         return score_walks(walks, weights, terms)
