@@ -80,6 +80,8 @@ class MilvusVectorStore:
         self._flush_rows = flush_rows
         self._unflushed = 0
         self._buckets = user_buckets
+        self._deletes = 0  # deletes issued / seen by a Strong search: see delete()
+        self._deletes_settled = 0
         self._client: MilvusClient | None = None
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
@@ -180,6 +182,10 @@ class MilvusVectorStore:
     async def delete(self, ids: Sequence[str]) -> None:
         if ids:
             await self._run(self._write, lambda coll, ids: self._c.delete(coll, ids=ids), list(ids))
+            # Milvus 2.3.5 returns no timestamp for a delete, so Session consistency
+            # cannot wait for it: the next search runs Strong (measured: a deleted id
+            # was still returned by a Session search right after the delete).
+            self._deletes += 1
 
     def _write(self, op: Callable[[str, Any], object], payload: list[Any]) -> None:
         op(self._collection, payload)
@@ -199,6 +205,8 @@ class MilvusVectorStore:
         expr = search_expression(scope, filters, time_range)
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
+        deletes = self._deletes
+        level = self._consistency if deletes == self._deletes_settled else "Strong"
         res = await self._run(
             self._c.search,
             self._collection,
@@ -208,8 +216,10 @@ class MilvusVectorStore:
             filter=expr,
             output_fields=["id"],
             search_params={"metric_type": "COSINE", "params": {"ef": max(64, limit * 2)}},
-            consistency_level=self._consistency,
+            consistency_level=level,
         )
+        if level == "Strong":
+            self._deletes_settled = max(self._deletes_settled, deletes)
         return [VectorHit(id=str(h["id"]), score=float(h["distance"])) for h in res[0]]
 
     async def all_ids(self) -> set[str]:
@@ -217,7 +227,9 @@ class MilvusVectorStore:
 
     def _all_ids_sync(self) -> set[str]:
         ids: set[str] = set()
-        it = self._c.query_iterator(self._collection, batch_size=5000, filter='id != ""', output_fields=["id"])
+        it = self._c.query_iterator(
+            self._collection, batch_size=5000, filter='id != ""', output_fields=["id"], consistency_level="Strong"
+        )
         try:
             while batch := it.next():
                 ids.update(str(r["id"]) for r in batch)
