@@ -276,10 +276,12 @@ UNWIND $keys AS k
 MATCH (e:Entity {key: k})
 RETURN e.norm, e.name, e.type"""
 
+# Anchored on the relationship index: FalkorDB planned the (s:Entity)-[r]->(o:Entity) form
+# as a label scan of every entity per id (measured: hybrid search 640 ms at 10k memories).
 MEMORY_ENTITIES = """
 UNWIND $ids AS mid
-MATCH (s:Entity)-[r:REL {memory_id: mid}]->(o:Entity)
-RETURN mid, s.norm, o.norm, r.ord AS ord ORDER BY ord"""
+MATCH ()-[r:REL {memory_id: mid}]->()
+RETURN mid, startNode(r).norm, endNode(r).norm, r.ord AS ord ORDER BY ord"""
 
 PENDING_INDEX = f"""
 MATCH (m:Memory) WHERE m.indexed = false
