@@ -301,6 +301,11 @@ def _serve(a: argparse.Namespace) -> int:
 
         settings = replace(settings, **overrides)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Milvus Lite runs a sync gRPC server in-process and logs a harmless traceback
+    # (AllocTimestamp not implemented) when pymilvus creates an index; faiss logs
+    # every CPU feature probe. recalld's own server is grpc.aio and logs elsewhere.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     asyncio.run(serve(settings))
     return 0
 
