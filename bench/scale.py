@@ -19,6 +19,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,17 @@ class Stage:
     rss: float = 0.0
 
 
+def run_clients(worker: Callable[[int], None], clients: int) -> float:
+    """Run ``worker(k)`` for k in 0..clients-1 on threads; seconds until all finish."""
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def load_to(address: str, target: int, have: int, users: int, clients: int, seed: int) -> tuple[int, float]:
     """Add synthetic facts until ``target`` memories exist; returns (added, seconds)."""
     lock = threading.Lock()
@@ -64,13 +76,7 @@ def load_to(address: str, target: int, have: int, users: int, clients: int, seed
                 with lock:
                     state["added"] += sum(1 for x in resp.results if x.event == memory_pb2.EVENT_ADD)
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return state["added"] - have, time.perf_counter() - t0
+    return state["added"] - have, run_clients(worker, clients)
 
 
 def measure(
@@ -117,13 +123,7 @@ def raw_import(address: str, n: int, clients: int) -> float:
                     timeout=120,
                 )
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return (per // 50) * 50 * clients / (time.perf_counter() - t0)
+    return (per // 50) * 50 * clients / run_clients(worker, clients)
 
 
 def plot(stages: list[Stage], path: Path, title: str) -> None:

@@ -14,21 +14,48 @@ a crash at any point leaves work that the reconciler finishes at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.domain import (
     Episode,
     HistoryEntry,
     Memory,
+    MemoryState,
     MetadataFilter,
     Path,
     Scope,
     Subgraph,
     TimeRange,
+    Triple,
 )
+
+
+def norm(name: str) -> str:
+    """Entity identity within a namespace: case- and whitespace-insensitive. Every backend
+    keys entities by (namespace, norm(name))."""
+    return " ".join(name.casefold().split())
+
+
+def memory_from_fields(v: Mapping[str, Any], to_datetime: Callable[[Any], datetime]) -> Memory:
+    """A Memory from a backend's stored fields (metadata and triples as JSON text)."""
+    return Memory(
+        id=v["id"],
+        text=v["text"],
+        scope=Scope(v["user_id"], v["agent_id"], v["run_id"]),
+        metadata=json.loads(v["metadata"]),
+        created_at=to_datetime(v["created_at"]),
+        updated_at=to_datetime(v["updated_at"]),
+        reference_time=to_datetime(v["reference_time"]),
+        episode_id=v["episode_id"],
+        triples=tuple(Triple(*t) for t in json.loads(v["triples"])),
+        state=MemoryState(v["state"]),
+        content_hash=v["hash"],
+        version=v["version"],
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,8 +62,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from graph.base import Cursor, PendingIndex
-from graph.embedded import norm
+from graph.base import Cursor, PendingIndex, memory_from_fields, norm
 from services.domain import (
     Edge,
     EntityNode,
@@ -704,21 +703,7 @@ def graph_rows(memories: Sequence[Memory]) -> tuple[list[dict[str, Any]], list[d
 
 
 def row_to_memory(row: Sequence[Any]) -> Memory:
-    v = dict(zip(MEMORY_PROPS, row, strict=True))
-    return Memory(
-        id=v["id"],
-        text=v["text"],
-        scope=Scope(v["user_id"], v["agent_id"], v["run_id"]),
-        metadata=json.loads(v["metadata"]),
-        created_at=from_micros(v["created_at"]),
-        updated_at=from_micros(v["updated_at"]),
-        reference_time=from_micros(v["reference_time"]),
-        episode_id=v["episode_id"],
-        triples=tuple(Triple(*t) for t in json.loads(v["triples"])),
-        state=MemoryState(v["state"]),
-        content_hash=v["hash"],
-        version=v["version"],
-    )
+    return memory_from_fields(dict(zip(MEMORY_PROPS, row, strict=True)), from_micros)
 
 
 def _edges(rows: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from graph.base import Cursor, PendingIndex
+from graph.base import Cursor, PendingIndex, memory_from_fields, norm
 from services.domain import (
     Edge,
     EntityNode,
@@ -30,7 +30,6 @@ from services.domain import (
     EventKind,
     HistoryEntry,
     Memory,
-    MemoryState,
     MetadataFilter,
     Path,
     Scope,
@@ -78,11 +77,6 @@ _MEMORY_COLUMNS = (
 _SCOPE_COLUMNS = ("user_id", "agent_id", "run_id")
 
 
-def norm(name: str) -> str:
-    """Entity identity within a namespace: case- and whitespace-insensitive."""
-    return " ".join(name.casefold().split())
-
-
 def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
@@ -104,20 +98,7 @@ def _triples_json(triples: Sequence[Triple]) -> str:
 
 
 def _row_to_memory(row: sqlite3.Row) -> Memory:
-    return Memory(
-        id=row["id"],
-        text=row["text"],
-        scope=Scope(row["user_id"], row["agent_id"], row["run_id"]),
-        metadata=json.loads(row["metadata"]),
-        created_at=_dt(row["created_at"]),
-        updated_at=_dt(row["updated_at"]),
-        reference_time=_dt(row["reference_time"]),
-        episode_id=row["episode_id"],
-        triples=tuple(Triple(*t) for t in json.loads(row["triples"])),
-        state=MemoryState(row["state"]),
-        content_hash=row["hash"],
-        version=row["version"],
-    )
+    return memory_from_fields(dict(zip(row.keys(), row, strict=True)), _dt)
 
 
 class EmbeddedGraphStore:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from graph.base import Cursor, GraphStore
-from graph.embedded import norm
+from graph.base import Cursor, GraphStore, norm
 from services.domain import (
     Episode,
     EventKind,
