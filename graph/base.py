@@ -10,6 +10,16 @@ the vector index holds that version the caller marks it indexed. Deletes are
 tombstones (state DELETED, not indexed) until the vector side has dropped the
 vector too. ``pending_index`` lists what the vector index still has to do, so
 a crash at any point leaves work that the reconciler finishes at start-up.
+
+Concurrency: every write to an existing memory is a compare-and-set inside the
+store's transaction. ``replace_memory`` applies only when the stored memory is
+still active and at the version the caller read (else :class:`NotFound` or
+:class:`Conflict`, and nothing changes); ``delete_memories`` tombstones what is
+active at that moment (optionally only at an expected version) and writes the
+DELETE history from the stored text. A memory's version goes up by one with
+every write and is never reused, so "indexed at version N" names exactly one
+state, and a mark for a version that is no longer current is refused
+(``mark_indexed`` reports it as stale).
 """
 
 from __future__ import annotations
@@ -83,11 +93,17 @@ class GraphStore(Protocol):
     async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
         """Record an episode and the memories distilled from it."""
 
-    async def replace_memory(self, memory: Memory, history: HistoryEntry) -> None:
-        """Replace text, triples and metadata of an active memory."""
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        """Replace text, triples and metadata of the memory, stored as ``memory.version``, if and
+        only if it is active at ``expected_version``. Raises NotFound (no such memory, or
+        deleted) or Conflict (another write came first); either way nothing changes."""
 
-    async def delete_memories(self, ids: Sequence[str], history: Sequence[HistoryEntry]) -> dict[str, int]:
-        """Tombstone active memories and drop their relations; returns id -> tombstone version."""
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        """Tombstone the active memories among ``ids`` (only those at their expected version, when
+        given), drop their relations and record a DELETE history entry each (old text as stored).
+        Returns id -> tombstone version of the memories this call deleted."""
 
     # -- reads ---------------------------------------------------------------
     async def get_memories(
@@ -140,8 +156,13 @@ class GraphStore(Protocol):
     # -- consistency with the vector index -------------------------------------
     async def pending_index(self, limit: int) -> PendingIndex: ...
 
-    async def mark_indexed(self, done: Mapping[str, int]) -> None:
-        """Mark memory id -> version as reflected in the vector index."""
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        """Mark memory id -> version as reflected in the vector index. Returns the ids whose stored
+        version is no longer that one (a later write happened): their vector may be stale."""
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        """What the vector index must hold for ``ids`` now, whatever their marks: active memories
+        as upserts, tombstones as deletes (unknown ids are left out)."""
 
     async def index_state(self) -> dict[str, bool]:
         """Every memory id with whether it should have a vector (active)."""

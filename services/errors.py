@@ -13,6 +13,10 @@ class NotFound(RecalldError):
     """No such memory or entity in the request's scope."""
 
 
+class Conflict(RecalldError):
+    """A concurrent write changed the memory first (compare-and-set lost); re-read and retry."""
+
+
 class ResourceExhausted(RecalldError):
     """The request exceeds a configured size limit."""
 

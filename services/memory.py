@@ -32,7 +32,7 @@ from services.domain import (
     MetadataFilter,
     Scope,
 )
-from services.errors import InvalidArgument, NotFound, ResourceExhausted
+from services.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from services.extraction.base import Extractor
 from services.filters import validate_filters
 from services.indexing import Indexer
@@ -227,7 +227,18 @@ class MemoryPipeline:
         return entries
 
     # -- Update / Delete ---------------------------------------------------------------
-    async def update(self, scope: Scope, memory_id: str, text: str, metadata: Metadata | None = None) -> Memory:
+    async def update(
+        self,
+        scope: Scope,
+        memory_id: str,
+        text: str,
+        metadata: Metadata | None = None,
+        *,
+        expected_version: int = 0,
+    ) -> Memory:
+        """Replace a memory's text (and metadata). The write is a compare-and-set on the version
+        this call read (or ``expected_version`` when the caller gives one): a concurrent Update
+        makes it fail with Conflict, a concurrent Delete with NotFound, and nothing changes."""
         validate_scope(scope)
         validate_memory_id(memory_id)
         text = text.strip()
@@ -235,9 +246,12 @@ class MemoryPipeline:
             raise InvalidArgument("text must not be empty")
         if len(text) > self._limits.max_text_chars:
             raise ResourceExhausted(f"text has {len(text)} characters; the limit is {self._limits.max_text_chars}")
+        if expected_version < 0:
+            raise InvalidArgument("expected_version must not be negative (0: the version the server reads)")
         if metadata is not None:
             self._check_metadata(metadata)
         old = await self.get(scope, memory_id)
+        _check_expected(old, expected_version)
         facts = await self._extractor.extract([ChatMessage("user", text)], default_speaker=old.scope.speaker)
         triples = tuple(t for f in facts for t in f.triples)
         now = datetime.now(UTC)
@@ -251,29 +265,49 @@ class MemoryPipeline:
             version=old.version + 1,
         )
         vectors = await self._embedder.embed([text])
-        await self._graph.replace_memory(new, HistoryEntry(memory_id, EventKind.UPDATE, old.text, text, now))
+        await self._graph.replace_memory(
+            new, HistoryEntry(memory_id, EventKind.UPDATE, old.text, text, now), expected_version=old.version
+        )
         await self._sync_quietly([new], vectors)
         return new
 
-    async def delete(self, scope: Scope, memory_id: str) -> None:
+    async def delete(self, scope: Scope, memory_id: str, *, expected_version: int = 0) -> None:
+        """Tombstone one memory. Without ``expected_version`` it deletes whatever version is
+        current when the store's transaction runs; with it, only that version (else Conflict)."""
+        if expected_version < 0:
+            raise InvalidArgument("expected_version must not be negative (0: whatever version is current)")
         old = await self.get(scope, memory_id)
-        await self._delete([old])
+        _check_expected(old, expected_version)
+        expected = {memory_id: expected_version} if expected_version else None
+        done = await self._graph.delete_memories([memory_id], at=datetime.now(UTC), expected_versions=expected)
+        if memory_id not in done:
+            # Deleted or changed between our read and the store's transaction.
+            current = await self._graph.get_memories([memory_id], scope)
+            if memory_id in current:
+                _check_expected(current[memory_id], expected_version)
+            raise NotFound(f"memory {memory_id} not found in this scope")
+        await self._drop_quietly(done)
 
     async def delete_all(self, scope: Scope) -> int:
         validate_scope(scope)
         ids = await self._graph.find_scope_ids(scope)
         deleted = 0
         for i in range(0, len(ids), 1000):
-            mems = await self._graph.get_all(ids[i : i + 1000])
-            deleted += await self._delete(mems)
+            done = await self._graph.delete_memories(ids[i : i + 1000], at=datetime.now(UTC))
+            await self._drop_quietly(done)
+            deleted += len(done)
         return deleted
 
-    async def _delete(self, memories: Sequence[Memory]) -> int:
-        now = datetime.now(UTC)
-        history = [HistoryEntry(m.id, EventKind.DELETE, m.text, "", now) for m in memories]
-        done = await self._graph.delete_memories([m.id for m in memories], history)
+    async def _drop_quietly(self, done: dict[str, int]) -> None:
         try:
             await self._indexer.drop(done)
         except Exception:
             log.exception("vector delete failed for %d memories; left for the reconciler", len(done))
-        return len(done)
+
+
+def _check_expected(memory: Memory, expected_version: int) -> None:
+    if expected_version and memory.version != expected_version:
+        raise Conflict(
+            f"memory {memory.id} is at version {memory.version}, not the expected version {expected_version}; "
+            "read it again and retry"
+        )

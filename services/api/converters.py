@@ -127,6 +127,7 @@ def memory_msg(m: d.Memory) -> common_pb2.Memory:
         ],
         state=_STATES[m.state],
         episode_id=m.episode_id,
+        version=m.version,
     )
 
 

@@ -9,13 +9,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from services.errors import InvalidArgument, NotFound, RecalldError, ResourceExhausted, Unavailable
+from services.errors import Conflict, InvalidArgument, NotFound, RecalldError, ResourceExhausted, Unavailable
 
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[RecalldError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.ABORTED,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }

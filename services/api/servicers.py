@@ -61,12 +61,18 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     @translated
     async def Update(self, request: memory_pb2.UpdateRequest, context: Ctx) -> memory_pb2.UpdateResponse:
         metadata = conv.metadata(request.metadata) if request.HasField("metadata") else None
-        memory = await self._m.update(conv.scope(request.scope), request.memory_id, request.text, metadata)
+        memory = await self._m.update(
+            conv.scope(request.scope),
+            request.memory_id,
+            request.text,
+            metadata,
+            expected_version=request.expected_version,
+        )
         return memory_pb2.UpdateResponse(memory=conv.memory_msg(memory))
 
     @translated
     async def Delete(self, request: memory_pb2.DeleteRequest, context: Ctx) -> memory_pb2.DeleteResponse:
-        await self._m.delete(conv.scope(request.scope), request.memory_id)
+        await self._m.delete(conv.scope(request.scope), request.memory_id, expected_version=request.expected_version)
         return memory_pb2.DeleteResponse()
 
     @translated

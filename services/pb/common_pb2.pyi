@@ -46,7 +46,7 @@ class Triple(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., subject_type: _Optional[str] = ..., object_type: _Optional[str] = ...) -> None: ...
 
 class Memory(_message.Message):
-    __slots__ = ("id", "text", "scope", "metadata", "created_at", "updated_at", "reference_time", "triples", "state", "episode_id")
+    __slots__ = ("id", "text", "scope", "metadata", "created_at", "updated_at", "reference_time", "triples", "state", "episode_id", "version")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Memory(_message.Message):
     TRIPLES_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     EPISODE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     text: str
     scope: Scope
@@ -67,7 +68,8 @@ class Memory(_message.Message):
     triples: _containers.RepeatedCompositeFieldContainer[Triple]
     state: MemoryState
     episode_id: str
-    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., triples: _Optional[_Iterable[_Union[Triple, _Mapping]]] = ..., state: _Optional[_Union[MemoryState, str]] = ..., episode_id: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., triples: _Optional[_Iterable[_Union[Triple, _Mapping]]] = ..., state: _Optional[_Union[MemoryState, str]] = ..., episode_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Edge(_message.Message):
     __slots__ = ("subject", "predicate", "object", "memory_id")

@@ -28,21 +28,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import common_pb2 as recalld_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17recalld/v1/memory.proto\x12\nrecalld.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"6\n\x07Message\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xd2\x01\n\nAddRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.recalld.v1.Message\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x0ereference_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05infer\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x08\n\x06_infer\"T\n\x0cMemoryResult\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\x12 \n\x05\x65vent\x18\x02 \x01(\x0e\x32\x11.recalld.v1.Event\"L\n\x0b\x41\x64\x64Response\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.recalld.v1.MemoryResult\x12\x12\n\nepisode_id\x18\x02 \x01(\t\"f\n\x0eMetadataFilter\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x02op\x18\x02 \x01(\x0e\x32\x14.recalld.v1.FilterOp\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"_\n\tTimeRange\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\rSearchRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12+\n\x07\x66ilters\x18\x05 \x03(\x0b\x32\x1a.recalld.v1.MetadataFilter\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.recalld.v1.RetrievalMode\x12)\n\ntime_range\x18\x07 \x01(\x0b\x32\x15.recalld.v1.TimeRange\"\xbb\x01\n\tSearchHit\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\x12\r\n\x05score\x18\x02 \x01(\x02\x12)\n\nretrievers\x18\x03 \x03(\x0e\x32\x15.recalld.v1.Retriever\x12$\n\x05paths\x18\x04 \x03(\x0b\x32\x15.recalld.v1.GraphPath\x12\x19\n\x0cvector_score\x18\x05 \x01(\x02H\x00\x88\x01\x01\x42\x0f\n\r_vector_score\"5\n\x0eSearchResponse\x12#\n\x04hits\x18\x01 \x03(\x0b\x32\x15.recalld.v1.SearchHit\"A\n\nGetRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\"1\n\x0bGetResponse\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\"\x83\x01\n\x0bListRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12+\n\x07\x66ilters\x18\x04 \x03(\x0b\x32\x1a.recalld.v1.MetadataFilter\"M\n\x0cListResponse\x12$\n\x08memories\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Memory\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"}\n\rUpdateRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"4\n\x0eUpdateResponse\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\"D\n\rDeleteRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"4\n\x10\x44\x65leteAllRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\"*\n\x11\x44\x65leteAllResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"E\n\x0eHistoryRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\"\x8f\x01\n\x0cHistoryEntry\x12\x11\n\tmemory_id\x18\x01 \x01(\t\x12 \n\x05\x65vent\x18\x02 \x01(\x0e\x32\x11.recalld.v1.Event\x12\x10\n\x08old_text\x18\x03 \x01(\t\x12\x10\n\x08new_text\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x0fHistoryResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.recalld.v1.HistoryEntry*a\n\x05\x45vent\x12\x15\n\x11\x45VENT_UNSPECIFIED\x10\x00\x12\r\n\tEVENT_ADD\x10\x01\x12\x10\n\x0c\x45VENT_UPDATE\x10\x02\x12\x10\n\x0c\x45VENT_DELETE\x10\x03\x12\x0e\n\nEVENT_NOOP\x10\x04*\x7f\n\rRetrievalMode\x12\x1e\n\x1aRETRIEVAL_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15RETRIEVAL_MODE_HYBRID\x10\x01\x12\x19\n\x15RETRIEVAL_MODE_VECTOR\x10\x02\x12\x18\n\x14RETRIEVAL_MODE_GRAPH\x10\x03*\xa5\x01\n\x08\x46ilterOp\x12\x19\n\x15\x46ILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x46ILTER_OP_EQ\x10\x01\x12\x10\n\x0c\x46ILTER_OP_NE\x10\x02\x12\x10\n\x0c\x46ILTER_OP_GT\x10\x03\x12\x11\n\rFILTER_OP_GTE\x10\x04\x12\x10\n\x0c\x46ILTER_OP_LT\x10\x05\x12\x11\n\rFILTER_OP_LTE\x10\x06\x12\x10\n\x0c\x46ILTER_OP_IN\x10\x07*Q\n\tRetriever\x12\x19\n\x15RETRIEVER_UNSPECIFIED\x10\x00\x12\x14\n\x10RETRIEVER_VECTOR\x10\x01\x12\x13\n\x0fRETRIEVER_GRAPH\x10\x02\x32\x8b\x04\n\rMemoryService\x12\x36\n\x03\x41\x64\x64\x12\x16.recalld.v1.AddRequest\x1a\x17.recalld.v1.AddResponse\x12?\n\x06Search\x12\x19.recalld.v1.SearchRequest\x1a\x1a.recalld.v1.SearchResponse\x12\x36\n\x03Get\x12\x16.recalld.v1.GetRequest\x1a\x17.recalld.v1.GetResponse\x12\x39\n\x04List\x12\x17.recalld.v1.ListRequest\x1a\x18.recalld.v1.ListResponse\x12?\n\x06Update\x12\x19.recalld.v1.UpdateRequest\x1a\x1a.recalld.v1.UpdateResponse\x12?\n\x06\x44\x65lete\x12\x19.recalld.v1.DeleteRequest\x1a\x1a.recalld.v1.DeleteResponse\x12H\n\tDeleteAll\x12\x1c.recalld.v1.DeleteAllRequest\x1a\x1d.recalld.v1.DeleteAllResponse\x12\x42\n\x07History\x12\x1a.recalld.v1.HistoryRequest\x1a\x1b.recalld.v1.HistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17recalld/v1/memory.proto\x12\nrecalld.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"6\n\x07Message\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xd2\x01\n\nAddRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.recalld.v1.Message\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x32\n\x0ereference_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05infer\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x08\n\x06_infer\"T\n\x0cMemoryResult\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\x12 \n\x05\x65vent\x18\x02 \x01(\x0e\x32\x11.recalld.v1.Event\"L\n\x0b\x41\x64\x64Response\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.recalld.v1.MemoryResult\x12\x12\n\nepisode_id\x18\x02 \x01(\t\"f\n\x0eMetadataFilter\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x02op\x18\x02 \x01(\x0e\x32\x14.recalld.v1.FilterOp\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"_\n\tTimeRange\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\rSearchRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12+\n\x07\x66ilters\x18\x05 \x03(\x0b\x32\x1a.recalld.v1.MetadataFilter\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.recalld.v1.RetrievalMode\x12)\n\ntime_range\x18\x07 \x01(\x0b\x32\x15.recalld.v1.TimeRange\"\xbb\x01\n\tSearchHit\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\x12\r\n\x05score\x18\x02 \x01(\x02\x12)\n\nretrievers\x18\x03 \x03(\x0e\x32\x15.recalld.v1.Retriever\x12$\n\x05paths\x18\x04 \x03(\x0b\x32\x15.recalld.v1.GraphPath\x12\x19\n\x0cvector_score\x18\x05 \x01(\x02H\x00\x88\x01\x01\x42\x0f\n\r_vector_score\"5\n\x0eSearchResponse\x12#\n\x04hits\x18\x01 \x03(\x0b\x32\x15.recalld.v1.SearchHit\"A\n\nGetRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\"1\n\x0bGetResponse\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\"\x83\x01\n\x0bListRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12+\n\x07\x66ilters\x18\x04 \x03(\x0b\x32\x1a.recalld.v1.MetadataFilter\"M\n\x0cListResponse\x12$\n\x08memories\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Memory\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x97\x01\n\rUpdateRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"4\n\x0eUpdateResponse\x12\"\n\x06memory\x18\x01 \x01(\x0b\x32\x12.recalld.v1.Memory\"^\n\rDeleteRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"\x10\n\x0e\x44\x65leteResponse\"4\n\x10\x44\x65leteAllRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\"*\n\x11\x44\x65leteAllResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"E\n\x0eHistoryRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x11\n\tmemory_id\x18\x02 \x01(\t\"\x8f\x01\n\x0cHistoryEntry\x12\x11\n\tmemory_id\x18\x01 \x01(\t\x12 \n\x05\x65vent\x18\x02 \x01(\x0e\x32\x11.recalld.v1.Event\x12\x10\n\x08old_text\x18\x03 \x01(\t\x12\x10\n\x08new_text\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x0fHistoryResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.recalld.v1.HistoryEntry*a\n\x05\x45vent\x12\x15\n\x11\x45VENT_UNSPECIFIED\x10\x00\x12\r\n\tEVENT_ADD\x10\x01\x12\x10\n\x0c\x45VENT_UPDATE\x10\x02\x12\x10\n\x0c\x45VENT_DELETE\x10\x03\x12\x0e\n\nEVENT_NOOP\x10\x04*\x7f\n\rRetrievalMode\x12\x1e\n\x1aRETRIEVAL_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15RETRIEVAL_MODE_HYBRID\x10\x01\x12\x19\n\x15RETRIEVAL_MODE_VECTOR\x10\x02\x12\x18\n\x14RETRIEVAL_MODE_GRAPH\x10\x03*\xa5\x01\n\x08\x46ilterOp\x12\x19\n\x15\x46ILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x46ILTER_OP_EQ\x10\x01\x12\x10\n\x0c\x46ILTER_OP_NE\x10\x02\x12\x10\n\x0c\x46ILTER_OP_GT\x10\x03\x12\x11\n\rFILTER_OP_GTE\x10\x04\x12\x10\n\x0c\x46ILTER_OP_LT\x10\x05\x12\x11\n\rFILTER_OP_LTE\x10\x06\x12\x10\n\x0c\x46ILTER_OP_IN\x10\x07*Q\n\tRetriever\x12\x19\n\x15RETRIEVER_UNSPECIFIED\x10\x00\x12\x14\n\x10RETRIEVER_VECTOR\x10\x01\x12\x13\n\x0fRETRIEVER_GRAPH\x10\x02\x32\x8b\x04\n\rMemoryService\x12\x36\n\x03\x41\x64\x64\x12\x16.recalld.v1.AddRequest\x1a\x17.recalld.v1.AddResponse\x12?\n\x06Search\x12\x19.recalld.v1.SearchRequest\x1a\x1a.recalld.v1.SearchResponse\x12\x36\n\x03Get\x12\x16.recalld.v1.GetRequest\x1a\x17.recalld.v1.GetResponse\x12\x39\n\x04List\x12\x17.recalld.v1.ListRequest\x1a\x18.recalld.v1.ListResponse\x12?\n\x06Update\x12\x19.recalld.v1.UpdateRequest\x1a\x1a.recalld.v1.UpdateResponse\x12?\n\x06\x44\x65lete\x12\x19.recalld.v1.DeleteRequest\x1a\x1a.recalld.v1.DeleteResponse\x12H\n\tDeleteAll\x12\x1c.recalld.v1.DeleteAllRequest\x1a\x1d.recalld.v1.DeleteAllResponse\x12\x42\n\x07History\x12\x1a.recalld.v1.HistoryRequest\x1a\x1b.recalld.v1.HistoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'recalld.v1.memory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=2213
-  _globals['_EVENT']._serialized_end=2310
-  _globals['_RETRIEVALMODE']._serialized_start=2312
-  _globals['_RETRIEVALMODE']._serialized_end=2439
-  _globals['_FILTEROP']._serialized_start=2442
-  _globals['_FILTEROP']._serialized_end=2607
-  _globals['_RETRIEVER']._serialized_start=2609
-  _globals['_RETRIEVER']._serialized_end=2690
+  _globals['_EVENT']._serialized_start=2266
+  _globals['_EVENT']._serialized_end=2363
+  _globals['_RETRIEVALMODE']._serialized_start=2365
+  _globals['_RETRIEVALMODE']._serialized_end=2492
+  _globals['_FILTEROP']._serialized_start=2495
+  _globals['_FILTEROP']._serialized_end=2660
+  _globals['_RETRIEVER']._serialized_start=2662
+  _globals['_RETRIEVER']._serialized_end=2743
   _globals['_MESSAGE']._serialized_start=127
   _globals['_MESSAGE']._serialized_end=181
   _globals['_ADDREQUEST']._serialized_start=184
@@ -69,24 +69,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTREQUEST']._serialized_end=1486
   _globals['_LISTRESPONSE']._serialized_start=1488
   _globals['_LISTRESPONSE']._serialized_end=1565
-  _globals['_UPDATEREQUEST']._serialized_start=1567
-  _globals['_UPDATEREQUEST']._serialized_end=1692
-  _globals['_UPDATERESPONSE']._serialized_start=1694
-  _globals['_UPDATERESPONSE']._serialized_end=1746
-  _globals['_DELETEREQUEST']._serialized_start=1748
-  _globals['_DELETEREQUEST']._serialized_end=1816
-  _globals['_DELETERESPONSE']._serialized_start=1818
-  _globals['_DELETERESPONSE']._serialized_end=1834
-  _globals['_DELETEALLREQUEST']._serialized_start=1836
-  _globals['_DELETEALLREQUEST']._serialized_end=1888
-  _globals['_DELETEALLRESPONSE']._serialized_start=1890
-  _globals['_DELETEALLRESPONSE']._serialized_end=1932
-  _globals['_HISTORYREQUEST']._serialized_start=1934
-  _globals['_HISTORYREQUEST']._serialized_end=2003
-  _globals['_HISTORYENTRY']._serialized_start=2006
-  _globals['_HISTORYENTRY']._serialized_end=2149
-  _globals['_HISTORYRESPONSE']._serialized_start=2151
-  _globals['_HISTORYRESPONSE']._serialized_end=2211
-  _globals['_MEMORYSERVICE']._serialized_start=2693
-  _globals['_MEMORYSERVICE']._serialized_end=3216
+  _globals['_UPDATEREQUEST']._serialized_start=1568
+  _globals['_UPDATEREQUEST']._serialized_end=1719
+  _globals['_UPDATERESPONSE']._serialized_start=1721
+  _globals['_UPDATERESPONSE']._serialized_end=1773
+  _globals['_DELETEREQUEST']._serialized_start=1775
+  _globals['_DELETEREQUEST']._serialized_end=1869
+  _globals['_DELETERESPONSE']._serialized_start=1871
+  _globals['_DELETERESPONSE']._serialized_end=1887
+  _globals['_DELETEALLREQUEST']._serialized_start=1889
+  _globals['_DELETEALLREQUEST']._serialized_end=1941
+  _globals['_DELETEALLRESPONSE']._serialized_start=1943
+  _globals['_DELETEALLRESPONSE']._serialized_end=1985
+  _globals['_HISTORYREQUEST']._serialized_start=1987
+  _globals['_HISTORYREQUEST']._serialized_end=2056
+  _globals['_HISTORYENTRY']._serialized_start=2059
+  _globals['_HISTORYENTRY']._serialized_end=2202
+  _globals['_HISTORYRESPONSE']._serialized_start=2204
+  _globals['_HISTORYRESPONSE']._serialized_end=2264
+  _globals['_MEMORYSERVICE']._serialized_start=2746
+  _globals['_MEMORYSERVICE']._serialized_end=3269
 # @@protoc_insertion_point(module_scope)

@@ -23,6 +23,7 @@ from services.domain import (
     TimeRange,
     Triple,
 )
+from services.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
     from tests.contract.conftest import CrashableStore
@@ -111,33 +112,39 @@ async def test_replace_and_delete_update_relations_and_history(graph_store: Grap
     from dataclasses import replace
 
     healed = replace(cold, text="Luna recovered.", triples=(Triple("Luna", "recover_from", "cold"),), version=2)
-    await graph_store.replace_memory(healed, HistoryEntry(cold.id, EventKind.UPDATE, cold.text, healed.text, NOW))
+    await graph_store.replace_memory(
+        healed, HistoryEntry(cold.id, EventKind.UPDATE, cold.text, healed.text, NOW), expected_version=1
+    )
     walks = {w.render() for w in await graph_store.expand(ALICE, ["Luna"], 1, 100)}
     assert walks == {"Luna -recover_from-> cold", "Luna -is_a-> Siamese"}
-    done = await graph_store.delete_memories(
-        [siamese.id], [HistoryEntry(siamese.id, EventKind.DELETE, siamese.text, "", NOW)]
-    )
+    done = await graph_store.delete_memories([siamese.id], at=NOW)
     assert done == {siamese.id: 2}
-    assert await graph_store.delete_memories([siamese.id], []) == {}
+    assert await graph_store.delete_memories([siamese.id], at=NOW) == {}
     assert {w.render() for w in await graph_store.expand(ALICE, ["Luna"], 1, 100)} == {"Luna -recover_from-> cold"}
     gone = await graph_store.get_any(siamese.id, ALICE)
     assert gone is not None and gone.state is MemoryState.DELETED
     history = await graph_store.history(cold.id, ALICE)
     assert history is not None and [h.event for h in history] == [EventKind.ADD, EventKind.UPDATE]
     assert await graph_store.history(cold.id, BOB) is None
+    deleted = await graph_store.history(siamese.id, ALICE)
+    assert deleted is not None and [(h.event, h.old_text, h.new_text) for h in deleted] == [
+        (EventKind.ADD, "", siamese.text),
+        (EventKind.DELETE, siamese.text, ""),  # written by the store from the stored text
+    ]
 
 
 async def test_pending_index_tracks_versions(graph_store: GraphStore) -> None:
     cold, siamese, rex = await seed(graph_store)
     pending = await graph_store.pending_index(100)
     assert {m.id for m, _ in pending.upserts} == {cold.id, siamese.id, rex.id}
-    await graph_store.mark_indexed({cold.id: 1, siamese.id: 1, rex.id: 99})  # rex: stale version, not marked
+    stale = await graph_store.mark_indexed({cold.id: 1, siamese.id: 1, rex.id: 99})
+    assert stale == {rex.id}  # rex: not at version 99, not marked
     pending = await graph_store.pending_index(100)
     assert [m.id for m, _ in pending.upserts] == [rex.id]
-    await graph_store.delete_memories([cold.id], [])
+    await graph_store.delete_memories([cold.id], at=NOW)
     pending = await graph_store.pending_index(100)
     assert pending.deletes == ((cold.id, 2),)
-    await graph_store.mark_indexed({cold.id: 2, rex.id: 1})
+    assert await graph_store.mark_indexed({cold.id: 2, rex.id: 1}) == set()
     pending = await graph_store.pending_index(100)
     assert pending.upserts == () and pending.deletes == ()
     assert await graph_store.index_state() == {cold.id: False, siamese.id: True, rex.id: True}
@@ -325,12 +332,15 @@ async def test_paths_between_shortest_first(graph_store: GraphStore) -> None:
 async def test_replace_rewrites_metadata_and_hash(graph_store: GraphStore) -> None:
     cold, _, _ = await seed(graph_store)
     new = replace(cold, text="Luna is fine.", content_hash="luna is fine.", metadata={"mood": "ok"}, version=2)
-    await graph_store.replace_memory(new, HistoryEntry(cold.id, EventKind.UPDATE, cold.text, new.text, NOW))
+    await graph_store.replace_memory(
+        new, HistoryEntry(cold.id, EventKind.UPDATE, cold.text, new.text, NOW), expected_version=1
+    )
     got = await graph_store.get_memories([cold.id], ALICE, [MetadataFilter("mood", FilterOp.EQ, "ok")])
     assert got[cold.id].metadata == {"mood": "ok"} and got[cold.id].text == new.text and got[cold.id].version == 2
     assert await graph_store.get_memories([cold.id], ALICE, [MetadataFilter("topic", FilterOp.EQ, "pets")]) == {}
     assert await graph_store.find_by_hash(ALICE, [cold.content_hash, new.content_hash]) == {new.content_hash: cold.id}
-    assert (await graph_store.pending_index(10)).upserts[0][1] in (1, 2)
+    pending = {m.id: v for m, v in (await graph_store.pending_index(10)).upserts}
+    assert pending[cold.id] == 2  # the replaced version is what the index must catch up with
     assert await graph_store.memory_entities([cold.id]) == {cold.id: ["alice", "luna", "cold"]}  # same triples
 
 
@@ -379,7 +389,7 @@ async def test_concurrent_writes_share_entities(graph_store: GraphStore) -> None
 async def test_acknowledged_writes_survive_a_crash(crashable_graph_store: CrashableStore) -> None:
     store = await crashable_graph_store.open()
     cold, siamese, rex = await seed(store)
-    await store.delete_memories([rex.id], [HistoryEntry(rex.id, EventKind.DELETE, rex.text, "", NOW)])
+    await store.delete_memories([rex.id], at=NOW)
     await store.mark_indexed({siamese.id: 1})
     await crashable_graph_store.crash()
     store = await crashable_graph_store.open()
@@ -425,3 +435,118 @@ async def test_a_crash_mid_stream_leaves_only_whole_memories(crashable_graph_sto
         else:
             assert m.id not in entities
     assert len(await store.expand(ALICE, ["alice"], 1, 1000)) == len(present)
+
+
+# -- concurrent writes to one memory: compare-and-set on the version ----------------------------------
+
+
+def _update_of(m: Memory, text: str, *triples: tuple[str, str, str]) -> tuple[Memory, HistoryEntry]:
+    new = replace(
+        m, text=text, content_hash=text.casefold(), triples=tuple(Triple(*t) for t in triples), version=m.version + 1
+    )
+    return new, HistoryEntry(m.id, EventKind.UPDATE, m.text, text, NOW)
+
+
+async def _nothing_of(store: GraphStore, m: Memory) -> None:
+    """No read path shows a relation of ``m``, and nothing is left for the index but its tombstone."""
+    assert await store.memory_entities([m.id]) == {}
+    walks = await store.expand(m.scope, ["alice", "Luna", "Mars"], 3, 100)
+    assert all(e.memory_id != m.id for w in walks for e in w.edges)
+    sub = await store.subgraph(m.scope, "alice", 3, 100)
+    assert sub is None or all(e.memory_id != m.id for e in sub.edges)
+    assert await store.get_memories([m.id], m.scope) == {}
+    targets = await store.index_targets([m.id])
+    assert targets.upserts == () and [i for i, _ in targets.deletes] == [m.id]
+
+
+async def test_update_after_delete_is_not_found_and_changes_nothing(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    assert await graph_store.delete_memories([cold.id], at=NOW) == {cold.id: 2}
+    new, entry = _update_of(cold, "Luna flew to Mars.", ("Luna", "fly_to", "Mars"))
+    with pytest.raises(NotFound):
+        await graph_store.replace_memory(new, entry, expected_version=1)
+    await _nothing_of(graph_store, cold)
+    assert await graph_store.link_entities(ALICE, ["Mars"]) == []
+    history = await graph_store.history(cold.id, ALICE)
+    assert history is not None and [h.event for h in history] == [EventKind.ADD, EventKind.DELETE]
+    gone = await graph_store.get_any(cold.id, ALICE)
+    assert gone is not None and gone.version == 2 and gone.text == cold.text and gone.state is MemoryState.DELETED
+
+
+async def test_delete_after_update_deletes_the_updated_memory(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    new, entry = _update_of(cold, "Luna is healthy again.", ("Luna", "be", "healthy"))
+    await graph_store.replace_memory(new, entry, expected_version=1)
+    # A delete based on the version before the update applies nothing.
+    assert await graph_store.delete_memories([cold.id], at=NOW, expected_versions={cold.id: 1}) == {}
+    assert await graph_store.delete_memories([cold.id], at=NOW, expected_versions={cold.id: 2}) == {cold.id: 3}
+    await _nothing_of(graph_store, cold)
+    history = await graph_store.history(cold.id, ALICE)
+    assert history is not None and [(h.event, h.old_text) for h in history] == [
+        (EventKind.ADD, ""),
+        (EventKind.UPDATE, cold.text),
+        (EventKind.DELETE, new.text),
+    ]
+
+
+async def test_a_stale_update_is_a_conflict_and_changes_nothing(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    first, e1 = _update_of(cold, "Luna is healthy again.", ("Luna", "be", "healthy"))
+    second, e2 = _update_of(cold, "Luna flew to Mars.", ("Luna", "fly_to", "Mars"))  # also based on version 1
+    await graph_store.replace_memory(first, e1, expected_version=1)
+    with pytest.raises(Conflict):
+        await graph_store.replace_memory(second, e2, expected_version=1)
+    got = (await graph_store.get_memories([cold.id], ALICE))[cold.id]
+    assert (got.text, got.version) == (first.text, 2)
+    assert await graph_store.link_entities(ALICE, ["Mars"]) == []
+    history = await graph_store.history(cold.id, ALICE)
+    assert history is not None and [h.new_text for h in history] == [cold.text, first.text]
+
+
+async def test_concurrent_updates_and_deletes_leave_one_consistent_story(graph_store: GraphStore) -> None:
+    """Many memories, each hit by two updates and a delete at once: per memory at most one update
+    applies before the delete, versions are never reused, and the deleted memory keeps nothing."""
+    ms = [mem(ALICE, f"Friend {i} visits.", ("alice", "has_friend", f"Tom{i}")) for i in range(12)]
+    await write(graph_store, *ms)
+    outcomes: dict[str, list[str]] = {m.id: [] for m in ms}
+
+    async def update(m: Memory, n: int) -> None:
+        new, entry = _update_of(m, f"Friend {m.id[:4]} moved ({n}).", ("alice", "has_friend", f"Ann{n}"))
+        try:
+            await graph_store.replace_memory(new, entry, expected_version=1)
+            outcomes[m.id].append("updated")
+        except Conflict:
+            outcomes[m.id].append("conflict")
+        except NotFound:
+            outcomes[m.id].append("not_found")
+
+    async def delete(m: Memory) -> None:
+        done = await graph_store.delete_memories([m.id], at=NOW)
+        outcomes[m.id].append(f"deleted v{done[m.id]}" if m.id in done else "nothing")
+
+    await asyncio.gather(*(c for m in ms for c in (update(m, 1), update(m, 2), delete(m))))
+    for m in ms:
+        got = outcomes[m.id]
+        assert got.count("updated") <= 1, got
+        (deleted,) = [o for o in got if o.startswith("deleted")]
+        assert deleted == f"deleted v{1 + got.count('updated') + 1}", got  # versions never reused
+        await _nothing_of(graph_store, m)
+        history = await graph_store.history(m.id, ALICE)
+        assert history is not None
+        events = [h.event for h in history]
+        assert events[-1] is EventKind.DELETE and events.count(EventKind.DELETE) == 1, events
+        assert events[1:-1] == [EventKind.UPDATE] * got.count("updated"), events
+    assert await graph_store.subgraph(ALICE, "alice", 2, 100) is None
+    assert await graph_store.count_memories() == 0
+
+
+async def test_marks_of_an_outdated_version_are_refused(graph_store: GraphStore) -> None:
+    cold, _, _ = await seed(graph_store)
+    new, entry = _update_of(cold, "Luna is healthy again.")
+    await graph_store.replace_memory(new, entry, expected_version=1)
+    assert await graph_store.mark_indexed({cold.id: 1}) == {cold.id}  # the vector of version 1 is stale
+    assert cold.id in {m.id for m, _ in (await graph_store.pending_index(10)).upserts}
+    await graph_store.delete_memories([cold.id], at=NOW)
+    assert await graph_store.mark_indexed({cold.id: 2}) == {cold.id}
+    assert await graph_store.mark_indexed({cold.id: 3}) == set()
+    assert (await graph_store.index_targets([cold.id, "unknown"])).deletes == ((cold.id, 3),)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,8 +22,10 @@ from services.domain import (
     SearchMode,
     TimeRange,
 )
-from services.errors import InvalidArgument, NotFound, ResourceExhausted
-from vector.base import VectorRecord
+from services.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
+from services.indexing import Indexer
+from services.memory import MemoryPipeline
+from vector.base import VectorRecord, VectorStore
 
 SEED = [
     "My cat Luna caught a cold last week.",
@@ -266,3 +270,88 @@ async def test_verify_reports_drift_and_reindex_repairs_it(app: App, alice: Scop
     assert await app.indexer.reindex() == (2, 1)
     report = await app.indexer.verify()
     assert report.consistent and report.memories == report.vectors == 4
+
+
+class GatedVectorStore:
+    """The real vector store, with upserts held at a gate: lets a test order a slow Update's
+    vector write after a Delete's, as a loaded server (or another replica) may."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def upsert(self, records: Sequence[VectorRecord]) -> None:
+        self.waiting.set()
+        await self.gate.wait()
+        await self.inner.upsert(records)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def pipeline_over(app: App, vector: VectorStore) -> MemoryPipeline:
+    indexer = Indexer(graph=app.graph, vector=vector, embedder=app.embedder)
+    return MemoryPipeline(
+        graph=app.graph, embedder=app.embedder, extractor=app.extractor, indexer=indexer, limits=app.settings.limits
+    )
+
+
+async def test_an_update_whose_vector_lands_after_the_delete_leaves_no_orphan(app: App, alice: Scope) -> None:
+    (mid,) = await remember(app, alice, "My cat Luna caught a cold.")
+    gated = GatedVectorStore(app.vector)
+    slow = pipeline_over(app, gated)
+    update = asyncio.create_task(slow.update(alice, mid, "Luna is healthy again."))
+    await gated.waiting.wait()  # the update is committed; its vector write is held
+    await app.memories.delete(alice, mid)  # the delete commits and drops the vector first
+    gated.gate.set()  # now the update's (stale) upsert reaches Milvus
+    await update  # acknowledged before the delete: the update succeeded
+    report = await app.indexer.verify()
+    assert report.consistent, report
+    assert mid not in await app.vector.all_ids()
+    assert (await app.indexer.reconcile()) == (0, 0)  # nothing was left for the reconciler
+    history = await app.memories.history(alice, mid)
+    assert [h.event for h in history] == [EventKind.ADD, EventKind.UPDATE, EventKind.DELETE]
+
+
+async def test_updates_racing_a_delete_end_as_not_found_or_before_it(app: App, alice: Scope) -> None:
+    (mid,) = await remember(app, alice, "My cat Luna caught a cold.")
+    results = await asyncio.gather(
+        app.memories.update(alice, mid, "Luna is healthy again."),
+        app.memories.update(alice, mid, "Luna has a fever."),
+        app.memories.delete(alice, mid),
+        return_exceptions=True,
+    )
+    assert results[2] is None  # the delete succeeds whatever the updates did
+    assert all(not isinstance(r, BaseException) or isinstance(r, NotFound | Conflict) for r in results[:2]), results
+    history = [h.event for h in await app.memories.history(alice, mid)]
+    assert history[-1] is EventKind.DELETE and history.count(EventKind.DELETE) == 1, history
+    assert (await app.indexer.verify()).consistent
+
+
+async def test_expected_version_guards_update_and_delete(app: App, alice: Scope) -> None:
+    (mid,) = await remember(app, alice, "My cat Luna caught a cold.")
+    first = await app.memories.get(alice, mid)
+    updated = await app.memories.update(alice, mid, "Luna is healthy again.", expected_version=first.version)
+    assert updated.version == first.version + 1
+    with pytest.raises(Conflict, match="version"):
+        await app.memories.update(alice, mid, "Luna has a fever.", expected_version=first.version)
+    with pytest.raises(Conflict):
+        await app.memories.delete(alice, mid, expected_version=first.version)
+    assert (await app.memories.get(alice, mid)).text == "Luna is healthy again."
+    await app.memories.delete(alice, mid, expected_version=updated.version)
+    with pytest.raises(NotFound):
+        await app.memories.update(alice, mid, "Luna is back.", expected_version=updated.version)
+
+
+async def test_the_sweep_removes_a_vector_a_crash_left_behind(app: App, alice: Scope) -> None:
+    """Killed between a stale vector write and its refused mark: the tombstone is marked
+    indexed, the vector is back. Pending work cannot see it; the sweep does."""
+    ids = await remember(app, alice, *SEED)
+    await app.memories.delete(alice, ids[0])
+    await app.vector.upsert([VectorRecord(ids[0], [0.1] * 384, alice, datetime.now(UTC), {})])
+    assert await app.indexer.reconcile() == (0, 0)
+    assert (await app.indexer.verify()).orphan_vectors == (ids[0],)
+    assert await app.indexer.sweep() == (0, 1)
+    report = await app.indexer.verify()
+    assert report.consistent and report.memories == report.vectors == 3

@@ -32,6 +32,7 @@ from services.domain import (
     TimeRange,
     Triple,
 )
+from services.errors import Conflict, NotFound
 
 MARK = "ZQX"  # in every caller value below; must never reach statement text
 HOSTILE = MARK + "'\"`}) DETACH DELETE n // $x {a:1} \\ \x00\n"
@@ -64,9 +65,11 @@ def all_queries() -> list[Query]:
     tr = TimeRange(NOW, NOW + timedelta(days=1))
     return [
         cypher.add_memories_query(episode, [m], [h]),
-        cypher.replace_memory_query(m, h),
-        cypher.delete_memories_query([m.id], [h]),
+        cypher.replace_memory_query(m, h, 2),
+        cypher.delete_memories_query([m.id], NOW, {m.id: 2}),
         cypher.mark_indexed_query({m.id: 3}),
+        cypher.memory_version_query(m.id),
+        cypher.index_targets_query([m.id]),
         cypher.get_memories_query([m.id], SCOPE, filters, tr),
         cypher.get_all_query([m.id]),
         cypher.get_any_query(m.id, SCOPE),
@@ -90,7 +93,7 @@ def test_caller_values_travel_only_as_parameters(query: Query) -> None:
     assert referenced == set(query.params), "every parameter is used and every $name is bound"
     # Outside parameters, only constants: no quote characters beyond the fixed literals of this module.
     literals = set(re.findall(r"'([^']*)'", query.text))
-    assert literals <= {"active", "deleted", *cypher.GENERIC_TYPES}
+    assert literals <= {"active", "deleted", "delete", "", *cypher.GENERIC_TYPES}
 
 
 def test_fixed_statements_have_no_formatting_leftovers() -> None:
@@ -260,22 +263,47 @@ class RecordingRunner:
 
 WRITES: list[tuple[str, Callable[[CypherGraphStore], Any]]] = [
     ("add_memories", lambda s: s.add_memories(Episode("e", SCOPE, (), {}, NOW, NOW), [hostile_memory()] * 3, [])),
-    ("replace_memory", lambda s: s.replace_memory(hostile_memory(), HistoryEntry("i", EventKind.UPDATE, "", "", NOW))),
-    ("delete_memories", lambda s: s.delete_memories(["a", "b", "a"], [])),
+    (
+        "replace_memory",
+        lambda s: s.replace_memory(
+            hostile_memory(), HistoryEntry("i", EventKind.UPDATE, "", "", NOW), expected_version=1
+        ),
+    ),
+    ("delete_memories", lambda s: s.delete_memories(["a", "b", "a"], at=NOW)),
     ("mark_indexed", lambda s: s.mark_indexed({"a": 1, "b": 2})),
 ]
 
 
 @pytest.mark.parametrize(("name", "call"), WRITES, ids=[w[0] for w in WRITES])
 async def test_every_write_is_one_statement(name: str, call: Callable[[CypherGraphStore], Any]) -> None:
-    runner = RecordingRunner()
+    runner = RecordingRunner(rows=[["a", 2]])  # a write that applied (compare-and-set held)
     await call(CypherGraphStore(runner=runner))
     assert [q.name for q in runner.writes] == [name]
     assert runner.reads == []
 
 
-def test_delete_sends_each_id_once() -> None:
-    assert cypher.delete_memories_query(["a", "b", "a"], []).params["ids"] == ["a", "b"]
+def test_delete_sends_each_id_once_with_its_expected_version() -> None:
+    q = cypher.delete_memories_query(["a", "b", "a"], NOW, {"b": 4})
+    assert q.params["targets"] == [{"id": "a", "version": None}, {"id": "b", "version": 4}]
+
+
+class UnappliedWrites(RecordingRunner):
+    async def write(self, query: Query) -> list[list[Any]]:
+        self.writes.append(query)
+        return []  # the compare-and-set matched nothing
+
+
+@pytest.mark.parametrize(
+    ("stored", "error"), [([], NotFound), ([["deleted", 3]], NotFound), ([["active", 7]], Conflict)]
+)
+async def test_a_replace_that_did_not_apply_reads_why(stored: list[list[Any]], error: type[Exception]) -> None:
+    runner = UnappliedWrites(rows=stored)
+    store = CypherGraphStore(runner=runner)
+    with pytest.raises(error):
+        await store.replace_memory(
+            hostile_memory(), HistoryEntry("i", EventKind.UPDATE, "", "", NOW), expected_version=1
+        )
+    assert [q.name for q in runner.reads] == ["memory_version"]
 
 
 def test_neo4j_schema_is_idempotent() -> None:
