@@ -2,16 +2,17 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml | sha1sum | cut -c1-12)
+PROTOGEN := --proto proto --out client/recalld/v1
 
 .PHONY: run test test-fast lint proto proto-check buf-lint bench clean install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e ./client -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -26,12 +27,12 @@ test-fast: install           ## unit tests only
 
 lint: install buf-lint       ## ruff, mypy, stale generated code, buf lint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check services graph vector tests bench
+	$(VENV)/bin/ruff format --check services graph vector client tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m services.protogen --check
+	$(PY) client/protogen.py $(PROTOGEN) --check
 
-proto: install               ## regenerate services/pb from proto/
-	$(PY) -m services.protogen
+proto: install               ## regenerate client/recalld/v1 from proto/
+	$(PY) client/protogen.py $(PROTOGEN)
 
 $(VENV)/buf/node_modules/.bin/buf:
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/buf @bufbuild/buf@1

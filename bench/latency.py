@@ -24,9 +24,8 @@ from pathlib import Path
 
 import grpc
 
-from graph.falkordb import FalkorDBServer
-from services.pb import common_pb2, memory_pb2, memory_pb2_grpc
-from services.testing import MilvusServerProcess, ServerProcess
+from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
 

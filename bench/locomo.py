@@ -272,7 +272,7 @@ class Ingest:
 def ingest(stub: Any, conv: Conversation, stats: Ingest) -> None:
     from google.protobuf import struct_pb2, timestamp_pb2
 
-    from services.pb import common_pb2, memory_pb2
+    from recalld.v1 import common_pb2, memory_pb2
 
     scope = common_pb2.Scope(user_id=conv.sample_id)
     for s in conv.sessions:
@@ -314,7 +314,7 @@ def ingest_batched(stub: Any, conv: Conversation, batch: int, suffix: str) -> tu
     """Timing only: the same turns in Adds of ``batch`` messages into a separate scope."""
     from google.protobuf import struct_pb2, timestamp_pb2
 
-    from services.pb import common_pb2, memory_pb2
+    from recalld.v1 import common_pb2, memory_pb2
 
     scope = common_pb2.Scope(user_id=conv.sample_id + suffix)
     adds = added = 0
@@ -383,8 +383,8 @@ def dense_rankings(
     speakers' names, the way recalld's vector retriever drops linked names."""
     import numpy as np
 
-    from services.retrieval import vector_query_text
-    from vector.embedders import MiniLMOnnxEmbedder
+    from recalld.core.retrieval import vector_query_text
+    from recalld.vector.embedders import MiniLMOnnxEmbedder
 
     emb = MiniLMOnnxEmbedder(threads=1)
     out: dict[tuple[str, int], list[Any]] = {}
@@ -406,7 +406,7 @@ def dense_rankings(
 def search_all(
     stub: Any, questions: Sequence[Question]
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, list[float]]]:
-    from services.pb import common_pb2, memory_pb2
+    from recalld.v1 import common_pb2, memory_pb2
 
     modes = {
         "hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID,
@@ -477,8 +477,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import grpc
 
-    from services.pb import memory_pb2_grpc
-    from services.testing import ServerProcess
+    from recalld.v1 import memory_pb2_grpc
+    from tests.harness import ServerProcess
 
     convs = load_conversations(args.data)
     questions, reasons, excluded, split = select_questions(convs)

@@ -27,8 +27,8 @@ from pathlib import Path
 import grpc
 
 from bench.latency import QUERIES, backend_env, machine_lines, pct, rss_mb, sentence
-from services.pb import common_pb2, memory_pb2, memory_pb2_grpc
-from services.testing import ServerProcess
+from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from tests.harness import ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
 MODES = {"hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID, "vector": memory_pb2.RETRIEVAL_MODE_VECTOR,

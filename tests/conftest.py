@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from graph.falkordb import FalkorDBServer
-from services.app import App, build_app
-from services.config import Settings
-from services.domain import Scope
-from services.extraction.spacy_extractor import SpacyExtractor
-from services.testing import MilvusServerProcess
-from vector.embedders import MiniLMOnnxEmbedder
+from recalld.extraction.spacy import SpacyExtractor
+from recalld.kernel.domain import Scope
+from recalld.server.app import App, build_app
+from recalld.server.config import Settings
+from recalld.vector.embedders import MiniLMOnnxEmbedder
+from tests.harness import FalkorDBServer, MilvusServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.latency import QUERIES, sentence
 from bench.peer import install
-from services.pb import common_pb2, memory_pb2, memory_pb2_grpc
-from services.testing import ServerProcess
+from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from tests.harness import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"

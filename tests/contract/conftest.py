@@ -21,7 +21,11 @@ from typing import Any
 
 import pytest
 
-from graph.base import GraphStore
+from recalld.kernel.ports import GraphStore
+from tests.harness import FalkorDBServer
+
+# Empties the disposable Neo4j database between contract tests (never sent by the service).
+DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
 
 GRAPH_BACKENDS = ["embedded", "falkordb", *(["neo4j"] if os.environ.get("NEO4J_URI") else [])]
 
@@ -29,7 +33,7 @@ GRAPH_BACKENDS = ["embedded", "falkordb", *(["neo4j"] if os.environ.get("NEO4J_U
 async def _open_falkordb(request: pytest.FixtureRequest) -> AsyncIterator[GraphStore]:
     from falkordb.asyncio import FalkorDB
 
-    from graph.falkordb import FalkorDBGraphStore, FalkorDBServer
+    from recalld.graph.falkordb import FalkorDBGraphStore
 
     server = request.getfixturevalue("falkordb_server")
     assert isinstance(server, FalkorDBServer)
@@ -48,8 +52,7 @@ async def _open_falkordb(request: pytest.FixtureRequest) -> AsyncIterator[GraphS
 async def _open_neo4j() -> AsyncIterator[GraphStore]:
     from neo4j import AsyncGraphDatabase
 
-    from graph.cypher import DELETE_EVERYTHING
-    from graph.neo4j import Neo4jGraphStore
+    from recalld.graph.neo4j import Neo4jGraphStore
 
     uri, user = os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j")
     password, database = os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("NEO4J_DATABASE") or None
@@ -73,7 +76,7 @@ async def graph_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         async for store in _open_neo4j():
             yield store
         return
-    from graph.embedded import EmbeddedGraphStore
+    from recalld.graph.embedded import EmbeddedGraphStore
 
     store: GraphStore = EmbeddedGraphStore(path=tmp_path / "graph.db")
     await store.open()
@@ -96,14 +99,14 @@ class CrashableStore:
 
     async def open(self) -> GraphStore:
         if self.backend == "falkordb":
-            from graph.falkordb import FalkorDBGraphStore, FalkorDBServer
+            from recalld.graph.falkordb import FalkorDBGraphStore
 
             port = self.server.port if self.server is not None else 0
             self.server = FalkorDBServer(data_dir=self.data_dir, port=port)
             self.server.start()
             self.store = FalkorDBGraphStore(url=self.server.url, graph="durable")
         else:
-            from graph.embedded import EmbeddedGraphStore
+            from recalld.graph.embedded import EmbeddedGraphStore
 
             self.store = EmbeddedGraphStore(path=self.data_dir / "graph.db")
         await self.store.open()

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from graph.base import Cursor, GraphStore, norm
-from services.domain import (
+from recalld.kernel.domain import (
     Episode,
     EventKind,
     FilterOp,
@@ -22,8 +21,10 @@ from services.domain import (
     Scope,
     TimeRange,
     Triple,
+    norm,
 )
-from services.errors import Conflict, NotFound
+from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.ports import Cursor, GraphStore
 
 if TYPE_CHECKING:
     from tests.contract.conftest import CrashableStore

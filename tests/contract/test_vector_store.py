@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.domain import FilterOp, MetadataFilter, Scope, TimeRange
-from services.testing import MilvusServerProcess
-from vector.base import VectorRecord, VectorStore
-from vector.milvus import MilvusVectorStore
+from recalld.kernel.domain import FilterOp, MetadataFilter, Scope, TimeRange
+from recalld.kernel.ports import VectorRecord, VectorStore
+from recalld.vector.milvus import MilvusVectorStore
+from tests.harness import MilvusServerProcess
 
 
 @pytest.fixture(params=["milvus-lite", "milvus-lite-buckets", "milvus-server"])

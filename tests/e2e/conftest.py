@@ -6,9 +6,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.pb import admin_pb2_grpc, graph_pb2_grpc, memory_pb2_grpc
-from services.testing import ServerProcess
+from recalld.v1 import admin_pb2_grpc, graph_pb2_grpc, memory_pb2_grpc
 from tests.conftest import BACKENDS, backend_env
+from tests.harness import ServerProcess
 
 SEED = [
     "My cat Luna caught a cold last week.",

@@ -12,9 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.pb import admin_pb2, common_pb2, memory_pb2
-from services.testing import ServerProcess
+from recalld.v1 import admin_pb2, common_pb2, memory_pb2
 from tests.e2e.conftest import Client
+from tests.harness import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

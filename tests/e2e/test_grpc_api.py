@@ -10,9 +10,9 @@ from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
-from services.testing import ServerProcess
+from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from tests.e2e.conftest import SEED, Client
+from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
-from services.testing import ServerProcess
+from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from tests.e2e.conftest import SEED, Client
+from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def test_restart_keeps_memories_and_graph(tmp_path: Path, fresh_backends: dict[s
 
 def recalld(address: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
+        [sys.executable, "-m", "recalld.server.cli", *args],
         env={**os.environ, "RECALLD_ADDRESS": address},
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from services.pb import admin_pb2, common_pb2, graph_pb2, memory_pb2
+from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 from tests.e2e.conftest import Client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

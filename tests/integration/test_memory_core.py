@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.app import App
-from services.domain import (
+from recalld.core.indexing import Indexer
+from recalld.core.memory import MemoryPipeline
+from recalld.kernel.domain import (
     ChatMessage,
     Episode,
     EventKind,
@@ -22,10 +23,9 @@ from services.domain import (
     SearchMode,
     TimeRange,
 )
-from services.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
-from services.indexing import Indexer
-from services.memory import MemoryPipeline
-from vector.base import VectorRecord, VectorStore
+from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
+from recalld.kernel.ports import VectorRecord, VectorStore
+from recalld.server.app import App
 
 SEED = [
     "My cat Luna caught a cold last week.",

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Settings, load_settings
+from recalld.server.config import Settings, load_settings
 
 
 def test_defaults_run_on_embedded_stores() -> None:

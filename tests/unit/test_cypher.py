@@ -1,4 +1,4 @@
-"""graph.cypher without a server: statements are parameterized, predicates name only known
+"""recalld.graph.cypher without a server: statements are parameterized, predicates name only known
 properties, writes are one statement each, values convert exactly; plus the FalkorDB string codec."""
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from graph import cypher
-from graph.base import Cursor
-from graph.cypher import CypherGraphStore, Query
-from graph.falkordb import decode_text, encode_text
-from services.domain import (
+from recalld.graph import cypher
+from recalld.graph.cypher import CypherGraphStore, Query
+from recalld.graph.falkordb import decode_text, encode_text
+from recalld.kernel.domain import (
     ChatMessage,
     Episode,
     EventKind,
@@ -32,7 +31,8 @@ from services.domain import (
     TimeRange,
     Triple,
 )
-from services.errors import Conflict, NotFound
+from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.ports import Cursor
 
 MARK = "ZQX"  # in every caller value below; must never reach statement text
 HOSTILE = MARK + "'\"`}) DETACH DELETE n // $x {a:1} \\ \x00\n"
@@ -332,11 +332,11 @@ def test_falkordb_text_codec_is_reversible_order_preserving_and_nul_free() -> No
 
 
 def test_composition_root_builds_each_graph_backend(tmp_path: Path) -> None:
-    from graph.embedded import EmbeddedGraphStore
-    from graph.falkordb import FalkorDBGraphStore
-    from graph.neo4j import Neo4jGraphStore
-    from services.app import _graph_store
-    from services.config import Settings, load_settings
+    from recalld.graph.embedded import EmbeddedGraphStore
+    from recalld.graph.falkordb import FalkorDBGraphStore
+    from recalld.graph.neo4j import Neo4jGraphStore
+    from recalld.server.app import _graph_store
+    from recalld.server.config import Settings, load_settings
 
     assert isinstance(_graph_store(Settings(data_dir=tmp_path)), EmbeddedGraphStore)
     assert isinstance(_graph_store(Settings(graph_backend="falkordb")), FalkorDBGraphStore)
@@ -357,7 +357,7 @@ def test_composition_root_builds_each_graph_backend(tmp_path: Path) -> None:
 
 
 class FakeNeo4j:
-    """Just enough of the neo4j async driver to check graph.neo4j's glue without a server."""
+    """Just enough of the neo4j async driver to check recalld.graph.neo4j's glue without a server."""
 
     def __init__(self, uri: str, auth: Any = None) -> None:
         self.uri, self.auth = uri, auth
@@ -406,8 +406,8 @@ async def test_neo4j_backend_runs_each_query_in_one_managed_transaction(monkeypa
     import neo4j
     from neo4j.exceptions import ServiceUnavailable
 
-    from graph.neo4j import Neo4jGraphStore
-    from services.errors import Unavailable
+    from recalld.graph.neo4j import Neo4jGraphStore
+    from recalld.kernel.errors import Unavailable
 
     drivers: list[FakeNeo4j] = []
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vector.embedders import MiniLMOnnxEmbedder
+from recalld.vector.embedders import MiniLMOnnxEmbedder
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from services.domain import ChatMessage, Fact
-from services.extraction.spacy_extractor import SpacyExtractor
+from recalld.extraction.spacy import SpacyExtractor
+from recalld.kernel.domain import ChatMessage, Fact
 
 SPEAKER = "alice"
 SPO = tuple[str, str, str]

@@ -5,9 +5,11 @@ import sqlite3
 
 import pytest
 
-from services.domain import FilterOp, MetadataFilter
-from services.errors import InvalidArgument
-from services.filters import milvus_literal, milvus_metadata_filter, sql_metadata_filter, validate_filters
+from recalld.graph.sqlite_filters import sql_metadata_filter
+from recalld.kernel.domain import FilterOp, MetadataFilter
+from recalld.kernel.errors import InvalidArgument
+from recalld.kernel.filters import validate_filters
+from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
 
 
 @pytest.mark.parametrize(

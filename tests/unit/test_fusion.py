@@ -1,6 +1,6 @@
 import pytest
 
-from services.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
 
 
 def test_item_found_by_both_lists_outranks_single_list_items() -> None:

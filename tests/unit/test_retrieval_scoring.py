@@ -1,7 +1,7 @@
 """Pure parts of the hybrid retriever: walk scoring and the vector query text."""
 
-from services.domain import Edge, Path
-from services.retrieval import score_walks, vector_query_text
+from recalld.core.retrieval import score_walks, vector_query_text
+from recalld.kernel.domain import Edge, Path
 
 
 def walk(start: str, *edges: tuple[str, str, str, str]) -> Path:

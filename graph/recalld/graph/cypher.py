@@ -1,0 +1,945 @@
+"""Every Cypher statement recalld sends to a graph database, and the GraphStore built on them.
+
+Neo4j 5 (``recalld.graph.neo4j``) and FalkorDB (``recalld.graph.falkordb``) run the same statements through a
+:class:`CypherRunner`, a two-method transport (``write``: one atomic transaction, ``read``); the
+backend modules only connect, create the schema and translate errors.
+
+Rules, enforced by ``tests/unit/test_cypher.py``:
+
+* Statement text is built from this module's constants only, plus validated integers for
+  variable-length bounds (Cypher accepts no parameter there). Every value that comes from a
+  caller - ids, texts, entity names, scope values, metadata keys and values - is a ``$parameter``.
+* Scope predicates name only ``user_id``, ``agent_id``, ``run_id`` (and, on memories, their
+  indexed ``*_key`` twins); traversals check them on every relationship of a path.
+* Every write method of the GraphStore protocol is ONE statement, so it is one transaction in
+  Neo4j and one atomic ``GRAPH.QUERY`` in FalkorDB: a crash never leaves half a memory.
+  The statements use ``FOREACH`` and ``WITH count(*) AS barrier`` (one row after any number of
+  rows, also after none) to chain their parts without changing the row count.
+
+Data model::
+
+    (:Episode {id, user_id, agent_id, run_id, messages, metadata, reference_time, created_at})
+    (:Memory  {id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id,
+               reference_time, created_at, updated_at, state, version, indexed,
+               user_key, agent_key, run_key, dedup_key, m_s_<key> | m_n_<key> ...})
+    (:Entity  {key, namespace, norm, name, type})     unique key
+    (:Entity)-[:REL {memory_id, ord, predicate, user_id, agent_id, run_id, created_at}]->(:Entity)
+    (:History {memory_id, seq, event, old_text, new_text, at})
+
+* Indexed lookups never use a caller's string as the index key: entity identity (namespace,
+  norm), the scope fields, and (exact scope, content hash) are looked up through ``*_key``
+  properties, the SHA-256 hex of the parts (:func:`lookup_key`), and the raw values are compared
+  as well. FalkorDB's range index silently misses empty strings, strings with leading or
+  trailing whitespace, strings containing U+0001 and strings over 4096 bytes, and Neo4j refuses
+  to index values over about 8 KB; a fixed-format key has none of these problems. Ids (Memory,
+  Episode, History.memory_id, REL.memory_id) are the service's UUIDs and are indexed as they are.
+
+* Times are integer microseconds since the epoch: exact, and FalkorDB prints doubles with 15
+  significant digits, which would lose the microseconds of a float epoch on the way back.
+* ``metadata`` and ``triples`` are JSON strings (what reads return). Neither database can look
+  into a JSON string, so metadata is also stored flattened for filtering, one property per
+  top-level key that matches ``recalld.kernel.filters.KEY_PATTERN``: ``m_s_<key>`` for strings and
+  ``m_n_<key>`` for numbers (booleans as 1/0; lists and objects as their compact JSON text, under
+  ``m_s_``). The split by type reproduces the embedded store's SQLite ``json_extract``
+  comparisons exactly: numbers and strings compare within their type, every number sorts before
+  every string, ``true`` equals 1, and a missing or null value matches only ``!=``. Keys reach
+  the database as parameters (``m[$f0_s]``), never as statement text.
+* History entries are ordered by ``seq``: one more than the memory's highest seq plus the entry's
+  position in the batch (gaps are fine; only the order counts).
+* Traversals (``expand``, ``paths_between``) ask for one walk length per query, with a LIMIT:
+  the database streams and stops early, where ``ORDER BY length(p)`` would enumerate and sort
+  every walk around a hub (the user's own entity touches most of their memories). Subgraphs go
+  breadth-first, one query per level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from recalld.graph.rows import memory_from_fields, triples_json
+from recalld.kernel.domain import (
+    Edge,
+    EntityNode,
+    Episode,
+    EventKind,
+    FilterOp,
+    HistoryEntry,
+    Memory,
+    MemoryState,
+    MetadataFilter,
+    Path,
+    Scope,
+    Subgraph,
+    TimeRange,
+    norm,
+)
+from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.filters import KEY_PATTERN
+from recalld.kernel.ports import Cursor, PendingIndex
+from recalld.kernel.times import from_micros, to_micros
+
+# -- schema constants ---------------------------------------------------------------------------
+
+SCOPE_PROPS = ("user_id", "agent_id", "run_id")
+SCOPE_KEYS = {"user_id": "user_key", "agent_id": "agent_key", "run_id": "run_key"}
+MEMORY_PROPS = (
+    "id",
+    "user_id",
+    "agent_id",
+    "run_id",
+    "text",
+    "hash",
+    "metadata",
+    "triples",
+    "episode_id",
+    "reference_time",
+    "created_at",
+    "updated_at",
+    "state",
+    "version",
+    "indexed",
+)
+# Properties replace_memory keeps; it rewrites the others (and drops the old m_* properties).
+_KEPT_ON_REPLACE = (
+    "id",
+    "user_id",
+    "agent_id",
+    "run_id",
+    "user_key",
+    "agent_key",
+    "run_key",
+    "episode_id",
+    "reference_time",
+    "created_at",
+    "state",
+)
+META_STRING_PREFIX = "m_s_"
+META_NUMBER_PREFIX = "m_n_"
+GENERIC_TYPES = ("entity", "concept")  # an entity's type may be refined from these, never from others
+MAX_DEPTH = 8  # longest walk a statement is built for; the store clamps to it (the service allows 4)
+_INT64 = 2**63
+
+# Indexes and uniqueness, declared once; each backend renders them in its dialect.
+UNIQUE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Memory", ("id",)),
+    ("Episode", ("id",)),
+    ("Entity", ("key",)),
+)
+NODE_INDEXES: tuple[tuple[str, str], ...] = (
+    ("Memory", "user_key"),
+    ("Memory", "agent_key"),
+    ("Memory", "run_key"),
+    ("Memory", "dedup_key"),
+    ("Memory", "indexed"),
+    ("History", "memory_id"),
+)
+REL_INDEXES: tuple[tuple[str, str], ...] = (("REL", "memory_id"),)
+
+
+def neo4j_schema() -> list[str]:
+    """Neo4j 5 DDL, idempotent (``IF NOT EXISTS``); uniqueness constraints bring their own index."""
+    out = []
+    for label, props in UNIQUE_KEYS:
+        name = f"recalld_{label.lower()}_{'_'.join(props)}"
+        keys = ", ".join(f"n.{p}" for p in props)
+        target = keys if len(props) == 1 else f"({keys})"
+        out.append(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE {target} IS UNIQUE")
+    for label, prop in NODE_INDEXES:
+        out.append(f"CREATE INDEX recalld_{label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
+    for rel, prop in REL_INDEXES:
+        out.append(f"CREATE INDEX recalld_{rel.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel}]-() ON (r.{prop})")
+    return out
+
+
+def falkordb_indexes() -> list[tuple[str, str, str]]:
+    """FalkorDB range indexes as (label, property, statement). FalkorDB has no ``IF NOT EXISTS``:
+    the backend skips those ``db.indexes()`` already lists. A unique constraint needs an index on
+    each of its properties, so those come first."""
+    out: list[tuple[str, str, str]] = []
+    for label, props in UNIQUE_KEYS:
+        out += [(label, p, f"CREATE INDEX FOR (n:{label}) ON (n.{p})") for p in props]
+    out += [(label, p, f"CREATE INDEX FOR (n:{label}) ON (n.{p})") for label, p in NODE_INDEXES]
+    out += [(rel, p, f"CREATE INDEX FOR ()-[r:{rel}]-() ON (r.{p})") for rel, p in REL_INDEXES]
+    return out
+
+
+LIST_INDEXES = "CALL db.indexes() YIELD label, properties RETURN label, properties"
+LIST_CONSTRAINTS = "CALL db.constraints() YIELD type, label, properties, status RETURN type, label, properties, status"
+
+
+# -- statements ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A named statement and its parameters: the only thing a runner executes."""
+
+    name: str
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+_MEMORY_COLUMNS = ", ".join(f"m.{p}" for p in MEMORY_PROPS)
+_REPLACED_MAP = (
+    "{"
+    + ", ".join(
+        [f"{p}: m.{p}" for p in _KEPT_ON_REPLACE]
+        + [f"{p}: ${p}" for p in ("text", "hash", "dedup_key", "metadata", "triples", "updated_at", "version")]
+        + ["indexed: false"]
+    )
+    + "}"
+)
+_GENERIC = "[" + ", ".join(f"'{t}'" for t in GENERIC_TYPES) + "]"
+
+# Entities are pre-aggregated per (namespace, norm) in Python, so each MERGE sees one row per entity.
+_MERGE_ENTITIES = f"""
+FOREACH (e IN $entities |
+  MERGE (n:Entity {{key: e.key}})
+    ON CREATE SET n.namespace = e.namespace, n.norm = e.norm, n.name = e.name, n.type = e.type
+    ON MATCH SET n.type = CASE WHEN n.type IN {_GENERIC} THEN e.type ELSE n.type END)
+FOREACH (r IN $relations |
+  MERGE (s:Entity {{key: r.subject}})
+  MERGE (o:Entity {{key: r.object}})
+  CREATE (s)-[rel:REL]->(o) SET rel = r.props)"""
+
+# Appends $history; expects exactly one incoming row. ``seq`` keeps the insertion order.
+_APPEND_HISTORY = """
+UNWIND range(0, size($history) - 1) AS i
+WITH i, $history[i] AS h
+OPTIONAL MATCH (prev:History {memory_id: h.memory_id})
+WITH i, h, coalesce(max(prev.seq), 0) AS base
+CREATE (x:History) SET x = h, x.seq = base + 1 + i"""
+
+ADD_MEMORIES = f"""
+CREATE (ep:Episode) SET ep = $episode
+FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
+{_MERGE_ENTITIES}
+WITH count(*) AS barrier
+{_APPEND_HISTORY}"""
+
+# Compare-and-set. ``SET m._lock`` takes the node's write lock before anything is read, so the
+# state and version checked below are the committed ones and stay so until this transaction
+# ends (Neo4j runs read-committed: without the lock two writers could both see version N; the
+# Cypher manual's "lost updates" recipe). FalkorDB runs one write query at a time anyway.
+_LOCK = "SET m._lock = true SET m._lock = null"
+
+# Nothing happens unless the memory is active at $expected: every later part hangs off the one
+# matched row. Returns one row when it applied, none otherwise (the store then reads why).
+REPLACE_MEMORY = f"""
+MATCH (m:Memory {{id: $id}})
+{_LOCK}
+WITH m WHERE m.state = 'active' AND m.version = $expected
+SET m = {_REPLACED_MAP}
+SET m += $meta
+WITH m
+OPTIONAL MATCH ()-[old:REL {{memory_id: m.id}}]->()
+WITH m, collect(old) AS olds
+FOREACH (x IN olds | DELETE x)
+{_MERGE_ENTITIES}
+WITH m
+{_APPEND_HISTORY}
+RETURN x.memory_id"""
+
+# Tombstones the targets that are active (and at their expected version, when one is given),
+# records their DELETE history from the stored text, then drops their relations.
+DELETE_MEMORIES = f"""
+UNWIND $targets AS t
+MATCH (m:Memory {{id: t.id}})
+{_LOCK}
+WITH m, t WHERE m.state = 'active' AND (t.version IS NULL OR m.version = t.version)
+SET m.state = 'deleted', m.version = m.version + 1, m.indexed = false
+WITH m
+OPTIONAL MATCH (prev:History {{memory_id: m.id}})
+WITH m, coalesce(max(prev.seq), 0) AS base
+CREATE (x:History)
+SET x.memory_id = m.id, x.event = 'delete', x.old_text = m.text, x.new_text = '', x.at = $at, x.seq = base + 1
+WITH m
+OPTIONAL MATCH ()-[r:REL {{memory_id: m.id}}]->()
+WITH m, collect(r) AS rels
+FOREACH (x IN rels | DELETE x)
+RETURN m.id, m.version"""
+
+# Marks only the exact version; returns the ids it marked (the rest are stale).
+MARK_INDEXED = f"""
+UNWIND $done AS d
+MATCH (m:Memory {{id: d.id}})
+{_LOCK}
+WITH m, d WHERE m.version = d.version
+SET m.indexed = true
+RETURN m.id"""
+
+# Why a compare-and-set did not apply.
+MEMORY_VERSION = "MATCH (m:Memory {id: $id}) RETURN m.state, m.version"
+
+GET_ALL = f"""
+UNWIND $ids AS mid
+MATCH (m:Memory {{id: mid}}) WHERE m.state = 'active'
+RETURN {_MEMORY_COLUMNS} ORDER BY m.id"""
+
+FIND_BY_HASH = """
+UNWIND $lookups AS l
+MATCH (m:Memory {dedup_key: l[0]})
+WHERE m.state = 'active' AND m.hash = l[1] AND m.user_id = $user_id AND m.agent_id = $agent_id AND m.run_id = $run_id
+RETURN m.hash, m.id"""
+
+FIND_ENTITIES = """
+UNWIND $keys AS k
+MATCH (e:Entity {key: k})
+RETURN e.norm, e.name, e.type"""
+
+# Anchored on the relationship index: FalkorDB planned the (s:Entity)-[r]->(o:Entity) form
+# as a label scan of every entity per id (measured: hybrid search 640 ms at 10k memories).
+MEMORY_ENTITIES = """
+UNWIND $ids AS mid
+MATCH ()-[r:REL {memory_id: mid}]->()
+RETURN mid, startNode(r).norm, endNode(r).norm, r.ord AS ord ORDER BY ord"""
+
+INDEX_TARGETS = f"""
+UNWIND $ids AS mid
+MATCH (m:Memory {{id: mid}})
+RETURN {_MEMORY_COLUMNS}"""
+
+PENDING_INDEX = f"""
+MATCH (m:Memory) WHERE m.indexed = false
+RETURN {_MEMORY_COLUMNS} ORDER BY m.created_at, m.id LIMIT $limit"""
+
+INDEX_STATE = "MATCH (m:Memory) RETURN m.id, m.state"
+
+COUNT_MEMORIES = "MATCH (m:Memory) WHERE m.state = 'active' RETURN count(m)"
+
+_EDGE_LIST = "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id]]"
+_SIMPLE_PATH = "ALL(n IN nodes(p) WHERE single(x IN nodes(p) WHERE x = n))"
+
+
+# -- predicate builders ------------------------------------------------------------------------------
+
+
+def scope_predicate(var: str, scope: Scope) -> tuple[str, dict[str, Any]]:
+    """``var.user_id = $scope_user_id AND ...`` for the set fields of a read scope; on memories
+    (``m``) also the indexed ``user_key`` etc."""
+    if var not in ("m", "r"):
+        raise ValueError(f"unexpected variable {var!r}")
+    items = scope.items()
+    if not items:
+        raise ValueError("empty scope")
+    for k, _ in items:
+        if k not in SCOPE_PROPS:  # Scope.items() only yields these; keep the guarantee local
+            raise ValueError(f"unexpected scope field {k!r}")
+    params = {f"scope_{k}": v for k, v in items}
+    clauses = [f"{var}.{k} = $scope_{k}" for k, _ in items]
+    if var == "m":
+        clauses = [f"m.{SCOPE_KEYS[k]} = $scope_{SCOPE_KEYS[k]}" for k, _ in items] + clauses
+        params.update({f"scope_{SCOPE_KEYS[k]}": lookup_key(v) for k, v in items})
+    return " AND ".join(clauses), params
+
+
+def _typed(value: Any) -> tuple[str, Any]:
+    """('s', str) or ('n', number) as stored in the flattened metadata properties."""
+    if isinstance(value, bool):
+        return "n", int(value)
+    if isinstance(value, int | float):
+        return "n", value
+    if isinstance(value, str):
+        return "s", value
+    raise ValueError(f"unsupported filter value {value!r}")
+
+
+def metadata_predicate(filters: Sequence[MetadataFilter]) -> tuple[str, dict[str, Any]]:
+    """`` AND ...`` clauses over the flattened ``m_s_``/``m_n_`` properties of ``m``.
+
+    Semantics of the embedded store's ``json_extract`` comparisons: see the module docstring."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for i, f in enumerate(filters):
+        if not KEY_PATTERN.match(f.key):
+            raise ValueError(f"invalid metadata key {f.key!r}")
+        prop = {"s": META_STRING_PREFIX + f.key, "n": META_NUMBER_PREFIX + f.key}
+        if f.op is FilterOp.IN:
+            typed = [_typed(x) for x in f.value]
+            params.update({f"f{i}_s": prop["s"], f"f{i}_n": prop["n"]})
+            params[f"f{i}_vs"] = [x for t, x in typed if t == "s"]
+            params[f"f{i}_vn"] = [x for t, x in typed if t == "n"]
+            clauses.append(f"(m[$f{i}_s] IN $f{i}_vs OR m[$f{i}_n] IN $f{i}_vn)")
+            continue
+        kind, params[f"f{i}_v"] = _typed(f.value)
+        other = "n" if kind == "s" else "s"
+        same_p, other_p, v = f"$f{i}_{kind}", f"$f{i}_{other}", f"$f{i}_v"
+        params[f"f{i}_{kind}"] = prop[kind]
+        if f.op is FilterOp.EQ:
+            clauses.append(f"m[{same_p}] = {v}")
+        elif f.op is FilterOp.NE:
+            clauses.append(f"(m[{same_p}] IS NULL OR m[{same_p}] <> {v})")
+        else:
+            op = {FilterOp.GT: ">", FilterOp.GTE: ">=", FilterOp.LT: "<", FilterOp.LTE: "<="}[f.op]
+            # Every number sorts before every string: a value of the other type is greater than a
+            # number and less than a string.
+            if (kind == "n") == (op in (">", ">=")):
+                params[f"f{i}_{other}"] = prop[other]
+                clauses.append(f"(m[{same_p}] {op} {v} OR m[{other_p}] IS NOT NULL)")
+            else:
+                clauses.append(f"m[{same_p}] {op} {v}")
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def time_predicate(time_range: TimeRange | None) -> tuple[str, dict[str, Any]]:
+    text, params = "", {}
+    if time_range is not None and time_range.start is not None:
+        text += " AND m.reference_time >= $t_start"
+        params["t_start"] = to_micros(time_range.start)
+    if time_range is not None and time_range.end is not None:
+        text += " AND m.reference_time < $t_end"
+        params["t_end"] = to_micros(time_range.end)
+    return text, params
+
+
+def _bound(depth: int) -> int:
+    """A variable-length bound, formatted into the statement: validated, never a caller string."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in 1..{MAX_DEPTH}, not {depth!r}")
+    return depth
+
+
+# -- query builders ------------------------------------------------------------------------------------
+
+
+def add_memories_query(episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> Query:
+    entities, relations = graph_rows(memories)
+    s = episode.scope
+    return Query(
+        "add_memories",
+        ADD_MEMORIES,
+        {
+            "episode": {
+                "id": episode.id,
+                "user_id": s.user_id,
+                "agent_id": s.agent_id,
+                "run_id": s.run_id,
+                "messages": json.dumps([[m.role, m.content, m.name] for m in episode.messages]),
+                "metadata": json.dumps(episode.metadata),
+                "reference_time": to_micros(episode.reference_time),
+                "created_at": to_micros(episode.created_at),
+            },
+            "memories": [memory_props(m) for m in memories],
+            "entities": entities,
+            "relations": relations,
+            "history": [history_props(h) for h in history],
+        },
+    )
+
+
+def replace_memory_query(m: Memory, history: HistoryEntry, expected_version: int) -> Query:
+    entities, relations = graph_rows([m])
+    return Query(
+        "replace_memory",
+        REPLACE_MEMORY,
+        {
+            "id": m.id,
+            "expected": expected_version,
+            "text": m.text,
+            "hash": m.content_hash,
+            "dedup_key": dedup_key(m.scope, m.content_hash),
+            "metadata": json.dumps(m.metadata),
+            "triples": triples_json(m.triples),
+            "updated_at": to_micros(m.updated_at),
+            "version": m.version,
+            "meta": flatten_metadata(m.metadata),
+            "entities": entities,
+            "relations": relations,
+            "history": [history_props(history)],
+        },
+    )
+
+
+def delete_memories_query(
+    ids: Sequence[str], at: datetime, expected_versions: Mapping[str, int] | None = None
+) -> Query:
+    expected = expected_versions or {}
+    targets = [{"id": i, "version": expected.get(i)} for i in dict.fromkeys(ids)]
+    return Query("delete_memories", DELETE_MEMORIES, {"targets": targets, "at": to_micros(at)})
+
+
+def mark_indexed_query(done: Mapping[str, int]) -> Query:
+    return Query("mark_indexed", MARK_INDEXED, {"done": [{"id": i, "version": v} for i, v in done.items()]})
+
+
+def memory_version_query(memory_id: str) -> Query:
+    return Query("memory_version", MEMORY_VERSION, {"id": memory_id})
+
+
+def index_targets_query(ids: Sequence[str]) -> Query:
+    return Query("index_targets", INDEX_TARGETS, {"ids": list(dict.fromkeys(ids))})
+
+
+def get_memories_query(
+    ids: Sequence[str], scope: Scope, filters: Sequence[MetadataFilter], time_range: TimeRange | None
+) -> Query:
+    where, params = scope_predicate("m", scope)
+    ftext, fparams = metadata_predicate(filters)
+    ttext, tparams = time_predicate(time_range)
+    text = (
+        f"UNWIND $ids AS mid MATCH (m:Memory {{id: mid}}) WHERE m.state = 'active' AND {where}{ftext}{ttext} "
+        f"RETURN {_MEMORY_COLUMNS}"
+    )
+    return Query("get_memories", text, {"ids": list(dict.fromkeys(ids)), **params, **fparams, **tparams})
+
+
+def get_all_query(ids: Sequence[str]) -> Query:
+    return Query("get_all", GET_ALL, {"ids": list(dict.fromkeys(ids))})
+
+
+def get_any_query(memory_id: str, scope: Scope) -> Query:
+    where, params = scope_predicate("m", scope)
+    return Query(
+        "get_any", f"MATCH (m:Memory {{id: $id}}) WHERE {where} RETURN {_MEMORY_COLUMNS}", {"id": memory_id, **params}
+    )
+
+
+def list_memories_query(scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None) -> Query:
+    where, params = scope_predicate("m", scope)
+    ftext, fparams = metadata_predicate(filters)
+    ctext, cparams = "", {}
+    if after is not None:
+        ctext = " AND (m.created_at < $after_ts OR (m.created_at = $after_ts AND m.id < $after_id))"
+        cparams = {"after_ts": to_micros(after.created_at), "after_id": after.memory_id}
+    text = (
+        f"MATCH (m:Memory) WHERE m.state = 'active' AND {where}{ftext}{ctext} "
+        f"RETURN {_MEMORY_COLUMNS} ORDER BY m.created_at DESC, m.id DESC LIMIT $limit"
+    )
+    return Query("list_memories", text, {**params, **fparams, **cparams, "limit": limit})
+
+
+def find_scope_ids_query(scope: Scope) -> Query:
+    where, params = scope_predicate("m", scope)
+    text = f"MATCH (m:Memory) WHERE m.state = 'active' AND {where} RETURN m.id ORDER BY m.created_at, m.id"
+    return Query("find_scope_ids", text, params)
+
+
+def find_by_hash_query(scope: Scope, hashes: Sequence[str]) -> Query:
+    """Exactly this scope: unset fields must be unset on the memory too."""
+    s = scope
+    return Query(
+        "find_by_hash",
+        FIND_BY_HASH,
+        {
+            "lookups": [[dedup_key(s, h), h] for h in dict.fromkeys(hashes)],
+            "user_id": s.user_id,
+            "agent_id": s.agent_id,
+            "run_id": s.run_id,
+        },
+    )
+
+
+def history_query(memory_id: str, scope: Scope) -> Query:
+    where, params = scope_predicate("m", scope)
+    text = (
+        f"MATCH (m:Memory {{id: $id}}) WHERE {where} "
+        "OPTIONAL MATCH (h:History {memory_id: m.id}) "
+        "RETURN h.memory_id, h.event, h.old_text, h.new_text, h.at, h.seq AS seq ORDER BY seq"
+    )
+    return Query("history", text, {"id": memory_id, **params})
+
+
+def find_entities_query(scope: Scope, names: Sequence[str]) -> Query:
+    ns = scope.namespace
+    keys = list(dict.fromkeys(entity_key(ns, norm(n)) for n in names))
+    return Query("find_entities", FIND_ENTITIES, {"keys": keys})
+
+
+def memory_entities_query(ids: Sequence[str]) -> Query:
+    return Query("memory_entities", MEMORY_ENTITIES, {"ids": list(dict.fromkeys(ids))})
+
+
+def expand_query(scope: Scope, seed: str, hops: int, limit: int) -> Query:
+    """Walks of exactly ``hops`` edges from one seed, every edge visible in the scope, no entity
+    visited twice, at most ``limit`` of them. One length per query, so the database streams and
+    stops at the limit instead of enumerating (and sorting) every walk around a hub."""
+    where, params = scope_predicate("r", scope)
+    k = _bound(hops)
+    text = (
+        f"MATCH (s:Entity {{key: $seed}}) MATCH p = (s)-[:REL*{k}..{k}]-(:Entity) "
+        f"WHERE ALL(r IN relationships(p) WHERE {where}) AND {_SIMPLE_PATH} "
+        f"RETURN s.name, {_EDGE_LIST} LIMIT $limit"
+    )
+    return Query("expand", text, {"seed": entity_key(scope.namespace, norm(seed)), "limit": limit, **params})
+
+
+def paths_query(scope: Scope, source: str, target: str, hops: int, limit: int) -> Query:
+    """Simple paths of exactly ``hops`` edges between two entities over visible relations."""
+    where, params = scope_predicate("r", scope)
+    k = _bound(hops)
+    text = (
+        "MATCH (s:Entity {key: $source}) "
+        "MATCH (t:Entity {key: $target}) "
+        f"MATCH p = (s)-[:REL*{k}..{k}]-(t) "
+        f"WHERE ALL(r IN relationships(p) WHERE {where}) AND {_SIMPLE_PATH} "
+        f"RETURN {_EDGE_LIST} LIMIT $limit"
+    )
+    return Query(
+        "paths_between",
+        text,
+        {
+            "source": entity_key(scope.namespace, norm(source)),
+            "target": entity_key(scope.namespace, norm(target)),
+            "limit": limit,
+            **params,
+        },
+    )
+
+
+def incident_edges_query(scope: Scope, frontier: Sequence[str], limit: int) -> Query:
+    """The visible relations touching each frontier entity (norms), for one breadth-first level,
+    in a fixed order. A relation shows up at most twice (once per end), so ``2 * n`` rows always
+    hold the first ``n`` relations a level can add."""
+    where, params = scope_predicate("r", scope)
+    text = (
+        "UNWIND range(0, size($frontier) - 1) AS i "
+        "MATCH (n:Entity {key: $frontier[i]})-[r:REL]-(o:Entity) "
+        f"WHERE {where} "
+        "RETURN i AS i, n.name, n.type, startNode(r).name, r.predicate, endNode(r).name, r.memory_id AS memory_id, "
+        "o.norm, o.name, o.type, r.created_at AS created_at, r.ord AS ord "
+        "ORDER BY i, created_at, memory_id, ord LIMIT $limit"
+    )
+    keys = [entity_key(scope.namespace, n) for n in frontier]
+    return Query("incident_edges", text, {"frontier": keys, "limit": limit, **params})
+
+
+def pending_index_query(limit: int) -> Query:
+    return Query("pending_index", PENDING_INDEX, {"limit": limit})
+
+
+# -- values ---------------------------------------------------------------------------------------------
+
+
+def lookup_key(*parts: str) -> str:
+    """The indexed stand-in for caller strings: fixed length, hex, unambiguous for any parts."""
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def entity_key(namespace: str, norm_name: str) -> str:
+    return lookup_key("entity", namespace, norm_name)
+
+
+def dedup_key(scope: Scope, content_hash: str) -> str:
+    return lookup_key("dedup", scope.user_id, scope.agent_id, scope.run_id, content_hash)
+
+
+def flatten_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The filterable ``m_s_<key>``/``m_n_<key>`` properties for a memory's metadata."""
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not KEY_PATTERN.match(key) or value is None:
+            continue  # no filter can name such a key; null matches like a missing key
+        if isinstance(value, bool):
+            out[META_NUMBER_PREFIX + key] = int(value)
+        elif isinstance(value, int):
+            out[META_NUMBER_PREFIX + key] = value if -_INT64 <= value < _INT64 else float(value)
+        elif isinstance(value, float):
+            if math.isfinite(value):
+                out[META_NUMBER_PREFIX + key] = value
+        elif isinstance(value, str):
+            out[META_STRING_PREFIX + key] = value
+        else:  # list or object: json_extract yields its compact JSON text
+            out[META_STRING_PREFIX + key] = json.dumps(value, separators=(",", ":"))
+    return out
+
+
+def memory_props(m: Memory) -> dict[str, Any]:
+    s = m.scope
+    return {
+        "id": m.id,
+        "user_id": s.user_id,
+        "agent_id": s.agent_id,
+        "run_id": s.run_id,
+        "text": m.text,
+        "hash": m.content_hash,
+        "metadata": json.dumps(m.metadata),
+        "triples": triples_json(m.triples),
+        "episode_id": m.episode_id,
+        "reference_time": to_micros(m.reference_time),
+        "created_at": to_micros(m.created_at),
+        "updated_at": to_micros(m.updated_at),
+        "state": m.state.value,
+        "version": m.version,
+        "indexed": False,
+        "user_key": lookup_key(s.user_id),
+        "agent_key": lookup_key(s.agent_id),
+        "run_key": lookup_key(s.run_id),
+        "dedup_key": dedup_key(s, m.content_hash),
+        **flatten_metadata(m.metadata),
+    }
+
+
+def history_props(h: HistoryEntry) -> dict[str, Any]:
+    return {
+        "memory_id": h.memory_id,
+        "event": h.event.value,
+        "old_text": h.old_text,
+        "new_text": h.new_text,
+        "at": to_micros(h.at),
+    }
+
+
+def graph_rows(memories: Sequence[Memory]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Entity rows (one per (namespace, norm), first name seen, type refined like the embedded
+    store does triple by triple) and relation rows for the memories' triples."""
+    entities: dict[str, dict[str, Any]] = {}
+    relations: list[dict[str, Any]] = []
+    for m in memories:
+        ns, s = m.scope.namespace, m.scope
+        for ord_, t in enumerate(m.triples):
+            for name, typ in ((t.subject, t.subject_type), (t.object, t.object_type)):
+                key = entity_key(ns, norm(name))
+                row = entities.get(key)
+                if row is None:
+                    entities[key] = {"key": key, "namespace": ns, "norm": norm(name), "name": name, "type": typ}
+                elif row["type"] in GENERIC_TYPES:
+                    row["type"] = typ
+            relations.append(
+                {
+                    "subject": entity_key(ns, norm(t.subject)),
+                    "object": entity_key(ns, norm(t.object)),
+                    "props": {
+                        "memory_id": m.id,
+                        "ord": ord_,
+                        "predicate": t.predicate,
+                        "user_id": s.user_id,
+                        "agent_id": s.agent_id,
+                        "run_id": s.run_id,
+                        "created_at": to_micros(m.created_at),
+                    },
+                }
+            )
+    return list(entities.values()), relations
+
+
+def row_to_memory(row: Sequence[Any]) -> Memory:
+    return memory_from_fields(dict(zip(MEMORY_PROPS, row, strict=True)))
+
+
+def _pending(rows: Sequence[Memory]) -> PendingIndex:
+    return PendingIndex(
+        upserts=tuple((m, m.version) for m in rows if m.state is MemoryState.ACTIVE),
+        deletes=tuple((m.id, m.version) for m in rows if m.state is not MemoryState.ACTIVE),
+    )
+
+
+def _edges(rows: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
+    return tuple(Edge(s, p, o, mid) for s, p, o, mid in rows)
+
+
+# -- the store ------------------------------------------------------------------------------------------
+
+
+class CypherRunner(Protocol):
+    """How a backend executes queries. ``write`` runs one query as one atomic transaction."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def write(self, query: Query) -> list[list[Any]]: ...
+
+    async def read(self, query: Query) -> list[list[Any]]: ...
+
+
+_CHUNK = 1000  # ids per read query
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> list[list[str]]:
+    unique = list(dict.fromkeys(items))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+class CypherGraphStore:
+    """GraphStore over any Cypher database reached through a :class:`CypherRunner`."""
+
+    def __init__(self, *, runner: CypherRunner) -> None:
+        self._runner = runner
+
+    async def open(self) -> None:
+        await self._runner.open()
+
+    async def close(self) -> None:
+        await self._runner.close()
+
+    # -- writes: one statement each ----------------------------------------------------------------
+    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+        await self._runner.write(add_memories_query(episode, memories, history))
+
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        if await self._runner.write(replace_memory_query(memory, history, expected_version)):
+            return
+        rows = await self._runner.read(memory_version_query(memory.id))
+        state, version = (rows[0][0], rows[0][1]) if rows else (None, None)
+        if state != MemoryState.ACTIVE.value:
+            raise NotFound(f"memory {memory.id} not found (deleted, or never existed)")
+        raise Conflict(
+            f"memory {memory.id} changed concurrently: it is at version {version}, "
+            f"this write was based on version {expected_version}; read it again and retry"
+        )
+
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions))
+            done.update((r[0], r[1]) for r in rows)
+        return done
+
+    # -- reads ----------------------------------------------------------------------------------------
+    async def get_memories(
+        self,
+        ids: Sequence[str],
+        scope: Scope,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> dict[str, Memory]:
+        out: dict[str, Memory] = {}
+        for chunk in _chunks(ids):
+            rows = await self._runner.read(get_memories_query(chunk, scope, filters, time_range))
+            out.update((m.id, m) for m in map(row_to_memory, rows))
+        return out
+
+    async def get_all(self, ids: Sequence[str]) -> list[Memory]:
+        out: list[Memory] = []
+        for chunk in _chunks(ids):
+            out += map(row_to_memory, await self._runner.read(get_all_query(chunk)))
+        return out
+
+    async def get_any(self, memory_id: str, scope: Scope) -> Memory | None:
+        rows = await self._runner.read(get_any_query(memory_id, scope))
+        return row_to_memory(rows[0]) if rows else None
+
+    async def list_memories(
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+    ) -> list[Memory]:
+        if limit <= 0:
+            return []
+        rows = await self._runner.read(list_memories_query(scope, filters, limit, after))
+        return [row_to_memory(r) for r in rows]
+
+    async def find_scope_ids(self, scope: Scope) -> list[str]:
+        return [r[0] for r in await self._runner.read(find_scope_ids_query(scope))]
+
+    async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(hashes):
+            out.update((r[0], r[1]) for r in await self._runner.read(find_by_hash_query(scope, chunk)))
+        return out
+
+    async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
+        rows = await self._runner.read(history_query(memory_id, scope))
+        if not rows:
+            return None
+        return [HistoryEntry(r[0], EventKind(r[1]), r[2], r[3], from_micros(r[4])) for r in rows if r[0] is not None]
+
+    # -- graph -------------------------------------------------------------------------------------------
+    async def _entities(self, scope: Scope, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """norm -> (display name, type) of the known entities among ``names``."""
+        rows = await self._runner.read(find_entities_query(scope, names))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
+        if not names:
+            return []
+        known = await self._entities(scope, names)
+        return [k for k in dict.fromkeys(norm(n) for n in names) if k in known]
+
+    async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for chunk in _chunks(memory_ids):
+            for mid, subject, obj, _ in await self._runner.read(memory_entities_query(chunk)):
+                names = out.setdefault(mid, [])
+                names += [n for n in (subject, obj) if n not in names]
+        return out
+
+    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+        """Seeds in order, each seed's walks shortest first, cut at ``max_paths`` overall."""
+        depth = min(max(depth, 1), MAX_DEPTH)  # the embedded store walks one edge even for depth 0
+        paths: list[Path] = []
+        for seed in seeds:
+            for hops in range(1, depth + 1):
+                budget = max_paths - len(paths)
+                if budget <= 0:
+                    return paths
+                rows = await self._runner.read(expand_query(scope, seed, hops, budget))
+                if not rows and hops == 1:
+                    break  # unknown seed, or nothing visible around it
+                paths += [Path(start=start, edges=_edges(edges)) for start, edges in rows]
+        return paths
+
+    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+        """Breadth-first, one query per level, like the embedded store: the relations touching
+        the entities found so far, at most ``limit`` of them."""
+        start = norm(entity)
+        rows = await self._runner.read(incident_edges_query(scope, [start], max(2 * limit, 1)))
+        if not rows:
+            return None  # unknown, or no relation visible in this scope
+        nodes = {start: EntityNode(rows[0][1], rows[0][2])}
+        edges: dict[tuple[str, str, str, str], Edge] = {}
+        frontier: list[str] = []
+        for level in range(depth):
+            if level > 0:
+                if not frontier or len(edges) >= limit:
+                    break
+                rows = await self._runner.read(incident_edges_query(scope, frontier, 2 * limit))
+            frontier = []
+            for _, _, _, subject, predicate, obj, mid, other, other_name, other_type, *_ in rows:
+                key = (subject, predicate, obj, mid)
+                if key not in edges and len(edges) < limit:
+                    edges[key] = Edge(subject, predicate, obj, mid)
+                    if other not in nodes:
+                        nodes[other] = EntityNode(other_name, other_type)
+                        frontier.append(other)
+        return Subgraph(nodes=tuple(nodes.values()), edges=tuple(edges.values()))
+
+    async def paths_between(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+    ) -> list[Path] | None:
+        known = await self._entities(scope, [source, target])
+        s, t = norm(source), norm(target)
+        if s not in known or t not in known:
+            return None
+        if limit <= 0:
+            return []
+        if s == t:  # the one simple path from an entity to itself has no edge
+            return [Path(start=known[s][0], edges=())]
+        paths: list[Path] = []
+        for hops in range(1, min(max_depth, MAX_DEPTH) + 1):  # shortest first, like sorting all of them
+            if len(paths) >= limit:
+                break
+            rows = await self._runner.read(paths_query(scope, source, target, hops, limit - len(paths)))
+            paths += [Path(start=known[s][0], edges=_edges(edges)) for (edges,) in rows]
+        return paths
+
+    # -- consistency with the vector index ---------------------------------------------------------------
+    async def pending_index(self, limit: int) -> PendingIndex:
+        rows = [row_to_memory(r) for r in await self._runner.read(pending_index_query(limit))] if limit > 0 else []
+        return _pending(rows)
+
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        if not done:
+            return set()
+        marked = {r[0] for r in await self._runner.write(mark_indexed_query(done))}
+        return set(done) - marked
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        rows: list[Memory] = []
+        for chunk in _chunks(ids):
+            rows += map(row_to_memory, await self._runner.read(index_targets_query(chunk)))
+        return _pending(rows)
+
+    async def index_state(self) -> dict[str, bool]:
+        rows = await self._runner.read(Query("index_state", INDEX_STATE))
+        return {r[0]: r[1] == MemoryState.ACTIVE.value for r in rows}
+
+    async def count_memories(self) -> int:
+        rows = await self._runner.read(Query("count_memories", COUNT_MEMORIES))
+        return int(rows[0][0]) if rows else 0

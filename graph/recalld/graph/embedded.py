@@ -1,0 +1,685 @@
+"""Embedded GraphStore: SQLite for durability, networkx for traversal.
+
+SQLite (WAL, synchronous=FULL) is the system of record in ``<data_dir>/graph.db``.
+The relations of each entity namespace are mirrored in a networkx
+MultiDiGraph, built lazily from SQLite on first use and updated after each
+committed write, so traversal never touches disk. All SQLite work runs on one
+dedicated thread; callers stay on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path as FsPath
+from typing import Any, TypeVar
+
+import networkx as nx
+
+from recalld.graph.rows import memory_from_fields, triples_json
+from recalld.graph.sqlite_filters import sql_metadata_filter
+from recalld.kernel.domain import (
+    Edge,
+    EntityNode,
+    Episode,
+    EventKind,
+    HistoryEntry,
+    Memory,
+    MetadataFilter,
+    Path,
+    Scope,
+    Subgraph,
+    TimeRange,
+    norm,
+)
+from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.ports import Cursor, PendingIndex
+from recalld.kernel.times import from_micros, to_micros
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes(
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, agent_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  messages TEXT NOT NULL, metadata TEXT NOT NULL, reference_time INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS memories(
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, agent_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  text TEXT NOT NULL, hash TEXT NOT NULL, metadata TEXT NOT NULL, triples TEXT NOT NULL,
+  episode_id TEXT NOT NULL, reference_time INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL, indexed INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS mem_user ON memories(user_id, created_at);
+CREATE INDEX IF NOT EXISTS mem_agent ON memories(agent_id, created_at);
+CREATE INDEX IF NOT EXISTS mem_run ON memories(run_id, created_at);
+CREATE INDEX IF NOT EXISTS mem_hash ON memories(hash);
+CREATE INDEX IF NOT EXISTS mem_pending ON memories(indexed) WHERE indexed = 0;
+CREATE TABLE IF NOT EXISTS entities(
+  namespace TEXT NOT NULL, norm TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+  PRIMARY KEY(namespace, norm));
+CREATE TABLE IF NOT EXISTS relations(
+  id INTEGER PRIMARY KEY, memory_id TEXT NOT NULL, namespace TEXT NOT NULL,
+  user_id TEXT NOT NULL, agent_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  subject TEXT NOT NULL, predicate TEXT NOT NULL, object TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS rel_memory ON relations(memory_id);
+CREATE INDEX IF NOT EXISTS rel_namespace ON relations(namespace);
+CREATE TABLE IF NOT EXISTS history(
+  id INTEGER PRIMARY KEY, memory_id TEXT NOT NULL, event TEXT NOT NULL,
+  old_text TEXT NOT NULL, new_text TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS hist_memory ON history(memory_id);
+"""
+
+_MEMORY_COLUMNS = (
+    "id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id, "
+    "reference_time, created_at, updated_at, state, version"
+)
+_SCOPE_COLUMNS = ("user_id", "agent_id", "run_id")
+
+
+_ts = to_micros
+_dt = from_micros
+
+# PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds.
+_SCHEMA_VERSION = 1
+_TIME_COLUMNS = {
+    "episodes": ("reference_time", "created_at"),
+    "memories": ("reference_time", "created_at", "updated_at"),
+    "relations": ("created_at",),
+    "history": ("at",),
+}
+
+
+def _scope_sql(scope: Scope, table: str = "") -> tuple[str, list[Any]]:
+    prefix = f"{table}." if table else ""
+    items = scope.items()
+    if not items:
+        raise ValueError("empty scope")
+    return " AND ".join(f"{prefix}{k} = ?" for k, _ in items), [v for _, v in items]
+
+
+_triples_json = triples_json
+
+
+def _row_to_memory(row: sqlite3.Row) -> Memory:
+    return memory_from_fields(dict(zip(row.keys(), row, strict=True)))
+
+
+class EmbeddedGraphStore:
+    """GraphStore over SQLite + networkx in a data directory."""
+
+    def __init__(self, *, path: FsPath) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-sqlite")
+        self._db: sqlite3.Connection | None = None
+        self._graphs: dict[str, nx.MultiDiGraph] = {}
+        self._graph_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+
+    def _open_sync(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        fresh = db.execute("SELECT count(*) FROM sqlite_master WHERE name='memories'").fetchone()[0] == 0
+        db.executescript(_SCHEMA)
+        if fresh:
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        elif db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            _migrate_to_micros(db)
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("graph store is not open")
+        return self._db
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+    # -- writes ------------------------------------------------------------------
+    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+        await self._run(self._add_sync, episode, memories, history)
+
+    def _add_sync(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+        db = self._conn
+        with self._tx():
+            s = episode.scope
+            db.execute(
+                "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    episode.id,
+                    s.user_id,
+                    s.agent_id,
+                    s.run_id,
+                    json.dumps([[m.role, m.content, m.name] for m in episode.messages]),
+                    json.dumps(episode.metadata),
+                    _ts(episode.reference_time),
+                    _ts(episode.created_at),
+                ),
+            )
+            for m in memories:
+                self._insert_memory(m)
+                self._insert_relations(m)
+            self._insert_history(history)
+        for m in memories:
+            self._mirror_add(m)
+
+    def _insert_memory(self, m: Memory) -> None:
+        s = m.scope
+        self._conn.execute(
+            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+            (
+                m.id,
+                s.user_id,
+                s.agent_id,
+                s.run_id,
+                m.text,
+                m.content_hash,
+                json.dumps(m.metadata),
+                _triples_json(m.triples),
+                m.episode_id,
+                _ts(m.reference_time),
+                _ts(m.created_at),
+                _ts(m.updated_at),
+                m.state.value,
+                m.version,
+            ),
+        )
+
+    def _insert_relations(self, m: Memory) -> None:
+        db = self._conn
+        ns, s = m.scope.namespace, m.scope
+        for t in m.triples:
+            for name, typ in ((t.subject, t.subject_type), (t.object, t.object_type)):
+                db.execute(
+                    "INSERT INTO entities VALUES (?,?,?,?) ON CONFLICT(namespace, norm) DO UPDATE SET "
+                    "type = CASE WHEN entities.type IN ('entity','concept') THEN excluded.type ELSE entities.type END",
+                    (ns, norm(name), name, typ),
+                )
+            db.execute(
+                "INSERT INTO relations (memory_id, namespace, user_id, agent_id, run_id, subject, predicate, object,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    m.id,
+                    ns,
+                    s.user_id,
+                    s.agent_id,
+                    s.run_id,
+                    norm(t.subject),
+                    t.predicate,
+                    norm(t.object),
+                    _ts(m.created_at),
+                ),
+            )
+
+    def _insert_history(self, history: Sequence[HistoryEntry]) -> None:
+        self._conn.executemany(
+            "INSERT INTO history (memory_id, event, old_text, new_text, at) VALUES (?,?,?,?,?)",
+            [(h.memory_id, h.event.value, h.old_text, h.new_text, _ts(h.at)) for h in history],
+        )
+
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        await self._run(self._replace_sync, memory, history, expected_version)
+
+    def _replace_sync(self, m: Memory, history: HistoryEntry, expected: int) -> None:
+        db = self._conn
+        with self._tx():  # BEGIN IMMEDIATE: the check and the write see no other writer in between
+            row = db.execute("SELECT state, version FROM memories WHERE id=?", (m.id,)).fetchone()
+            _check_current(m.id, row, expected)
+            db.execute(
+                "UPDATE memories SET text=?, hash=?, metadata=?, triples=?, updated_at=?, version=?, indexed=0 "
+                "WHERE id=?",
+                (
+                    m.text,
+                    m.content_hash,
+                    json.dumps(m.metadata),
+                    _triples_json(m.triples),
+                    _ts(m.updated_at),
+                    m.version,
+                    m.id,
+                ),
+            )
+            db.execute("DELETE FROM relations WHERE memory_id=?", (m.id,))
+            self._insert_relations(m)
+            self._insert_history([history])
+        self._mirror_remove([m.id], m.scope.namespace)
+        self._mirror_add(m)
+
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions)
+
+    def _delete_sync(self, ids: list[str], at: datetime, expected: Mapping[str, int] | None) -> dict[str, int]:
+        db = self._conn
+        namespaces: set[str] = set()
+        done: dict[str, int] = {}
+        with self._tx():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT id, version, text, user_id, agent_id, run_id FROM memories "
+                    f"WHERE id IN ({marks}) AND state='active'",
+                    chunk,
+                ).fetchall()
+                if expected is not None:
+                    rows = [r for r in rows if r[0] not in expected or expected[r[0]] == r[1]]
+                if not rows:
+                    continue
+                doomed = [r[0] for r in rows]
+                marks = ",".join("?" * len(doomed))
+                namespaces.update(Scope(r[3], r[4], r[5]).namespace for r in rows)
+                db.execute(
+                    f"UPDATE memories SET state='deleted', version=version+1, indexed=0 WHERE id IN ({marks})", doomed
+                )
+                db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", doomed)
+                self._insert_history([HistoryEntry(r[0], EventKind.DELETE, r[2], "", at) for r in rows])
+                done.update((r[0], r[1] + 1) for r in rows)
+        for ns in namespaces:
+            self._mirror_remove(list(done), ns)
+        return done
+
+    # -- reads ---------------------------------------------------------------------
+    async def get_memories(
+        self,
+        ids: Sequence[str],
+        scope: Scope,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> dict[str, Memory]:
+        return await self._run(self._get_sync, list(ids), scope, filters, time_range)
+
+    def _get_sync(
+        self, ids: list[str], scope: Scope, filters: Sequence[MetadataFilter], time_range: TimeRange | None
+    ) -> dict[str, Memory]:
+        where, params = _scope_sql(scope)
+        fsql, fparams = sql_metadata_filter(filters)
+        tsql, tparams = _time_sql(time_range)
+        out: dict[str, Memory] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks}) AND state='active' AND {where}"
+                f"{fsql}{tsql}",
+                [*chunk, *params, *fparams, *tparams],
+            )
+            out.update((r["id"], _row_to_memory(r)) for r in rows)
+        return out
+
+    async def get_all(self, ids: Sequence[str]) -> list[Memory]:
+        return await self._run(self._get_all_sync, list(ids))
+
+    def _get_all_sync(self, ids: list[str]) -> list[Memory]:
+        out: list[Memory] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks}) AND state='active'", chunk
+            )
+            out.extend(_row_to_memory(r) for r in rows)
+        return out
+
+    async def get_any(self, memory_id: str, scope: Scope) -> Memory | None:
+        where, params = _scope_sql(scope)
+        row = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id=? AND {where}", [memory_id, *params]
+            ).fetchone()
+        )
+        return None if row is None else _row_to_memory(row)
+
+    async def list_memories(
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+    ) -> list[Memory]:
+        return await self._run(self._list_sync, scope, filters, limit, after)
+
+    def _list_sync(
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+    ) -> list[Memory]:
+        where, params = _scope_sql(scope)
+        fsql, fparams = sql_metadata_filter(filters)
+        csql, cparams = "", []
+        if after is not None:
+            csql = " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            ts = _ts(after.created_at)
+            cparams = [ts, ts, after.memory_id]
+        rows = self._conn.execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE state='active' AND {where}{fsql}{csql} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            [*params, *fparams, *cparams, limit],
+        )
+        return [_row_to_memory(r) for r in rows]
+
+    async def find_scope_ids(self, scope: Scope) -> list[str]:
+        where, params = _scope_sql(scope)
+        rows = await self._run(
+            lambda: self._conn.execute(f"SELECT id FROM memories WHERE state='active' AND {where}", params).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
+        return await self._run(self._by_hash_sync, scope, list(hashes))
+
+    def _by_hash_sync(self, scope: Scope, hashes: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        s = scope
+        for chunk in _chunks(hashes, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT hash, id FROM memories WHERE hash IN ({marks}) AND state='active' "
+                "AND user_id=? AND agent_id=? AND run_id=?",
+                [*chunk, s.user_id, s.agent_id, s.run_id],
+            )
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
+    async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
+        return await self._run(self._history_sync, memory_id, scope)
+
+    def _history_sync(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
+        where, params = _scope_sql(scope)
+        if (
+            self._conn.execute(f"SELECT 1 FROM memories WHERE id=? AND {where}", [memory_id, *params]).fetchone()
+            is None
+        ):
+            return None
+        rows = self._conn.execute(
+            "SELECT memory_id, event, old_text, new_text, at FROM history WHERE memory_id=? ORDER BY id", (memory_id,)
+        )
+        return [HistoryEntry(r[0], EventKind(r[1]), r[2], r[3], _dt(r[4])) for r in rows]
+
+    # -- graph -----------------------------------------------------------------------
+    async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
+        return await self._run(self._link_sync, scope, list(names))
+
+    def _link_sync(self, scope: Scope, names: list[str]) -> list[str]:
+        g = self._graph(scope.namespace)
+        out: list[str] = []
+        for name in names:
+            key = norm(name)
+            if key in g and key not in out:
+                out.append(key)
+        return out
+
+    async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
+        return await self._run(self._memory_entities_sync, list(memory_ids))
+
+    def _memory_entities_sync(self, ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(
+                f"SELECT memory_id, subject, object FROM relations WHERE memory_id IN ({marks})", chunk
+            ):
+                names = out.setdefault(r[0], [])
+                for n in (r[1], r[2]):
+                    if n not in names:
+                        names.append(n)
+        return out
+
+    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+        return await self._run(self._expand_sync, scope, list(seeds), depth, max_paths)
+
+    def _expand_sync(self, scope: Scope, seeds: list[str], depth: int, max_paths: int) -> list[Path]:
+        g = self._graph(scope.namespace)
+        paths: list[Path] = []
+        for seed in seeds:
+            key = norm(seed)
+            if key not in g:
+                continue
+            # Breadth-first over simple walks: shortest walks come first.
+            queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(key, (), frozenset([key]))])
+            while queue and len(paths) < max_paths:
+                node, walk, seen = queue.popleft()
+                for edge, nxt in self._incident(g, node, scope):
+                    if nxt in seen:
+                        continue
+                    new_walk = (*walk, edge)
+                    paths.append(Path(start=self._display(g, key), edges=new_walk))
+                    if len(paths) >= max_paths:
+                        break
+                    if len(new_walk) < depth:
+                        queue.append((nxt, new_walk, seen | {nxt}))
+        return paths
+
+    def _incident(self, g: nx.MultiDiGraph, node: str, scope: Scope) -> Iterator[tuple[Edge, str]]:
+        for u, v, data in g.out_edges(node, data=True):
+            if scope.contains(data["scope"]):
+                yield self._edge(g, u, v, data), v
+        for u, v, data in g.in_edges(node, data=True):
+            if scope.contains(data["scope"]):
+                yield self._edge(g, u, v, data), u
+
+    @staticmethod
+    def _display(g: nx.MultiDiGraph, key: str) -> str:
+        return str(g.nodes[key].get("name", key))
+
+    def _edge(self, g: nx.MultiDiGraph, u: str, v: str, data: Mapping[str, Any]) -> Edge:
+        # Orientation comes from the stored relation, not from how it was reached.
+        return Edge(self._display(g, data["src"]), data["predicate"], self._display(g, data["dst"]), data["memory_id"])
+
+    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+        return await self._run(self._subgraph_sync, scope, entity, depth, limit)
+
+    def _subgraph_sync(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+        g = self._graph(scope.namespace)
+        start = norm(entity)
+        if start not in g or not any(True for _ in self._incident(g, start, scope)):
+            return None
+        nodes = {start}
+        edges: dict[tuple[str, str, str, str], Edge] = {}
+        frontier = [start]
+        for _ in range(depth):
+            nxt_frontier: list[str] = []
+            for node in frontier:
+                for edge, other in self._incident(g, node, scope):
+                    key = (edge.subject, edge.predicate, edge.object, edge.memory_id)
+                    if key not in edges and len(edges) < limit:
+                        edges[key] = edge
+                        if other not in nodes:
+                            nodes.add(other)
+                            nxt_frontier.append(other)
+            frontier = nxt_frontier
+        return Subgraph(
+            nodes=tuple(EntityNode(self._display(g, n), str(g.nodes[n].get("type", "entity"))) for n in nodes),
+            edges=tuple(edges.values()),
+        )
+
+    async def paths_between(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+    ) -> list[Path] | None:
+        return await self._run(self._paths_sync, scope, source, target, max_depth, limit)
+
+    def _paths_sync(self, scope: Scope, source: str, target: str, max_depth: int, limit: int) -> list[Path] | None:
+        g = self._graph(scope.namespace)
+        s, t = norm(source), norm(target)
+        if s not in g or t not in g:
+            return None
+        view = nx.subgraph_view(g, filter_edge=lambda u, v, k: scope.contains(g.edges[u, v, k]["scope"]))
+        undirected = view.to_undirected(as_view=True)
+        found: list[Path] = []
+        for edge_path in nx.all_simple_edge_paths(undirected, s, t, cutoff=max_depth):
+            edges = [self._edge(g, u, v, undirected.edges[u, v, k]) for u, v, k in edge_path]
+            found.append(Path(start=self._display(g, s), edges=tuple(edges)))
+        found.sort(key=lambda p: len(p.edges))
+        return found[:limit]
+
+    # -- the networkx mirror -------------------------------------------------------------
+    def _graph(self, namespace: str) -> nx.MultiDiGraph:
+        with self._graph_lock:
+            g = self._graphs.get(namespace)
+            if g is None:
+                g = self._load_graph(namespace)
+                self._graphs[namespace] = g
+            return g
+
+    def _load_graph(self, namespace: str) -> nx.MultiDiGraph:
+        g = nx.MultiDiGraph()
+        for r in self._conn.execute("SELECT norm, name, type FROM entities WHERE namespace=?", (namespace,)):
+            g.add_node(r[0], name=r[1], type=r[2])
+        for r in self._conn.execute(
+            "SELECT id, memory_id, user_id, agent_id, run_id, subject, predicate, object FROM relations "
+            "WHERE namespace=?",
+            (namespace,),
+        ):
+            g.add_edge(
+                r[5], r[7], key=r[0], src=r[5], dst=r[7], predicate=r[6], memory_id=r[1], scope=Scope(r[2], r[3], r[4])
+            )
+        return g
+
+    def _mirror_add(self, m: Memory) -> None:
+        with self._graph_lock:
+            g = self._graphs.get(m.scope.namespace)
+        if g is None:
+            return  # not loaded yet: the first use loads it from SQLite
+        for rel_id, s, p, o, names in self._relations_of(m):
+            for key, (name, typ) in names.items():
+                if key not in g:
+                    g.add_node(key, name=name, type=typ)
+            g.add_edge(s, o, key=rel_id, src=s, dst=o, predicate=p, memory_id=m.id, scope=m.scope)
+
+    def _relations_of(self, m: Memory) -> Iterator[tuple[int, str, str, str, dict[str, tuple[str, str]]]]:
+        rows = self._conn.execute(
+            "SELECT r.id, r.subject, r.predicate, r.object, e1.name, e1.type, e2.name, e2.type FROM relations r "
+            "JOIN entities e1 ON e1.namespace=r.namespace AND e1.norm=r.subject "
+            "JOIN entities e2 ON e2.namespace=r.namespace AND e2.norm=r.object WHERE r.memory_id=?",
+            (m.id,),
+        )
+        for r in rows:
+            yield r[0], r[1], r[2], r[3], {r[1]: (r[4], r[5]), r[3]: (r[6], r[7])}
+
+    def _mirror_remove(self, ids: Sequence[str], namespace: str) -> None:
+        with self._graph_lock:
+            g = self._graphs.get(namespace)
+        if g is None:
+            return
+        doomed = set(ids)
+        drop = [(u, v, k) for u, v, k, mid in g.edges(keys=True, data="memory_id") if mid in doomed]
+        g.remove_edges_from(drop)
+
+    # -- consistency ---------------------------------------------------------------------
+    async def pending_index(self, limit: int) -> PendingIndex:
+        return await self._run(self._pending_sync, limit)
+
+    def _pending_sync(self, limit: int) -> PendingIndex:
+        rows = self._conn.execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE indexed=0 ORDER BY created_at LIMIT ?", (limit,)
+        ).fetchall()
+        return _pending(rows)
+
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        return await self._run(self._mark_sync, dict(done))
+
+    def _mark_sync(self, done: dict[str, int]) -> set[str]:
+        # A lost "indexed" mark only means one idempotent re-upsert by the reconciler,
+        # so this commit skips the fsync (WAL + synchronous=NORMAL: still atomic).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        stale: set[str] = set()
+        try:
+            with self._tx():
+                for i, v in done.items():
+                    cur = self._conn.execute("UPDATE memories SET indexed=1 WHERE id=? AND version=?", (i, v))
+                    if cur.rowcount == 0:
+                        stale.add(i)
+        finally:
+            self._conn.execute("PRAGMA synchronous=FULL")
+        return stale
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        return await self._run(self._targets_sync, list(dict.fromkeys(ids)))
+
+    def _targets_sync(self, ids: list[str]) -> PendingIndex:
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self._conn.execute(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk)
+        return _pending(rows)
+
+    async def index_state(self) -> dict[str, bool]:
+        rows = await self._run(lambda: self._conn.execute("SELECT id, state FROM memories").fetchall())
+        return {r[0]: r[1] == "active" for r in rows}
+
+    async def count_memories(self) -> int:
+        row = await self._run(
+            lambda: self._conn.execute("SELECT count(*) FROM memories WHERE state='active'").fetchone()
+        )
+        return int(row[0])
+
+
+def _migrate_to_micros(db: sqlite3.Connection) -> None:
+    """recalld 0.1 stored REAL seconds; one transaction turns them into integer microseconds."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, columns in _TIME_COLUMNS.items():
+            sets = ", ".join(f"{c} = CAST(round({c} * 1000000) AS INTEGER)" for c in columns)
+            db.execute(f"UPDATE {table} SET {sets}")
+        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _pending(rows: Sequence[sqlite3.Row]) -> PendingIndex:
+    ups = tuple((_row_to_memory(r), r["version"]) for r in rows if r["state"] == "active")
+    dels = tuple((r["id"], r["version"]) for r in rows if r["state"] != "active")
+    return PendingIndex(upserts=ups, deletes=dels)
+
+
+def _check_current(memory_id: str, row: sqlite3.Row | None, expected: int) -> None:
+    if row is None or row["state"] != "active":
+        raise NotFound(f"memory {memory_id} not found (deleted, or never existed)")
+    if row["version"] != expected:
+        raise Conflict(
+            f"memory {memory_id} changed concurrently: it is at version {row['version']}, "
+            f"this write was based on version {expected}; read it again and retry"
+        )
+
+
+def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:
+    sql, params = "", []
+    if tr is not None and tr.start is not None:
+        sql += " AND reference_time >= ?"
+        params.append(_ts(tr.start))
+    if tr is not None and tr.end is not None:
+        sql += " AND reference_time < ?"
+        params.append(_ts(tr.end))
+    return sql, params
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])

@@ -1,0 +1,187 @@
+"""FalkorDB backend: the Cypher GraphStore over FalkorDB's async Python client.
+
+The statements are recalld.graph.cypher's, shared with Neo4j and written in the dialect both accept (for
+example ORDER BY names projected aliases, since FalkorDB cannot sort on an unprojected path).
+What differs, and is handled here:
+
+* Atomicity: FalkorDB has no multi-statement transactions, but one ``GRAPH.QUERY`` is atomic: a
+  query that fails (e.g. on a unique-constraint violation) leaves nothing behind. Every write of
+  the GraphStore protocol is one statement (see recalld.graph.cypher), hence one query.
+* Durability: run the server with ``appendonly yes`` and ``appendfsync always``, as
+  :class:`FalkorDBServer` does: a write is in the fsynced append-only file before it is
+  acknowledged, and a torn last record is dropped whole when the server restarts.
+* Schema: no ``IF NOT EXISTS``; indexes are created unless ``db.indexes()`` lists them, and
+  uniqueness is the ``GRAPH.CONSTRAINT`` command, which needs an index on each property first.
+* Range indexes miss empty strings, strings with leading/trailing whitespace or U+0001, and
+  strings over 4096 bytes; recalld.graph.cypher therefore indexes only UUIDs and SHA-256 keys.
+* Parameters travel as a textual ``CYPHER name=value`` header that the client renders, and
+  FalkorDB strings end at NUL: a NUL cannot be stored or even sent. Strings go through
+  :func:`encode_text`, a reversible, order-preserving escape of U+0000 and U+0001, and come back
+  through :func:`decode_text`.
+* Building the async client probes the server synchronously, so that runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from recalld.graph.cypher import (
+    LIST_CONSTRAINTS,
+    LIST_INDEXES,
+    UNIQUE_KEYS,
+    CypherGraphStore,
+    Query,
+    falkordb_indexes,
+)
+from recalld.kernel.errors import Unavailable
+
+_ESC = "\x01"
+
+
+def encode_text(s: str) -> str:
+    """U+0001 -> U+0001 U+0002 and U+0000 -> U+0001 U+0001: reversible, and it keeps the order of
+    strings (what metadata range filters compare) because both codes sort below every other
+    character and the code is prefix-free."""
+    if "\x00" not in s and _ESC not in s:
+        return s
+    return s.replace(_ESC, "\x01\x02").replace("\x00", "\x01\x01")
+
+
+def decode_text(s: str) -> str:
+    if _ESC not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == _ESC and i + 1 < len(s):
+            out.append("\x00" if s[i + 1] == _ESC else _ESC)
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, str):
+        return encode_text(value)
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str):
+        return decode_text(value)
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class FalkorDBRunner:
+    """Runs recalld.graph.cypher queries on one FalkorDB graph (a Redis key)."""
+
+    def __init__(self, *, url: str, graph: str, username: str | None = None, password: str | None = None) -> None:
+        self._url = url
+        self._graph_name = graph
+        self._username = username
+        self._password = password
+        self._db: Any = None
+        self._graph: Any = None
+
+    async def open(self) -> None:
+        from falkordb.asyncio import FalkorDB
+
+        kwargs = {k: v for k, v in (("username", self._username), ("password", self._password)) if v}
+        try:
+            self._db = await asyncio.to_thread(FalkorDB.from_url, self._url, **kwargs)
+        except Exception as exc:
+            raise _translate(exc) from exc
+        self._graph = self._db.select_graph(self._graph_name)
+        try:
+            await self._ensure_schema()
+        except Exception as exc:
+            await self.close()
+            raise _translate(exc) from exc
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.connection.aclose()
+            self._db = self._graph = None
+
+    async def write(self, query: Query) -> list[list[Any]]:
+        return await self._call(query, read_only=False)
+
+    async def read(self, query: Query) -> list[list[Any]]:
+        return await self._call(query, read_only=True)
+
+    async def _call(self, query: Query, *, read_only: bool) -> list[list[Any]]:
+        if self._graph is None:
+            raise RuntimeError("graph store is not open")
+        run = self._graph.ro_query if read_only else self._graph.query
+        try:
+            result = await run(query.text, _encode(query.params))
+        except Exception as exc:
+            raise _translate(exc) from exc
+        rows: list[list[Any]] = result.result_set
+        # Escaped strings are rare: one C-speed scan of the whole result decides whether to walk it.
+        return _decode(rows) if "\\u0001" in json.dumps(rows, default=str) else rows
+
+    async def _ensure_schema(self) -> None:
+        import redis.exceptions
+
+        indexed = {(label, p) for label, props in await self._rows(LIST_INDEXES) for p in props}
+        for label, prop, statement in falkordb_indexes():
+            if (label, prop) not in indexed:
+                with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
+                    await self._graph.query(statement)
+        existing = {(label, tuple(props)) for _, label, props, _ in await self._rows(LIST_CONSTRAINTS)}
+        for label, props in UNIQUE_KEYS:
+            if (label, props) not in existing:
+                with contextlib.suppress(redis.exceptions.ResponseError):  # "Constraint already exists"
+                    await self._db.connection.execute_command(
+                        "GRAPH.CONSTRAINT", "CREATE", self._graph_name, "UNIQUE", "NODE", label,
+                        "PROPERTIES", len(props), *props,
+                    )  # fmt: skip
+        # Constraints are built in the background; wait until they hold.
+        deadline = time.monotonic() + 30
+        while True:
+            states = {(label, tuple(p)): s for _, label, p, s in await self._rows(LIST_CONSTRAINTS)}
+            pending = [k for k in UNIQUE_KEYS if states.get(k) != "OPERATIONAL"]
+            if not pending:
+                return
+            if any(states.get(k) == "FAILED" for k in pending) or time.monotonic() > deadline:
+                raise RuntimeError(f"FalkorDB unique constraints not operational: {pending} ({states})")
+            await asyncio.sleep(0.05)
+
+    async def _rows(self, statement: str) -> list[list[Any]]:
+        return list((await self._graph.query(statement)).result_set)
+
+
+def _translate(exc: Exception) -> Exception:
+    import redis.exceptions
+
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError):
+        return Unavailable(f"FalkorDB unreachable: {exc}")
+    return exc
+
+
+class FalkorDBGraphStore(CypherGraphStore):
+    """The GraphStore on a FalkorDB server: ``url`` is ``falkor://host:port`` (``falkors://`` for
+    TLS; ``redis://``/``unix://`` work too), ``graph`` the graph's key."""
+
+    def __init__(
+        self,
+        *,
+        url: str = "falkor://127.0.0.1:6379",
+        graph: str = "recalld",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password))

@@ -1,1 +1,0 @@
-"""Generated protobuf and gRPC code (services.protogen). Do not edit."""

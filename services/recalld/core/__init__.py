@@ -1,0 +1,3 @@
+"""The core: memory pipeline, reconciliation with the vector index, hybrid retrieval, fusion.
+
+Knows the stores only through recalld.kernel.ports; knows nothing of gRPC."""

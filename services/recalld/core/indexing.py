@@ -1,0 +1,159 @@
+"""Keeps the vector index consistent with the system of record (the graph store).
+
+Write path: the graph store commits the memory with ``indexed = False``; then
+:meth:`Indexer.sync` upserts the vector and marks that version indexed. A crash
+between the two leaves the memory pending, and :meth:`Indexer.reconcile`
+(run at start-up and periodically) finishes the work. Deletes are tombstones in
+the graph store until the vector is gone. :meth:`verify` compares both sides;
+:meth:`reindex` repairs whatever it finds.
+
+Races: two writes to one memory (an Update and a Delete, say) index concurrently, and their
+vector operations can reach the vector store in either order, from this replica or from
+another. Versions settle it: a memory's version grows with every write and a mark names one
+version, so the graph store refuses the mark of a write that is no longer the latest
+(:meth:`GraphStore.mark_indexed` returns it as stale). The writer of a stale operation then
+applies the memory's *current* state to the vector index (upsert it, or delete the vector of a
+tombstone) and marks that, until a mark holds. Whichever operation reaches the vector store
+last is therefore followed by one that writes the current state. A process killed in that
+window leaves a stale vector behind; :meth:`sweep` (start-up and periodic) removes vectors
+whose memory is not active and re-indexes memories that lack one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from recalld.kernel.domain import Memory
+from recalld.kernel.ports import Embedder, GraphStore, VectorRecord, Vectors, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    memories: int
+    vectors: int
+    missing_vectors: tuple[str, ...]
+    orphan_vectors: tuple[str, ...]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.missing_vectors and not self.orphan_vectors
+
+
+class Indexer:
+    def __init__(self, *, graph: GraphStore, vector: VectorStore, embedder: Embedder, batch_size: int = 256) -> None:
+        self._graph = graph
+        self._vector = vector
+        self._embedder = embedder
+        self._batch = batch_size
+
+    async def sync(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
+        """Upsert the vectors of just-committed memories and mark them indexed."""
+        if not memories:
+            return
+        if vectors is None:
+            vectors = await self._embedder.embed([m.text for m in memories])
+        await self._vector.upsert([_record(m, v) for m, v in zip(memories, vectors, strict=True)])
+        stale = await self._graph.mark_indexed({m.id: m.version for m in memories})
+        await self._converge(stale)
+
+    async def drop(self, done: dict[str, int]) -> None:
+        """Remove the vectors of tombstoned memories (id -> tombstone version)."""
+        if not done:
+            return
+        await self._vector.delete(list(done))
+        stale = await self._graph.mark_indexed(done)
+        await self._converge(stale)
+
+    async def _converge(self, ids: set[str], attempts: int = 8) -> None:
+        """Our vector write may have landed after a later one: write the current state again."""
+        for _ in range(attempts):
+            if not ids:
+                return
+            targets = await self._graph.index_targets(sorted(ids))
+            ids = set()
+            if targets.upserts:
+                mems = [m for m, _ in targets.upserts]
+                vectors = await self._embedder.embed([m.text for m in mems])
+                await self._vector.upsert([_record(m, v) for m, v in zip(mems, vectors, strict=True)])
+                ids |= await self._graph.mark_indexed({m.id: m.version for m in mems})
+            if targets.deletes:
+                await self._vector.delete([i for i, _ in targets.deletes])
+                ids |= await self._graph.mark_indexed(dict(targets.deletes))
+        if ids:
+            log.warning("%d memories still changing after %d index attempts; left to the sweep", len(ids), attempts)
+
+    async def reconcile(self) -> tuple[int, int]:
+        """Finish every pending index operation. Returns (upserted, deleted)."""
+        upserted = deleted = 0
+        while True:
+            pending = await self._graph.pending_index(self._batch)
+            if not pending.upserts and not pending.deletes:
+                break
+            if pending.upserts:
+                mems = [m for m, _ in pending.upserts]
+                await self.sync(mems)
+                upserted += len(mems)
+            if pending.deletes:
+                await self.drop(dict(pending.deletes))
+                deleted += len(pending.deletes)
+        if upserted or deleted:
+            log.info("reconciled vector index: %d upserted, %d deleted", upserted, deleted)
+        return upserted, deleted
+
+    async def sweep(self) -> tuple[int, int]:
+        """Finish pending work, then compare both sides in full and repair: vectors of memories
+        that are not active are deleted, active memories without a vector are indexed. Converges
+        what a process killed between a vector write and its mark leaves. Returns (upserted,
+        deleted) by the repair."""
+        await self.reconcile()
+        report = await self.verify()
+        upserted = 0
+        for i in range(0, len(report.missing_vectors), self._batch):
+            mems = await self._graph.get_all(report.missing_vectors[i : i + self._batch])
+            await self.sync(mems)
+            upserted += len(mems)
+        orphans = list(report.orphan_vectors)
+        if orphans:
+            # Re-check against the record: a memory may have been added since verify read it.
+            targets = await self._graph.index_targets(orphans)
+            live = {m.id for m, _ in targets.upserts}
+            doomed = [i for i in orphans if i not in live]
+            await self._vector.delete(doomed)
+            orphans = doomed
+        if upserted or orphans:
+            log.warning(
+                "sweep repaired the vector index: %d upserted, %d orphan vectors deleted", upserted, len(orphans)
+            )
+        return upserted, len(orphans)
+
+    async def verify(self) -> VerifyReport:
+        # Vectors first: a memory committed after this read has no vector in it, so it cannot
+        # look like an orphan (it may look missing while its Add is in flight).
+        vectors = await self._vector.all_ids()
+        state = await self._graph.index_state()
+        active = {i for i, a in state.items() if a}
+        return VerifyReport(
+            memories=len(active),
+            vectors=len(vectors),
+            missing_vectors=tuple(sorted(active - vectors)),
+            orphan_vectors=tuple(sorted(vectors - active)),
+        )
+
+    async def reindex(self, *, full: bool = False) -> tuple[int, int]:
+        """Repair drift (or re-embed everything when ``full``). Returns (upserted, deleted)."""
+        upserted, deleted = await self.sweep()
+        if full:
+            active = sorted(i for i, a in (await self._graph.index_state()).items() if a)
+            for i in range(0, len(active), self._batch):
+                mems = await self._graph.get_all(active[i : i + self._batch])
+                await self.sync(mems)
+                upserted += len(mems)
+        return upserted, deleted
+
+
+def _record(m: Memory, vector: Sequence[float]) -> VectorRecord:
+    return VectorRecord(id=m.id, vector=vector, scope=m.scope, reference_time=m.reference_time, metadata=m.metadata)

@@ -1,0 +1,252 @@
+"""Hybrid retrieval: vector hits + graph traversal, fused into one ranking.
+
+1. Vector: the query embedding against fact embeddings, filtered by scope,
+   metadata and time inside the vector store. Names of known entities are
+   left out of the embedded text (see vector_query_text).
+2. Graph: seeds are the entities the query names (first person -> the user,
+   names and nouns linked to known entities) plus, in hybrid mode, the
+   entities of the top vector hits. Walks of up to ``graph_depth`` edges from
+   the seeds reach memories through their relations; a walk scores
+   ``seed weight * 0.5 ** (hops - 1) * (1 + matches)``, where ``matches``
+   counts query terms found in the walk's predicates and entity names, so
+   "how is my pet's health?" follows alice -has_pet-> Luna -catch-> cold.
+   Each memory keeps its best walks as the explanation.
+3. Fusion (recalld.core.fusion): by default cosine + alpha * normalized graph
+   score (graph-only candidates start from the weakest vector candidate's
+   cosine); weighted reciprocal rank fusion as an alternative. On LoCoMo dev
+   (bench/results) score fusion with name-free vector queries beat RRF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from recalld.core.memory import validate_scope
+from recalld.core.settings import Limits, SearchSettings
+from recalld.kernel.domain import (
+    Edge,
+    Memory,
+    MetadataFilter,
+    Path,
+    Retriever,
+    Scope,
+    SearchHit,
+    SearchMode,
+    TimeRange,
+)
+from recalld.kernel.errors import InvalidArgument, ResourceExhausted
+from recalld.kernel.filters import validate_filters
+from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorHit, VectorStore
+
+_MAX_PATHS_PER_HIT = 3
+
+
+@dataclass(slots=True)
+class _GraphCandidate:
+    score: float = 0.0
+    walks: list[tuple[float, Path]] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(text.casefold().replace("_", " ").split())
+
+
+@functools.lru_cache(maxsize=65536)
+def _edge_tokens(e: Edge) -> frozenset[str]:
+    return _tokens(e.predicate) | _tokens(e.subject) | _tokens(e.object)
+
+
+_POSSESSIVE = r"(?:'s|\u2019s)?"
+
+
+def vector_query_text(query: str, linked: Sequence[str]) -> str:
+    """The query as embedded for vector search: proper names that link to graph
+    entities are removed ("What did Caroline research?" -> "What did
+    research?"). A name pulls the embedding towards every sentence that merely
+    addresses that person; the graph retriever already covers who is meant.
+    Only capitalized occurrences go (proper nouns); the query is kept whole
+    when fewer than two words would remain."""
+    text = query
+    for name in sorted(linked, key=len, reverse=True):
+        pattern = re.compile(r"(?<!\w)" + re.escape(name) + _POSSESSIVE + r"(?!\w)", re.IGNORECASE)
+        text = pattern.sub(lambda m: "" if m.group(0)[:1].isupper() else m.group(0), text)
+    text = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split()))
+    return text if len(re.findall(r"[^\W\d_]{2,}", text)) >= 2 else query
+
+
+def score_walks(
+    walks: Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
+) -> dict[str, _GraphCandidate]:
+    """Pure scoring of traversal walks into per-memory candidates."""
+    wanted = frozenset(terms)
+    out: dict[str, _GraphCandidate] = {}
+    for walk in walks:
+        weight = seed_weights.get(walk.start.casefold(), 0.0)
+        if weight <= 0:
+            continue
+        matched: set[str] = set()
+        for e in walk.edges:
+            matched |= wanted & _edge_tokens(e)
+        matched -= _tokens(walk.start)
+        score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + len(matched))
+        cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
+        cand.score = max(cand.score, score)
+        cand.walks.append((score, walk))
+    for cand in out.values():
+        # Best first; among equal scores the longer walk explains more. Walks far
+        # weaker than the best one (from incidental seeds) explain nothing.
+        best = heapq.nsmallest(_MAX_PATHS_PER_HIT, cand.walks, key=lambda sw: (-sw[0], -len(sw[1].edges)))
+        cand.walks[:] = [sw for sw in best if sw[0] >= 0.5 * cand.score]
+    return out
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        *,
+        graph: GraphStore,
+        vector: VectorStore,
+        embedder: Embedder,
+        extractor: Extractor,
+        settings: SearchSettings,
+        limits: Limits,
+    ) -> None:
+        self._graph = graph
+        self._vector = vector
+        self._embedder = embedder
+        self._extractor = extractor
+        self._s = settings
+        self._limits = limits
+
+    async def search(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        limit: int = 10,
+        threshold: float = 0.0,
+        filters: Sequence[MetadataFilter] = (),
+        mode: SearchMode = SearchMode.HYBRID,
+        time_range: TimeRange | None = None,
+    ) -> list[SearchHit]:
+        validate_scope(scope)
+        query = query.strip()
+        if not query:
+            raise InvalidArgument("query must not be empty")
+        if len(query) > self._limits.max_query_chars:
+            raise ResourceExhausted(f"query has {len(query)} characters; the limit is {self._limits.max_query_chars}")
+        if limit == 0:
+            limit = 10
+        if not 1 <= limit <= 100:
+            raise InvalidArgument("limit must be between 1 and 100")
+        if not 0.0 <= threshold <= 1.0:
+            raise InvalidArgument("threshold must be between 0 and 1")
+        if time_range and time_range.start and time_range.end and time_range.start >= time_range.end:
+            raise InvalidArgument("time_range.start must be before time_range.end")
+        validate_filters(filters)
+
+        # Embed the raw query while spaCy analyses it; re-embed only if linked
+        # names had to be taken out of it.
+        raw_embedding = asyncio.ensure_future(self._embedder.embed([query])) if mode is not SearchMode.GRAPH else None
+        try:
+            analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
+            names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
+            linked = await self._graph.link_entities(scope, names) if names else []
+        except BaseException:
+            if raw_embedding is not None:
+                raw_embedding.cancel()
+            raise
+
+        vector_hits: list[VectorHit] = []
+        if raw_embedding is not None:
+            text = vector_query_text(query, linked)
+            if text == query:
+                (qvec,) = await raw_embedding
+            else:
+                raw_embedding.cancel()
+                (qvec,) = await self._embedder.embed([text])
+            candidates = max(self._s.vector_candidates, limit)
+            vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range)
+
+        graph_cands: dict[str, _GraphCandidate] = {}
+        if mode is not SearchMode.VECTOR:
+            graph_cands = await self._graph_candidates(
+                scope, linked, analysis.terms, vector_hits if mode is SearchMode.HYBRID else []
+            )
+
+        ids = list(dict.fromkeys([h.id for h in vector_hits] + list(graph_cands)))
+        memories = await self._graph.get_memories(ids, scope, filters, time_range)
+        vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
+        graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
+        fused = self._fuse(mode, vec_score, graph_score, memories)
+
+        hits: list[SearchHit] = []
+        for mid, score, sources in fused:
+            if score < threshold:
+                continue
+            cand = graph_cands.get(mid)
+            hits.append(
+                SearchHit(
+                    memory=memories[mid],
+                    score=score,
+                    retrievers=tuple(Retriever(s) for s in sources),
+                    paths=tuple(w for _, w in cand.walks) if cand else (),
+                    vector_score=vec_score.get(mid),
+                )
+            )
+            if len(hits) == limit:
+                break
+        return hits
+
+    def _fuse(
+        self, mode: SearchMode, vec: dict[str, float], graph: dict[str, float], memories: Mapping[str, Memory]
+    ) -> list[tuple[str, float, tuple[str, ...]]]:
+        vector_name, graph_name = Retriever.VECTOR.value, Retriever.GRAPH.value
+        if mode is SearchMode.VECTOR:
+            return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if mode is SearchMode.GRAPH:
+            # Ties (common: many memories one hop from the user) go to the most recent.
+            top = max(graph.values(), default=1.0)
+            order = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+            return [(m, graph[m] / top, (graph_name,)) for m in order]
+        if self._s.fusion == "rrf":
+            graph_rank = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+            ranked = {vector_name: list(vec), graph_name: graph_rank}
+            weights = {vector_name: self._s.vector_weight, graph_name: self._s.graph_weight}
+            return [
+                (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
+            ]
+        fused = weighted_score_fusion(vec, graph, alpha=self._s.graph_alpha)
+        return [(f.id, f.score, f.sources) for f in fused]
+
+    async def _graph_candidates(
+        self, scope: Scope, linked: Sequence[str], terms: Sequence[str], vector_hits: Sequence[VectorHit]
+    ) -> dict[str, _GraphCandidate]:
+        weights = {n.casefold(): 1.0 for n in linked}
+        top = [h.id for h in vector_hits[: self._s.seed_hits]]
+        if top:
+            for mid, ents in (await self._graph.memory_entities(top)).items():
+                rank_weight = 0.5 * next((h.score for h in vector_hits if h.id == mid), 0.0)
+                for e in ents:
+                    weights[e.casefold()] = max(weights.get(e.casefold(), 0.0), rank_weight)
+        if not weights:
+            return {}
+        # Entities the query names are walked graph_depth hops; entities borrowed
+        # from vector hits one hop (their neighbourhood, not the user's whole graph:
+        # two hops from them mostly pass through the user's own hub node).
+        named = {n.casefold() for n in linked}
+        order = sorted(weights, key=lambda n: (-weights[n], n))
+        walks = await self._graph.expand(
+            scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths
+        )
+        borrowed = [n for n in order if n not in named]
+        if borrowed and len(walks) < self._s.max_paths:
+            walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks))
+        return score_walks(walks, weights, terms)

@@ -1,0 +1,1 @@
+"""Extractor backends (the protocol lives in recalld.kernel.ports)."""

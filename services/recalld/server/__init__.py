@@ -1,0 +1,1 @@
+"""The edge: gRPC servicers, CLI, settings and the composition root."""

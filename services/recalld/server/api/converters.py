@@ -1,0 +1,188 @@
+"""Protobuf <-> domain conversion. No logic beyond shape and type mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from recalld.core.indexing import VerifyReport
+from recalld.kernel.errors import InvalidArgument
+from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
+from recalld.kernel import domain as d
+
+_MODES: dict[int, d.SearchMode] = {
+    memory_pb2.RETRIEVAL_MODE_UNSPECIFIED: d.SearchMode.HYBRID,
+    memory_pb2.RETRIEVAL_MODE_HYBRID: d.SearchMode.HYBRID,
+    memory_pb2.RETRIEVAL_MODE_VECTOR: d.SearchMode.VECTOR,
+    memory_pb2.RETRIEVAL_MODE_GRAPH: d.SearchMode.GRAPH,
+}
+_OPS: dict[int, d.FilterOp] = {
+    memory_pb2.FILTER_OP_EQ: d.FilterOp.EQ,
+    memory_pb2.FILTER_OP_NE: d.FilterOp.NE,
+    memory_pb2.FILTER_OP_GT: d.FilterOp.GT,
+    memory_pb2.FILTER_OP_GTE: d.FilterOp.GTE,
+    memory_pb2.FILTER_OP_LT: d.FilterOp.LT,
+    memory_pb2.FILTER_OP_LTE: d.FilterOp.LTE,
+    memory_pb2.FILTER_OP_IN: d.FilterOp.IN,
+}
+_EVENTS = {
+    d.EventKind.ADD: memory_pb2.EVENT_ADD,
+    d.EventKind.UPDATE: memory_pb2.EVENT_UPDATE,
+    d.EventKind.DELETE: memory_pb2.EVENT_DELETE,
+    d.EventKind.NOOP: memory_pb2.EVENT_NOOP,
+}
+_STATES = {d.MemoryState.ACTIVE: common_pb2.MEMORY_STATE_ACTIVE, d.MemoryState.DELETED: common_pb2.MEMORY_STATE_DELETED}
+_RETRIEVERS = {d.Retriever.VECTOR: memory_pb2.RETRIEVER_VECTOR, d.Retriever.GRAPH: memory_pb2.RETRIEVER_GRAPH}
+
+
+def _integral(v: Any) -> Any:
+    """Struct numbers are doubles; keep 3.0 as 3 so JSON stores what the caller meant."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    if isinstance(v, list):
+        return [_integral(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _integral(x) for k, x in v.items()}
+    return v
+
+
+def scope(msg: common_pb2.Scope) -> d.Scope:
+    return d.Scope(user_id=msg.user_id, agent_id=msg.agent_id, run_id=msg.run_id)
+
+
+def metadata(msg: struct_pb2.Struct) -> dict[str, Any]:
+    result: dict[str, Any] = _integral(json_format.MessageToDict(msg))
+    return result
+
+
+def timestamp(msg: timestamp_pb2.Timestamp) -> datetime:
+    return msg.ToDatetime(tzinfo=UTC)
+
+
+def optional_timestamp(parent: Any, field: str) -> datetime | None:
+    return timestamp(getattr(parent, field)) if parent.HasField(field) else None
+
+
+def messages(msgs: Iterable[memory_pb2.Message]) -> list[d.ChatMessage]:
+    return [d.ChatMessage(role=m.role, content=m.content, name=m.name) for m in msgs]
+
+
+def filters(msgs: Iterable[memory_pb2.MetadataFilter]) -> list[d.MetadataFilter]:
+    out = []
+    for i, f in enumerate(msgs):
+        if f.op not in _OPS:
+            raise InvalidArgument(f"filters[{i}].op must be set (EQ, NE, GT, GTE, LT, LTE or IN)")
+        if not f.HasField("value"):
+            raise InvalidArgument(f"filters[{i}].value must be set")
+        out.append(d.MetadataFilter(key=f.key, op=_OPS[f.op], value=_integral(json_format.MessageToDict(f.value))))
+    return out
+
+
+def mode(value: int) -> d.SearchMode:
+    if value not in _MODES:
+        raise InvalidArgument(f"mode {value} is not a retrieval mode")
+    return _MODES[value]
+
+
+def time_range(req: memory_pb2.SearchRequest) -> d.TimeRange | None:
+    if not req.HasField("time_range"):
+        return None
+    tr = req.time_range
+    return d.TimeRange(start=optional_timestamp(tr, "start"), end=optional_timestamp(tr, "end"))
+
+
+def _ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def _struct(m: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(m))
+    return s
+
+
+def memory_msg(m: d.Memory) -> common_pb2.Memory:
+    return common_pb2.Memory(
+        id=m.id,
+        text=m.text,
+        scope=common_pb2.Scope(user_id=m.scope.user_id, agent_id=m.scope.agent_id, run_id=m.scope.run_id),
+        metadata=_struct(m.metadata),
+        created_at=_ts(m.created_at),
+        updated_at=_ts(m.updated_at),
+        reference_time=_ts(m.reference_time),
+        triples=[
+            common_pb2.Triple(
+                subject=t.subject,
+                predicate=t.predicate,
+                object=t.object,
+                subject_type=t.subject_type,
+                object_type=t.object_type,
+            )
+            for t in m.triples
+        ],
+        state=_STATES[m.state],
+        episode_id=m.episode_id,
+        version=m.version,
+    )
+
+
+def edge_msg(e: d.Edge) -> common_pb2.Edge:
+    return common_pb2.Edge(subject=e.subject, predicate=e.predicate, object=e.object, memory_id=e.memory_id)
+
+
+def path_msg(p: d.Path) -> common_pb2.GraphPath:
+    return common_pb2.GraphPath(start=p.start, edges=[edge_msg(e) for e in p.edges], text=p.render())
+
+
+def add_response(episode_id: str, events: Iterable[d.MemoryEvent]) -> memory_pb2.AddResponse:
+    return memory_pb2.AddResponse(
+        episode_id=episode_id,
+        results=[memory_pb2.MemoryResult(memory=memory_msg(e.memory), event=_EVENTS[e.event]) for e in events],
+    )
+
+
+def search_response(hits: Iterable[d.SearchHit]) -> memory_pb2.SearchResponse:
+    out = memory_pb2.SearchResponse()
+    for h in hits:
+        hit = out.hits.add(
+            memory=memory_msg(h.memory),
+            score=h.score,
+            retrievers=[_RETRIEVERS[r] for r in h.retrievers],
+            paths=[path_msg(p) for p in h.paths],
+        )
+        if h.vector_score is not None:
+            hit.vector_score = h.vector_score
+    return out
+
+
+def history_response(entries: Iterable[d.HistoryEntry]) -> memory_pb2.HistoryResponse:
+    return memory_pb2.HistoryResponse(
+        entries=[
+            memory_pb2.HistoryEntry(
+                memory_id=h.memory_id, event=_EVENTS[h.event], old_text=h.old_text, new_text=h.new_text, at=_ts(h.at)
+            )
+            for h in entries
+        ]
+    )
+
+
+def subgraph_response(sg: d.Subgraph) -> graph_pb2.SubgraphResponse:
+    return graph_pb2.SubgraphResponse(
+        entities=[graph_pb2.Entity(name=n.name, type=n.type) for n in sg.nodes],
+        edges=[edge_msg(e) for e in sg.edges],
+    )
+
+
+def verify_response(r: VerifyReport, sample: int = 100) -> admin_pb2.VerifyResponse:
+    return admin_pb2.VerifyResponse(
+        memories=r.memories,
+        vectors=r.vectors,
+        missing_vectors=list(r.missing_vectors[:sample]),
+        orphan_vectors=list(r.orphan_vectors[:sample]),
+        consistent=r.consistent,
+    )

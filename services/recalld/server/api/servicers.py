@@ -1,0 +1,123 @@
+"""Thin servicers: convert the request, call the core, convert the result."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+
+from recalld.server.api import converters as conv
+from recalld.server.api.errors import translated
+from recalld.server.app import App
+from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
+    def __init__(self, app: App) -> None:
+        self._m = app.memories
+        self._r = app.retriever
+
+    @translated
+    async def Add(self, request: memory_pb2.AddRequest, context: Ctx) -> memory_pb2.AddResponse:
+        episode_id, events = await self._m.add(
+            conv.scope(request.scope),
+            conv.messages(request.messages),
+            metadata=conv.metadata(request.metadata),
+            reference_time=conv.optional_timestamp(request, "reference_time"),
+            infer=request.infer if request.HasField("infer") else True,
+        )
+        return conv.add_response(episode_id, events)
+
+    @translated
+    async def Search(self, request: memory_pb2.SearchRequest, context: Ctx) -> memory_pb2.SearchResponse:
+        hits = await self._r.search(
+            conv.scope(request.scope),
+            request.query,
+            limit=request.limit,
+            threshold=request.threshold,
+            filters=conv.filters(request.filters),
+            mode=conv.mode(request.mode),
+            time_range=conv.time_range(request),
+        )
+        return conv.search_response(hits)
+
+    @translated
+    async def Get(self, request: memory_pb2.GetRequest, context: Ctx) -> memory_pb2.GetResponse:
+        memory = await self._m.get(conv.scope(request.scope), request.memory_id)
+        return memory_pb2.GetResponse(memory=conv.memory_msg(memory))
+
+    @translated
+    async def List(self, request: memory_pb2.ListRequest, context: Ctx) -> memory_pb2.ListResponse:
+        page, token = await self._m.list_memories(
+            conv.scope(request.scope),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            filters=conv.filters(request.filters),
+        )
+        return memory_pb2.ListResponse(memories=[conv.memory_msg(m) for m in page], next_page_token=token)
+
+    @translated
+    async def Update(self, request: memory_pb2.UpdateRequest, context: Ctx) -> memory_pb2.UpdateResponse:
+        metadata = conv.metadata(request.metadata) if request.HasField("metadata") else None
+        memory = await self._m.update(
+            conv.scope(request.scope),
+            request.memory_id,
+            request.text,
+            metadata,
+            expected_version=request.expected_version,
+        )
+        return memory_pb2.UpdateResponse(memory=conv.memory_msg(memory))
+
+    @translated
+    async def Delete(self, request: memory_pb2.DeleteRequest, context: Ctx) -> memory_pb2.DeleteResponse:
+        await self._m.delete(conv.scope(request.scope), request.memory_id, expected_version=request.expected_version)
+        return memory_pb2.DeleteResponse()
+
+    @translated
+    async def DeleteAll(self, request: memory_pb2.DeleteAllRequest, context: Ctx) -> memory_pb2.DeleteAllResponse:
+        count = await self._m.delete_all(conv.scope(request.scope))
+        return memory_pb2.DeleteAllResponse(deleted_count=count)
+
+    @translated
+    async def History(self, request: memory_pb2.HistoryRequest, context: Ctx) -> memory_pb2.HistoryResponse:
+        entries = await self._m.history(conv.scope(request.scope), request.memory_id)
+        return conv.history_response(entries)
+
+
+class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
+    def __init__(self, app: App) -> None:
+        self._g = app.explorer
+
+    @translated
+    async def Subgraph(self, request: graph_pb2.SubgraphRequest, context: Ctx) -> graph_pb2.SubgraphResponse:
+        sub = await self._g.subgraph(
+            conv.scope(request.scope), request.entity, depth=request.depth, limit=request.limit
+        )
+        return conv.subgraph_response(sub)
+
+    @translated
+    async def Paths(self, request: graph_pb2.PathsRequest, context: Ctx) -> graph_pb2.PathsResponse:
+        paths = await self._g.paths(
+            conv.scope(request.scope),
+            request.source,
+            request.target,
+            max_depth=request.max_depth,
+            limit=request.limit,
+        )
+        return graph_pb2.PathsResponse(paths=[conv.path_msg(p) for p in paths])
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, app: App) -> None:
+        self._i = app.indexer
+
+    @translated
+    async def Verify(self, request: admin_pb2.VerifyRequest, context: Ctx) -> admin_pb2.VerifyResponse:
+        return conv.verify_response(await self._i.verify())
+
+    @translated
+    async def Reindex(self, request: admin_pb2.ReindexRequest, context: Ctx) -> admin_pb2.ReindexResponse:
+        upserted, deleted = await self._i.reindex(full=request.full)
+        return admin_pb2.ReindexResponse(upserted=upserted, deleted=deleted)

@@ -1,0 +1,151 @@
+"""The composition root: builds every component from typed settings.
+
+The only module that knows which backend implements which protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from recalld.core.explore import GraphExplorer
+from recalld.core.indexing import Indexer
+from recalld.core.memory import MemoryPipeline
+from recalld.core.retrieval import HybridRetriever
+from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorStore
+from recalld.server.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    graph: GraphStore
+    vector: VectorStore
+    embedder: Embedder
+    extractor: Extractor
+    indexer: Indexer
+    memories: MemoryPipeline
+    retriever: HybridRetriever
+    explorer: GraphExplorer
+    _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        """Open the stores and converge the vector index with the system of record."""
+        t0 = time.perf_counter()
+        await self.graph.open()
+        await self.vector.open()
+        # A full sweep: what a crash left includes vectors whose mark it never wrote.
+        upserted, deleted = await self.indexer.reconcile()
+        repaired = await self.indexer.sweep()
+        log.info(
+            "stores open in %.2fs (reconciled %d upserts, %d deletes; sweep repaired %d, removed %d)",
+            time.perf_counter() - t0,
+            upserted,
+            deleted,
+            *repaired,
+        )
+        if self.settings.reconcile_interval_s > 0:
+            self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+
+    async def _reconcile_forever(self) -> None:
+        """Pending index work every ``reconcile_interval_s``; a full sweep every ``sweep_interval_s``."""
+        last_sweep = time.monotonic()
+        while True:
+            await asyncio.sleep(self.settings.reconcile_interval_s)
+            try:
+                if (
+                    self.settings.sweep_interval_s > 0
+                    and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
+                ):
+                    last_sweep = time.monotonic()
+                    await self.indexer.sweep()
+                else:
+                    await self.indexer.reconcile()
+            except Exception:
+                log.exception("periodic reconcile failed")
+
+    async def close(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+        await self.vector.close()
+        await self.graph.close()
+
+
+def _graph_store(settings: Settings) -> GraphStore:
+    backend = settings.graph_backend
+    if backend == "embedded":
+        from recalld.graph.embedded import EmbeddedGraphStore
+
+        return EmbeddedGraphStore(path=settings.data_dir / "graph.db")
+    if backend == "falkordb":
+        from recalld.graph.falkordb import FalkorDBGraphStore
+
+        return FalkorDBGraphStore(
+            url=settings.graph_uri or "falkor://127.0.0.1:6379",
+            graph=settings.graph_database or "recalld",
+            username=settings.graph_user or None,
+            password=settings.graph_password or None,
+        )
+    if backend == "neo4j":
+        from recalld.graph.neo4j import Neo4jGraphStore
+
+        if not settings.graph_uri:
+            raise ValueError("the neo4j graph backend needs RECALLD_GRAPH_URI (e.g. neo4j+s://host:7687)")
+        return Neo4jGraphStore(
+            uri=settings.graph_uri,
+            user=settings.graph_user,
+            password=settings.graph_password,
+            database=settings.graph_database or None,
+        )
+    raise ValueError(f"unknown graph backend {backend!r} (available: embedded, falkordb, neo4j)")
+
+
+def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
+    """Everything wired from settings. ``embedder``/``extractor`` may be passed in
+    to share one loaded model between several apps (tests, benchmarks)."""
+    from recalld.extraction.spacy import SpacyExtractor
+    from recalld.vector.embedders import MiniLMOnnxEmbedder
+    from recalld.vector.milvus import MilvusVectorStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    graph = _graph_store(settings)
+    embedder = embedder or MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+    vector = MilvusVectorStore(
+        uri=settings.milvus_uri,
+        token=settings.vector_token,
+        dim=embedder.dim,
+        collection=settings.vector_collection,
+        index_type=settings.milvus_index,
+        flush_rows=settings.milvus_flush_rows,
+        user_buckets=settings.vector_user_buckets,
+        consistency_level=settings.vector_consistency,
+    )
+    extractor = extractor or SpacyExtractor(model=settings.spacy_model)
+    indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
+    return App(
+        settings=settings,
+        graph=graph,
+        vector=vector,
+        embedder=embedder,
+        extractor=extractor,
+        indexer=indexer,
+        memories=MemoryPipeline(
+            graph=graph, embedder=embedder, extractor=extractor, indexer=indexer, limits=settings.limits
+        ),
+        retriever=HybridRetriever(
+            graph=graph,
+            vector=vector,
+            embedder=embedder,
+            extractor=extractor,
+            settings=settings.search,
+            limits=settings.limits,
+        ),
+        explorer=GraphExplorer(graph=graph),
+    )

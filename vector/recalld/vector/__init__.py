@@ -1,0 +1,1 @@
+"""Vector-store backend (Milvus) and embedders."""
