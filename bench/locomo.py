@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-DEFAULT_DATA = Path("/work/shared/data/locomo-dev.json")
+# The LoCoMo dev slice lives beside the repository (../shared/data), wherever it is checked out.
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 KS = (1, 5, 10, 20)
 LIMIT = 20
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from recalld.server.config import Settings, load_settings
+from recalld.core.settings import FusionMethod
+from recalld.server.config import Consistency, GraphBackend, LogLevel, Settings, VectorIndex, load_settings
 
 
 def test_defaults_run_on_embedded_stores() -> None:
@@ -10,7 +11,8 @@ def test_defaults_run_on_embedded_stores() -> None:
     assert s == Settings()
     assert s.data_dir == Path("data")
     assert s.milvus_uri == "data/milvus.db"
-    assert s.milvus_index == "FLAT"
+    assert s.milvus_index is VectorIndex.FLAT
+    assert s.graph_backend is GraphBackend.EMBEDDED and s.search.fusion is FusionMethod.WEIGHTED
 
 
 def test_environment_overrides_including_nested_limits() -> None:
@@ -26,7 +28,7 @@ def test_environment_overrides_including_nested_limits() -> None:
     )
     assert s.data_dir == Path("/srv/recalld")
     assert s.listen == "0.0.0.0:6000"
-    assert s.milvus_uri == "http://milvus:19530" and s.milvus_index == "HNSW"
+    assert s.milvus_uri == "http://milvus:19530" and s.milvus_index is VectorIndex.HNSW
     assert s.limits.max_messages == 7
     assert s.search.graph_depth == 3
     assert s.reconcile_interval_s == 1.5
@@ -35,3 +37,44 @@ def test_environment_overrides_including_nested_limits() -> None:
 def test_bad_values_name_the_variable() -> None:
     with pytest.raises(ValueError, match="RECALLD_LIMITS_MAX_MESSAGES"):
         load_settings({"RECALLD_LIMITS_MAX_MESSAGES": "many"})
+
+
+def test_choices_are_enums_parsed_case_insensitively() -> None:
+    s = load_settings(
+        {
+            "RECALLD_SEARCH_FUSION": "RRF",  # once silently weighted: the code compared with "rrf"
+            "RECALLD_GRAPH_BACKEND": "FalkorDB",
+            "RECALLD_VECTOR_CONSISTENCY": "strong",
+            "RECALLD_VECTOR_INDEX": "hnsw",
+            "RECALLD_LOG_LEVEL": "debug",
+        }
+    )
+    assert s.search.fusion is FusionMethod.RRF
+    assert s.graph_backend is GraphBackend.FALKORDB
+    assert s.vector_consistency is Consistency.STRONG
+    assert s.milvus_index is VectorIndex.HNSW
+    assert s.log_level is LogLevel.DEBUG
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("RECALLD_SEARCH_FUSION", "borda", "'weighted', 'rrf'"),
+        ("RECALLD_GRAPH_BACKEND", "cassandra", "'embedded', 'falkordb', 'neo4j'"),
+        ("RECALLD_VECTOR_CONSISTENCY", "sometimes", "'Strong', 'Session', 'Bounded', 'Eventually'"),
+        ("RECALLD_VECTOR_INDEX", "DISKANN", "'FLAT', 'HNSW', 'IVF_FLAT', 'AUTOINDEX'"),
+        ("RECALLD_LOG_LEVEL", "chatty", "'DEBUG', 'INFO', 'WARNING', 'ERROR'"),
+    ],
+)
+def test_a_value_outside_the_choices_stops_start_up_with_the_choices(name: str, value: str, allowed: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load_settings({name: value})
+    assert str(info.value) == f"{name}={value!r} is not one of {allowed}"
+
+
+def test_booleans_must_say_true_or_false() -> None:
+    from recalld.server import config
+
+    assert config._convert("yes", bool, "X") is True
+    with pytest.raises(ValueError, match="X='maybe'"):
+        config._convert("maybe", bool, "X")

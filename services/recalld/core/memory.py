@@ -35,6 +35,7 @@ from recalld.kernel.domain import (
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from recalld.kernel.filters import validate_filters
 from recalld.kernel.ports import Cursor, Embedder, Extractor, GraphStore, Vectors
+from recalld.kernel.times import from_micros, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,19 @@ def content_hash(text: str) -> str:
 
 
 def encode_cursor(c: Cursor) -> str:
-    raw = json.dumps([c.created_at.timestamp(), c.memory_id]).encode()
+    """A page token: the keyset position as [created_at in integer microseconds, memory id]."""
+    raw = json.dumps([to_micros(c.created_at), c.memory_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(token: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        ts, mid = json.loads(raw)
-        return Cursor(datetime.fromtimestamp(float(ts), tz=UTC), str(mid))
-    except (ValueError, TypeError) as exc:
+        us, mid = json.loads(raw)
+        if not isinstance(us, int) or isinstance(us, bool) or not isinstance(mid, str):
+            raise TypeError("not [int, str]")
+        return Cursor(from_micros(us), mid)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidArgument("page_token is invalid; pass next_page_token from a previous List") from exc
 
 

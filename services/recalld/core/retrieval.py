@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from recalld.core.memory import validate_scope
-from recalld.core.settings import Limits, SearchSettings
+from recalld.core.settings import FusionMethod, Limits, SearchSettings
 from recalld.kernel.domain import (
     Edge,
     Memory,
@@ -39,10 +39,12 @@ from recalld.kernel.domain import (
     SearchHit,
     SearchMode,
     TimeRange,
+    norm,
 )
 from recalld.kernel.errors import InvalidArgument, ResourceExhausted
 from recalld.kernel.filters import validate_filters
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorHit, VectorStore
+from recalld.kernel.times import to_micros
 
 _MAX_PATHS_PER_HIT = 3
 
@@ -88,7 +90,7 @@ def score_walks(
     wanted = frozenset(terms)
     out: dict[str, _GraphCandidate] = {}
     for walk in walks:
-        weight = seed_weights.get(walk.start.casefold(), 0.0)
+        weight = seed_weights.get(norm(walk.start), 0.0)
         if weight <= 0:
             continue
         matched: set[str] = set()
@@ -214,10 +216,10 @@ class HybridRetriever:
         if mode is SearchMode.GRAPH:
             # Ties (common: many memories one hop from the user) go to the most recent.
             top = max(graph.values(), default=1.0)
-            order = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+            order = sorted(graph, key=lambda m: (-graph[m], -to_micros(memories[m].reference_time), m))
             return [(m, graph[m] / top, (graph_name,)) for m in order]
-        if self._s.fusion == "rrf":
-            graph_rank = sorted(graph, key=lambda m: (-graph[m], -memories[m].reference_time.timestamp(), m))
+        if self._s.fusion is FusionMethod.RRF:
+            graph_rank = sorted(graph, key=lambda m: (-graph[m], -to_micros(memories[m].reference_time), m))
             ranked = {vector_name: list(vec), graph_name: graph_rank}
             weights = {vector_name: self._s.vector_weight, graph_name: self._s.graph_weight}
             return [
@@ -229,19 +231,19 @@ class HybridRetriever:
     async def _graph_candidates(
         self, scope: Scope, linked: Sequence[str], terms: Sequence[str], vector_hits: Sequence[VectorHit]
     ) -> dict[str, _GraphCandidate]:
-        weights = {n.casefold(): 1.0 for n in linked}
+        weights = {norm(n): 1.0 for n in linked}
         top = [h.id for h in vector_hits[: self._s.seed_hits]]
         if top:
             for mid, ents in (await self._graph.memory_entities(top)).items():
                 rank_weight = 0.5 * next((h.score for h in vector_hits if h.id == mid), 0.0)
                 for e in ents:
-                    weights[e.casefold()] = max(weights.get(e.casefold(), 0.0), rank_weight)
+                    weights[norm(e)] = max(weights.get(norm(e), 0.0), rank_weight)
         if not weights:
             return {}
         # Entities the query names are walked graph_depth hops; entities borrowed
         # from vector hits one hop (their neighbourhood, not the user's whole graph:
         # two hops from them mostly pass through the user's own hub node).
-        named = {n.casefold() for n in linked}
+        named = {norm(n) for n in linked}
         order = sorted(weights, key=lambda n: (-weights[n], n))
         walks = await self._graph.expand(
             scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class FusionMethod(enum.StrEnum):
+    WEIGHTED = "weighted"  # cosine + alpha * normalized graph score
+    RRF = "rrf"  # reciprocal rank fusion
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +26,7 @@ class SearchSettings:
     graph_depth: int = 2
     vector_candidates: int = 50
     max_paths: int = 1000
-    fusion: str = "weighted"  # "weighted" (cosine + alpha * normalized graph score) or "rrf"
+    fusion: FusionMethod = FusionMethod.WEIGHTED
     graph_alpha: float = 0.15
     rrf_k: int = 60
     vector_weight: float = 1.0

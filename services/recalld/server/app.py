@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import typing
 from dataclasses import dataclass, field
 
 from recalld.core.explore import GraphExplorer
@@ -16,7 +17,7 @@ from recalld.core.indexing import Indexer
 from recalld.core.memory import MemoryPipeline
 from recalld.core.retrieval import HybridRetriever
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorStore
-from recalld.server.config import Settings
+from recalld.server.config import GraphBackend, Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,12 @@ class App:
 
 
 def _graph_store(settings: Settings) -> GraphStore:
-    backend = settings.graph_backend
-    if backend == "embedded":
+    backend = GraphBackend(settings.graph_backend)
+    if backend is GraphBackend.EMBEDDED:
         from recalld.graph.embedded import EmbeddedGraphStore
 
         return EmbeddedGraphStore(path=settings.data_dir / "graph.db")
-    if backend == "falkordb":
+    if backend is GraphBackend.FALKORDB:
         from recalld.graph.falkordb import FalkorDBGraphStore
 
         return FalkorDBGraphStore(
@@ -93,7 +94,7 @@ def _graph_store(settings: Settings) -> GraphStore:
             username=settings.graph_user or None,
             password=settings.graph_password or None,
         )
-    if backend == "neo4j":
+    if backend is GraphBackend.NEO4J:
         from recalld.graph.neo4j import Neo4jGraphStore
 
         if not settings.graph_uri:
@@ -104,7 +105,7 @@ def _graph_store(settings: Settings) -> GraphStore:
             password=settings.graph_password,
             database=settings.graph_database or None,
         )
-    raise ValueError(f"unknown graph backend {backend!r} (available: embedded, falkordb, neo4j)")
+    typing.assert_never(backend)
 
 
 def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
@@ -122,10 +123,10 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         token=settings.vector_token,
         dim=embedder.dim,
         collection=settings.vector_collection,
-        index_type=settings.milvus_index,
+        index_type=settings.milvus_index.value,
         flush_rows=settings.milvus_flush_rows,
         user_buckets=settings.vector_user_buckets,
-        consistency_level=settings.vector_consistency,
+        consistency_level=settings.vector_consistency.value,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)

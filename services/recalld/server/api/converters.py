@@ -9,9 +9,9 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from recalld.core.indexing import VerifyReport
+from recalld.kernel import domain as d
 from recalld.kernel.errors import InvalidArgument
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
-from recalld.kernel import domain as d
 
 _MODES: dict[int, d.SearchMode] = {
     memory_pb2.RETRIEVAL_MODE_UNSPECIFIED: d.SearchMode.HYBRID,
