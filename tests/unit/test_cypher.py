@@ -96,11 +96,84 @@ def test_caller_values_travel_only_as_parameters(query: Query) -> None:
     assert literals <= {"active", "deleted", "delete", "", *cypher.GENERIC_TYPES}
 
 
+def fixed_statements() -> dict[str, str]:
+    """The module's statement constants (upper-case strings that are Cypher)."""
+    return {
+        name: value
+        for name in dir(cypher)
+        if name.isupper()
+        and isinstance(value := getattr(cypher, name), str)
+        and re.search(r"\b(MATCH|CREATE|CALL|UNWIND)\b", value)
+    }
+
+
 def test_fixed_statements_have_no_formatting_leftovers() -> None:
-    for name in dir(cypher):
-        value = getattr(cypher, name)
-        if name.isupper() and isinstance(value, str):
-            assert "{_" not in value and "{{" not in value, name
+    assert {"ADD_MEMORIES", "LIST_INDEXES", "COUNT_MEMORIES"} <= set(fixed_statements())
+    for name, value in fixed_statements().items():
+        assert "{_" not in value and "{{" not in value, name
+
+
+def _top_level_split(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, braces, parentheses and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(text):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"`":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    assert depth == 0 and not quote, text
+    return [p.strip() for p in [*parts, text[start:]]]
+
+
+def returned_columns(text: str) -> list[tuple[list[str], list[str]]]:
+    """For each RETURN of a statement: its column aliases and its ORDER BY keys. Fails on a
+    column that is not ``<expr> AS <alias>``."""
+    out = []
+    for clause in re.split(r"\bRETURN\b", text)[1:]:
+        projection, *tail = re.split(r"\b(?=ORDER BY|SKIP|LIMIT)\b", clause, maxsplit=1)
+        aliases = []
+        for item in _top_level_split(re.sub(r"^\s*DISTINCT\b", "", projection)):
+            m = re.fullmatch(r"(?P<expr>\S.*)\s+AS\s+(?P<alias>[A-Za-z_]\w*)", item, re.S)
+            assert m, f"un-aliased RETURN column {item!r}"
+            aliases.append(m["alias"])
+        order = re.match(r"ORDER BY(.*?)(\bSKIP\b|\bLIMIT\b|$)", tail[0] if tail else "", re.S)
+        keys = [re.sub(r"\s+(ASC|DESC)$", "", k) for k in _top_level_split(order[1])] if order else []
+        out.append((aliases, keys))
+    return out
+
+
+ALL_STATEMENTS = [(q.name, q.text) for q in all_queries()] + sorted(fixed_statements().items())
+
+
+@pytest.mark.parametrize(("name", "text"), ALL_STATEMENTS, ids=[n for n, _ in ALL_STATEMENTS])
+def test_every_returned_column_is_named_and_orders_use_the_names(name: str, text: str) -> None:
+    """Rows reach the store as dicts keyed by alias, so every RETURN column needs ``AS <alias>``,
+    unique within its RETURN; ORDER BY names those aliases (FalkorDB's dialect, see falkordb.py)."""
+    for aliases, order_keys in returned_columns(text):
+        assert aliases and len(set(aliases)) == len(aliases), aliases
+        assert set(order_keys) <= set(aliases), (order_keys, aliases)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MATCH (m:Memory) RETURN m.id",
+        "MATCH (m:Memory) RETURN m.id AS id, m.state",
+        "MATCH (m:Memory) RETURN [x IN m.l | x AS y]",
+        "MATCH (m:Memory) RETURN count(m) AS n, m.id AS n",
+        "MATCH (m:Memory) RETURN m.id AS id ORDER BY m.created_at",
+    ],
+)
+def test_the_column_rule_catches_unnamed_duplicate_and_unprojected_columns(text: str) -> None:
+    with pytest.raises(AssertionError):
+        test_every_returned_column_is_named_and_orders_use_the_names("bad", text)
 
 
 SCOPES = [
@@ -243,7 +316,7 @@ def test_times_convert_exactly_to_microseconds() -> None:
 
 
 class RecordingRunner:
-    def __init__(self, rows: list[list[Any]] | None = None) -> None:
+    def __init__(self, rows: list[dict[str, Any]] | None = None) -> None:
         self.writes: list[Query] = []
         self.reads: list[Query] = []
         self.rows = rows or []
@@ -252,11 +325,11 @@ class RecordingRunner:
 
     async def close(self) -> None: ...
 
-    async def write(self, query: Query) -> list[list[Any]]:
+    async def write(self, query: Query) -> list[dict[str, Any]]:
         self.writes.append(query)
         return self.rows
 
-    async def read(self, query: Query) -> list[list[Any]]:
+    async def read(self, query: Query) -> list[dict[str, Any]]:
         self.reads.append(query)
         return self.rows
 
@@ -276,7 +349,7 @@ WRITES: list[tuple[str, Callable[[CypherGraphStore], Any]]] = [
 
 @pytest.mark.parametrize(("name", "call"), WRITES, ids=[w[0] for w in WRITES])
 async def test_every_write_is_one_statement(name: str, call: Callable[[CypherGraphStore], Any]) -> None:
-    runner = RecordingRunner(rows=[["a", 2]])  # a write that applied (compare-and-set held)
+    runner = RecordingRunner(rows=[{"memory_id": "a", "id": "a", "version": 2}])  # compare-and-set held
     await call(CypherGraphStore(runner=runner))
     assert [q.name for q in runner.writes] == [name]
     assert runner.reads == []
@@ -288,15 +361,16 @@ def test_delete_sends_each_id_once_with_its_expected_version() -> None:
 
 
 class UnappliedWrites(RecordingRunner):
-    async def write(self, query: Query) -> list[list[Any]]:
+    async def write(self, query: Query) -> list[dict[str, Any]]:
         self.writes.append(query)
         return []  # the compare-and-set matched nothing
 
 
 @pytest.mark.parametrize(
-    ("stored", "error"), [([], NotFound), ([["deleted", 3]], NotFound), ([["active", 7]], Conflict)]
+    ("stored", "error"),
+    [([], NotFound), ([{"state": "deleted", "version": 3}], NotFound), ([{"state": "active", "version": 7}], Conflict)],
 )
-async def test_a_replace_that_did_not_apply_reads_why(stored: list[list[Any]], error: type[Exception]) -> None:
+async def test_a_replace_that_did_not_apply_reads_why(stored: list[dict[str, Any]], error: type[Exception]) -> None:
     runner = UnappliedWrites(rows=stored)
     store = CypherGraphStore(runner=runner)
     with pytest.raises(error):
@@ -304,6 +378,87 @@ async def test_a_replace_that_did_not_apply_reads_why(stored: list[list[Any]], e
             hostile_memory(), HistoryEntry("i", EventKind.UPDATE, "", "", NOW), expected_version=1
         )
     assert [q.name for q in runner.reads] == ["memory_version"]
+
+
+class ColumnsRunner(RecordingRunner):
+    """Answers every statement with rows holding exactly the columns its RETURN names (values
+    from ``values``, one row per entry of ``per_query[name]``), in reverse order: the store
+    must read each field by its alias, and only aliases the statement returns."""
+
+    def __init__(self, values: dict[str, Any], per_query: dict[str, list[dict[str, Any]]]) -> None:
+        super().__init__()
+        self.values, self.per_query = values, per_query
+
+    def _answer(self, query: Query) -> list[dict[str, Any]]:
+        columns = returned_columns(query.text)
+        if not columns:
+            return []
+        aliases = list(reversed(columns[-1][0]))
+        return [{a: {**self.values, **o}[a] for a in aliases} for o in self.per_query.get(query.name, [{}])]
+
+    async def write(self, query: Query) -> list[dict[str, Any]]:
+        self.writes.append(query)
+        return self._answer(query)
+
+    async def read(self, query: Query) -> list[dict[str, Any]]:
+        self.reads.append(query)
+        return self._answer(query)
+
+
+async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> None:
+    from recalld.kernel.domain import Edge, EntityNode, Path
+
+    m = hostile_memory()
+    edge = Edge("A", "p", "B", m.id)
+    values = {
+        **cypher.memory_props(m),
+        "memory_id": m.id,
+        "event": "add",
+        "old_text": "",
+        "new_text": m.text,
+        "at": cypher.to_micros(NOW),
+        "seq": 1,
+        "i": 0,
+        "norm": "a",
+        "name": "A",
+        "type": "person",
+        "subject": "a",
+        "predicate": "p",
+        "object": "b",
+        "ord": 0,
+        "other": "b",
+        "other_name": "B",
+        "other_type": "thing",
+        "start_name": "A",
+        "edges": [["A", "p", "B", m.id]],
+        "total": 3,
+    }
+    entities = [{"norm": "a", "name": "A"}, {"norm": "b", "name": "B", "type": "thing"}]
+    incident = [{"subject": "A", "object": "B"}]  # display names here, norms in memory_entities
+    runner = ColumnsRunner(values, {"find_entities": entities, "incident_edges": incident})
+    store = CypherGraphStore(runner=runner)
+    assert cypher.row_to_memory(dict(reversed(list(cypher.memory_props(m).items())))) == m
+    assert await store.get_any(m.id, SCOPE) == m
+    assert await store.get_memories([m.id], SCOPE) == {m.id: m}
+    assert await store.get_all([m.id]) == [m]
+    assert await store.list_memories(SCOPE, [], 10, None) == [m]
+    assert await store.find_scope_ids(SCOPE) == [m.id]
+    assert await store.find_by_hash(SCOPE, [m.content_hash]) == {m.content_hash: m.id}
+    assert await store.history(m.id, SCOPE) == [HistoryEntry(m.id, EventKind.ADD, "", m.text, NOW)]
+    assert await store.link_entities(SCOPE, ["A", "c", "b"]) == ["a", "b"]
+    assert await store.memory_entities([m.id]) == {m.id: ["a", "b"]}
+    assert await store.expand(SCOPE, ["a"], 2, 5) == [Path("A", (edge,))] * 2
+    subgraph = await store.subgraph(SCOPE, "a", 2, 5)
+    assert subgraph is not None and subgraph.edges == (edge,)
+    assert subgraph.nodes == (EntityNode("A", "person"), EntityNode("B", "thing"))
+    assert await store.paths_between(SCOPE, "a", "b", 2, 5) == [Path("A", (edge,))] * 2
+    assert (await store.pending_index(5)).upserts == ((m, 1),)
+    assert (await store.index_targets([m.id])).upserts == ((m, 1),)
+    assert await store.mark_indexed({m.id: 1}) == set()
+    assert await store.index_state() == {m.id: True}
+    assert await store.count_memories() == 3
+    assert await store.delete_memories([m.id], at=NOW) == {m.id: 1}
+    await store.replace_memory(m, HistoryEntry(m.id, EventKind.UPDATE, "", "", NOW), expected_version=1)
 
 
 def test_neo4j_schema_is_idempotent() -> None:
@@ -336,12 +491,12 @@ def test_composition_root_builds_each_graph_backend(tmp_path: Path) -> None:
     from recalld.graph.falkordb import FalkorDBGraphStore
     from recalld.graph.neo4j import Neo4jGraphStore
     from recalld.server.app import _graph_store
-    from recalld.server.config import Settings, load_settings
+    from recalld.server.config import GraphBackend, Settings, load_settings
 
     assert isinstance(_graph_store(Settings(data_dir=tmp_path)), EmbeddedGraphStore)
-    assert isinstance(_graph_store(Settings(graph_backend="falkordb")), FalkorDBGraphStore)
+    assert isinstance(_graph_store(Settings(graph_backend=GraphBackend.FALKORDB)), FalkorDBGraphStore)
     with pytest.raises(ValueError, match="RECALLD_GRAPH_URI"):
-        _graph_store(Settings(graph_backend="neo4j"))
+        _graph_store(Settings(graph_backend=GraphBackend.NEO4J))
     env = {
         "RECALLD_GRAPH_BACKEND": "neo4j",
         "RECALLD_GRAPH_URI": "neo4j+s://example.invalid:7687",
@@ -352,8 +507,8 @@ def test_composition_root_builds_each_graph_backend(tmp_path: Path) -> None:
     settings = load_settings(env)
     assert isinstance(_graph_store(settings), Neo4jGraphStore)  # connects only at open()
     assert "secret" not in repr(settings)
-    with pytest.raises(ValueError, match="unknown graph backend"):
-        _graph_store(Settings(graph_backend="cassandra"))
+    with pytest.raises(ValueError, match="RECALLD_GRAPH_BACKEND='cassandra' is not one of 'embedded', 'falkordb'"):
+        load_settings({"RECALLD_GRAPH_BACKEND": "cassandra"})
 
 
 class FakeNeo4j:
@@ -395,7 +550,7 @@ class FakeNeo4j:
         self.log.append(("run", text, params))
         return self
 
-    async def values(self) -> list[list[Any]]:
+    async def data(self) -> list[dict[str, Any]]:
         return []
 
     async def close(self) -> None:

@@ -11,6 +11,9 @@ Rules, enforced by ``tests/unit/test_cypher.py``:
   caller - ids, texts, entity names, scope values, metadata keys and values - is a ``$parameter``.
 * Scope predicates name only ``user_id``, ``agent_id``, ``run_id`` (and, on memories, their
   indexed ``*_key`` twins); traversals check them on every relationship of a path.
+* Every column a statement returns is named, ``<expr> AS <alias>`` (aliases unique within the
+  RETURN), and runners hand rows back as dicts keyed by alias: the store reads ``row["id"]``,
+  never a position. ORDER BY names projected aliases (see recalld.graph.falkordb).
 * Every write method of the GraphStore protocol is ONE statement, so it is one transaction in
   Neo4j and one atomic ``GRAPH.QUERY`` in FalkorDB: a crash never leaves half a memory.
   The statements use ``FOREACH`` and ``WITH count(*) AS barrier`` (one row after any number of
@@ -169,8 +172,11 @@ def falkordb_indexes() -> list[tuple[str, str, str]]:
     return out
 
 
-LIST_INDEXES = "CALL db.indexes() YIELD label, properties RETURN label, properties"
-LIST_CONSTRAINTS = "CALL db.constraints() YIELD type, label, properties, status RETURN type, label, properties, status"
+LIST_INDEXES = "CALL db.indexes() YIELD label, properties RETURN label AS label, properties AS properties"
+LIST_CONSTRAINTS = (
+    "CALL db.constraints() YIELD type, label, properties, status "
+    "RETURN type AS type, label AS label, properties AS properties, status AS status"
+)
 
 
 # -- statements ------------------------------------------------------------------------------------
@@ -185,7 +191,8 @@ class Query:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-_MEMORY_COLUMNS = ", ".join(f"m.{p}" for p in MEMORY_PROPS)
+# The memory columns, named like the stored properties (what memory_from_fields reads).
+_MEMORY_COLUMNS = ", ".join(f"m.{p} AS {p}" for p in MEMORY_PROPS)
 _REPLACED_MAP = (
     "{"
     + ", ".join(
@@ -244,7 +251,7 @@ FOREACH (x IN olds | DELETE x)
 {_MERGE_ENTITIES}
 WITH m
 {_APPEND_HISTORY}
-RETURN x.memory_id"""
+RETURN x.memory_id AS memory_id"""
 
 # Tombstones the targets that are active (and at their expected version, when one is given),
 # records their DELETE history from the stored text, then drops their relations.
@@ -263,7 +270,7 @@ WITH m
 OPTIONAL MATCH ()-[r:REL {{memory_id: m.id}}]->()
 WITH m, collect(r) AS rels
 FOREACH (x IN rels | DELETE x)
-RETURN m.id, m.version"""
+RETURN m.id AS id, m.version AS version"""
 
 # Marks only the exact version; returns the ids it marked (the rest are stale).
 MARK_INDEXED = f"""
@@ -272,33 +279,33 @@ MATCH (m:Memory {{id: d.id}})
 {_LOCK}
 WITH m, d WHERE m.version = d.version
 SET m.indexed = true
-RETURN m.id"""
+RETURN m.id AS id"""
 
 # Why a compare-and-set did not apply.
-MEMORY_VERSION = "MATCH (m:Memory {id: $id}) RETURN m.state, m.version"
+MEMORY_VERSION = "MATCH (m:Memory {id: $id}) RETURN m.state AS state, m.version AS version"
 
 GET_ALL = f"""
 UNWIND $ids AS mid
 MATCH (m:Memory {{id: mid}}) WHERE m.state = 'active'
-RETURN {_MEMORY_COLUMNS} ORDER BY m.id"""
+RETURN {_MEMORY_COLUMNS} ORDER BY id"""
 
 FIND_BY_HASH = """
 UNWIND $lookups AS l
 MATCH (m:Memory {dedup_key: l[0]})
 WHERE m.state = 'active' AND m.hash = l[1] AND m.user_id = $user_id AND m.agent_id = $agent_id AND m.run_id = $run_id
-RETURN m.hash, m.id"""
+RETURN m.hash AS hash, m.id AS id"""
 
 FIND_ENTITIES = """
 UNWIND $keys AS k
 MATCH (e:Entity {key: k})
-RETURN e.norm, e.name, e.type"""
+RETURN e.norm AS norm, e.name AS name, e.type AS type"""
 
 # Anchored on the relationship index: FalkorDB planned the (s:Entity)-[r]->(o:Entity) form
 # as a label scan of every entity per id (measured: hybrid search 640 ms at 10k memories).
 MEMORY_ENTITIES = """
 UNWIND $ids AS mid
 MATCH ()-[r:REL {memory_id: mid}]->()
-RETURN mid, startNode(r).norm, endNode(r).norm, r.ord AS ord ORDER BY ord"""
+RETURN mid AS memory_id, startNode(r).norm AS subject, endNode(r).norm AS object, r.ord AS ord ORDER BY ord"""
 
 INDEX_TARGETS = f"""
 UNWIND $ids AS mid
@@ -307,11 +314,11 @@ RETURN {_MEMORY_COLUMNS}"""
 
 PENDING_INDEX = f"""
 MATCH (m:Memory) WHERE m.indexed = false
-RETURN {_MEMORY_COLUMNS} ORDER BY m.created_at, m.id LIMIT $limit"""
+RETURN {_MEMORY_COLUMNS} ORDER BY created_at, id LIMIT $limit"""
 
-INDEX_STATE = "MATCH (m:Memory) RETURN m.id, m.state"
+INDEX_STATE = "MATCH (m:Memory) RETURN m.id AS id, m.state AS state"
 
-COUNT_MEMORIES = "MATCH (m:Memory) WHERE m.state = 'active' RETURN count(m)"
+COUNT_MEMORIES = "MATCH (m:Memory) WHERE m.state = 'active' RETURN count(m) AS total"
 
 _EDGE_LIST = "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id]]"
 _SIMPLE_PATH = "ALL(n IN nodes(p) WHERE single(x IN nodes(p) WHERE x = n))"
@@ -509,14 +516,17 @@ def list_memories_query(scope: Scope, filters: Sequence[MetadataFilter], limit: 
         cparams = {"after_ts": to_micros(after.created_at), "after_id": after.memory_id}
     text = (
         f"MATCH (m:Memory) WHERE m.state = 'active' AND {where}{ftext}{ctext} "
-        f"RETURN {_MEMORY_COLUMNS} ORDER BY m.created_at DESC, m.id DESC LIMIT $limit"
+        f"RETURN {_MEMORY_COLUMNS} ORDER BY created_at DESC, id DESC LIMIT $limit"
     )
     return Query("list_memories", text, {**params, **fparams, **cparams, "limit": limit})
 
 
 def find_scope_ids_query(scope: Scope) -> Query:
     where, params = scope_predicate("m", scope)
-    text = f"MATCH (m:Memory) WHERE m.state = 'active' AND {where} RETURN m.id ORDER BY m.created_at, m.id"
+    text = (
+        f"MATCH (m:Memory) WHERE m.state = 'active' AND {where} "
+        "RETURN m.id AS id, m.created_at AS created_at ORDER BY created_at, id"
+    )
     return Query("find_scope_ids", text, params)
 
 
@@ -540,7 +550,8 @@ def history_query(memory_id: str, scope: Scope) -> Query:
     text = (
         f"MATCH (m:Memory {{id: $id}}) WHERE {where} "
         "OPTIONAL MATCH (h:History {memory_id: m.id}) "
-        "RETURN h.memory_id, h.event, h.old_text, h.new_text, h.at, h.seq AS seq ORDER BY seq"
+        "RETURN h.memory_id AS memory_id, h.event AS event, h.old_text AS old_text, h.new_text AS new_text, "
+        "h.at AS at, h.seq AS seq ORDER BY seq"
     )
     return Query("history", text, {"id": memory_id, **params})
 
@@ -564,7 +575,7 @@ def expand_query(scope: Scope, seed: str, hops: int, limit: int) -> Query:
     text = (
         f"MATCH (s:Entity {{key: $seed}}) MATCH p = (s)-[:REL*{k}..{k}]-(:Entity) "
         f"WHERE ALL(r IN relationships(p) WHERE {where}) AND {_SIMPLE_PATH} "
-        f"RETURN s.name, {_EDGE_LIST} LIMIT $limit"
+        f"RETURN s.name AS start_name, {_EDGE_LIST} AS edges LIMIT $limit"
     )
     return Query("expand", text, {"seed": entity_key(scope.namespace, norm(seed)), "limit": limit, **params})
 
@@ -578,7 +589,7 @@ def paths_query(scope: Scope, source: str, target: str, hops: int, limit: int) -
         "MATCH (t:Entity {key: $target}) "
         f"MATCH p = (s)-[:REL*{k}..{k}]-(t) "
         f"WHERE ALL(r IN relationships(p) WHERE {where}) AND {_SIMPLE_PATH} "
-        f"RETURN {_EDGE_LIST} LIMIT $limit"
+        f"RETURN {_EDGE_LIST} AS edges LIMIT $limit"
     )
     return Query(
         "paths_between",
@@ -601,8 +612,9 @@ def incident_edges_query(scope: Scope, frontier: Sequence[str], limit: int) -> Q
         "UNWIND range(0, size($frontier) - 1) AS i "
         "MATCH (n:Entity {key: $frontier[i]})-[r:REL]-(o:Entity) "
         f"WHERE {where} "
-        "RETURN i AS i, n.name, n.type, startNode(r).name, r.predicate, endNode(r).name, r.memory_id AS memory_id, "
-        "o.norm, o.name, o.type, r.created_at AS created_at, r.ord AS ord "
+        "RETURN i AS i, n.name AS name, n.type AS type, startNode(r).name AS subject, r.predicate AS predicate, "
+        "endNode(r).name AS object, r.memory_id AS memory_id, o.norm AS other, o.name AS other_name, "
+        "o.type AS other_type, r.created_at AS created_at, r.ord AS ord "
         "ORDER BY i, created_at, memory_id, ord LIMIT $limit"
     )
     keys = [entity_key(scope.namespace, n) for n in frontier]
@@ -718,8 +730,9 @@ def graph_rows(memories: Sequence[Memory]) -> tuple[list[dict[str, Any]], list[d
     return list(entities.values()), relations
 
 
-def row_to_memory(row: Sequence[Any]) -> Memory:
-    return memory_from_fields(dict(zip(MEMORY_PROPS, row, strict=True)))
+def row_to_memory(row: Mapping[str, Any]) -> Memory:
+    """A memory from a row of ``_MEMORY_COLUMNS`` (keyed by the property names)."""
+    return memory_from_fields(row)
 
 
 def _pending(rows: Sequence[Memory]) -> PendingIndex:
@@ -729,23 +742,28 @@ def _pending(rows: Sequence[Memory]) -> PendingIndex:
     )
 
 
-def _edges(rows: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
-    return tuple(Edge(s, p, o, mid) for s, p, o, mid in rows)
+def _edges(edges: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
+    """An ``edges`` column (``_EDGE_LIST``): one [subject, predicate, object, memory_id] per edge."""
+    return tuple(Edge(s, p, o, mid) for s, p, o, mid in edges)
 
 
 # -- the store ------------------------------------------------------------------------------------------
 
 
+Row = dict[str, Any]  # one result row, keyed by column alias
+
+
 class CypherRunner(Protocol):
-    """How a backend executes queries. ``write`` runs one query as one atomic transaction."""
+    """How a backend executes queries. ``write`` runs one query as one atomic transaction. Both
+    return the rows as dicts keyed by the statement's column aliases."""
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def write(self, query: Query) -> list[list[Any]]: ...
+    async def write(self, query: Query) -> list[Row]: ...
 
-    async def read(self, query: Query) -> list[list[Any]]: ...
+    async def read(self, query: Query) -> list[Row]: ...
 
 
 _CHUNK = 1000  # ids per read query
@@ -776,7 +794,7 @@ class CypherGraphStore:
         if await self._runner.write(replace_memory_query(memory, history, expected_version)):
             return
         rows = await self._runner.read(memory_version_query(memory.id))
-        state, version = (rows[0][0], rows[0][1]) if rows else (None, None)
+        state, version = (rows[0]["state"], rows[0]["version"]) if rows else (None, None)
         if state != MemoryState.ACTIVE.value:
             raise NotFound(f"memory {memory.id} not found (deleted, or never existed)")
         raise Conflict(
@@ -790,7 +808,7 @@ class CypherGraphStore:
         done: dict[str, int] = {}
         for chunk in _chunks(ids):
             rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions))
-            done.update((r[0], r[1]) for r in rows)
+            done.update((r["id"], r["version"]) for r in rows)
         return done
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -826,25 +844,29 @@ class CypherGraphStore:
         return [row_to_memory(r) for r in rows]
 
     async def find_scope_ids(self, scope: Scope) -> list[str]:
-        return [r[0] for r in await self._runner.read(find_scope_ids_query(scope))]
+        return [r["id"] for r in await self._runner.read(find_scope_ids_query(scope))]
 
     async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for chunk in _chunks(hashes):
-            out.update((r[0], r[1]) for r in await self._runner.read(find_by_hash_query(scope, chunk)))
+            out.update((r["hash"], r["id"]) for r in await self._runner.read(find_by_hash_query(scope, chunk)))
         return out
 
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         rows = await self._runner.read(history_query(memory_id, scope))
         if not rows:
             return None
-        return [HistoryEntry(r[0], EventKind(r[1]), r[2], r[3], from_micros(r[4])) for r in rows if r[0] is not None]
+        return [
+            HistoryEntry(r["memory_id"], EventKind(r["event"]), r["old_text"], r["new_text"], from_micros(r["at"]))
+            for r in rows
+            if r["memory_id"] is not None  # OPTIONAL MATCH: one all-null row when there is no history
+        ]
 
     # -- graph -------------------------------------------------------------------------------------------
     async def _entities(self, scope: Scope, names: Sequence[str]) -> dict[str, tuple[str, str]]:
         """norm -> (display name, type) of the known entities among ``names``."""
         rows = await self._runner.read(find_entities_query(scope, names))
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r["norm"]: (r["name"], r["type"]) for r in rows}
 
     async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
         if not names:
@@ -855,9 +877,9 @@ class CypherGraphStore:
     async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for chunk in _chunks(memory_ids):
-            for mid, subject, obj, _ in await self._runner.read(memory_entities_query(chunk)):
-                names = out.setdefault(mid, [])
-                names += [n for n in (subject, obj) if n not in names]
+            for r in await self._runner.read(memory_entities_query(chunk)):
+                names = out.setdefault(r["memory_id"], [])
+                names += [n for n in (r["subject"], r["object"]) if n not in names]
         return out
 
     async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
@@ -872,7 +894,7 @@ class CypherGraphStore:
                 rows = await self._runner.read(expand_query(scope, seed, hops, budget))
                 if not rows and hops == 1:
                     break  # unknown seed, or nothing visible around it
-                paths += [Path(start=start, edges=_edges(edges)) for start, edges in rows]
+                paths += [Path(start=r["start_name"], edges=_edges(r["edges"])) for r in rows]
         return paths
 
     async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
@@ -882,7 +904,7 @@ class CypherGraphStore:
         rows = await self._runner.read(incident_edges_query(scope, [start], max(2 * limit, 1)))
         if not rows:
             return None  # unknown, or no relation visible in this scope
-        nodes = {start: EntityNode(rows[0][1], rows[0][2])}
+        nodes = {start: EntityNode(rows[0]["name"], rows[0]["type"])}
         edges: dict[tuple[str, str, str, str], Edge] = {}
         frontier: list[str] = []
         for level in range(depth):
@@ -891,12 +913,12 @@ class CypherGraphStore:
                     break
                 rows = await self._runner.read(incident_edges_query(scope, frontier, 2 * limit))
             frontier = []
-            for _, _, _, subject, predicate, obj, mid, other, other_name, other_type, *_ in rows:
-                key = (subject, predicate, obj, mid)
+            for r in rows:
+                key = (r["subject"], r["predicate"], r["object"], r["memory_id"])
                 if key not in edges and len(edges) < limit:
-                    edges[key] = Edge(subject, predicate, obj, mid)
-                    if other not in nodes:
-                        nodes[other] = EntityNode(other_name, other_type)
+                    edges[key] = Edge(*key)
+                    if (other := r["other"]) not in nodes:
+                        nodes[other] = EntityNode(r["other_name"], r["other_type"])
                         frontier.append(other)
         return Subgraph(nodes=tuple(nodes.values()), edges=tuple(edges.values()))
 
@@ -916,7 +938,7 @@ class CypherGraphStore:
             if len(paths) >= limit:
                 break
             rows = await self._runner.read(paths_query(scope, source, target, hops, limit - len(paths)))
-            paths += [Path(start=known[s][0], edges=_edges(edges)) for (edges,) in rows]
+            paths += [Path(start=known[s][0], edges=_edges(r["edges"])) for r in rows]
         return paths
 
     # -- consistency with the vector index ---------------------------------------------------------------
@@ -927,7 +949,7 @@ class CypherGraphStore:
     async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
         if not done:
             return set()
-        marked = {r[0] for r in await self._runner.write(mark_indexed_query(done))}
+        marked = {r["id"] for r in await self._runner.write(mark_indexed_query(done))}
         return set(done) - marked
 
     async def index_targets(self, ids: Sequence[str]) -> PendingIndex:
@@ -938,8 +960,8 @@ class CypherGraphStore:
 
     async def index_state(self) -> dict[str, bool]:
         rows = await self._runner.read(Query("index_state", INDEX_STATE))
-        return {r[0]: r[1] == MemoryState.ACTIVE.value for r in rows}
+        return {r["id"]: r["state"] == MemoryState.ACTIVE.value for r in rows}
 
     async def count_memories(self) -> int:
         rows = await self._runner.read(Query("count_memories", COUNT_MEMORIES))
-        return int(rows[0][0]) if rows else 0
+        return int(rows[0]["total"]) if rows else 0

@@ -35,6 +35,7 @@ from recalld.graph.cypher import (
     UNIQUE_KEYS,
     CypherGraphStore,
     Query,
+    Row,
     falkordb_indexes,
 )
 from recalld.kernel.errors import Unavailable
@@ -115,13 +116,13 @@ class FalkorDBRunner:
             await self._db.connection.aclose()
             self._db = self._graph = None
 
-    async def write(self, query: Query) -> list[list[Any]]:
+    async def write(self, query: Query) -> list[Row]:
         return await self._call(query, read_only=False)
 
-    async def read(self, query: Query) -> list[list[Any]]:
+    async def read(self, query: Query) -> list[Row]:
         return await self._call(query, read_only=True)
 
-    async def _call(self, query: Query, *, read_only: bool) -> list[list[Any]]:
+    async def _call(self, query: Query, *, read_only: bool) -> list[Row]:
         if self._graph is None:
             raise RuntimeError("graph store is not open")
         run = self._graph.ro_query if read_only else self._graph.query
@@ -129,19 +130,21 @@ class FalkorDBRunner:
             result = await run(query.text, _encode(query.params))
         except Exception as exc:
             raise _translate(exc) from exc
-        rows: list[list[Any]] = result.result_set
+        values: list[list[Any]] = result.result_set
         # Escaped strings are rare: one C-speed scan of the whole result decides whether to walk it.
-        return _decode(rows) if "\\u0001" in json.dumps(rows, default=str) else rows
+        if "\\u0001" in json.dumps(values, default=str):
+            values = _decode(values)
+        return _named(result.header, values)
 
     async def _ensure_schema(self) -> None:
         import redis.exceptions
 
-        indexed = {(label, p) for label, props in await self._rows(LIST_INDEXES) for p in props}
+        indexed = {(r["label"], p) for r in await self._rows(LIST_INDEXES) for p in r["properties"]}
         for label, prop, statement in falkordb_indexes():
             if (label, prop) not in indexed:
                 with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
                     await self._graph.query(statement)
-        existing = {(label, tuple(props)) for _, label, props, _ in await self._rows(LIST_CONSTRAINTS)}
+        existing = {(r["label"], tuple(r["properties"])) for r in await self._rows(LIST_CONSTRAINTS)}
         for label, props in UNIQUE_KEYS:
             if (label, props) not in existing:
                 with contextlib.suppress(redis.exceptions.ResponseError):  # "Constraint already exists"
@@ -152,7 +155,7 @@ class FalkorDBRunner:
         # Constraints are built in the background; wait until they hold.
         deadline = time.monotonic() + 30
         while True:
-            states = {(label, tuple(p)): s for _, label, p, s in await self._rows(LIST_CONSTRAINTS)}
+            states = {(r["label"], tuple(r["properties"])): r["status"] for r in await self._rows(LIST_CONSTRAINTS)}
             pending = [k for k in UNIQUE_KEYS if states.get(k) != "OPERATIONAL"]
             if not pending:
                 return
@@ -160,8 +163,15 @@ class FalkorDBRunner:
                 raise RuntimeError(f"FalkorDB unique constraints not operational: {pending} ({states})")
             await asyncio.sleep(0.05)
 
-    async def _rows(self, statement: str) -> list[list[Any]]:
-        return list((await self._graph.query(statement)).result_set)
+    async def _rows(self, statement: str) -> list[Row]:
+        result = await self._graph.query(statement)
+        return _named(result.header, result.result_set)
+
+
+def _named(header: list[Any], values: list[list[Any]]) -> list[Row]:
+    """Rows as dicts keyed by column alias; the client's header holds one [column type, name] per column."""
+    names = [name for _, name in header]
+    return [dict(zip(names, row, strict=True)) for row in values]
 
 
 def _translate(exc: Exception) -> Exception:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recalld.graph.cypher import CypherGraphStore, Query, neo4j_schema
+from recalld.graph.cypher import CypherGraphStore, Query, Row, neo4j_schema
 from recalld.kernel.errors import Unavailable
 
 
@@ -42,28 +42,30 @@ class Neo4jRunner:
             await self._driver.close()
             self._driver = None
 
-    async def write(self, query: Query) -> list[list[Any]]:
+    async def write(self, query: Query) -> list[Row]:
         return await self._call(query, write=True)
 
-    async def read(self, query: Query) -> list[list[Any]]:
+    async def read(self, query: Query) -> list[Row]:
         return await self._call(query, write=False)
 
-    async def _call(self, query: Query, *, write: bool) -> list[list[Any]]:
+    async def _call(self, query: Query, *, write: bool) -> list[Row]:
         if self._driver is None:
             raise RuntimeError("graph store is not open")
         try:
             async with self._driver.session(database=self._database) as session:
                 work = session.execute_write if write else session.execute_read
-                rows: list[list[Any]] = await work(_run, query)
+                rows: list[Row] = await work(_run, query)
                 return rows
         except Exception as exc:
             raise _translate(exc) from exc
 
 
-async def _run(tx: Any, query: Query) -> list[list[Any]]:
+async def _run(tx: Any, query: Query) -> list[Row]:
+    """The rows as dicts keyed by column alias. ``data()`` would turn nodes into dicts too; the
+    statements return only scalars and lists of them."""
     result = await tx.run(query.text, query.params)
-    values: list[list[Any]] = await result.values()
-    return values
+    rows: list[Row] = await result.data()
+    return rows
 
 
 def _translate(exc: Exception) -> Exception:
