@@ -131,7 +131,9 @@ def test_the_server_wheel_installs_only_the_recalld_namespace(tmp_path: Path) ->
 
 
 def test_no_absolute_path_of_one_machine_in_code() -> None:
-    tracked = subprocess.run(["git", "ls-files", "*.py", "Makefile", "*.toml"], cwd=ROOT, capture_output=True, text=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "Makefile", "*.toml"], cwd=ROOT, capture_output=True, text=True
+    )
     offenders = [
         name
         for name in tracked.stdout.split()
