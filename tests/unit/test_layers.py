@@ -130,6 +130,9 @@ def test_the_server_wheel_installs_only_the_recalld_namespace(tmp_path: Path) ->
     assert "recalld/vector/assets/all-MiniLM-L6-v2/tokenizer.json" in names
 
 
+_MACHINE_PATHS = tuple('"/' + d + "/" for d in ("work", "root", "home"))  # built, so this file does not match
+
+
 def test_no_absolute_path_of_one_machine_in_code() -> None:
     tracked = subprocess.run(
         ["git", "ls-files", "*.py", "Makefile", "*.toml"], cwd=ROOT, capture_output=True, text=True
@@ -137,6 +140,6 @@ def test_no_absolute_path_of_one_machine_in_code() -> None:
     offenders = [
         name
         for name in tracked.stdout.split()
-        if (ROOT / name).exists() and any(p in (ROOT / name).read_text() for p in ('"/work/', '"/root/', '"/home/'))
+        if (ROOT / name).exists() and any(p in (ROOT / name).read_text() for p in _MACHINE_PATHS)
     ]
     assert offenders == []

@@ -1,42 +1,36 @@
 """The `recalld` command: `recalld serve` runs the server; the other commands
-are a gRPC client of a running server (address from --address or RECALLD_ADDRESS).
+are a client of a running server, built on recalld.client (address from --address or
+RECALLD_ADDRESS). Global options (--address, --json, --timeout) go before or after the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
-import grpc
-from google.protobuf import json_format, struct_pb2
-
-from recalld.v1 import admin_pb2, admin_pb2_grpc, common_pb2, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
+from recalld.client import GraphPath, Memory, Recalld, RecalldError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
-_MODES = {
-    "hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID,
-    "vector": memory_pb2.RETRIEVAL_MODE_VECTOR,
-    "graph": memory_pb2.RETRIEVAL_MODE_GRAPH,
-}
-_OPS = {
-    "=": memory_pb2.FILTER_OP_EQ,
-    "!=": memory_pb2.FILTER_OP_NE,
-    ">=": memory_pb2.FILTER_OP_GTE,
-    "<=": memory_pb2.FILTER_OP_LTE,
-    ">": memory_pb2.FILTER_OP_GT,
-    "<": memory_pb2.FILTER_OP_LT,
-}
+_MODES = ("hybrid", "vector", "graph")
 
 
-def _scope(a: argparse.Namespace) -> common_pb2.Scope:
-    return common_pb2.Scope(user_id=a.user or "", agent_id=a.agent or "", run_id=a.run or "")
+class _Scope(TypedDict):
+    user_id: str
+    agent_id: str
+    run_id: str
+
+
+def _scope(a: argparse.Namespace) -> _Scope:
+    return {"user_id": a.user or "", "agent_id": a.agent or "", "run_id": a.run or ""}
 
 
 def _json_value(raw: str) -> Any:
@@ -46,181 +40,194 @@ def _json_value(raw: str) -> Any:
         return raw
 
 
-def parse_filter(expr: str) -> memory_pb2.MetadataFilter:
-    """`key=value`, `key!=value`, `key>=3`, `key in a,b` (values parsed as JSON when they parse)."""
-    if " in " in expr:
-        key, raw = expr.split(" in ", 1)
-        value = struct_pb2.Value()
-        value.list_value.extend([_json_value(v.strip()) for v in raw.split(",")])
-        return memory_pb2.MetadataFilter(key=key.strip(), op=memory_pb2.FILTER_OP_IN, value=value)
-    for op in ("!=", ">=", "<=", "=", ">", "<"):
-        if op in expr:
-            key, raw = expr.split(op, 1)
-            value = json_format.ParseDict(_json_value(raw.strip()), struct_pb2.Value())
-            return memory_pb2.MetadataFilter(key=key.strip(), op=_OPS[op], value=value)
-    raise SystemExit(f"cannot parse filter {expr!r}: use key=value, key!=value, key>=n, key<n, 'key in a,b'")
+# A filter is a key (the server's key pattern), then the FIRST operator after it, then the value:
+# "title=made in china" is title = "made in china", never an IN filter on "title=made".
+_FILTER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]{0,63})\s*(!=|>=|<=|=|>|<|\s+in\s+)(.*)$", re.DOTALL)
+_OP_NAMES = {"=": "eq", "!=": "ne", ">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
 
 
-def _fmt_time(ts: Any) -> str:
-    return str(ts.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M"))
+def parse_filter(expr: str) -> tuple[str, str, Any]:
+    """`key=value`, `key!=value`, `key>=3`, `key in a,b` -> (key, op, value); values are parsed as
+    JSON when they parse (3 is a number, "3" a string), else taken as text."""
+    m = _FILTER.match(expr)
+    if m is None:
+        raise SystemExit(f"cannot parse filter {expr!r}: use key=value, key!=value, key>=n, key<n, 'key in a,b'")
+    key, op, raw = m.group(1), m.group(2).strip(), m.group(3).strip()
+    if op == "in":
+        return key, "in", [_json_value(v.strip()) for v in raw.split(",")]
+    return key, _OP_NAMES[op], _json_value(raw)
 
 
-def _print_memory(m: common_pb2.Memory, prefix: str = "") -> None:
+def _fmt_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_memory(m: Memory, prefix: str = "") -> None:
     print(f"{prefix}{m.id}  {m.text}")
-    meta = json_format.MessageToDict(m.metadata)
-    extra = f"  metadata={json.dumps(meta)}" if meta else ""
+    extra = f"  metadata={json.dumps(m.metadata)}" if m.metadata else ""
     print(f"{' ' * len(prefix)}  at {_fmt_time(m.reference_time)}{extra}")
 
 
-def _print_path(p: common_pb2.GraphPath, indent: str) -> None:
+def _print_path(p: GraphPath, indent: str) -> None:
     print(f"{indent}path: {p.text}")
 
 
-# -- commands: each takes (stubs, args) and returns the response message ----------------------
-def cmd_add(s: Stubs, a: argparse.Namespace) -> Any:
-    meta = struct_pb2.Struct()
-    if a.metadata:
-        meta.update(json.loads(a.metadata))
-    req = memory_pb2.AddRequest(
-        scope=_scope(a),
-        messages=[memory_pb2.Message(role=a.role, content=t, name=a.name or "") for t in a.text],
-        metadata=meta,
+def _plain(value: Any) -> Any:
+    """Client values as JSON-ready data (datetimes as ISO 8601)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+# -- commands: each takes (client, args) and returns what --json prints ------------------------
+def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
+    result = c.add(
+        [{"role": a.role, "content": t, "name": a.name or ""} for t in a.text],
+        **_scope(a),
+        metadata=json.loads(a.metadata) if a.metadata else None,
+        reference_time=datetime.fromisoformat(a.at).astimezone(UTC) if a.at else None,
         infer=not a.raw,
     )
-    if a.at:
-        req.reference_time.FromDatetime(datetime.fromisoformat(a.at).astimezone(UTC))
-    resp = s.memory.Add(req, timeout=a.timeout)
     if not a.json:
-        if not resp.results:
+        if not result.events:
             print("nothing to remember")
-        for r in resp.results:
-            print(f"{memory_pb2.Event.Name(r.event).removeprefix('EVENT_'):6} {r.memory.id}  {r.memory.text}")
-            for t in r.memory.triples:
+        for e in result.events:
+            print(f"{e.event.upper():6} {e.memory.id}  {e.memory.text}")
+            for t in e.memory.triples:
                 print(f"         ({t.subject}, {t.predicate}, {t.object})")
-    return resp
+    return result
 
 
-def cmd_search(s: Stubs, a: argparse.Namespace) -> Any:
-    req = memory_pb2.SearchRequest(
-        scope=_scope(a),
-        query=a.query,
+def cmd_search(c: Recalld, a: argparse.Namespace) -> Any:
+    hits = c.search(
+        a.query,
+        **_scope(a),
         limit=a.limit,
         threshold=a.threshold,
-        mode=_MODES[a.mode],
+        mode=a.mode,
         filters=[parse_filter(f) for f in a.filter],
     )
-    resp = s.memory.Search(req, timeout=a.timeout)
     if not a.json:
-        if not resp.hits:
+        if not hits:
             print("no memories found")
-        for i, h in enumerate(resp.hits, 1):
-            found = "+".join(memory_pb2.Retriever.Name(r).removeprefix("RETRIEVER_").lower() for r in h.retrievers)
-            print(f"{i:2}. [{h.score:.3f} {found}] {h.memory.text}")
+        for i, h in enumerate(hits, 1):
+            print(f"{i:2}. [{h.score:.3f} {'+'.join(h.retrievers)}] {h.memory.text}")
             print(f"    id {h.memory.id}")
             for p in h.paths:
                 _print_path(p, "    ")
-    return resp
+    return {"hits": hits}
 
 
-def cmd_get(s: Stubs, a: argparse.Namespace) -> Any:
-    resp = s.memory.Get(memory_pb2.GetRequest(scope=_scope(a), memory_id=a.id), timeout=a.timeout)
+def cmd_get(c: Recalld, a: argparse.Namespace) -> Any:
+    m = c.get(a.id, **_scope(a))
     if not a.json:
-        _print_memory(resp.memory)
-        for t in resp.memory.triples:
+        _print_memory(m)
+        for t in m.triples:
             print(f"  ({t.subject}, {t.predicate}, {t.object})")
-    return resp
+    return {"memory": m}
 
 
-def cmd_list(s: Stubs, a: argparse.Namespace) -> Any:
-    req = memory_pb2.ListRequest(
-        scope=_scope(a), page_size=a.page_size, page_token=a.page_token, filters=[parse_filter(f) for f in a.filter]
+def cmd_list(c: Recalld, a: argparse.Namespace) -> Any:
+    page = c.list(
+        **_scope(a), page_size=a.page_size, page_token=a.page_token, filters=[parse_filter(f) for f in a.filter]
     )
-    resp = s.memory.List(req, timeout=a.timeout)
     if not a.json:
-        for m in resp.memories:
+        for m in page.memories:
             _print_memory(m)
-        if resp.next_page_token:
-            print(f"more: --page-token {resp.next_page_token}")
-    return resp
+        if page.next_page_token:
+            print(f"more: --page-token {page.next_page_token}")
+    return page
 
 
-def cmd_update(s: Stubs, a: argparse.Namespace) -> Any:
-    resp = s.memory.Update(memory_pb2.UpdateRequest(scope=_scope(a), memory_id=a.id, text=a.text), timeout=a.timeout)
+def cmd_update(c: Recalld, a: argparse.Namespace) -> Any:
+    m = c.update(a.id, a.text, **_scope(a), expected_version=a.expected_version)
     if not a.json:
-        _print_memory(resp.memory)
-    return resp
+        _print_memory(m)
+    return {"memory": m}
 
 
-def cmd_history(s: Stubs, a: argparse.Namespace) -> Any:
-    resp = s.memory.History(memory_pb2.HistoryRequest(scope=_scope(a), memory_id=a.id), timeout=a.timeout)
+def cmd_history(c: Recalld, a: argparse.Namespace) -> Any:
+    entries = c.history(a.id, **_scope(a))
     if not a.json:
-        for e in resp.entries:
-            change = e.new_text if e.event == memory_pb2.EVENT_ADD else f"{e.old_text!r} -> {e.new_text!r}"
-            print(f"{_fmt_time(e.at)}  {memory_pb2.Event.Name(e.event).removeprefix('EVENT_'):6} {change}")
-    return resp
+        for e in entries:
+            change = e.new_text if e.event == "add" else f"{e.old_text!r} -> {e.new_text!r}"
+            print(f"{_fmt_time(e.at)}  {e.event.upper():6} {change}")
+    return {"entries": entries}
 
 
-def cmd_delete(s: Stubs, a: argparse.Namespace) -> Any:
+def cmd_delete(c: Recalld, a: argparse.Namespace) -> Any:
     if a.all:
-        resp = s.memory.DeleteAll(memory_pb2.DeleteAllRequest(scope=_scope(a)), timeout=a.timeout)
+        count = c.delete_all(**_scope(a))
         if not a.json:
-            print(f"deleted {resp.deleted_count} memories")
-        return resp
+            print(f"deleted {count} memories")
+        return {"deleted_count": count}
     if not a.id:
         raise SystemExit("give a memory id, or --all to delete every memory of the scope")
-    resp = s.memory.Delete(memory_pb2.DeleteRequest(scope=_scope(a), memory_id=a.id), timeout=a.timeout)
+    c.delete(a.id, **_scope(a), expected_version=a.expected_version)
     if not a.json:
         print(f"deleted {a.id}")
-    return resp
+    return {}
 
 
-def cmd_graph(s: Stubs, a: argparse.Namespace) -> Any:
+def cmd_graph(c: Recalld, a: argparse.Namespace) -> Any:
     if a.to:
-        resp = s.graph.Paths(
-            graph_pb2.PathsRequest(scope=_scope(a), source=a.entity, target=a.to, max_depth=a.depth), timeout=a.timeout
-        )
+        paths = c.paths(a.entity, a.to, **_scope(a), max_depth=a.depth)
         if not a.json:
-            if not resp.paths:
+            if not paths:
                 print("no path")
-            for p in resp.paths:
+            for p in paths:
                 print(p.text)
-        return resp
-    resp = s.graph.Subgraph(
-        graph_pb2.SubgraphRequest(scope=_scope(a), entity=a.entity, depth=a.depth), timeout=a.timeout
-    )
+        return {"paths": paths}
+    sub = c.subgraph(a.entity, **_scope(a), depth=a.depth)
     if not a.json:
-        for e in resp.edges:
+        for e in sub.edges:
             print(f"{e.subject} -{e.predicate}-> {e.object}")
-    return resp
+    return sub
 
 
-def cmd_verify(s: Stubs, a: argparse.Namespace) -> Any:
-    resp = s.admin.Verify(admin_pb2.VerifyRequest(), timeout=a.timeout)
+def cmd_verify(c: Recalld, a: argparse.Namespace) -> Any:
+    r = c.verify()
     if not a.json:
-        state = "consistent" if resp.consistent else "DRIFT"
+        state = "consistent" if r.consistent else "DRIFT"
         print(
-            f"{state}: {resp.memories} memories, {resp.vectors} vectors, "
-            f"{len(resp.missing_vectors)} missing, {len(resp.orphan_vectors)} orphaned"
+            f"{state}: {r.memories} memories, {r.vectors} vectors, "
+            f"{len(r.missing_vectors)} missing, {len(r.orphan_vectors)} orphaned"
         )
-    return resp
+    return r
 
 
-def cmd_reindex(s: Stubs, a: argparse.Namespace) -> Any:
-    resp = s.admin.Reindex(admin_pb2.ReindexRequest(full=a.full), timeout=a.timeout)
+def cmd_reindex(c: Recalld, a: argparse.Namespace) -> Any:
+    upserted, deleted = c.reindex(full=a.full)
     if not a.json:
-        print(f"upserted {resp.upserted}, deleted {resp.deleted}")
-    return resp
+        print(f"upserted {upserted}, deleted {deleted}")
+    return {"upserted": upserted, "deleted": deleted}
 
 
-class Stubs:
-    def __init__(self, channel: grpc.Channel) -> None:
-        self.memory = memory_pb2_grpc.MemoryServiceStub(channel)
-        self.graph = graph_pb2_grpc.GraphServiceStub(channel)
-        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The same options on the main parser (before the command, with defaults) and on every
+    command (after it; SUPPRESS keeps a value given before the command when none is given after)."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--address",
+        default=default(os.environ.get("RECALLD_ADDRESS", DEFAULT_ADDRESS)),
+        help="server host:port (RECALLD_ADDRESS, default 127.0.0.1:50051)",
+    )
+    parser.add_argument("--json", action="store_true", default=default(False), help="print the result as JSON")
+    parser.add_argument("--timeout", type=float, default=default(30.0), help="seconds per call (default 30)")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="recalld", description="recalld: long-term memory for AI applications")
+    _global_options(p, suppress=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server (settings from RECALLD_* variables)")
@@ -228,20 +235,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="data directory (RECALLD_DATA_DIR, default ./data)")
 
     client = argparse.ArgumentParser(add_help=False)
-    client.add_argument(
-        "--address",
-        default=os.environ.get("RECALLD_ADDRESS", DEFAULT_ADDRESS),
-        help="server host:port (RECALLD_ADDRESS)",
-    )
-    client.add_argument("--json", action="store_true", help="print the response as JSON")
-    client.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    _global_options(client, suppress=True)
     scoped = argparse.ArgumentParser(add_help=False, parents=[client])
     scoped.add_argument("--user", "-u", help="scope user_id")
     scoped.add_argument("--agent", "-a", help="scope agent_id")
     scoped.add_argument("--run", "-r", help="scope run_id")
 
     def command(
-        name: str, fn: Callable[[Stubs, argparse.Namespace], Any], parent: argparse.ArgumentParser, help: str
+        name: str, fn: Callable[[Recalld, argparse.Namespace], Any], parent: argparse.ArgumentParser, help: str
     ) -> argparse.ArgumentParser:
         c = sub.add_parser(name, parents=[parent], help=help)
         c.set_defaults(fn=fn)
@@ -258,8 +259,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("query")
     c.add_argument("--limit", "-n", type=int, default=10)
     c.add_argument("--threshold", type=float, default=0.0)
-    c.add_argument("--mode", choices=sorted(_MODES), default="hybrid")
-    c.add_argument("--filter", "-f", action="append", default=[], help="metadata filter, e.g. topic=health")
+    c.add_argument("--mode", choices=_MODES, default="hybrid")
+    c.add_argument(
+        "--filter",
+        "-f",
+        action="append",
+        default=[],
+        help="metadata filter: k=v, k!=v, k>n, k>=n, k<n, k<=n, 'k in a,b'",
+    )
     c = command("get", cmd_get, scoped, "show one memory")
     c.add_argument("id")
     c = command("list", cmd_list, scoped, "list memories, newest first")
@@ -269,11 +276,13 @@ def _parser() -> argparse.ArgumentParser:
     c = command("update", cmd_update, scoped, "replace a memory's text")
     c.add_argument("id")
     c.add_argument("text")
+    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
     c = command("history", cmd_history, scoped, "a memory's change history")
     c.add_argument("id")
     c = command("delete", cmd_delete, scoped, "delete a memory (or --all of the scope)")
     c.add_argument("id", nargs="?")
     c.add_argument("--all", action="store_true")
+    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
     c = command("graph", cmd_graph, scoped, "an entity's neighbourhood, or paths with --to")
     c.add_argument("entity")
     c.add_argument("--to", help="show paths from entity to this entity")
@@ -321,14 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command not in ("verify", "reindex") and not (args.user or args.agent or args.run):
         print("recalld: give a scope: --user, --agent and/or --run", file=sys.stderr)
         return 2
-    with grpc.insecure_channel(args.address) as channel:
-        try:
-            resp = args.fn(Stubs(channel), args)
-        except grpc.RpcError as exc:
-            print(f"recalld: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
+    try:
+        with Recalld(args.address, timeout=args.timeout) as client:
+            result = args.fn(client, args)
+    except RecalldError as exc:
+        print(f"recalld: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"recalld: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        print(json_format.MessageToJson(resp, always_print_fields_with_no_presence=True))
+        print(json.dumps(_plain(result), indent=2, ensure_ascii=False))
     return 0
 
 

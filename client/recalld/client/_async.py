@@ -1,0 +1,309 @@
+"""The asyncio client: the one implementation (the blocking client wraps it)."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import grpc
+
+from recalld.client import _convert as conv
+from recalld.client._errors import from_rpc_error
+from recalld.client._types import (
+    AddResult,
+    GraphPath,
+    HistoryEntry,
+    Memory,
+    Mode,
+    Page,
+    RetryPolicy,
+    SearchHit,
+    Subgraph,
+    VerifyReport,
+)
+from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
+
+R = TypeVar("R")
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 30.0
+
+
+class AsyncRecalld:
+    """A recalld server, from asyncio code::
+
+        async with AsyncRecalld("127.0.0.1:50051") as memory:
+            await memory.add("My cat Luna caught a cold.", user_id="alice")
+            hits = await memory.search("how is my pet?", user_id="alice")
+
+    Every call has a deadline (``timeout`` seconds, per client or per call) and is retried with
+    exponential backoff when, and only when, it fails with UNAVAILABLE. Failures raise
+    :class:`recalld.client.RecalldError` subclasses carrying the status and the server's message.
+
+    Transport security is pluggable: ``credentials`` (e.g. ``grpc.ssl_channel_credentials(...)``)
+    makes a TLS channel; ``call_credentials`` (e.g. ``grpc.access_token_call_credentials(token)``)
+    and ``metadata`` (sent with every call, e.g. ``[("authorization", "Bearer ...")]``) carry
+    identities; ``channel`` uses a channel you built yourself (it is closed with the client).
+    """
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        call_credentials: grpc.CallCredentials | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        if channel is None:
+            if credentials is None and call_credentials is not None:
+                raise ValueError("call_credentials need a secure channel: pass credentials as well")
+            if credentials is None:
+                channel = grpc.aio.insecure_channel(address, options=list(options))
+            else:
+                creds = credentials
+                if call_credentials is not None:
+                    creds = grpc.composite_channel_credentials(credentials, call_credentials)
+                channel = grpc.aio.secure_channel(address, creds, options=list(options))
+        self._channel = channel
+        self._metadata = tuple(metadata)
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._memory = memory_pb2_grpc.MemoryServiceStub(channel)
+        self._graph = graph_pb2_grpc.GraphServiceStub(channel)
+        self._admin = admin_pb2_grpc.AdminServiceStub(channel)
+
+    async def __aenter__(self) -> AsyncRecalld:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Callable[..., Awaitable[R]], request: Any, timeout: float | None) -> R:
+        deadline = self._timeout if timeout is None else timeout
+        for attempt in range(1, max(1, self._retry.attempts) + 1):
+            try:
+                return await method(request, timeout=deadline, metadata=self._metadata)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.UNAVAILABLE and attempt < self._retry.attempts:
+                    await asyncio.sleep(random.uniform(0, self._retry.backoff(attempt)))
+                    continue
+                raise from_rpc_error(exc) from None
+        raise AssertionError("unreachable")
+
+    # -- memories -------------------------------------------------------------------------------
+    async def add(
+        self,
+        messages: conv.Messages,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        reference_time: datetime | None = None,
+        infer: bool = True,
+        timeout: float | None = None,
+    ) -> AddResult:
+        """Remember a conversation: a string (one user message), or messages as strings, dicts
+        ``{"role", "content", "name"}`` or :class:`Message`. ``infer=False`` stores each message
+        as it is instead of distilling facts."""
+        req = memory_pb2.AddRequest(
+            scope=conv.scope(user_id, agent_id, run_id),
+            messages=conv.messages(messages),
+            metadata=conv.struct(metadata or {}),
+            infer=infer,
+        )
+        if reference_time is not None:
+            req.reference_time.CopyFrom(conv.timestamp(reference_time))
+        return conv.add_result(await self._call(self._memory.Add, req, timeout))
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        limit: int = 10,
+        threshold: float = 0.0,
+        filters: conv.Filters = None,
+        mode: Mode = "hybrid",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        timeout: float | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid (graph + vector) search in a scope; ``start``/``end`` bound the reference time."""
+        req = memory_pb2.SearchRequest(
+            scope=conv.scope(user_id, agent_id, run_id),
+            query=query,
+            limit=limit,
+            threshold=threshold,
+            filters=conv.filters(filters),
+            mode=conv.mode(mode),
+        )
+        if start is not None:
+            req.time_range.start.CopyFrom(conv.timestamp(start))
+        if end is not None:
+            req.time_range.end.CopyFrom(conv.timestamp(end))
+        return conv.hits(await self._call(self._memory.Search, req, timeout))
+
+    async def get(
+        self, memory_id: str, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
+    ) -> Memory:
+        req = memory_pb2.GetRequest(scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id)
+        return conv.memory((await self._call(self._memory.Get, req, timeout)).memory)
+
+    async def list(
+        self,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        page_size: int = 100,
+        page_token: str = "",
+        filters: conv.Filters = None,
+        timeout: float | None = None,
+    ) -> Page:
+        """One page of a scope's memories, newest first; pass ``next_page_token`` for the next."""
+        req = memory_pb2.ListRequest(
+            scope=conv.scope(user_id, agent_id, run_id),
+            page_size=page_size,
+            page_token=page_token,
+            filters=conv.filters(filters),
+        )
+        resp = await self._call(self._memory.List, req, timeout)
+        return Page(tuple(conv.memory(m) for m in resp.memories), resp.next_page_token)
+
+    async def iterate(
+        self,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        page_size: int = 100,
+        filters: conv.Filters = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[Memory]:
+        """Every memory of a scope, newest first, fetched page by page."""
+        token = ""
+        while True:
+            page = await self.list(
+                user_id=user_id,
+                agent_id=agent_id,
+                run_id=run_id,
+                page_size=page_size,
+                page_token=token,
+                filters=filters,
+                timeout=timeout,
+            )
+            for m in page.memories:
+                yield m
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    async def update(
+        self,
+        memory_id: str,
+        text: str,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        expected_version: int = 0,
+        timeout: float | None = None,
+    ) -> Memory:
+        """Replace a memory's text (and metadata when given). With ``expected_version`` the update
+        applies only to that version; a concurrent change raises :class:`Conflict`."""
+        req = memory_pb2.UpdateRequest(
+            scope=conv.scope(user_id, agent_id, run_id),
+            memory_id=memory_id,
+            text=text,
+            expected_version=expected_version,
+        )
+        if metadata is not None:
+            req.metadata.CopyFrom(conv.struct(metadata))
+        return conv.memory((await self._call(self._memory.Update, req, timeout)).memory)
+
+    async def delete(
+        self,
+        memory_id: str,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        expected_version: int = 0,
+        timeout: float | None = None,
+    ) -> None:
+        req = memory_pb2.DeleteRequest(
+            scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id, expected_version=expected_version
+        )
+        await self._call(self._memory.Delete, req, timeout)
+
+    async def delete_all(
+        self, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
+    ) -> int:
+        """Delete every memory matching the scope; returns how many."""
+        req = memory_pb2.DeleteAllRequest(scope=conv.scope(user_id, agent_id, run_id))
+        return int((await self._call(self._memory.DeleteAll, req, timeout)).deleted_count)
+
+    async def history(
+        self, memory_id: str, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
+    ) -> builtins.list[HistoryEntry]:
+        req = memory_pb2.HistoryRequest(scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id)
+        return conv.history(await self._call(self._memory.History, req, timeout))
+
+    # -- graph ----------------------------------------------------------------------------------
+    async def subgraph(
+        self,
+        entity: str,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        depth: int = 0,
+        limit: int = 0,
+        timeout: float | None = None,
+    ) -> Subgraph:
+        """An entity's neighbourhood (``depth`` 1..4, default 2; at most ``limit`` relations)."""
+        req = graph_pb2.SubgraphRequest(
+            scope=conv.scope(user_id, agent_id, run_id), entity=entity, depth=depth, limit=limit
+        )
+        return conv.subgraph(await self._call(self._graph.Subgraph, req, timeout))
+
+    async def paths(
+        self,
+        source: str,
+        target: str,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        max_depth: int = 0,
+        limit: int = 0,
+        timeout: float | None = None,
+    ) -> builtins.list[GraphPath]:
+        """Paths between two entities, shortest first."""
+        req = graph_pb2.PathsRequest(
+            scope=conv.scope(user_id, agent_id, run_id), source=source, target=target, max_depth=max_depth, limit=limit
+        )
+        return [conv.path(p) for p in (await self._call(self._graph.Paths, req, timeout)).paths]
+
+    # -- operators ------------------------------------------------------------------------------
+    async def verify(self, *, timeout: float | None = None) -> VerifyReport:
+        return conv.verify_report(await self._call(self._admin.Verify, admin_pb2.VerifyRequest(), timeout))
+
+    async def reindex(self, *, full: bool = False, timeout: float | None = None) -> tuple[int, int]:
+        """Repair drift between graph and vector index; returns (upserted, deleted)."""
+        resp = await self._call(self._admin.Reindex, admin_pb2.ReindexRequest(full=full), timeout)
+        return int(resp.upserted), int(resp.deleted)
