@@ -22,10 +22,10 @@ run: install                 ## serve on the embedded defaults (data in ./data, 
 test: install                ## every test tier, including e2e over real gRPC
 	$(PY) -m pytest
 
-test-fast: install           ## unit tests only
+test-fast: install           ## unit, contract and integration tiers: no e2e, nothing marked slow (~1 min)
 	$(PY) -m pytest -m "not e2e and not slow"
 
-lint: install buf-lint       ## ruff, mypy, stale generated code, buf lint
+lint: install buf-lint       ## ruff, mypy (server and client), stale generated code, buf lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check services graph vector client tests bench
 	$(VENV)/bin/mypy
