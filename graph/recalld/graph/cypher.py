@@ -82,7 +82,7 @@ from recalld.kernel.domain import (
     TimeRange,
     norm,
 )
-from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.errors import memory_gone, version_conflict
 from recalld.kernel.filters import KEY_PATTERN
 from recalld.kernel.ports import Cursor, PendingIndex
 from recalld.kernel.times import from_micros, to_micros
@@ -796,11 +796,8 @@ class CypherGraphStore:
         rows = await self._runner.read(memory_version_query(memory.id))
         state, version = (rows[0]["state"], rows[0]["version"]) if rows else (None, None)
         if state != MemoryState.ACTIVE.value:
-            raise NotFound(f"memory {memory.id} not found (deleted, or never existed)")
-        raise Conflict(
-            f"memory {memory.id} changed concurrently: it is at version {version}, "
-            f"this write was based on version {expected_version}; read it again and retry"
-        )
+            raise memory_gone(memory.id)
+        raise version_conflict(memory.id, version, expected_version)
 
     async def delete_memories(
         self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None

@@ -38,7 +38,7 @@ from recalld.kernel.domain import (
     TimeRange,
     norm,
 )
-from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.errors import memory_gone, version_conflict
 from recalld.kernel.ports import Cursor, PendingIndex
 from recalld.kernel.times import from_micros, to_micros
 
@@ -661,12 +661,9 @@ def _pending(rows: Sequence[sqlite3.Row]) -> PendingIndex:
 
 def _check_current(memory_id: str, row: sqlite3.Row | None, expected: int) -> None:
     if row is None or row["state"] != "active":
-        raise NotFound(f"memory {memory_id} not found (deleted, or never existed)")
+        raise memory_gone(memory_id)
     if row["version"] != expected:
-        raise Conflict(
-            f"memory {memory_id} changed concurrently: it is at version {row['version']}, "
-            f"this write was based on version {expected}; read it again and retry"
-        )
+        raise version_conflict(memory_id, row["version"], expected)
 
 
 def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:

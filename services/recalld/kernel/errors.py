@@ -23,3 +23,16 @@ class ResourceExhausted(RecalldError):
 
 class Unavailable(RecalldError):
     """A backing store cannot be reached; the caller may retry."""
+
+
+def memory_gone(memory_id: str) -> NotFound:
+    """A write found the memory deleted, or never there."""
+    return NotFound(f"memory {memory_id} not found (deleted, or never existed)")
+
+
+def version_conflict(memory_id: str, current: object, expected: int) -> Conflict:
+    """A compare-and-set lost: the memory is at ``current``, the write was based on ``expected``."""
+    return Conflict(
+        f"memory {memory_id} changed concurrently: it is at version {current}, "
+        f"this write was based on version {expected}; read it again and retry"
+    )
