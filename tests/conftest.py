@@ -1,4 +1,11 @@
-"""Shared fixtures: the models load once per test session."""
+"""Shared fixtures (the models load once per test session) and the test tiers.
+
+Every test is marked with its tier by the directory it lives in: ``unit`` (one module at a time,
+in-process), ``contract`` (each store implementation against the same tests, real servers
+included), ``integration`` (the wired core on the embedded stores), ``e2e`` (real ``recalld
+serve`` processes over gRPC). Select with ``-m``: ``pytest -m unit``; ``pytest -m "not e2e and
+not slow"``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,34 @@ from recalld.server.app import App, build_app
 from recalld.server.config import Settings
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 from tests.harness import FalkorDBServer, MilvusServerProcess
+
+TESTS = Path(__file__).resolve().parent
+
+# Test tier -> directory under tests/ and the marker's description.
+TIERS = {
+    "unit": "one module at a time, in-process: tests/unit",
+    "contract": "every store implementation passes the same tests, real servers included: tests/contract",
+    "integration": "the wired core on the embedded stores, in-process: tests/integration",
+    "e2e": "starts real server processes and talks real gRPC: tests/e2e",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    registered = {line.split(":", 1)[0].strip() for line in config.getini("markers")}
+    for tier, description in TIERS.items():
+        if tier not in registered:
+            config.addinivalue_line("markers", f"{tier}: {description}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tier of the directory it is in (tests/<tier>/...)."""
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue  # not under tests/
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,11 +25,12 @@ from recalld.kernel.domain import (
     Triple,
     norm,
 )
-from recalld.kernel.errors import Conflict, NotFound
+from recalld.kernel.errors import Conflict, NotFound, Unavailable
 from recalld.kernel.ports import Cursor, GraphStore
+from tests.contract.conftest import duplicate_id_error
 
 if TYPE_CHECKING:
-    from tests.contract.conftest import CrashableStore
+    from tests.contract.conftest import CrashableStore, GraphWriter
 
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 ALICE = Scope(user_id="alice")
@@ -49,13 +52,13 @@ def mem(scope: Scope, text: str, *triples: tuple[str, str, str], minutes: int = 
     )
 
 
-async def write(store: GraphStore, *memories: Memory) -> None:
+async def write(store: GraphWriter, *memories: Memory) -> None:
     scope = memories[0].scope
     episode = Episode(str(uuid.uuid4()), scope, (), {}, NOW, NOW)
     await store.add_memories(episode, memories, [HistoryEntry(m.id, EventKind.ADD, "", m.text, NOW) for m in memories])
 
 
-async def seed(store: GraphStore) -> tuple[Memory, Memory, Memory]:
+async def seed(store: GraphWriter) -> tuple[Memory, Memory, Memory]:
     cold = mem(
         ALICE, "My cat Luna caught a cold.", ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold"), topic="pets"
     )
@@ -364,16 +367,19 @@ async def test_lookups_are_exact_and_ordered(graph_store: GraphStore) -> None:
 
 
 async def test_a_failed_write_leaves_nothing(graph_store: GraphStore) -> None:
-    cold, _, _ = await seed(graph_store)
+    cold, siamese, rex = await seed(graph_store)
     fresh = mem(ALICE, "fresh", ("alice", "owns", "Bicycle"))
-    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+    error, message = duplicate_id_error(graph_store)  # each backend reports its own integrity error
+    with pytest.raises(error, match=message):
         await write(graph_store, fresh, replace(cold, text="duplicate id"))
     assert await graph_store.get_all([fresh.id]) == []
     assert await graph_store.count_memories() == 3
     assert await graph_store.link_entities(ALICE, ["bicycle"]) == []
     history = await graph_store.history(cold.id, ALICE)
-    assert history is not None and len(history) == 1
-    assert {m.id for m, _ in (await graph_store.pending_index(100)).upserts} == set(await graph_store.index_state())
+    assert history is not None and [(h.event, h.new_text) for h in history] == [(EventKind.ADD, cold.text)]
+    assert (await graph_store.get_memories([cold.id], ALICE))[cold.id] == cold
+    assert {m.id for m, _ in (await graph_store.pending_index(100)).upserts} == {cold.id, siamese.id, rex.id}
+    assert await graph_store.index_state() == {cold.id: True, siamese.id: True, rex.id: True}  # all active
 
 
 async def test_concurrent_writes_share_entities(graph_store: GraphStore) -> None:
@@ -388,54 +394,74 @@ async def test_concurrent_writes_share_entities(graph_store: GraphStore) -> None
 
 
 async def test_acknowledged_writes_survive_a_crash(crashable_graph_store: CrashableStore) -> None:
-    store = await crashable_graph_store.open()
-    cold, siamese, rex = await seed(store)
-    await store.delete_memories([rex.id], at=NOW)
-    await store.mark_indexed({siamese.id: 1})
-    await crashable_graph_store.crash()
-    store = await crashable_graph_store.open()
-    assert await store.index_state() == {cold.id: True, siamese.id: True, rex.id: False}
-    assert (await store.get_memories([cold.id], ALICE))[cold.id] == cold
+    writer = await crashable_graph_store.start_writer()  # embedded: a child process does the writes
+    cold, siamese, rex = await seed(writer)
+    assert await writer.delete_memories([rex.id], at=NOW) == {rex.id: 2}
+    assert await writer.mark_indexed({siamese.id: 1}) == set()
+    await crashable_graph_store.crash()  # SIGKILL: the writer process, or the FalkorDB server
+    store = await crashable_graph_store.reopen()
+    assert await store.index_state() == {cold.id: True, siamese.id: True, rex.id: False}  # rex: deleted
+    assert (await store.get_memories([cold.id, siamese.id], ALICE)) == {cold.id: cold, siamese.id: siamese}
+    assert await store.get_memories([rex.id], BOB) == {}
+    gone = await store.get_any(rex.id, BOB)
+    assert gone is not None and (gone.state, gone.version) == (MemoryState.DELETED, 2)
     assert {w.render() for w in await store.expand(ALICE, ["alice"], 1, 10)} == {"alice -has_pet-> Luna"}
-    assert [m.id for m, _ in (await store.pending_index(10)).upserts] == [cold.id]
+    assert await store.expand(BOB, ["bob"], 1, 10) == []  # the deleted memory's relations went with it
+    pending = await store.pending_index(10)  # the mark of siamese survived too
+    assert [m.id for m, _ in pending.upserts] == [cold.id] and pending.deletes == ((rex.id, 2),)
     history = await store.history(rex.id, BOB)
     assert history is not None and [h.event for h in history] == [EventKind.ADD, EventKind.DELETE]
 
 
+def crash_seed() -> int:
+    """The seed of a crash test's random choices: RECALLD_CRASH_SEED reproduces a run."""
+    seed = int(os.environ.get("RECALLD_CRASH_SEED") or random.randrange(1 << 30))
+    print(f"RECALLD_CRASH_SEED={seed}")  # shown with the failure
+    return seed
+
+
 async def test_a_crash_mid_stream_leaves_only_whole_memories(crashable_graph_store: CrashableStore) -> None:
-    store = await crashable_graph_store.open()
-    attempted: list[Memory] = []
+    """Writes one memory after another, and after a (seeded) random number of acknowledgements
+    sends one more and kills the backend a (seeded) random fraction of a write later: every
+    acknowledged memory survives, every memory there is whole (its relations and its history),
+    and no relation is left of one that is not."""
+    seed = crash_seed()
+    rng = random.Random(seed)
+    kill_after, delay = rng.randint(5, 40), rng.uniform(0, 0.003)  # a write takes ~1 ms
+    ctx = f"RECALLD_CRASH_SEED={seed}: killed {delay * 1000:.2f} ms into the write after {kill_after} acknowledged"
+    writer = await crashable_graph_store.start_writer()
+    attempted = [
+        mem(ALICE, f"fact {i}", ("alice", "knows", f"thing {i}"), (f"thing {i}", "is", "real"), minutes=i)
+        for i in range(kill_after + 1)
+    ]
     acked: list[Memory] = []
-
-    async def stream() -> None:
-        for i in range(500):
-            m = mem(ALICE, f"fact {i}", ("alice", "knows", f"thing {i}"), (f"thing {i}", "is", "real"), minutes=i)
-            attempted.append(m)
-            try:
-                await write(store, m)
-            except Exception:
-                return  # the backend went away mid-write
-            acked.append(m)
-
-    task = asyncio.create_task(stream())
-    for _ in range(1000):
-        if len(acked) >= 20:
-            break
-        await asyncio.sleep(0.005)
+    for m in attempted[:-1]:
+        await write(writer, m)
+        acked.append(m)
+    killer = crashable_graph_store.crash_in(delay)
+    in_flight = asyncio.create_task(write(writer, attempted[-1]))
+    await asyncio.to_thread(killer.join)
     await crashable_graph_store.crash()
-    await task
-    store = await crashable_graph_store.open()
+    try:
+        await asyncio.wait_for(in_flight, 60)
+        acked.append(attempted[-1])  # its acknowledgement was on its way before the kill
+    except Unavailable:
+        pass  # the backend went away mid-write: not acknowledged, may or may not be there
+    store = await crashable_graph_store.reopen()
     present = {m.id for m in await store.get_all([m.id for m in attempted])}
-    assert {m.id for m in acked} <= present  # nothing acknowledged is lost
+    assert {m.id for m in acked} <= present, ctx  # nothing acknowledged is lost
     entities = await store.memory_entities([m.id for m in attempted])
-    for m in attempted:  # and whatever is there is whole: memory, relations, history
+    for m in attempted:  # whatever is there is whole: memory, relations, history
         if m.id in present:
-            assert entities[m.id] == ["alice", m.text.replace("fact", "thing"), "real"]
+            assert entities.get(m.id) == ["alice", m.text.replace("fact", "thing"), "real"], ctx
             history = await store.history(m.id, ALICE)
-            assert history is not None and [h.event for h in history] == [EventKind.ADD]
-        else:
-            assert m.id not in entities
-    assert len(await store.expand(ALICE, ["alice"], 1, 1000)) == len(present)
+            assert history is not None and [h.event for h in history] == [EventKind.ADD], ctx
+        else:  # and of what is not there, no relation is left
+            assert m.id not in entities, ctx
+    walks = await store.expand(ALICE, ["alice"], 1, 1000)
+    assert len(walks) == len(present) and {e.memory_id for w in walks for e in w.edges} == present, ctx
+    assert set(await store.index_state()) == present, ctx  # no other memory record
+    assert await store.count_memories() == len(present), ctx
 
 
 # -- concurrent writes to one memory: compare-and-set on the version ----------------------------------
