@@ -2,9 +2,17 @@
 
 Blocking (:class:`Recalld`) and asyncio (:class:`AsyncRecalld`) with the same verbs: add, search,
 get, list / iterate, update, delete, delete_all, history, subgraph, paths, verify, reindex.
-Values in and out are plain Python (frozen dataclasses, datetimes, dicts); failures raise
-:class:`RecalldError` subclasses. Depends on grpcio and protobuf only; the generated gRPC code
-ships alongside as ``recalld.v1``.
+Values in and out are plain Python (frozen dataclasses, aware datetimes, dicts; enumerations as
+lowercase strings); failures raise :class:`RecalldError` subclasses. Every call has a deadline
+(``timeout``, 30 s by default) and only UNAVAILABLE is retried (:class:`RetryPolicy`). Depends on
+grpcio and protobuf only; the generated gRPC code ships alongside as ``recalld.v1``.
+
+    from recalld.client import Recalld
+
+    with Recalld("127.0.0.1:50051") as memory:
+        memory.add("My cat Luna caught a cold last week.", user_id="alice")
+        for hit in memory.search("how is my pet's health?", user_id="alice"):
+            print(f"{hit.score:.3f} {hit.memory.text}")
 """
 
 from recalld.client._async import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, AsyncRecalld
@@ -22,16 +30,20 @@ from recalld.client._errors import (
 )
 from recalld.client._sync import Recalld
 from recalld.client._types import (
+    DEFAULT_RETRY,
     NO_RETRY,
     AddResult,
     Edge,
     Entity,
+    EntityNode,
     Filter,
+    FilterOp,
     GraphPath,
     HistoryEntry,
     Memory,
     MemoryEvent,
     Message,
+    Mode,
     Page,
     RetryPolicy,
     SearchHit,
@@ -44,6 +56,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ADDRESS",
+    "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "NO_RETRY",
     "AddResult",
@@ -52,7 +65,9 @@ __all__ = [
     "DeadlineExceeded",
     "Edge",
     "Entity",
+    "EntityNode",
     "Filter",
+    "FilterOp",
     "GraphPath",
     "HistoryEntry",
     "Internal",
@@ -60,6 +75,7 @@ __all__ = [
     "Memory",
     "MemoryEvent",
     "Message",
+    "Mode",
     "NotFound",
     "Page",
     "PermissionDenied",

@@ -14,6 +14,7 @@ import grpc
 from recalld.client import _convert as conv
 from recalld.client._errors import from_rpc_error
 from recalld.client._types import (
+    DEFAULT_RETRY,
     AddResult,
     GraphPath,
     HistoryEntry,
@@ -39,9 +40,12 @@ class AsyncRecalld:
             await memory.add("My cat Luna caught a cold.", user_id="alice")
             hits = await memory.search("how is my pet?", user_id="alice")
 
-    Every call has a deadline (``timeout`` seconds, per client or per call) and is retried with
-    exponential backoff when, and only when, it fails with UNAVAILABLE. Failures raise
-    :class:`recalld.client.RecalldError` subclasses carrying the status and the server's message.
+    Every call has a deadline (``timeout`` seconds, per client or per call; it covers the
+    retries) and is retried with exponential backoff and jitter when, and only when, it fails
+    with UNAVAILABLE (``retry``, a :class:`RetryPolicy`). Failures raise
+    :class:`recalld.client.RecalldError` subclasses carrying the status and the server's message;
+    bad local input (no scope, a naive datetime, an unknown filter op) raises ``ValueError``
+    before anything is sent.
 
     Transport security is pluggable: ``credentials`` (e.g. ``grpc.ssl_channel_credentials(...)``)
     makes a TLS channel; ``call_credentials`` (e.g. ``grpc.access_token_call_credentials(token)``)
@@ -56,11 +60,15 @@ class AsyncRecalld:
         credentials: grpc.ChannelCredentials | None = None,
         call_credentials: grpc.CallCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
         options: Sequence[tuple[str, Any]] = (),
         channel: grpc.aio.Channel | None = None,
     ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive seconds (or None for no deadline)")
+        if channel is not None and (credentials is not None or call_credentials is not None or options):
+            raise ValueError("pass either channel or credentials/call_credentials/options, not both")
         if channel is None:
             if credentials is None and call_credentials is not None:
                 raise ValueError("call_credentials need a secure channel: pass credentials as well")
@@ -74,7 +82,7 @@ class AsyncRecalld:
         self._channel = channel
         self._metadata = tuple(metadata)
         self._timeout = timeout
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
         self._memory = memory_pb2_grpc.MemoryServiceStub(channel)
         self._graph = graph_pb2_grpc.GraphServiceStub(channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(channel)
@@ -86,19 +94,28 @@ class AsyncRecalld:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel; calls still running are cancelled."""
         await self._channel.close()
 
     async def _call(self, method: Callable[..., Awaitable[R]], request: Any, timeout: float | None) -> R:
-        deadline = self._timeout if timeout is None else timeout
-        for attempt in range(1, max(1, self._retry.attempts) + 1):
+        """One RPC under the client's deadline and retry policy, its failure translated."""
+        budget = self._timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if budget is None else loop.time() + budget
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                return await method(request, timeout=deadline, metadata=self._metadata)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() is grpc.StatusCode.UNAVAILABLE and attempt < self._retry.attempts:
-                    await asyncio.sleep(random.uniform(0, self._retry.backoff(attempt)))
-                    continue
-                raise from_rpc_error(exc) from None
-        raise AssertionError("unreachable")
+                return await method(request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                if error.code is not grpc.StatusCode.UNAVAILABLE or attempt >= self._retry.attempts:
+                    raise error from None
+                pause = random.uniform(0.0, self._retry.backoff(attempt))
+                if deadline is not None and loop.time() + pause >= deadline:
+                    raise error from None  # no time left for another attempt
+                await asyncio.sleep(pause)
 
     # -- memories -------------------------------------------------------------------------------
     async def add(
@@ -159,6 +176,7 @@ class AsyncRecalld:
     async def get(
         self, memory_id: str, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
     ) -> Memory:
+        """One memory by id; :class:`NotFound` when the scope has no such memory."""
         req = memory_pb2.GetRequest(scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id)
         return conv.memory((await self._call(self._memory.Get, req, timeout)).memory)
 
@@ -180,36 +198,43 @@ class AsyncRecalld:
             page_token=page_token,
             filters=conv.filters(filters),
         )
-        resp = await self._call(self._memory.List, req, timeout)
-        return Page(tuple(conv.memory(m) for m in resp.memories), resp.next_page_token)
+        return conv.page(await self._call(self._memory.List, req, timeout))
 
-    async def iterate(
+    def iterate(
         self,
         *,
         user_id: str = "",
         agent_id: str = "",
         run_id: str = "",
-        page_size: int = 100,
         filters: conv.Filters = None,
+        page_size: int = 100,
         timeout: float | None = None,
     ) -> AsyncIterator[Memory]:
-        """Every memory of a scope, newest first, fetched page by page."""
-        token = ""
-        while True:
-            page = await self.list(
-                user_id=user_id,
-                agent_id=agent_id,
-                run_id=run_id,
-                page_size=page_size,
-                page_token=token,
-                filters=filters,
-                timeout=timeout,
-            )
-            for m in page.memories:
-                yield m
-            if not page.next_page_token:
-                return
-            token = page.next_page_token
+        """Every memory of a scope, newest first, fetched page by page as the loop goes
+        (``timeout`` applies to each page). Use as ``async for m in client.iterate(user_id=...)``;
+        the scope and filters are checked at once."""
+        conv.scope(user_id, agent_id, run_id)
+        checked = conv.filter_list(filters)  # a one-shot iterable must serve every page
+
+        async def pages() -> AsyncIterator[Memory]:
+            token = ""
+            while True:
+                page = await self.list(
+                    user_id=user_id,
+                    agent_id=agent_id,
+                    run_id=run_id,
+                    page_size=page_size,
+                    page_token=token,
+                    filters=checked,
+                    timeout=timeout,
+                )
+                for m in page.memories:
+                    yield m
+                if not page.next_page_token:
+                    return
+                token = page.next_page_token
+
+        return pages()
 
     async def update(
         self,
@@ -245,6 +270,8 @@ class AsyncRecalld:
         expected_version: int = 0,
         timeout: float | None = None,
     ) -> None:
+        """Delete one memory (its history is kept). With ``expected_version`` only that version is
+        deleted; otherwise :class:`Conflict`."""
         req = memory_pb2.DeleteRequest(
             scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id, expected_version=expected_version
         )
@@ -260,6 +287,7 @@ class AsyncRecalld:
     async def history(
         self, memory_id: str, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
     ) -> builtins.list[HistoryEntry]:
+        """The changes of one memory, oldest first."""
         req = memory_pb2.HistoryRequest(scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id)
         return conv.history(await self._call(self._memory.History, req, timeout))
 
@@ -301,6 +329,7 @@ class AsyncRecalld:
 
     # -- operators ------------------------------------------------------------------------------
     async def verify(self, *, timeout: float | None = None) -> VerifyReport:
+        """Compare the graph store (system of record) with the vector index."""
         return conv.verify_report(await self._call(self._admin.Verify, admin_pb2.VerifyRequest(), timeout))
 
     async def reindex(self, *, full: bool = False, timeout: float | None = None) -> tuple[int, int]:

@@ -1,23 +1,31 @@
-"""Python values <-> recalld.v1 messages. Pure functions, no I/O."""
+"""Python values <-> recalld.v1 messages. Pure functions, no I/O.
+
+Requests: bad local input (no scope, a naive datetime, an unknown filter op or mode, a value
+protobuf cannot carry) raises ``ValueError`` before anything is sent.
+Responses: numbers in metadata come back as ints when they are whole (a ``Struct`` holds doubles).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from recalld.client._types import (
     AddResult,
     Edge,
     Entity,
     Filter,
+    FilterOp,
     GraphPath,
     HistoryEntry,
     Memory,
     MemoryEvent,
     Message,
+    Page,
     SearchHit,
     Subgraph,
     Triple,
@@ -25,7 +33,8 @@ from recalld.client._types import (
 )
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 
-Messages = str | Message | Mapping[str, str] | Sequence[str | Message | Mapping[str, str]]
+MessageLike = str | Message | Mapping[str, str]
+Messages = MessageLike | Sequence[MessageLike]
 Filters = Mapping[str, Any] | Iterable[Filter | tuple[str, str, Any]] | None
 
 _OPS = {
@@ -56,56 +65,112 @@ _STATES = {common_pb2.MEMORY_STATE_ACTIVE: "active", common_pb2.MEMORY_STATE_DEL
 
 
 def scope(user_id: str = "", agent_id: str = "", run_id: str = "") -> common_pb2.Scope:
+    """The request scope; at least one of the three is required."""
     if not (user_id or agent_id or run_id):
         raise ValueError("a scope is required: pass user_id, agent_id and/or run_id")
     return common_pb2.Scope(user_id=user_id, agent_id=agent_id, run_id=run_id)
 
 
+def _message(m: MessageLike, i: int) -> memory_pb2.Message:
+    if isinstance(m, str):
+        return memory_pb2.Message(role="user", content=m)
+    if isinstance(m, Message):
+        return memory_pb2.Message(role=m.role, content=m.content, name=m.name)
+    if isinstance(m, Mapping):
+        if not isinstance(m.get("content"), str):
+            raise ValueError(f"messages[{i}] needs a 'content' string")
+        unknown = set(m) - {"role", "content", "name"}
+        if unknown:
+            raise ValueError(f"messages[{i}] has unknown keys {sorted(unknown)}: use role, content, name")
+        return memory_pb2.Message(role=m.get("role") or "user", content=m["content"], name=m.get("name") or "")
+    raise ValueError(f"messages[{i}] is a {type(m).__name__}: pass str, dict or Message")
+
+
 def messages(value: Messages) -> list[memory_pb2.Message]:
-    items: Sequence[str | Message | Mapping[str, str]]
-    items = [value] if isinstance(value, str | Message | Mapping) else value
-    out = []
-    for m in items:
-        if isinstance(m, str):
-            out.append(memory_pb2.Message(role="user", content=m))
-        elif isinstance(m, Message):
-            out.append(memory_pb2.Message(role=m.role, content=m.content, name=m.name))
-        else:
-            out.append(memory_pb2.Message(role=m.get("role", "user"), content=m["content"], name=m.get("name", "")))
+    """A str (one user message), a Message, a dict, or a sequence of those."""
+    items: Sequence[MessageLike] = [value] if isinstance(value, str | Message | Mapping) else value
+    return [_message(m, i) for i, m in enumerate(items)]
+
+
+def json_value(v: Any, where: str = "value") -> struct_pb2.Value:
+    """A JSON-like Python value (None, bool, int, float, str, list/tuple, dict) as a protobuf Value."""
+    out = struct_pb2.Value()
+    if v is None:
+        out.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(v, bool):
+        out.bool_value = v
+    elif isinstance(v, int | float):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{where}: {v} is not a finite number")
+        out.number_value = v
+    elif isinstance(v, str):
+        out.string_value = v
+    elif isinstance(v, list | tuple):
+        out.list_value.values.extend(json_value(x, f"{where}[{i}]") for i, x in enumerate(v))
+    elif isinstance(v, Mapping):
+        out.struct_value.CopyFrom(struct(v, where))
+    else:
+        raise ValueError(f"{where}: {type(v).__name__} is not JSON-like (str, number, bool, None, list, dict)")
     return out
 
 
-def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+def struct(m: Mapping[str, Any], where: str = "metadata") -> struct_pb2.Struct:
+    """A dict with string keys as a protobuf Struct."""
+    if not isinstance(m, Mapping):
+        raise ValueError(f"{where} must be a dict, not {type(m).__name__}")
     s = struct_pb2.Struct()
-    s.update(dict(value))
+    for k, v in m.items():
+        if not isinstance(k, str):
+            raise ValueError(f"{where}: keys must be strings, not {k!r}")
+        s.fields[k].CopyFrom(json_value(v, f"{where}[{k!r}]"))
     return s
 
 
 def timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
-    if dt.tzinfo is None:
+    """An aware datetime as a Timestamp; a naive one is refused (its time zone would be a guess)."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{dt!r} has no time zone; pass an aware datetime (e.g. datetime.now(UTC))")
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(dt.astimezone(UTC))
     return ts
 
 
-def _value(v: Any) -> struct_pb2.Value:
-    return json_format.ParseDict(list(v) if isinstance(v, tuple) else v, struct_pb2.Value())
+def filter_list(value: Filters) -> tuple[Filter, ...]:
+    """Normalize filters: a dict means equality on each key; otherwise Filter objects or
+    (key, op, value) tuples. Checked here, so the result can be sent again (pagination)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        items = [Filter(k, "eq", v) for k, v in value.items()]
+    elif isinstance(value, str | bytes):
+        raise ValueError("filters: pass a dict or a sequence of Filter / (key, op, value), not a string")
+    else:
+        items = []
+        for i, f in enumerate(value):
+            if isinstance(f, Filter):
+                items.append(f)
+            elif isinstance(f, tuple) and len(f) == 3:
+                items.append(Filter(f[0], cast(FilterOp, f[1]), f[2]))  # op checked below
+            else:
+                raise ValueError(
+                    f"filters[{i}]: expected Filter(key, op, value) or a (key, op, value) tuple, got {f!r}"
+                )
+    for i, f in enumerate(items):
+        if not isinstance(f.key, str) or not f.key:
+            raise ValueError(f"filters[{i}]: the key must be a non-empty string")
+        if f.op not in _OPS:
+            raise ValueError(f"filters[{i}]: op {f.op!r} is not one of {', '.join(_OPS)}")
+        if f.op == "in" and not isinstance(f.value, list | tuple):
+            raise ValueError(f"filters[{i}]: op 'in' needs a list value")
+    return tuple(items)
 
 
 def filters(value: Filters) -> list[memory_pb2.MetadataFilter]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        items: list[Filter] = [Filter(k, "eq", v) for k, v in value.items()]
-    else:
-        items = [f if isinstance(f, Filter) else Filter(f[0], f[1], f[2]) for f in value]  # type: ignore[arg-type]
-    out = []
-    for f in items:
-        if f.op not in _OPS:
-            raise ValueError(f"filter op {f.op!r} is not one of {', '.join(_OPS)}")
-        out.append(memory_pb2.MetadataFilter(key=f.key, op=_OPS[f.op], value=_value(f.value)))
-    return out
+    """Filters as MetadataFilter messages (ANDed by the server)."""
+    return [
+        memory_pb2.MetadataFilter(key=f.key, op=_OPS[f.op], value=json_value(f.value, f"filters[{i}].value"))
+        for i, f in enumerate(filter_list(value))
+    ]
 
 
 def mode(value: str) -> memory_pb2.RetrievalMode:
@@ -116,6 +181,27 @@ def mode(value: str) -> memory_pb2.RetrievalMode:
 
 
 # -- responses -----------------------------------------------------------------------------------
+
+
+def python(v: struct_pb2.Value) -> Any:
+    """A protobuf Value as plain Python; whole numbers as int."""
+    kind = v.WhichOneof("kind")
+    if kind == "number_value":
+        n = v.number_value
+        return int(n) if n.is_integer() and abs(n) < 2**53 else n
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "list_value":
+        return [python(x) for x in v.list_value.values]
+    if kind == "struct_value":
+        return mapping(v.struct_value)
+    return None
+
+
+def mapping(s: struct_pb2.Struct) -> dict[str, Any]:
+    return {k: python(v) for k, v in s.fields.items()}
 
 
 def _dt(ts: timestamp_pb2.Timestamp) -> datetime:
@@ -129,7 +215,7 @@ def memory(m: common_pb2.Memory) -> Memory:
         user_id=m.scope.user_id,
         agent_id=m.scope.agent_id,
         run_id=m.scope.run_id,
-        metadata=json_format.MessageToDict(m.metadata),
+        metadata=mapping(m.metadata),
         created_at=_dt(m.created_at),
         updated_at=_dt(m.updated_at),
         reference_time=_dt(m.reference_time),
@@ -164,6 +250,10 @@ def hits(r: memory_pb2.SearchResponse) -> list[SearchHit]:
         )
         for h in r.hits
     ]
+
+
+def page(r: memory_pb2.ListResponse) -> Page:
+    return Page(tuple(memory(m) for m in r.memories), r.next_page_token)
 
 
 def history(r: memory_pb2.HistoryResponse) -> list[HistoryEntry]:

@@ -1,15 +1,22 @@
-"""The blocking client: a thin wrapper that runs :class:`AsyncRecalld` on a private event loop."""
+"""The blocking client: a thin wrapper that runs :class:`AsyncRecalld` on a private event loop.
+
+Each verb submits the asyncio client's coroutine to a loop running in a daemon thread
+(``asyncio.run_coroutine_threadsafe``) and waits for it; there is no second implementation.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from recalld.client._async import AsyncRecalld
-from recalld.client._types import Memory
+import grpc
+
+from recalld.client import _convert as conv
+from recalld.client._async import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, AsyncRecalld
+from recalld.client._types import DEFAULT_RETRY, Memory, RetryPolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -18,11 +25,18 @@ R = TypeVar("R")
 def _blocking(
     fn: Callable[Concatenate[AsyncRecalld, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[Recalld, P], R]:
+    """The blocking twin of an AsyncRecalld verb: same parameters, same docstring."""
+
     @functools.wraps(fn)
     def call(self: Recalld, *args: P.args, **kwargs: P.kwargs) -> R:
         return self._run(fn(self._client, *args, **kwargs))
 
     return call
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
 
 
 class Recalld:
@@ -33,18 +47,39 @@ class Recalld:
             for hit in memory.search("how is my pet?", user_id="alice"):
                 print(hit.score, hit.memory.text)
 
-    Same constructor arguments, verbs, deadlines, retries and exceptions as
-    :class:`AsyncRecalld`, which does the work on a private event loop thread. Safe to share
-    between threads.
+    Same constructor arguments (except ``channel``: an asyncio channel belongs to its own loop),
+    verbs, deadlines, retries and exceptions as :class:`AsyncRecalld`, which does the work on a
+    private event loop thread. Safe to share between threads; call :meth:`close` (or use
+    ``with``) to stop the thread.
     """
 
-    def __init__(self, address: str = "127.0.0.1:50051", **options: Any) -> None:
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        call_credentials: grpc.CallCredentials | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="recalld-client", daemon=True)
+        self._thread = threading.Thread(target=_serve, args=(self._loop,), name="recalld-client", daemon=True)
         self._thread.start()
 
         async def make() -> AsyncRecalld:  # the channel belongs to the loop it is created on
-            return AsyncRecalld(address, **options)
+            return AsyncRecalld(
+                address,
+                credentials=credentials,
+                call_credentials=call_credentials,
+                metadata=metadata,
+                timeout=timeout,
+                retry=retry,
+                options=options,
+            )
 
         try:
             self._client = self._run(make())
@@ -53,9 +88,19 @@ class Recalld:
             raise
 
     def _run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Run a coroutine on the client's loop and wait for its result (or exception)."""
         if threading.current_thread() is self._thread:
+            coro.close()
             raise RuntimeError("Recalld is blocking; from a coroutine use AsyncRecalld")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        if self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("the client is closed")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. KeyboardInterrupt while waiting: do not leave the call running
+            raise
 
     def _stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -63,10 +108,15 @@ class Recalld:
         self._loop.close()
 
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._run(self._client.close())
-        self._stop()
+        """Close the channel and stop the loop thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._run(self._client.close())
+        finally:
+            self._stop()
 
     def __enter__(self) -> Recalld:
         return self
@@ -87,15 +137,46 @@ class Recalld:
     verify = _blocking(AsyncRecalld.verify)
     reindex = _blocking(AsyncRecalld.reindex)
 
-    def iterate(self, **kwargs: Any) -> Iterator[Memory]:
-        """Every memory of a scope, newest first, fetched page by page (see AsyncRecalld.iterate)."""
-        pages = self._client.iterate(**kwargs)
+    def iterate(
+        self,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        filters: conv.Filters = None,
+        page_size: int = 100,
+        timeout: float | None = None,
+    ) -> Iterator[Memory]:
+        """Every memory of a scope, newest first, fetched page by page as the loop goes
+        (``timeout`` applies to each page); the scope and filters are checked at once."""
+        pages = self._client.iterate(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, filters=filters, page_size=page_size, timeout=timeout
+        )
+        return self._drain(pages)
 
-        async def step() -> Memory:
-            return await anext(pages)
-
-        while True:
+    def _drain(self, pages: AsyncIterator[Memory]) -> Iterator[Memory]:
+        async def step() -> tuple[bool, Memory | None]:
             try:
-                yield self._run(step())
+                return True, await anext(pages)
             except StopAsyncIteration:
-                return
+                return False, None
+
+        async def stop() -> None:
+            aclose = getattr(pages, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        finished = False
+        try:
+            while True:
+                more, m = self._run(step())
+                if not more:
+                    finished = True
+                    return
+                assert m is not None
+                yield m
+        finally:
+            # Left early (break, exception, garbage collection): end the async generator on its loop,
+            # without waiting (this may run on any thread, even the loop's).
+            if not finished and not self._loop.is_closed():
+                asyncio.run_coroutine_threadsafe(stop(), self._loop)

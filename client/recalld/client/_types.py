@@ -1,8 +1,11 @@
-"""Plain values the client takes and returns: frozen dataclasses, datetimes, dicts, strings."""
+"""Plain values the client takes and returns: frozen dataclasses, aware datetimes, dicts, strings.
+
+Enumerations travel as lowercase strings: events "add" / "update" / "delete" / "noop", states
+"active" / "deleted", retrievers and modes "hybrid" / "vector" / "graph".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -23,7 +26,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """``metadata[key] <op> value``; filters of one call are ANDed. ``in`` takes a list."""
+    """``metadata[key] <op> value``; the filters of one call are ANDed. ``in`` takes a list.
+    Values: str, int, float, bool (or a list of them for ``in``)."""
 
     key: str
     op: FilterOp
@@ -32,6 +36,9 @@ class Filter:
 
 @dataclass(frozen=True, slots=True)
 class Triple:
+    """One (subject, predicate, object) relation distilled from a memory; negations carry a
+    ``not_`` predicate prefix."""
+
     subject: str
     predicate: str
     object: str
@@ -41,12 +48,15 @@ class Triple:
 
 @dataclass(frozen=True, slots=True)
 class Memory:
+    """A remembered fact. ``version`` grows with every write: pass it as ``expected_version`` to
+    update or delete for optimistic concurrency. Times are timezone-aware (UTC)."""
+
     id: str
     text: str
     user_id: str
     agent_id: str
     run_id: str
-    metadata: Mapping[str, Any]
+    metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     reference_time: datetime
@@ -58,7 +68,7 @@ class Memory:
 
 @dataclass(frozen=True, slots=True)
 class MemoryEvent:
-    """What an add did to one memory: "add" (new) or "noop" (already known)."""
+    """What an add did to one memory: "add" (new) or "noop" (already known), etc."""
 
     event: str
     memory: Memory
@@ -66,16 +76,21 @@ class MemoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
+    """The episode an add recorded and what it did to each memory."""
+
     episode_id: str
     events: tuple[MemoryEvent, ...]
 
     @property
     def added(self) -> tuple[Memory, ...]:
+        """The memories this add created (event "add")."""
         return tuple(e.memory for e in self.events if e.event == "add")
 
 
 @dataclass(frozen=True, slots=True)
 class Edge:
+    """One stored relation between two entities and the memory it came from."""
+
     subject: str
     predicate: str
     object: str
@@ -84,30 +99,40 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class GraphPath:
+    """A walk through the graph; ``text`` renders it: "alice -has_pet-> Luna -catch-> cold"."""
+
     start: str
     edges: tuple[Edge, ...]
-    text: str  # "alice -has_pet-> Luna -catch-> cold"
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """A memory found by search. ``retrievers``: which found it ("vector", "graph"); ``paths``: the
+    graph walks that led to it, best first; ``vector_score``: cosine similarity, or None when the
+    vector retriever did not find it."""
+
     memory: Memory
     score: float
-    retrievers: tuple[str, ...]  # "vector", "graph"
+    retrievers: tuple[str, ...]
     paths: tuple[GraphPath, ...] = ()
     vector_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One page of a listing, newest first; ``next_page_token`` is "" on the last page."""
+
     memories: tuple[Memory, ...]
-    next_page_token: str  # "" on the last page
+    next_page_token: str
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
+    """One change of a memory: event "add", "update" or "delete", at a timezone-aware time."""
+
     memory_id: str
-    event: str  # "add", "update", "delete"
+    event: str
     old_text: str
     new_text: str
     at: datetime
@@ -115,18 +140,27 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Entity:
+    """A node of the knowledge graph."""
+
     name: str
     type: str
 
 
+EntityNode = Entity
+
+
 @dataclass(frozen=True, slots=True)
 class Subgraph:
+    """The entities and relations around an entity."""
+
     entities: tuple[Entity, ...]
     edges: tuple[Edge, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
+    """Graph store (system of record) against vector index. The id lists are samples."""
+
     memories: int
     vectors: int
     missing_vectors: tuple[str, ...]
@@ -136,26 +170,40 @@ class VerifyReport:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retries of calls that fail with UNAVAILABLE (and only those): exponential backoff with full
-    jitter, ``attempts`` calls in all. Each attempt gets the call's whole deadline."""
+    """Retries of calls that fail with UNAVAILABLE, and only those: ``attempts`` calls in all,
+    pausing a random time (full jitter) up to ``initial_backoff * multiplier ** (n - 1)`` seconds,
+    capped at ``max_backoff``, before retry ``n``. The call's deadline covers every attempt and
+    pause: no retry starts that could not finish before it."""
 
     attempts: int = 4
     initial_backoff: float = 0.1
     max_backoff: float = 2.0
     multiplier: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1 (1 = no retries)")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ValueError("RetryPolicy needs initial_backoff >= 0, max_backoff >= 0 and multiplier >= 1")
+
     def backoff(self, retry: int) -> float:
         """The longest pause before retry number ``retry`` (1-based)."""
-        return float(min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1)))
+        try:
+            return float(min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1)))
+        except OverflowError:
+            return float(self.max_backoff)
 
 
+DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(attempts=1)
 
 __all__ = [
+    "DEFAULT_RETRY",
     "NO_RETRY",
     "AddResult",
     "Edge",
     "Entity",
+    "EntityNode",
     "Filter",
     "FilterOp",
     "GraphPath",
