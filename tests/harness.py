@@ -31,7 +31,17 @@ _READY = re.compile(r"recalld serving on [\d.]+:(\d+) \(ready in ([\d.]+)s")
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, *, env: Mapping[str, str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        module: str = "recalld.server.cli",
+    ) -> None:
+        """``module``: the CLI module run as ``python -m <module> serve`` (benchmarks compare
+        against an older checkout's ``services.cli`` with PYTHONPATH in ``env``)."""
+        self.module = module
         self.data_dir = data_dir
         self.log_path = log_path or data_dir.parent / f"{data_dir.name}-server.log"
         self._env = dict(env or {})
@@ -54,7 +64,7 @@ class ServerProcess:
         log = self.log_path.open("ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "recalld.server.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         deadline = time.monotonic() + timeout
