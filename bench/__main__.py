@@ -5,6 +5,7 @@ Runs, each as its own process, writing its tables to bench/results/:
   2. bench.latency   Add/Search latency at 10k memories on FalkorDB + Milvus standalone servers
   3. bench.peer.compare  mem0 side by side (installs mem0 in its own venv)
   4. bench.locomo    retrieval quality on the LoCoMo dev slice
+  5. bench.writes    Update/Delete latency and the concurrent Update+Update+Delete race (both backends)
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
 """
@@ -19,7 +20,9 @@ import sys
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("scale", "backends", "peer", "locomo"), action="append")
+    ap.add_argument(
+        "--only", choices=("scale", "backends", "peer", "locomo", "writes", "writes-servers"), action="append"
+    )
     args = ap.parse_args()
     quick = args.quick
     runs = {
@@ -30,6 +33,9 @@ def main() -> int:
         "peer": ["bench.peer.compare"]
         + (["--memories", "300", "--samples", "30"] if quick else ["--memories", "2000"]),
         "locomo": ["bench.locomo"],
+        "writes": ["bench.writes"] + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
+        "writes-servers": ["bench.writes", "--backend", "falkordb+milvus"]
+        + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
     }
     failed = []
     for name, argv in runs.items():

@@ -22,9 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
-
-from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from recalld.client import Mode, Recalld
 from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
@@ -113,15 +111,14 @@ def backend_env(backend: str, tmp: Path, stack: contextlib.ExitStack) -> dict[st
     return env
 
 
-def load(stub: memory_pb2_grpc.MemoryServiceStub, target: int, users: int, r: random.Random) -> tuple[int, float]:
+def load(client: Recalld, target: int, users: int, r: random.Random) -> tuple[int, float]:
     added = 0
     t0 = time.perf_counter()
     u = 0
     while added < target:
         user = f"user-{u % users:04d}"
-        msgs = [memory_pb2.Message(role="user", content=sentence(r)) for _ in range(min(25, target - added))]
-        resp = stub.Add(memory_pb2.AddRequest(scope=common_pb2.Scope(user_id=user), messages=msgs), timeout=120)
-        added += sum(1 for x in resp.results if x.event == memory_pb2.EVENT_ADD)
+        msgs = [sentence(r) for _ in range(min(25, target - added))]
+        added += len(client.add(msgs, user_id=user, timeout=120).added)
         u += 1
     return added, time.perf_counter() - t0
 
@@ -149,41 +146,26 @@ def main() -> None:
         env = backend_env(args.backend, Path(tmp), stack)
         server = ServerProcess(data, env=env).start()
         cold_start = server.ready_s
-        ch = grpc.insecure_channel(server.address)
-        stub = memory_pb2_grpc.MemoryServiceStub(ch)
-        added, load_s = load(stub, args.memories, args.users, r)
+        client = Recalld(server.address)
+        added, load_s = load(client, args.memories, args.users, r)
 
-        def scope() -> common_pb2.Scope:
-            return common_pb2.Scope(user_id=f"user-{r.randrange(args.users):04d}")
+        def user() -> str:
+            return f"user-{r.randrange(args.users):04d}"
 
         for _ in range(20):  # warm-up
-            stub.Search(memory_pb2.SearchRequest(scope=scope(), query=r.choice(QUERIES)))
+            client.search(r.choice(QUERIES), user_id=user())
         add_ms = [
-            timed(
-                lambda i=i: stub.Add(
-                    memory_pb2.AddRequest(
-                        scope=scope(), messages=[memory_pb2.Message(role="user", content=sentence(r) + f" Note {i}.")]
-                    )
-                )
-            )
-            for i in range(args.samples)
+            timed(lambda i=i: client.add(sentence(r) + f" Note {i}.", user_id=user())) for i in range(args.samples)
         ]
         search_ms: dict[str, list[float]] = {}
-        for name, mode in (
-            ("hybrid", memory_pb2.RETRIEVAL_MODE_HYBRID),
-            ("vector", memory_pb2.RETRIEVAL_MODE_VECTOR),
-            ("graph", memory_pb2.RETRIEVAL_MODE_GRAPH),
-        ):
-            search_ms[name] = [
-                timed(
-                    lambda mode=mode: stub.Search(
-                        memory_pb2.SearchRequest(scope=scope(), query=r.choice(QUERIES), mode=mode)
-                    )
-                )
+        modes: tuple[Mode, ...] = ("hybrid", "vector", "graph")
+        for mode in modes:
+            search_ms[mode] = [
+                timed(lambda m=mode: client.search(r.choice(QUERIES), user_id=user(), mode=m))
                 for _ in range(args.samples)
             ]
         rss = rss_mb(server.pid)
-        ch.close()
+        client.close()
         server.stop()
         warm = ServerProcess(data, env=env).start()
         restart_s = warm.ready_s

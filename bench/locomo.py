@@ -35,7 +35,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recalld.client import Mode, Recalld
 
 RESULTS = Path(__file__).parent / "results"
 # The LoCoMo dev slice lives beside the repository (../shared/data), wherever it is checked out.
@@ -270,18 +273,9 @@ class Ingest:
     undated_sessions: int = 0
 
 
-def ingest(stub: Any, conv: Conversation, stats: Ingest) -> None:
-    from google.protobuf import struct_pb2, timestamp_pb2
-
-    from recalld.v1 import common_pb2, memory_pb2
-
-    scope = common_pb2.Scope(user_id=conv.sample_id)
+def ingest(client: Recalld, conv: Conversation, stats: Ingest) -> None:
     for s in conv.sessions:
-        ref = None
-        if s.date is not None:
-            ref = timestamp_pb2.Timestamp()
-            ref.FromDatetime(s.date)
-        else:
+        if s.date is None:
             stats.undated_sessions += 1
         for t in s.turns:
             text = turn_text(t)
@@ -289,58 +283,46 @@ def ingest(stub: Any, conv: Conversation, stats: Ingest) -> None:
             if not text:
                 stats.turns_without_memory += 1
                 continue
-            meta = struct_pb2.Struct()
-            meta.update({"dia_id": t["dia_id"], "session": s.n})
-            req = memory_pb2.AddRequest(
-                scope=scope,
-                messages=[memory_pb2.Message(role="user", name=str(t.get("speaker", "")), content=text)],
-                metadata=meta,
-                reference_time=ref,
-            )
             t0 = time.perf_counter()
-            resp = stub.Add(req, timeout=120)
+            result = client.add(
+                {"role": "user", "name": str(t.get("speaker", "")), "content": text},
+                user_id=conv.sample_id,
+                metadata={"dia_id": t["dia_id"], "session": s.n},
+                reference_time=s.date,
+                timeout=120,
+            )
             stats.seconds += time.perf_counter() - t0
             stats.adds += 1
-            added = sum(r.event == memory_pb2.EVENT_ADD for r in resp.results)
+            added = len(result.added)
             stats.added += added
-            stats.with_triples += sum(
-                r.event == memory_pb2.EVENT_ADD and len(r.memory.triples) > 0 for r in resp.results
-            )
-            stats.noops += sum(r.event == memory_pb2.EVENT_NOOP for r in resp.results)
+            stats.with_triples += sum(1 for m in result.added if m.triples)
+            stats.noops += sum(e.event == "noop" for e in result.events)
             stats.memories_of[f"{conv.sample_id}/{t['dia_id']}"] = added
             stats.turns_without_memory += added == 0
 
 
-def ingest_batched(stub: Any, conv: Conversation, batch: int, suffix: str) -> tuple[int, int, float]:
+def ingest_batched(client: Recalld, conv: Conversation, batch: int, suffix: str) -> tuple[int, int, float]:
     """Timing only: the same turns in Adds of ``batch`` messages into a separate scope."""
-    from google.protobuf import struct_pb2, timestamp_pb2
-
-    from recalld.v1 import common_pb2, memory_pb2
-
-    scope = common_pb2.Scope(user_id=conv.sample_id + suffix)
     adds = added = 0
     seconds = 0.0
     for s in conv.sessions:
-        ref = None
-        if s.date is not None:
-            ref = timestamp_pb2.Timestamp()
-            ref.FromDatetime(s.date)
         msgs = [
-            memory_pb2.Message(role="user", name=str(t.get("speaker", "")), content=turn_text(t))
+            {"role": "user", "name": str(t.get("speaker", "")), "content": turn_text(t)}
             for t in s.turns
             if turn_text(t)
         ]
         for i in range(0, len(msgs), batch):
-            meta = struct_pb2.Struct()
-            meta.update({"session": s.n})
             t0 = time.perf_counter()
-            resp = stub.Add(
-                memory_pb2.AddRequest(scope=scope, messages=msgs[i : i + batch], metadata=meta, reference_time=ref),
+            result = client.add(
+                msgs[i : i + batch],
+                user_id=conv.sample_id + suffix,
+                metadata={"session": s.n},
+                reference_time=s.date,
                 timeout=120,
             )
             seconds += time.perf_counter() - t0
             adds += 1
-            added += sum(r.event == memory_pb2.EVENT_ADD for r in resp.results)
+            added += len(result.added)
     return adds, added, seconds
 
 
@@ -405,43 +387,31 @@ def dense_rankings(
 
 
 def search_all(
-    stub: Any, questions: Sequence[Question]
+    client: Recalld, questions: Sequence[Question]
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, list[float]]]:
-    from recalld.v1 import common_pb2, memory_pb2
-
-    modes = {
-        "hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID,
-        "vector": memory_pb2.RETRIEVAL_MODE_VECTOR,
-        "graph": memory_pb2.RETRIEVAL_MODE_GRAPH,
-    }
-    retr = {memory_pb2.RETRIEVER_VECTOR: "vector", memory_pb2.RETRIEVER_GRAPH: "graph"}
+    modes: tuple[Mode, ...] = ("hybrid", "vector", "graph")
     latency: dict[str, list[float]] = {m: [] for m in modes}
     for q in questions[:10]:  # warm-up, untimed
-        for mode in modes.values():
-            stub.Search(memory_pb2.SearchRequest(scope=common_pb2.Scope(user_id=q.sample_id), query=q.text, mode=mode))
+        for mode in modes:
+            client.search(q.text, user_id=q.sample_id, mode=mode)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for q in questions:
         per: dict[str, Any] = {}
-        for name, mode in modes.items():
-            req = memory_pb2.SearchRequest(
-                scope=common_pb2.Scope(user_id=q.sample_id), query=q.text, limit=LIMIT, mode=mode
-            )
+        for mode in modes:
             t0 = time.perf_counter()
-            resp = stub.Search(req, timeout=60)
-            latency[name].append((time.perf_counter() - t0) * 1000)
-            per[name] = [
+            hits = client.search(q.text, user_id=q.sample_id, limit=LIMIT, mode=mode, timeout=60)
+            latency[mode].append((time.perf_counter() - t0) * 1000)
+            per[mode] = [
                 {
                     "id": h.memory.id,
-                    "dia_id": h.memory.metadata.fields["dia_id"].string_value
-                    if "dia_id" in h.memory.metadata.fields
-                    else None,
+                    "dia_id": h.memory.metadata.get("dia_id"),
                     "text": h.memory.text,
                     "score": round(h.score, 5),
-                    "vector_score": round(h.vector_score, 5) if h.HasField("vector_score") else None,
-                    "retrievers": [retr.get(r, "?") for r in h.retrievers],
+                    "vector_score": round(h.vector_score, 5) if h.vector_score is not None else None,
+                    "retrievers": list(h.retrievers),
                     "paths": [p.text for p in h.paths],
                 }
-                for h in resp.hits
+                for h in hits
             ]
         out[(q.sample_id, q.index)] = per
     return out, latency
@@ -476,9 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not 0 <= args.batch_size <= 100:
         ap.error("--batch-size must be 0..100 (Add accepts at most 100 messages)")
 
-    import grpc
-
-    from recalld.v1 import memory_pb2_grpc
+    from recalld.client import Recalld
     from tests.harness import ServerProcess
 
     convs = load_conversations(args.data)
@@ -499,14 +467,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             data_dir, env={"RECALLD_RECONCILE_INTERVAL_S": "0"}, log_path=Path(tmp) / "server.log"
         ).start()
         try:
-            with grpc.insecure_channel(server.address) as ch:
-                stub = memory_pb2_grpc.MemoryServiceStub(ch)
+            with Recalld(server.address) as client:
                 for c in convs:
-                    ingest(stub, c, stats)
+                    ingest(client, c, stats)
                     print(f"ingested {c.sample_id}: {stats.added} memories so far", file=sys.stderr)
-                rankings, latency = search_all(stub, questions)
+                rankings, latency = search_all(client, questions)
                 batched = (
-                    [ingest_batched(stub, c, args.batch_size, "#batched") for c in convs] if args.batch_size else []
+                    [ingest_batched(client, c, args.batch_size, "#batched") for c in convs] if args.batch_size else []
                 )
             server.stop()
         except BaseException:

@@ -24,15 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
-
 from bench.latency import QUERIES, backend_env, machine_lines, pct, rss_mb, sentence
-from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from recalld.client import Mode, Recalld
 from tests.harness import ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
-MODES = {"hybrid": memory_pb2.RETRIEVAL_MODE_HYBRID, "vector": memory_pb2.RETRIEVAL_MODE_VECTOR,
-         "graph": memory_pb2.RETRIEVAL_MODE_GRAPH}  # fmt: skip
+MODES: tuple[Mode, ...] = ("hybrid", "vector", "graph")
 
 
 @dataclass
@@ -62,8 +59,7 @@ def load_to(address: str, target: int, have: int, users: int, clients: int, seed
 
     def worker(k: int) -> None:
         r = random.Random(seed * 1000 + k)
-        with grpc.insecure_channel(address) as ch:
-            stub = memory_pb2_grpc.MemoryServiceStub(ch)
+        with Recalld(address) as client:
             while True:
                 with lock:
                     if state["added"] >= target:
@@ -71,19 +67,16 @@ def load_to(address: str, target: int, have: int, users: int, clients: int, seed
                     b = state["batch"]
                     state["batch"] += 1
                 user = f"user-{(b * 7919 + k) % users:05d}"
-                msgs = [memory_pb2.Message(role="user", content=sentence(r)) for _ in range(25)]
-                resp = stub.Add(memory_pb2.AddRequest(scope=common_pb2.Scope(user_id=user), messages=msgs), timeout=120)
+                result = client.add([sentence(r) for _ in range(25)], user_id=user, timeout=120)
                 with lock:
-                    state["added"] += sum(1 for x in resp.results if x.event == memory_pb2.EVENT_ADD)
+                    state["added"] += len(result.added)
 
     return state["added"] - have, run_clients(worker, clients)
 
 
-def measure(
-    stub: memory_pb2_grpc.MemoryServiceStub, users: int, samples: int, r: random.Random
-) -> dict[str, list[float]]:
-    def scope() -> common_pb2.Scope:
-        return common_pb2.Scope(user_id=f"user-{r.randrange(users):05d}")
+def measure(client: Recalld, users: int, samples: int, r: random.Random) -> dict[str, list[float]]:
+    def user() -> str:
+        return f"user-{r.randrange(users):05d}"
 
     def timed(call: object) -> float:
         t = time.perf_counter()
@@ -91,18 +84,16 @@ def measure(
         return (time.perf_counter() - t) * 1000
 
     for _ in range(20):
-        stub.Search(memory_pb2.SearchRequest(scope=scope(), query=r.choice(QUERIES)))
+        client.search(r.choice(QUERIES), user_id=user())
     out: dict[str, list[float]] = {"add": []}
     for i in range(samples):
-        req = memory_pb2.AddRequest(
-            scope=scope(), messages=[memory_pb2.Message(role="user", content=f"{sentence(r)} Ref {i}.")]
-        )
-        out["add"].append(timed(lambda req=req: stub.Add(req)))
-    for name, mode in MODES.items():
-        out[name] = []
+        text, uid = f"{sentence(r)} Ref {i}.", user()
+        out["add"].append(timed(lambda text=text, uid=uid: client.add(text, user_id=uid)))
+    for mode in MODES:
+        out[mode] = []
         for _ in range(samples):
-            req = memory_pb2.SearchRequest(scope=scope(), query=r.choice(QUERIES), mode=mode)
-            out[name].append(timed(lambda req=req: stub.Search(req)))
+            query, uid = r.choice(QUERIES), user()
+            out[mode].append(timed(lambda q=query, u=uid, m=mode: client.search(q, user_id=u, mode=m)))
     return out
 
 
@@ -112,16 +103,10 @@ def raw_import(address: str, n: int, clients: int) -> float:
 
     def worker(k: int) -> None:
         r = random.Random(99 + k)
-        with grpc.insecure_channel(address) as ch:
-            stub = memory_pb2_grpc.MemoryServiceStub(ch)
+        with Recalld(address) as client:
             for b in range(per // 50):
-                msgs = [memory_pb2.Message(role="user", content=f"{sentence(r)} Raw {k}-{b}-{i}.") for i in range(50)]
-                stub.Add(
-                    memory_pb2.AddRequest(
-                        scope=common_pb2.Scope(user_id=f"raw-{k}-{b % 10}"), messages=msgs, infer=False
-                    ),
-                    timeout=120,
-                )
+                msgs = [f"{sentence(r)} Raw {k}-{b}-{i}." for i in range(50)]
+                client.add(msgs, user_id=f"raw-{k}-{b % 10}", infer=False, timeout=120)
 
     return (per // 50) * 50 * clients / run_clients(worker, clients)
 
@@ -164,14 +149,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env = backend_env(args.backend, Path(tmp), stack)
         server = stack.enter_context(ServerProcess(Path(tmp) / "data", env=env))
-        ch = stack.enter_context(grpc.insecure_channel(server.address))
-        stub = memory_pb2_grpc.MemoryServiceStub(ch)
+        client = stack.enter_context(Recalld(server.address))
         have = 0
         for size in sizes:
             added, secs = load_to(server.address, size, have, args.users, args.clients, seed=size)
             have += added
             stage = Stage(size=size, load_s=secs, loaded=added)
-            stage.lat = measure(stub, args.users, args.samples, r)
+            stage.lat = measure(client, args.users, args.samples, r)
             have += args.samples  # the Add samples are memories too
             stage.rss = rss_mb(server.pid)
             stages.append(stage)
