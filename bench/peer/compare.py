@@ -41,7 +41,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.latency import QUERIES, sentence
 from bench.peer import install
-from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
+from recalld.client import AddResult, Mode, Recalld, SearchHit
 from tests.harness import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,25 +97,15 @@ def run_recalld(data: dict[str, object], work: Path, threads: int) -> dict[str, 
     env = {"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_EMBEDDER_THREADS": str(threads)}
     limit = int(data["limit"])  # type: ignore[call-overload]
     with ServerProcess(work / "recalld-data", env=env) as server:
-        ch = grpc.insecure_channel(server.address)
-        stub = memory_pb2_grpc.MemoryServiceStub(ch)
+        client = Recalld(server.address)
+        ch = grpc.insecure_channel(server.address)  # the bare transport, for the round-trip baseline
         health = health_pb2_grpc.HealthStub(ch)
 
-        def add(user: str, text: str) -> memory_pb2.AddResponse:
-            return stub.Add(
-                memory_pb2.AddRequest(
-                    scope=common_pb2.Scope(user_id=user),
-                    messages=[memory_pb2.Message(role="user", content=text)],
-                    infer=False,
-                ),
-                timeout=60,
-            )
+        def add(user: str, text: str) -> AddResult:
+            return client.add(text, user_id=user, infer=False, timeout=60)
 
-        def search(user: str, query: str, mode: int) -> memory_pb2.SearchResponse:
-            return stub.Search(
-                memory_pb2.SearchRequest(scope=common_pb2.Scope(user_id=user), query=query, limit=limit, mode=mode),
-                timeout=60,
-            )
+        def search(user: str, query: str, mode: Mode) -> list[SearchHit]:
+            return client.search(query, user_id=user, limit=limit, mode=mode, timeout=60)
 
         for user, text in data["warmup_adds"]:  # type: ignore[attr-defined]
             add(user, text)
@@ -124,25 +114,26 @@ def run_recalld(data: dict[str, object], work: Path, threads: int) -> dict[str, 
         t_load = time.perf_counter()
         for user, text in data["adds"]:  # type: ignore[attr-defined]
             t = time.perf_counter()
-            resp = add(user, text)
+            result = add(user, text)
             add_ms.append((time.perf_counter() - t) * 1000)
-            added += sum(1 for x in resp.results if x.event == memory_pb2.EVENT_ADD)
+            added += len(result.added)
         load_s = time.perf_counter() - t_load
 
         for user, query in data["warmup_searches"]:  # type: ignore[attr-defined]
-            search(user, query, memory_pb2.RETRIEVAL_MODE_HYBRID)
+            search(user, query, "hybrid")
         modes: dict[str, dict[str, object]] = {}
-        for name, mode in (("vector", memory_pb2.RETRIEVAL_MODE_VECTOR), ("hybrid", memory_pb2.RETRIEVAL_MODE_HYBRID)):
+        names: tuple[Mode, ...] = ("vector", "hybrid")
+        for name in names:
             ms: list[float] = []
             hits: list[list[str]] = []
             graph_found = total = 0
             for user, query in data["searches"]:  # type: ignore[attr-defined]
                 t = time.perf_counter()
-                resp = search(user, query, mode)
+                found = search(user, query, name)
                 ms.append((time.perf_counter() - t) * 1000)
-                hits.append([h.memory.text for h in resp.hits])
-                total += len(resp.hits)
-                graph_found += sum(1 for h in resp.hits if memory_pb2.RETRIEVER_GRAPH in h.retrievers)
+                hits.append([h.memory.text for h in found])
+                total += len(found)
+                graph_found += sum(1 for h in found if "graph" in h.retrievers)
             modes[name] = {"search": stats(ms), "search_ms": ms, "hits": hits,
                            "mean_hits": statistics.fmean(len(h) for h in hits),
                            "graph_share": graph_found / total if total else 0.0}  # fmt: skip
@@ -152,6 +143,7 @@ def run_recalld(data: dict[str, object], work: Path, threads: int) -> dict[str, 
             health.Check(health_pb2.HealthCheckRequest(service=""))
         rtt = [timed(lambda: health.Check(health_pb2.HealthCheckRequest(service=""))) for _ in range(200)]
         ch.close()
+        client.close()
     return {"system": "recalld", "added": added, "load_s": load_s, "add_rate_per_s": added / load_s,
             "add_ms": add_ms, "add": stats(add_ms), "modes": modes, "grpc_rtt": stats(rtt)}  # fmt: skip
 
