@@ -22,7 +22,7 @@ whose memory is not active and re-indexes memories that lack one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from recalld.kernel.domain import Memory
@@ -52,21 +52,29 @@ class Indexer:
 
     async def sync(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
         """Upsert the vectors of just-committed memories and mark them indexed."""
-        if not memories:
-            return
-        if vectors is None:
-            vectors = await self._embedder.embed([m.text for m in memories])
-        await self._vector.upsert([_record(m, v) for m, v in zip(memories, vectors, strict=True)])
-        stale = await self._graph.mark_indexed({m.id: m.version for m in memories})
-        await self._converge(stale)
+        if memories:
+            await self._converge(await self._write(memories, {}, vectors))
 
     async def drop(self, done: dict[str, int]) -> None:
         """Remove the vectors of tombstoned memories (id -> tombstone version)."""
-        if not done:
-            return
-        await self._vector.delete(list(done))
-        stale = await self._graph.mark_indexed(done)
-        await self._converge(stale)
+        if done:
+            await self._converge(await self._write((), done))
+
+    async def _write(
+        self, upserts: Sequence[Memory], deletes: Mapping[str, int], vectors: Vectors | None = None
+    ) -> set[str]:
+        """Apply upserts and deletes to the vector index and mark those versions indexed; returns
+        the ids whose version moved on meanwhile (their vector may be stale)."""
+        stale: set[str] = set()
+        if upserts:
+            if vectors is None:
+                vectors = await self._embedder.embed([m.text for m in upserts])
+            await self._vector.upsert([_record(m, v) for m, v in zip(upserts, vectors, strict=True)])
+            stale |= await self._graph.mark_indexed({m.id: m.version for m in upserts})
+        if deletes:
+            await self._vector.delete(list(deletes))
+            stale |= await self._graph.mark_indexed(deletes)
+        return stale
 
     async def _converge(self, ids: set[str], attempts: int = 8) -> None:
         """Our vector write may have landed after a later one: write the current state again."""
@@ -74,15 +82,7 @@ class Indexer:
             if not ids:
                 return
             targets = await self._graph.index_targets(sorted(ids))
-            ids = set()
-            if targets.upserts:
-                mems = [m for m, _ in targets.upserts]
-                vectors = await self._embedder.embed([m.text for m in mems])
-                await self._vector.upsert([_record(m, v) for m, v in zip(mems, vectors, strict=True)])
-                ids |= await self._graph.mark_indexed({m.id: m.version for m in mems})
-            if targets.deletes:
-                await self._vector.delete([i for i, _ in targets.deletes])
-                ids |= await self._graph.mark_indexed(dict(targets.deletes))
+            ids = await self._write([m for m, _ in targets.upserts], dict(targets.deletes))
         if ids:
             log.warning("%d memories still changing after %d index attempts; left to the sweep", len(ids), attempts)
 
@@ -105,11 +105,10 @@ class Indexer:
         return upserted, deleted
 
     async def sweep(self) -> tuple[int, int]:
-        """Finish pending work, then compare both sides in full and repair: vectors of memories
-        that are not active are deleted, active memories without a vector are indexed. Converges
-        what a process killed between a vector write and its mark leaves. Returns (upserted,
-        deleted) by the repair."""
-        await self.reconcile()
+        """Compare both sides in full and repair: vectors of memories that are not active are
+        deleted, active memories without a vector are indexed. Converges what a process killed
+        between a vector write and its mark leaves (run :meth:`reconcile` first: pending work is
+        not drift). Returns (upserted, deleted) by the repair."""
         report = await self.verify()
         upserted = 0
         for i in range(0, len(report.missing_vectors), self._batch):
@@ -145,6 +144,7 @@ class Indexer:
 
     async def reindex(self, *, full: bool = False) -> tuple[int, int]:
         """Repair drift (or re-embed everything when ``full``). Returns (upserted, deleted)."""
+        await self.reconcile()
         upserted, deleted = await self.sweep()
         if full:
             active = sorted(i for i, a in (await self._graph.index_state()).items() if a)

@@ -40,21 +40,25 @@ class App:
         t0 = time.perf_counter()
         await self.graph.open()
         await self.vector.open()
-        # A full sweep: what a crash left includes vectors whose mark it never wrote.
         upserted, deleted = await self.indexer.reconcile()
-        repaired = await self.indexer.sweep()
         log.info(
-            "stores open in %.2fs (reconciled %d upserts, %d deletes; sweep repaired %d, removed %d)",
-            time.perf_counter() - t0,
-            upserted,
-            deleted,
-            *repaired,
+            "stores open in %.2fs (reconciled %d upserts, %d deletes)", time.perf_counter() - t0, upserted, deleted
         )
+        # What a crash left also includes vectors whose mark it never wrote: a full sweep finds
+        # those. It reads every id on both sides, so it runs in the background when a reconciler
+        # runs (serving starts at once), else here.
         if self.settings.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+        else:
+            await self.indexer.sweep()
 
     async def _reconcile_forever(self) -> None:
-        """Pending index work every ``reconcile_interval_s``; a full sweep every ``sweep_interval_s``."""
+        """A full sweep first, then pending index work every ``reconcile_interval_s`` and a full
+        sweep every ``sweep_interval_s``."""
+        try:
+            await self.indexer.sweep()
+        except Exception:
+            log.exception("start-up sweep failed; the periodic sweep retries")
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.reconcile_interval_s)
@@ -64,6 +68,7 @@ class App:
                     and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
                 ):
                     last_sweep = time.monotonic()
+                    await self.indexer.reconcile()
                     await self.indexer.sweep()
                 else:
                     await self.indexer.reconcile()
