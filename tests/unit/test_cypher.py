@@ -20,6 +20,7 @@ from recalld.graph import cypher
 from recalld.graph.cypher import CypherGraphStore, Query
 from recalld.graph.falkordb import decode_text, encode_text
 from recalld.kernel.domain import (
+    CURRENT,
     ChatMessage,
     Episode,
     EventKind,
@@ -30,9 +31,10 @@ from recalld.kernel.domain import (
     Scope,
     TimeRange,
     Triple,
+    Validity,
 )
 from recalld.kernel.errors import Conflict, NotFound
-from recalld.kernel.ports import Cursor
+from recalld.kernel.ports import Cursor, Retirement
 
 MARK = "ZQX"  # in every caller value below; must never reach statement text
 HOSTILE = MARK + "'\"`}) DETACH DELETE n // $x {a:1} \\ \x00\n"
@@ -52,6 +54,13 @@ def hostile_memory() -> Memory:
         episode_id=HOSTILE + "ep",
         triples=(Triple(HOSTILE + "s", HOSTILE + "p", HOSTILE + "o", HOSTILE + "t1", HOSTILE + "t2"),),
         content_hash=HOSTILE + "hash",
+        valid_from=NOW - timedelta(days=3),
+        valid_to=NOW,
+        retired_at=NOW,
+        superseded_by=HOSTILE + "next",
+        retired_by_rule=HOSTILE + "rule",
+        confirmations=2,
+        confirmed_at=NOW,
     )
 
 
@@ -83,6 +92,22 @@ def all_queries() -> list[Query]:
         cypher.paths_query(SCOPE, HOSTILE, HOSTILE + "2", 4, 10),
         cypher.incident_edges_query(SCOPE, [HOSTILE], 10),
         cypher.pending_index_query(10),
+        cypher.add_memories_query(
+            episode,
+            [m],
+            [h],
+            retire=[Retirement(HOSTILE, 3, NOW, HOSTILE, HOSTILE)],
+            reinforce=[HOSTILE],
+            aliases={HOSTILE: HOSTILE + "x"},
+        ),
+        cypher.drop_orphan_entities_query([HOSTILE]),
+        cypher.find_relations_query(SCOPE, [HOSTILE]),
+        cypher.resolve_aliases_query(SCOPE, [HOSTILE]),
+        cypher.entity_aliases_query(HOSTILE, [HOSTILE]),
+        cypher.get_memories_query([m.id], SCOPE, filters, tr, Validity(as_of=NOW)),
+        cypher.expand_query(SCOPE, HOSTILE, 2, 10, Validity(as_of=NOW)),
+        cypher.incident_edges_query(SCOPE, [HOSTILE], 10, CURRENT),
+        cypher.list_memories_query(SCOPE, filters, 10, None, include_retired=False),
     ]
 
 
@@ -93,7 +118,7 @@ def test_caller_values_travel_only_as_parameters(query: Query) -> None:
     assert referenced == set(query.params), "every parameter is used and every $name is bound"
     # Outside parameters, only constants: no quote characters beyond the fixed literals of this module.
     literals = set(re.findall(r"'([^']*)'", query.text))
-    assert literals <= {"active", "deleted", "delete", "", *cypher.GENERIC_TYPES}
+    assert literals <= {"active", "deleted", "delete", "", "[]", *cypher.GENERIC_TYPES}
 
 
 def fixed_statements() -> dict[str, str]:
@@ -349,9 +374,14 @@ WRITES: list[tuple[str, Callable[[CypherGraphStore], Any]]] = [
 
 @pytest.mark.parametrize(("name", "call"), WRITES, ids=[w[0] for w in WRITES])
 async def test_every_write_is_one_statement(name: str, call: Callable[[CypherGraphStore], Any]) -> None:
-    runner = RecordingRunner(rows=[{"memory_id": "a", "id": "a", "version": 2}])  # compare-and-set held
+    """The memory write is one statement; the only follow-up allowed is the idempotent removal of
+    entities left without relations (a crash before it leaves orphan entities, never half a
+    memory)."""
+    runner = RecordingRunner(rows=[{"memory_id": "a", "id": "a", "version": 2, "ends": ["k"]}])  # CAS held
     await call(CypherGraphStore(runner=runner))
-    assert [q.name for q in runner.writes] == [name]
+    names = [q.name for q in runner.writes]
+    assert names[0] == name
+    assert names[1:] in ([], ["drop_orphan_entities"])
     assert runner.reads == []
 
 
@@ -409,7 +439,7 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
     from recalld.kernel.domain import Edge, EntityNode, Path
 
     m = hostile_memory()
-    edge = Edge("A", "p", "B", m.id)
+    edge = Edge("A", "p", "B", m.id, NOW, None)
     values = {
         **cypher.memory_props(m),
         "memory_id": m.id,
@@ -430,12 +460,19 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
         "other_name": "B",
         "other_type": "thing",
         "start_name": "A",
-        "edges": [["A", "p", "B", m.id]],
+        "edges": [["A", "p", "B", m.id, cypher.to_micros(NOW), None]],
         "total": 3,
+        "actor": "tutor",
+        "rule": "",
+        "old_triples": "[]",
+        "new_triples": "[]",
+        "ends": [],
     }
     entities = [{"norm": "a", "name": "A"}, {"norm": "b", "name": "B", "type": "thing"}]
     incident = [{"subject": "A", "object": "B"}]  # display names here, norms in memory_entities
-    runner = ColumnsRunner(values, {"find_entities": entities, "incident_edges": incident})
+    incident = [{**i, "valid_from": cypher.to_micros(NOW), "valid_to": None} for i in incident]
+    per_query = {"find_entities": entities, "incident_edges": incident, "resolve_aliases": [], "entity_aliases": []}
+    runner = ColumnsRunner(values, per_query)
     store = CypherGraphStore(runner=runner)
     assert cypher.row_to_memory(dict(reversed(list(cypher.memory_props(m).items())))) == m
     assert await store.get_any(m.id, SCOPE) == m
@@ -444,7 +481,9 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
     assert await store.list_memories(SCOPE, [], 10, None) == [m]
     assert await store.find_scope_ids(SCOPE) == [m.id]
     assert await store.find_by_hash(SCOPE, [m.content_hash]) == {m.content_hash: m.id}
-    assert await store.history(m.id, SCOPE) == [HistoryEntry(m.id, EventKind.ADD, "", m.text, NOW)]
+    assert await store.history(m.id, SCOPE) == [
+        HistoryEntry(m.id, EventKind.ADD, "", m.text, NOW, actor="tutor", episode_id=m.episode_id)
+    ]
     assert await store.link_entities(SCOPE, ["A", "c", "b"]) == ["a", "b"]
     assert await store.memory_entities([m.id]) == {m.id: ["a", "b"]}
     assert await store.expand(SCOPE, ["a"], 2, 5) == [Path("A", (edge,))] * 2

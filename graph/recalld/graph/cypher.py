@@ -15,7 +15,9 @@ Rules, enforced by ``tests/unit/test_cypher.py``:
   RETURN), and runners hand rows back as dicts keyed by alias: the store reads ``row["id"]``,
   never a position. ORDER BY names projected aliases (see recalld.graph.falkordb).
 * Every write method of the GraphStore protocol is ONE statement, so it is one transaction in
-  Neo4j and one atomic ``GRAPH.QUERY`` in FalkorDB: a crash never leaves half a memory.
+  Neo4j and one atomic ``GRAPH.QUERY`` in FalkorDB: a crash never leaves half a memory. (Delete
+  and replace follow it with one idempotent statement that removes the entities left without
+  relations; a crash in between leaves orphan entities, which ``graph_drift`` reports.)
   The statements use ``FOREACH`` and ``WITH count(*) AS barrier`` (one row after any number of
   rows, also after none) to chain their parts without changing the row count.
 
@@ -61,16 +63,16 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from recalld.graph.rows import memory_from_fields, triples_json
+from recalld.graph.rows import history_from_fields, memory_from_fields, triples_json
 from recalld.kernel.domain import (
+    CURRENT,
     Edge,
     EntityNode,
     Episode,
-    EventKind,
     FilterOp,
     HistoryEntry,
     Memory,
@@ -80,11 +82,12 @@ from recalld.kernel.domain import (
     Scope,
     Subgraph,
     TimeRange,
+    Validity,
     norm,
 )
-from recalld.kernel.errors import memory_gone, version_conflict
+from recalld.kernel.errors import Conflict, memory_gone, version_conflict
 from recalld.kernel.filters import KEY_PATTERN
-from recalld.kernel.ports import Cursor, PendingIndex
+from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
 
 # -- schema constants ---------------------------------------------------------------------------
@@ -107,6 +110,13 @@ MEMORY_PROPS = (
     "state",
     "version",
     "indexed",
+    "valid_from",
+    "valid_to",
+    "retired_at",
+    "superseded_by",
+    "retired_by_rule",
+    "confirmations",
+    "confirmed_at",
 )
 # Properties replace_memory keeps; it rewrites the others (and drops the old m_* properties).
 _KEPT_ON_REPLACE = (
@@ -121,6 +131,13 @@ _KEPT_ON_REPLACE = (
     "reference_time",
     "created_at",
     "state",
+    "valid_from",
+    "valid_to",
+    "retired_at",
+    "superseded_by",
+    "retired_by_rule",
+    "confirmations",
+    "confirmed_at",
 )
 META_STRING_PREFIX = "m_s_"
 META_NUMBER_PREFIX = "m_n_"
@@ -133,6 +150,7 @@ UNIQUE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Memory", ("id",)),
     ("Episode", ("id",)),
     ("Entity", ("key",)),
+    ("Alias", ("key",)),
 )
 NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Memory", "user_key"),
@@ -141,6 +159,7 @@ NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Memory", "dedup_key"),
     ("Memory", "indexed"),
     ("History", "memory_id"),
+    ("Alias", "entity_key"),
 )
 REL_INDEXES: tuple[tuple[str, str], ...] = (("REL", "memory_id"),)
 
@@ -223,18 +242,58 @@ OPTIONAL MATCH (prev:History {memory_id: h.memory_id})
 WITH i, h, coalesce(max(prev.seq), 0) AS base
 CREATE (x:History) SET x = h, x.seq = base + 1 + i"""
 
-ADD_MEMORIES = f"""
-CREATE (ep:Episode) SET ep = $episode
-FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
-{_MERGE_ENTITIES}
-WITH count(*) AS barrier
-{_APPEND_HISTORY}"""
-
 # Compare-and-set. ``SET m._lock`` takes the node's write lock before anything is read, so the
 # state and version checked below are the committed ones and stay so until this transaction
 # ends (Neo4j runs read-committed: without the lock two writers could both see version N; the
 # Cypher manual's "lost updates" recipe). FalkorDB runs one write query at a time anyway.
 _LOCK = "SET m._lock = true SET m._lock = null"
+
+# Confirmations of facts stated again (no new version: the vector does not change), then the
+# episode, its memories, their entities and relations, the aliases it taught, and the history.
+_REINFORCE_AND_ADD = f"""
+OPTIONAL MATCH (c:Memory) WHERE c.id IN $reinforce AND c.state = 'active'
+WITH go, collect(c) AS cs
+FOREACH (c IN cs | SET c.confirmations = coalesce(c.confirmations, 1) + 1, c.confirmed_at = $at)
+WITH go
+CREATE (ep:Episode) SET ep = $episode
+FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
+{_MERGE_ENTITIES}
+FOREACH (a IN $aliases |
+  MERGE (x:Alias {{key: a.key}})
+  SET x.namespace = a.namespace, x.alias = a.alias, x.entity_key = a.entity_key)
+WITH go, count(*) AS barrier
+{_APPEND_HISTORY}
+RETURN x.memory_id AS memory_id"""
+
+# ``go`` is grouped on by every aggregation below: an aggregation without a grouping key makes
+# one row out of none, which would let an add whose compare-and-set failed write anyway.
+ADD_MEMORIES = f"""
+WITH 1 AS go
+{_REINFORCE_AND_ADD}"""
+
+# The same, after ending the validity of earlier memories (and their relations) in the same
+# statement. Compare-and-set: unless every target is locked active, current and at its expected
+# version, no row survives the first WITH and nothing at all is written (the store then raises
+# Conflict; ``count(*)`` makes one row out of none, hence the size check after it). Only used
+# with a non-empty $retire (UNWIND of an empty list yields no row).
+ADD_MEMORIES_RETIRING = f"""
+UNWIND $retire AS r
+MATCH (m:Memory {{id: r.id}})
+{_LOCK}
+WITH m, r WHERE m.state = 'active' AND m.valid_to IS NULL AND m.version = r.version
+WITH collect(m) AS ms, collect(r) AS rs
+WITH ms, rs WHERE size(ms) = size($retire)
+FOREACH (i IN range(0, size(ms) - 1) | FOREACH (m IN [ms[i]] |
+  SET m.valid_to = rs[i].valid_to, m.retired_at = $at, m.superseded_by = rs[i].superseded_by,
+      m.retired_by_rule = rs[i].rule, m.version = m.version + 1, m.indexed = false))
+WITH ms
+UNWIND ms AS m
+OPTIONAL MATCH ()-[rel:REL {{memory_id: m.id}}]->()
+WITH m, collect(rel) AS rels
+FOREACH (x IN rels | SET x.valid_to = m.valid_to)
+WITH count(*) AS go WHERE go = size($retire)
+{_REINFORCE_AND_ADD}"""
+
 
 # Nothing happens unless the memory is active at $expected: every later part hangs off the one
 # matched row. Returns one row when it applied, none otherwise (the store then reads why).
@@ -265,12 +324,48 @@ WITH m
 OPTIONAL MATCH (prev:History {{memory_id: m.id}})
 WITH m, coalesce(max(prev.seq), 0) AS base
 CREATE (x:History)
-SET x.memory_id = m.id, x.event = 'delete', x.old_text = m.text, x.new_text = '', x.at = $at, x.seq = base + 1
+SET x.memory_id = m.id, x.event = 'delete', x.old_text = m.text, x.new_text = '', x.at = $at, x.seq = base + 1,
+    x.actor = $actor, x.old_triples = m.triples, x.new_triples = '[]', x.rule = '', x.episode_id = ''
 WITH m
-OPTIONAL MATCH ()-[r:REL {{memory_id: m.id}}]->()
-WITH m, collect(r) AS rels
+OPTIONAL MATCH (a)-[r:REL {{memory_id: m.id}}]->(b)
+WITH m, collect(r) AS rels, collect(a.key) + collect(b.key) AS ends
 FOREACH (x IN rels | DELETE x)
-RETURN m.id AS id, m.version AS version"""
+RETURN m.id AS id, m.version AS version, ends AS ends"""
+
+# Entities (by key) that no relation touches any more go, with the aliases naming them.
+DROP_ORPHAN_ENTITIES = """
+UNWIND $keys AS k
+MATCH (e:Entity {key: k})
+OPTIONAL MATCH (e)-[x:REL]-()
+WITH e, count(x) AS degree WHERE degree = 0
+OPTIONAL MATCH (a:Alias {entity_key: e.key})
+WITH e, collect(a) AS als
+FOREACH (x IN als | DELETE x)
+DELETE e
+RETURN count(*) AS dropped"""
+
+ORPHAN_RELATIONS = """
+MATCH (s)-[r:REL]->(o)
+OPTIONAL MATCH (m:Memory {id: r.memory_id})
+WITH s, r, o, m WHERE m IS NULL OR m.state <> 'active'
+RETURN s.norm AS subject, r.predicate AS predicate, o.norm AS object, r.memory_id AS memory_id"""
+
+ORPHAN_ENTITIES = """
+MATCH (e:Entity)
+OPTIONAL MATCH (e)-[x:REL]-()
+WITH e, count(x) AS degree WHERE degree = 0
+RETURN e.namespace AS namespace, e.name AS name"""
+
+RESOLVE_ALIASES = """
+UNWIND $keys AS k
+MATCH (a:Alias {key: k})
+MATCH (e:Entity {key: a.entity_key})
+RETURN k AS key, e.name AS name"""
+
+ENTITY_ALIASES = """
+UNWIND $keys AS k
+MATCH (a:Alias {entity_key: k})
+RETURN k AS key, a.alias AS alias ORDER BY alias"""
 
 # Marks only the exact version; returns the ids it marked (the rest are stale).
 MARK_INDEXED = f"""
@@ -292,7 +387,8 @@ RETURN {_MEMORY_COLUMNS} ORDER BY id"""
 FIND_BY_HASH = """
 UNWIND $lookups AS l
 MATCH (m:Memory {dedup_key: l[0]})
-WHERE m.state = 'active' AND m.hash = l[1] AND m.user_id = $user_id AND m.agent_id = $agent_id AND m.run_id = $run_id
+WHERE m.state = 'active' AND m.valid_to IS NULL AND m.hash = l[1]
+  AND m.user_id = $user_id AND m.agent_id = $agent_id AND m.run_id = $run_id
 RETURN m.hash AS hash, m.id AS id"""
 
 FIND_ENTITIES = """
@@ -320,7 +416,9 @@ INDEX_STATE = "MATCH (m:Memory) RETURN m.id AS id, m.state AS state"
 
 COUNT_MEMORIES = "MATCH (m:Memory) WHERE m.state = 'active' RETURN count(m) AS total"
 
-_EDGE_LIST = "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id]]"
+_EDGE_LIST = (
+    "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id, r.valid_from, r.valid_to]]"
+)
 _SIMPLE_PATH = "ALL(n IN nodes(p) WHERE single(x IN nodes(p) WHERE x = n))"
 
 
@@ -394,6 +492,23 @@ def metadata_predicate(filters: Sequence[MetadataFilter]) -> tuple[str, dict[str
     return "".join(f" AND {c}" for c in clauses), params
 
 
+def validity_predicate(var: str, validity: Validity | None) -> tuple[str, dict[str, Any]]:
+    """`` AND ...`` on the world validity of ``m`` (a memory) or ``r`` (a relation); see
+    Validity. Nodes written before recalld 0.3 have no valid_from: their reference time counts
+    (relations: valid since always)."""
+    if var not in ("m", "r"):
+        raise ValueError(f"unexpected variable {var!r}")
+    if validity is None or validity.include_retired:
+        return "", {}
+    if validity.as_of is not None:
+        start = "coalesce(m.valid_from, m.reference_time)" if var == "m" else "coalesce(r.valid_from, 0)"
+        return (
+            f" AND {start} <= $as_of AND ({var}.valid_to IS NULL OR {var}.valid_to > $as_of)",
+            {"as_of": to_micros(validity.as_of)},
+        )
+    return f" AND {var}.valid_to IS NULL", {}
+
+
 def time_predicate(time_range: TimeRange | None) -> tuple[str, dict[str, Any]]:
     text, params = "", {}
     if time_range is not None and time_range.start is not None:
@@ -415,13 +530,50 @@ def _bound(depth: int) -> int:
 # -- query builders ------------------------------------------------------------------------------------
 
 
-def add_memories_query(episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> Query:
+def add_memories_query(
+    episode: Episode,
+    memories: Sequence[Memory],
+    history: Sequence[HistoryEntry],
+    retire: Sequence[Retirement] = (),
+    reinforce: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> Query:
     entities, relations = graph_rows(memories)
     s = episode.scope
-    return Query(
-        "add_memories",
-        ADD_MEMORIES,
+    ns = s.namespace
+    alias_rows = [
         {
+            "key": lookup_key("alias", ns, norm(a)),
+            "namespace": ns,
+            "alias": norm(a),
+            "entity_key": entity_key(ns, norm(e)),
+        }
+        for a, e in (aliases or {}).items()
+        if norm(a) != norm(e)
+    ]
+    return Query(
+        "add_memories_retiring" if retire else "add_memories",
+        ADD_MEMORIES_RETIRING if retire else ADD_MEMORIES,
+        {
+            **(
+                {
+                    "retire": [
+                        {
+                            "id": r.memory_id,
+                            "version": r.expected_version,
+                            "valid_to": to_micros(r.valid_to),
+                            "superseded_by": r.superseded_by,
+                            "rule": r.rule,
+                        }
+                        for r in retire
+                    ]
+                }
+                if retire
+                else {}
+            ),
+            "reinforce": list(dict.fromkeys(reinforce)),
+            "aliases": alias_rows,
+            "at": to_micros(episode.created_at),
             "episode": {
                 "id": episode.id,
                 "user_id": s.user_id,
@@ -464,11 +616,36 @@ def replace_memory_query(m: Memory, history: HistoryEntry, expected_version: int
 
 
 def delete_memories_query(
-    ids: Sequence[str], at: datetime, expected_versions: Mapping[str, int] | None = None
+    ids: Sequence[str], at: datetime, expected_versions: Mapping[str, int] | None = None, actor: str = "system"
 ) -> Query:
     expected = expected_versions or {}
     targets = [{"id": i, "version": expected.get(i)} for i in dict.fromkeys(ids)]
-    return Query("delete_memories", DELETE_MEMORIES, {"targets": targets, "at": to_micros(at)})
+    return Query("delete_memories", DELETE_MEMORIES, {"targets": targets, "at": to_micros(at), "actor": actor})
+
+
+def drop_orphan_entities_query(keys: Sequence[str]) -> Query:
+    return Query("drop_orphan_entities", DROP_ORPHAN_ENTITIES, {"keys": list(dict.fromkeys(keys))})
+
+
+def find_relations_query(scope: Scope, subjects: Sequence[str]) -> Query:
+    where, params = scope_predicate("r", scope)
+    text = (
+        "UNWIND $keys AS k MATCH (s:Entity {key: k})-[r:REL]->(o:Entity) "
+        f"WHERE r.valid_to IS NULL AND {where} "
+        "RETURN r.memory_id AS memory_id, s.norm AS subject, r.predicate AS predicate, o.norm AS object, "
+        "r.created_at AS created_at, r.ord AS ord ORDER BY created_at, memory_id, ord"
+    )
+    keys = list(dict.fromkeys(entity_key(scope.namespace, norm(x)) for x in subjects))
+    return Query("find_relations", text, {"keys": keys, **params})
+
+
+def resolve_aliases_query(scope: Scope, names: Sequence[str]) -> Query:
+    keys = list(dict.fromkeys(lookup_key("alias", scope.namespace, norm(n)) for n in names))
+    return Query("resolve_aliases", RESOLVE_ALIASES, {"keys": keys})
+
+
+def entity_aliases_query(namespace: str, norms: Sequence[str]) -> Query:
+    return Query("entity_aliases", ENTITY_ALIASES, {"keys": [entity_key(namespace, n) for n in norms]})
 
 
 def mark_indexed_query(done: Mapping[str, int]) -> Query:
@@ -484,11 +661,17 @@ def index_targets_query(ids: Sequence[str]) -> Query:
 
 
 def get_memories_query(
-    ids: Sequence[str], scope: Scope, filters: Sequence[MetadataFilter], time_range: TimeRange | None
+    ids: Sequence[str],
+    scope: Scope,
+    filters: Sequence[MetadataFilter],
+    time_range: TimeRange | None,
+    validity: Validity | None = None,
 ) -> Query:
     where, params = scope_predicate("m", scope)
     ftext, fparams = metadata_predicate(filters)
     ttext, tparams = time_predicate(time_range)
+    vtext, vparams = validity_predicate("m", validity)
+    ttext, tparams = ttext + vtext, {**tparams, **vparams}
     text = (
         f"UNWIND $ids AS mid MATCH (m:Memory {{id: mid}}) WHERE m.state = 'active' AND {where}{ftext}{ttext} "
         f"RETURN {_MEMORY_COLUMNS}"
@@ -507,9 +690,13 @@ def get_any_query(memory_id: str, scope: Scope) -> Query:
     )
 
 
-def list_memories_query(scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None) -> Query:
+def list_memories_query(
+    scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None, include_retired: bool = True
+) -> Query:
     where, params = scope_predicate("m", scope)
     ftext, fparams = metadata_predicate(filters)
+    if not include_retired:
+        ftext += " AND m.valid_to IS NULL"
     ctext, cparams = "", {}
     if after is not None:
         ctext = " AND (m.created_at < $after_ts OR (m.created_at = $after_ts AND m.id < $after_id))"
@@ -551,7 +738,8 @@ def history_query(memory_id: str, scope: Scope) -> Query:
         f"MATCH (m:Memory {{id: $id}}) WHERE {where} "
         "OPTIONAL MATCH (h:History {memory_id: m.id}) "
         "RETURN h.memory_id AS memory_id, h.event AS event, h.old_text AS old_text, h.new_text AS new_text, "
-        "h.at AS at, h.seq AS seq ORDER BY seq"
+        "h.at AS at, h.seq AS seq, h.actor AS actor, h.rule AS rule, h.episode_id AS episode_id, "
+        "h.old_triples AS old_triples, h.new_triples AS new_triples ORDER BY seq"
     )
     return Query("history", text, {"id": memory_id, **params})
 
@@ -566,11 +754,17 @@ def memory_entities_query(ids: Sequence[str]) -> Query:
     return Query("memory_entities", MEMORY_ENTITIES, {"ids": list(dict.fromkeys(ids))})
 
 
-def expand_query(scope: Scope, seed: str, hops: int, limit: int) -> Query:
-    """Walks of exactly ``hops`` edges from one seed, every edge visible in the scope, no entity
-    visited twice, at most ``limit`` of them. One length per query, so the database streams and
-    stops at the limit instead of enumerating (and sorting) every walk around a hub."""
+def _relation_predicate(scope: Scope, validity: Validity | None) -> tuple[str, dict[str, Any]]:
     where, params = scope_predicate("r", scope)
+    vtext, vparams = validity_predicate("r", validity)
+    return where + vtext, {**params, **vparams}
+
+
+def expand_query(scope: Scope, seed: str, hops: int, limit: int, validity: Validity | None = None) -> Query:
+    """Walks of exactly ``hops`` edges from one seed, every edge visible in the scope and valid, no
+    entity visited twice, at most ``limit`` of them. One length per query, so the database streams
+    and stops at the limit instead of enumerating (and sorting) every walk around a hub."""
+    where, params = _relation_predicate(scope, validity)
     k = _bound(hops)
     text = (
         f"MATCH (s:Entity {{key: $seed}}) MATCH p = (s)-[:REL*{k}..{k}]-(:Entity) "
@@ -580,9 +774,11 @@ def expand_query(scope: Scope, seed: str, hops: int, limit: int) -> Query:
     return Query("expand", text, {"seed": entity_key(scope.namespace, norm(seed)), "limit": limit, **params})
 
 
-def paths_query(scope: Scope, source: str, target: str, hops: int, limit: int) -> Query:
-    """Simple paths of exactly ``hops`` edges between two entities over visible relations."""
-    where, params = scope_predicate("r", scope)
+def paths_query(
+    scope: Scope, source: str, target: str, hops: int, limit: int, validity: Validity | None = None
+) -> Query:
+    """Simple paths of exactly ``hops`` edges between two entities over visible, valid relations."""
+    where, params = _relation_predicate(scope, validity)
     k = _bound(hops)
     text = (
         "MATCH (s:Entity {key: $source}) "
@@ -603,18 +799,19 @@ def paths_query(scope: Scope, source: str, target: str, hops: int, limit: int) -
     )
 
 
-def incident_edges_query(scope: Scope, frontier: Sequence[str], limit: int) -> Query:
-    """The visible relations touching each frontier entity (norms), for one breadth-first level,
-    in a fixed order. A relation shows up at most twice (once per end), so ``2 * n`` rows always
-    hold the first ``n`` relations a level can add."""
-    where, params = scope_predicate("r", scope)
+def incident_edges_query(scope: Scope, frontier: Sequence[str], limit: int, validity: Validity | None = None) -> Query:
+    """The visible, valid relations touching each frontier entity (norms), for one breadth-first
+    level, in a fixed order. A relation shows up at most twice (once per end), so ``2 * n`` rows
+    always hold the first ``n`` relations a level can add."""
+    where, params = _relation_predicate(scope, validity)
     text = (
         "UNWIND range(0, size($frontier) - 1) AS i "
         "MATCH (n:Entity {key: $frontier[i]})-[r:REL]-(o:Entity) "
         f"WHERE {where} "
         "RETURN i AS i, n.name AS name, n.type AS type, startNode(r).name AS subject, r.predicate AS predicate, "
         "endNode(r).name AS object, r.memory_id AS memory_id, o.norm AS other, o.name AS other_name, "
-        "o.type AS other_type, r.created_at AS created_at, r.ord AS ord "
+        "o.type AS other_type, r.created_at AS created_at, r.ord AS ord, r.valid_from AS valid_from, "
+        "r.valid_to AS valid_to "
         "ORDER BY i, created_at, memory_id, ord LIMIT $limit"
     )
     keys = [entity_key(scope.namespace, n) for n in frontier]
@@ -679,6 +876,13 @@ def memory_props(m: Memory) -> dict[str, Any]:
         "state": m.state.value,
         "version": m.version,
         "indexed": False,
+        "valid_from": to_micros(m.valid_from or m.reference_time),
+        "valid_to": None if m.valid_to is None else to_micros(m.valid_to),
+        "retired_at": None if m.retired_at is None else to_micros(m.retired_at),
+        "superseded_by": m.superseded_by,
+        "retired_by_rule": m.retired_by_rule,
+        "confirmations": m.confirmations,
+        "confirmed_at": to_micros(m.confirmed_at or m.created_at),
         "user_key": lookup_key(s.user_id),
         "agent_key": lookup_key(s.agent_id),
         "run_key": lookup_key(s.run_id),
@@ -694,6 +898,11 @@ def history_props(h: HistoryEntry) -> dict[str, Any]:
         "old_text": h.old_text,
         "new_text": h.new_text,
         "at": to_micros(h.at),
+        "actor": h.actor,
+        "rule": h.rule,
+        "episode_id": h.episode_id,
+        "old_triples": triples_json(h.old_triples),
+        "new_triples": triples_json(h.new_triples),
     }
 
 
@@ -724,6 +933,8 @@ def graph_rows(memories: Sequence[Memory]) -> tuple[list[dict[str, Any]], list[d
                         "agent_id": s.agent_id,
                         "run_id": s.run_id,
                         "created_at": to_micros(m.created_at),
+                        "valid_from": to_micros(m.valid_from or m.reference_time),
+                        "valid_to": None if m.valid_to is None else to_micros(m.valid_to),
                     },
                 }
             )
@@ -742,9 +953,14 @@ def _pending(rows: Sequence[Memory]) -> PendingIndex:
     )
 
 
+def _opt_time(us: Any) -> datetime | None:
+    return None if us is None else from_micros(us)
+
+
 def _edges(edges: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
-    """An ``edges`` column (``_EDGE_LIST``): one [subject, predicate, object, memory_id] per edge."""
-    return tuple(Edge(s, p, o, mid) for s, p, o, mid in edges)
+    """An ``edges`` column (``_EDGE_LIST``): [subject, predicate, object, memory_id, valid_from,
+    valid_to] per edge."""
+    return tuple(Edge(s, p, o, mid, _opt_time(vf), _opt_time(vt)) for s, p, o, mid, vf, vt in edges)
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -787,11 +1003,26 @@ class CypherGraphStore:
         await self._runner.close()
 
     # -- writes: one statement each ----------------------------------------------------------------
-    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
-        await self._runner.write(add_memories_query(episode, memories, history))
+    async def add_memories(
+        self,
+        episode: Episode,
+        memories: Sequence[Memory],
+        history: Sequence[HistoryEntry],
+        *,
+        retire: Sequence[Retirement] = (),
+        reinforce: Sequence[str] = (),
+        aliases: Mapping[str, str] = {},
+    ) -> None:
+        rows = await self._runner.write(add_memories_query(episode, memories, history, retire, reinforce, aliases))
+        if retire and not rows:
+            raise Conflict("a memory this add retires changed meanwhile; nothing was written, retry the add")
 
     async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
         if await self._runner.write(replace_memory_query(memory, history, expected_version)):
+            ns = memory.scope.namespace
+            ends = {entity_key(ns, norm(x)) for t in history.old_triples for x in (t.subject, t.object)}
+            if ends:
+                await self._runner.write(drop_orphan_entities_query(sorted(ends)))
             return
         rows = await self._runner.read(memory_version_query(memory.id))
         state, version = (rows[0]["state"], rows[0]["version"]) if rows else (None, None)
@@ -800,12 +1031,23 @@ class CypherGraphStore:
         raise version_conflict(memory.id, version, expected_version)
 
     async def delete_memories(
-        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+        self,
+        ids: Sequence[str],
+        *,
+        at: datetime,
+        expected_versions: Mapping[str, int] | None = None,
+        actor: str = "system",
     ) -> dict[str, int]:
+        """One statement per chunk tombstones and drops relations; a second one removes the
+        entities left without relations (idempotent: a crash in between leaves orphan entities,
+        which graph_drift reports and the next delete touching them removes)."""
         done: dict[str, int] = {}
         for chunk in _chunks(ids):
-            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions))
+            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions, actor))
             done.update((r["id"], r["version"]) for r in rows)
+            ends = sorted({k for r in rows for k in r["ends"] if k is not None})
+            if ends:
+                await self._runner.write(drop_orphan_entities_query(ends))
         return done
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -815,10 +1057,11 @@ class CypherGraphStore:
         scope: Scope,
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
+        validity: Validity | None = None,
     ) -> dict[str, Memory]:
         out: dict[str, Memory] = {}
         for chunk in _chunks(ids):
-            rows = await self._runner.read(get_memories_query(chunk, scope, filters, time_range))
+            rows = await self._runner.read(get_memories_query(chunk, scope, filters, time_range, validity))
             out.update((m.id, m) for m in map(row_to_memory, rows))
         return out
 
@@ -833,11 +1076,17 @@ class CypherGraphStore:
         return row_to_memory(rows[0]) if rows else None
 
     async def list_memories(
-        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+        self,
+        scope: Scope,
+        filters: Sequence[MetadataFilter],
+        limit: int,
+        after: Cursor | None,
+        *,
+        include_retired: bool = True,
     ) -> list[Memory]:
         if limit <= 0:
             return []
-        rows = await self._runner.read(list_memories_query(scope, filters, limit, after))
+        rows = await self._runner.read(list_memories_query(scope, filters, limit, after, include_retired))
         return [row_to_memory(r) for r in rows]
 
     async def find_scope_ids(self, scope: Scope) -> list[str]:
@@ -854,10 +1103,31 @@ class CypherGraphStore:
         if not rows:
             return None
         return [
-            HistoryEntry(r["memory_id"], EventKind(r["event"]), r["old_text"], r["new_text"], from_micros(r["at"]))
+            history_from_fields(r)
             for r in rows
             if r["memory_id"] is not None  # OPTIONAL MATCH: one all-null row when there is no history
         ]
+
+    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
+        if not subjects:
+            return []
+        rows = await self._runner.read(find_relations_query(scope, subjects))
+        return [Relation(r["memory_id"], r["subject"], r["predicate"], r["object"]) for r in rows]
+
+    async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        found = {r["key"]: r["name"] for r in await self._runner.read(resolve_aliases_query(scope, names))}
+        out: dict[str, str] = {}
+        for n in names:
+            key = lookup_key("alias", scope.namespace, norm(n))
+            if key in found:
+                out[n] = found[key]
+        return out
+
+    async def _canonical(self, scope: Scope, name: str) -> str:
+        """The entity a name denotes: itself, or the entity it is an alias of."""
+        return (await self.resolve_aliases(scope, [name])).get(name, name)
 
     # -- graph -------------------------------------------------------------------------------------------
     async def _entities(self, scope: Scope, names: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -879,7 +1149,9 @@ class CypherGraphStore:
                 names += [n for n in (r["subject"], r["object"]) if n not in names]
         return out
 
-    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+    async def expand(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> list[Path]:
         """Seeds in order, each seed's walks shortest first, cut at ``max_paths`` overall."""
         depth = min(max(depth, 1), MAX_DEPTH)  # the embedded store walks one edge even for depth 0
         paths: list[Path] = []
@@ -888,17 +1160,19 @@ class CypherGraphStore:
                 budget = max_paths - len(paths)
                 if budget <= 0:
                     return paths
-                rows = await self._runner.read(expand_query(scope, seed, hops, budget))
+                rows = await self._runner.read(expand_query(scope, seed, hops, budget, validity))
                 if not rows and hops == 1:
                     break  # unknown seed, or nothing visible around it
                 paths += [Path(start=r["start_name"], edges=_edges(r["edges"])) for r in rows]
         return paths
 
-    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+    async def subgraph(
+        self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
+    ) -> Subgraph | None:
         """Breadth-first, one query per level, like the embedded store: the relations touching
         the entities found so far, at most ``limit`` of them."""
-        start = norm(entity)
-        rows = await self._runner.read(incident_edges_query(scope, [start], max(2 * limit, 1)))
+        start = norm(await self._canonical(scope, entity))
+        rows = await self._runner.read(incident_edges_query(scope, [start], max(2 * limit, 1), validity))
         if not rows:
             return None  # unknown, or no relation visible in this scope
         nodes = {start: EntityNode(rows[0]["name"], rows[0]["type"])}
@@ -908,20 +1182,28 @@ class CypherGraphStore:
             if level > 0:
                 if not frontier or len(edges) >= limit:
                     break
-                rows = await self._runner.read(incident_edges_query(scope, frontier, 2 * limit))
+                rows = await self._runner.read(incident_edges_query(scope, frontier, 2 * limit, validity))
             frontier = []
             for r in rows:
                 key = (r["subject"], r["predicate"], r["object"], r["memory_id"])
                 if key not in edges and len(edges) < limit:
-                    edges[key] = Edge(*key)
+                    edges[key] = Edge(*key, _opt_time(r["valid_from"]), _opt_time(r["valid_to"]))
                     if (other := r["other"]) not in nodes:
                         nodes[other] = EntityNode(r["other_name"], r["other_type"])
                         frontier.append(other)
-        return Subgraph(nodes=tuple(nodes.values()), edges=tuple(edges.values()))
+        aliases: dict[str, list[str]] = {}
+        by_key = {entity_key(scope.namespace, n): n for n in nodes}
+        for r in await self._runner.read(entity_aliases_query(scope.namespace, list(nodes))):
+            aliases.setdefault(by_key[r["key"]], []).append(r["alias"])
+        return Subgraph(
+            nodes=tuple(replace(v, aliases=tuple(aliases.get(k, ()))) for k, v in nodes.items()),
+            edges=tuple(edges.values()),
+        )
 
     async def paths_between(
-        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int, validity: Validity = CURRENT
     ) -> list[Path] | None:
+        source, target = await self._canonical(scope, source), await self._canonical(scope, target)
         known = await self._entities(scope, [source, target])
         s, t = norm(source), norm(target)
         if s not in known or t not in known:
@@ -934,7 +1216,7 @@ class CypherGraphStore:
         for hops in range(1, min(max_depth, MAX_DEPTH) + 1):  # shortest first, like sorting all of them
             if len(paths) >= limit:
                 break
-            rows = await self._runner.read(paths_query(scope, source, target, hops, limit - len(paths)))
+            rows = await self._runner.read(paths_query(scope, source, target, hops, limit - len(paths), validity))
             paths += [Path(start=known[s][0], edges=_edges(r["edges"])) for r in rows]
         return paths
 
@@ -958,6 +1240,18 @@ class CypherGraphStore:
     async def index_state(self) -> dict[str, bool]:
         rows = await self._runner.read(Query("index_state", INDEX_STATE))
         return {r["id"]: r["state"] == MemoryState.ACTIVE.value for r in rows}
+
+    async def graph_drift(self, samples: int = 10) -> GraphDrift:
+        rels = await self._runner.read(Query("orphan_relations", ORPHAN_RELATIONS))
+        ents = await self._runner.read(Query("orphan_entities", ORPHAN_ENTITIES))
+        return GraphDrift(
+            orphan_relations=len(rels),
+            orphan_entities=len(ents),
+            relation_samples=tuple(
+                f"{r['subject']} -{r['predicate']}-> {r['object']} (memory {r['memory_id']})" for r in rels[:samples]
+            ),
+            entity_samples=tuple(f"{r['namespace']}/{r['name']}" for r in ents[:samples]),
+        )
 
     async def count_memories(self) -> int:
         rows = await self._runner.read(Query("count_memories", COUNT_MEMORIES))

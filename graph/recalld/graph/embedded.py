@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path as FsPath
@@ -22,9 +22,10 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from recalld.graph.rows import memory_from_fields, triples_json
+from recalld.graph.rows import history_from_fields, memory_from_fields, triples_from_json, triples_json
 from recalld.graph.sqlite_filters import sql_metadata_filter
 from recalld.kernel.domain import (
+    CURRENT,
     Edge,
     EntityNode,
     Episode,
@@ -36,10 +37,12 @@ from recalld.kernel.domain import (
     Scope,
     Subgraph,
     TimeRange,
+    Triple,
+    Validity,
     norm,
 )
-from recalld.kernel.errors import memory_gone, version_conflict
-from recalld.kernel.ports import Cursor, PendingIndex
+from recalld.kernel.errors import Conflict, memory_gone, version_conflict
+from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
 
 T = TypeVar("T")
@@ -75,16 +78,44 @@ CREATE INDEX IF NOT EXISTS hist_memory ON history(memory_id);
 
 _MEMORY_COLUMNS = (
     "id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id, "
-    "reference_time, created_at, updated_at, state, version"
+    "reference_time, created_at, updated_at, state, version, "
+    "valid_from, valid_to, retired_at, superseded_by, retired_by_rule, confirmations, confirmed_at"
 )
+_HISTORY_COLUMNS = "memory_id, event, old_text, new_text, at, actor, rule, episode_id, old_triples, new_triples"
 _SCOPE_COLUMNS = ("user_id", "agent_id", "run_id")
 
 
 _ts = to_micros
 _dt = from_micros
 
-# PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds.
-_SCHEMA_VERSION = 1
+# PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds,
+# 2 = validity, reinforcement, richer history, aliases (recalld 0.3). Each step migrates in place
+# at open, in one transaction.
+_SCHEMA_VERSION = 2
+_V2 = """
+ALTER TABLE memories ADD COLUMN valid_from INTEGER;
+ALTER TABLE memories ADD COLUMN valid_to INTEGER;
+ALTER TABLE memories ADD COLUMN retired_at INTEGER;
+ALTER TABLE memories ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN retired_by_rule TEXT NOT NULL DEFAULT '';
+ALTER TABLE memories ADD COLUMN confirmations INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE memories ADD COLUMN confirmed_at INTEGER;
+UPDATE memories SET valid_from = reference_time, confirmed_at = created_at;
+ALTER TABLE relations ADD COLUMN valid_from INTEGER;
+ALTER TABLE relations ADD COLUMN valid_to INTEGER;
+UPDATE relations SET valid_from = (SELECT m.reference_time FROM memories m WHERE m.id = relations.memory_id);
+CREATE INDEX IF NOT EXISTS rel_subject ON relations(namespace, subject);
+CREATE INDEX IF NOT EXISTS rel_object ON relations(namespace, object);
+ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT 'system';
+ALTER TABLE history ADD COLUMN rule TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN episode_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN old_triples TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE history ADD COLUMN new_triples TEXT NOT NULL DEFAULT '[]';
+UPDATE history SET episode_id = coalesce((SELECT m.episode_id FROM memories m WHERE m.id = history.memory_id), '')
+  WHERE event = 'add';
+CREATE TABLE IF NOT EXISTS aliases(
+  namespace TEXT NOT NULL, alias TEXT NOT NULL, entity TEXT NOT NULL, PRIMARY KEY(namespace, alias));
+"""
 _TIME_COLUMNS = {
     "episodes": ("reference_time", "created_at"),
     "memories": ("reference_time", "created_at", "updated_at"),
@@ -132,9 +163,11 @@ class EmbeddedGraphStore:
         fresh = db.execute("SELECT count(*) FROM sqlite_master WHERE name='memories'").fetchone()[0] == 0
         db.executescript(_SCHEMA)
         if fresh:
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        elif db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            db.execute("PRAGMA user_version=1")
+        if db.execute("PRAGMA user_version").fetchone()[0] < 1:
             _migrate_to_micros(db)
+        if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+            _migrate(db, _V2, 2)
         self._db = db
 
     async def close(self) -> None:
@@ -157,12 +190,52 @@ class EmbeddedGraphStore:
         return _Transaction(self._conn)
 
     # -- writes ------------------------------------------------------------------
-    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
-        await self._run(self._add_sync, episode, memories, history)
+    async def add_memories(
+        self,
+        episode: Episode,
+        memories: Sequence[Memory],
+        history: Sequence[HistoryEntry],
+        *,
+        retire: Sequence[Retirement] = (),
+        reinforce: Sequence[str] = (),
+        aliases: Mapping[str, str] = {},
+    ) -> None:
+        await self._run(self._add_sync, episode, memories, history, retire, reinforce, aliases)
 
-    def _add_sync(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
+    def _add_sync(
+        self,
+        episode: Episode,
+        memories: Sequence[Memory],
+        history: Sequence[HistoryEntry],
+        retire: Sequence[Retirement],
+        reinforce: Sequence[str],
+        aliases: Mapping[str, str],
+    ) -> None:
         db = self._conn
+        at = _ts(episode.created_at)
         with self._tx():
+            # Compare-and-set first: a retirement of a memory that changed meanwhile aborts it all.
+            for r in retire:
+                row = db.execute("SELECT state, version, valid_to FROM memories WHERE id=?", (r.memory_id,)).fetchone()
+                _check_current(r.memory_id, row, r.expected_version)
+                if row["valid_to"] is not None:
+                    raise Conflict(f"memory {r.memory_id} was retired meanwhile; read it again and retry")
+                db.execute(
+                    "UPDATE memories SET valid_to=?, retired_at=?, superseded_by=?, retired_by_rule=?, "
+                    "version=version+1, indexed=0 WHERE id=?",
+                    (_ts(r.valid_to), at, r.superseded_by, r.rule, r.memory_id),
+                )
+                db.execute(
+                    "UPDATE relations SET valid_to=? WHERE memory_id=? AND valid_to IS NULL",
+                    (_ts(r.valid_to), r.memory_id),
+                )
+            for chunk in _chunks(list(dict.fromkeys(reinforce)), 500):
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    f"UPDATE memories SET confirmations=confirmations+1, confirmed_at=? "
+                    f"WHERE id IN ({marks}) AND state='active'",
+                    [at, *chunk],
+                )
             s = episode.scope
             db.execute(
                 "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?)",
@@ -180,14 +253,21 @@ class EmbeddedGraphStore:
             for m in memories:
                 self._insert_memory(m)
                 self._insert_relations(m)
+            ns = episode.scope.namespace
+            db.executemany(
+                "INSERT INTO aliases VALUES (?,?,?) ON CONFLICT(namespace, alias) DO UPDATE SET entity=excluded.entity",
+                [(ns, norm(a), norm(e)) for a, e in aliases.items() if norm(a) != norm(e)],
+            )
             self._insert_history(history)
         for m in memories:
             self._mirror_add(m)
+        if retire:
+            self._mirror_refresh([r.memory_id for r in retire], episode.scope.namespace)
 
     def _insert_memory(self, m: Memory) -> None:
         s = m.scope
         self._conn.execute(
-            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES ({','.join('?' * 21)},0)",
             (
                 m.id,
                 s.user_id,
@@ -203,6 +283,13 @@ class EmbeddedGraphStore:
                 _ts(m.updated_at),
                 m.state.value,
                 m.version,
+                _ts(m.valid_from or m.reference_time),
+                _opt_ts(m.valid_to),
+                _opt_ts(m.retired_at),
+                m.superseded_by,
+                m.retired_by_rule,
+                m.confirmations,
+                _ts(m.confirmed_at or m.created_at),
             ),
         )
 
@@ -218,7 +305,7 @@ class EmbeddedGraphStore:
                 )
             db.execute(
                 "INSERT INTO relations (memory_id, namespace, user_id, agent_id, run_id, subject, predicate, object,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                " created_at, valid_from, valid_to) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     m.id,
                     ns,
@@ -229,13 +316,29 @@ class EmbeddedGraphStore:
                     t.predicate,
                     norm(t.object),
                     _ts(m.created_at),
+                    _ts(m.valid_from or m.reference_time),
+                    _opt_ts(m.valid_to),
                 ),
             )
 
     def _insert_history(self, history: Sequence[HistoryEntry]) -> None:
         self._conn.executemany(
-            "INSERT INTO history (memory_id, event, old_text, new_text, at) VALUES (?,?,?,?,?)",
-            [(h.memory_id, h.event.value, h.old_text, h.new_text, _ts(h.at)) for h in history],
+            f"INSERT INTO history ({_HISTORY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    h.memory_id,
+                    h.event.value,
+                    h.old_text,
+                    h.new_text,
+                    _ts(h.at),
+                    h.actor,
+                    h.rule,
+                    h.episode_id,
+                    _triples_json(h.old_triples),
+                    _triples_json(h.new_triples),
+                )
+                for h in history
+            ],
         )
 
     async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
@@ -259,26 +362,36 @@ class EmbeddedGraphStore:
                     m.id,
                 ),
             )
+            touched = self._relation_entities([m.id])
             db.execute("DELETE FROM relations WHERE memory_id=?", (m.id,))
             self._insert_relations(m)
             self._insert_history([history])
-        self._mirror_remove([m.id], m.scope.namespace)
+            gone = self._drop_orphan_entities(touched)
+        self._mirror_remove([m.id], m.scope.namespace, gone)
         self._mirror_add(m)
 
     async def delete_memories(
-        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+        self,
+        ids: Sequence[str],
+        *,
+        at: datetime,
+        expected_versions: Mapping[str, int] | None = None,
+        actor: str = "system",
     ) -> dict[str, int]:
-        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions)
+        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions, actor)
 
-    def _delete_sync(self, ids: list[str], at: datetime, expected: Mapping[str, int] | None) -> dict[str, int]:
+    def _delete_sync(
+        self, ids: list[str], at: datetime, expected: Mapping[str, int] | None, actor: str
+    ) -> dict[str, int]:
         db = self._conn
         namespaces: set[str] = set()
+        touched: set[tuple[str, str]] = set()
         done: dict[str, int] = {}
         with self._tx():
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    f"SELECT id, version, text, user_id, agent_id, run_id FROM memories "
+                    f"SELECT id, version, text, user_id, agent_id, run_id, triples FROM memories "
                     f"WHERE id IN ({marks}) AND state='active'",
                     chunk,
                 ).fetchall()
@@ -292,12 +405,45 @@ class EmbeddedGraphStore:
                 db.execute(
                     f"UPDATE memories SET state='deleted', version=version+1, indexed=0 WHERE id IN ({marks})", doomed
                 )
+                touched |= self._relation_entities(doomed)
                 db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", doomed)
-                self._insert_history([HistoryEntry(r[0], EventKind.DELETE, r[2], "", at) for r in rows])
+                self._insert_history(
+                    [
+                        HistoryEntry(r[0], EventKind.DELETE, r[2], "", at, actor, old_triples=_triples(r[6]))
+                        for r in rows
+                    ]
+                )
                 done.update((r[0], r[1] + 1) for r in rows)
+            gone = self._drop_orphan_entities(touched)
         for ns in namespaces:
-            self._mirror_remove(list(done), ns)
+            self._mirror_remove(list(done), ns, gone)
         return done
+
+    def _relation_entities(self, memory_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """(namespace, entity) pairs the relations of these memories touch."""
+        out: set[tuple[str, str]] = set()
+        for chunk in _chunks(memory_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(
+                f"SELECT namespace, subject, object FROM relations WHERE memory_id IN ({marks})", chunk
+            ):
+                out.update(((r[0], r[1]), (r[0], r[2])))
+        return out
+
+    def _drop_orphan_entities(self, candidates: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Delete the entities among ``candidates`` no relation touches any more (and aliases
+        naming them). Returns the deleted ones."""
+        db = self._conn
+        gone: set[tuple[str, str]] = set()
+        for ns, name in candidates:
+            if db.execute(
+                "SELECT 1 FROM relations WHERE namespace=? AND (subject=? OR object=?) LIMIT 1", (ns, name, name)
+            ).fetchone():
+                continue
+            db.execute("DELETE FROM entities WHERE namespace=? AND norm=?", (ns, name))
+            db.execute("DELETE FROM aliases WHERE namespace=? AND entity=?", (ns, name))
+            gone.add((ns, name))
+        return gone
 
     # -- reads ---------------------------------------------------------------------
     async def get_memories(
@@ -306,15 +452,23 @@ class EmbeddedGraphStore:
         scope: Scope,
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
+        validity: Validity | None = None,
     ) -> dict[str, Memory]:
-        return await self._run(self._get_sync, list(ids), scope, filters, time_range)
+        return await self._run(self._get_sync, list(ids), scope, filters, time_range, validity)
 
     def _get_sync(
-        self, ids: list[str], scope: Scope, filters: Sequence[MetadataFilter], time_range: TimeRange | None
+        self,
+        ids: list[str],
+        scope: Scope,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity | None,
     ) -> dict[str, Memory]:
         where, params = _scope_sql(scope)
         fsql, fparams = sql_metadata_filter(filters)
         tsql, tparams = _time_sql(time_range)
+        vsql, vparams = _validity_sql(validity)
+        tsql, tparams = tsql + vsql, tparams + vparams
         out: dict[str, Memory] = {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
@@ -349,15 +503,23 @@ class EmbeddedGraphStore:
         return None if row is None else _row_to_memory(row)
 
     async def list_memories(
-        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+        self,
+        scope: Scope,
+        filters: Sequence[MetadataFilter],
+        limit: int,
+        after: Cursor | None,
+        *,
+        include_retired: bool = True,
     ) -> list[Memory]:
-        return await self._run(self._list_sync, scope, filters, limit, after)
+        return await self._run(self._list_sync, scope, filters, limit, after, include_retired)
 
     def _list_sync(
-        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None, include_retired: bool
     ) -> list[Memory]:
         where, params = _scope_sql(scope)
         fsql, fparams = sql_metadata_filter(filters)
+        if not include_retired:
+            fsql += " AND valid_to IS NULL"
         csql, cparams = "", []
         if after is not None:
             csql = " AND (created_at < ? OR (created_at = ? AND id < ?))"
@@ -386,7 +548,7 @@ class EmbeddedGraphStore:
         for chunk in _chunks(hashes, 500):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT hash, id FROM memories WHERE hash IN ({marks}) AND state='active' "
+                f"SELECT hash, id FROM memories WHERE hash IN ({marks}) AND state='active' AND valid_to IS NULL "
                 "AND user_id=? AND agent_id=? AND run_id=?",
                 [*chunk, s.user_id, s.agent_id, s.run_id],
             )
@@ -403,10 +565,39 @@ class EmbeddedGraphStore:
             is None
         ):
             return None
-        rows = self._conn.execute(
-            "SELECT memory_id, event, old_text, new_text, at FROM history WHERE memory_id=? ORDER BY id", (memory_id,)
-        )
-        return [HistoryEntry(r[0], EventKind(r[1]), r[2], r[3], _dt(r[4])) for r in rows]
+        rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE memory_id=? ORDER BY id", (memory_id,))
+        return [history_from_fields(dict(zip(r.keys(), r, strict=True))) for r in rows]
+
+    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
+        return await self._run(self._relations_sync, scope, list(dict.fromkeys(norm(x) for x in subjects)))
+
+    def _relations_sync(self, scope: Scope, subjects: list[str]) -> list[Relation]:
+        where, params = _scope_sql(scope)
+        out: list[Relation] = []
+        for chunk in _chunks(subjects, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT memory_id, subject, predicate, object FROM relations WHERE namespace=? "
+                f"AND subject IN ({marks}) AND valid_to IS NULL AND {where} ORDER BY id",
+                [scope.namespace, *chunk, *params],
+            )
+            out += [Relation(r[0], r[1], r[2], r[3]) for r in rows]
+        return out
+
+    async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
+        return await self._run(self._aliases_sync, scope, list(names))
+
+    def _aliases_sync(self, scope: Scope, names: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in names:
+            row = self._conn.execute(
+                "SELECT e.name FROM aliases a JOIN entities e ON e.namespace=a.namespace AND e.norm=a.entity "
+                "WHERE a.namespace=? AND a.alias=?",
+                (scope.namespace, norm(name)),
+            ).fetchone()
+            if row is not None:
+                out[name] = row[0]
+        return out
 
     # -- graph -----------------------------------------------------------------------
     async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
@@ -437,11 +628,16 @@ class EmbeddedGraphStore:
                         names.append(n)
         return out
 
-    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
-        return await self._run(self._expand_sync, scope, list(seeds), depth, max_paths)
+    async def expand(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> list[Path]:
+        return await self._run(self._expand_sync, scope, list(seeds), depth, max_paths, validity)
 
-    def _expand_sync(self, scope: Scope, seeds: list[str], depth: int, max_paths: int) -> list[Path]:
+    def _expand_sync(
+        self, scope: Scope, seeds: list[str], depth: int, max_paths: int, validity: Validity
+    ) -> list[Path]:
         g = self._graph(scope.namespace)
+        ok = _edge_filter(scope, validity)
         paths: list[Path] = []
         for seed in seeds:
             key = norm(seed)
@@ -451,7 +647,7 @@ class EmbeddedGraphStore:
             queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(key, (), frozenset([key]))])
             while queue and len(paths) < max_paths:
                 node, walk, seen = queue.popleft()
-                for edge, nxt in self._incident(g, node, scope):
+                for edge, nxt in self._incident(g, node, ok):
                     if nxt in seen:
                         continue
                     new_walk = (*walk, edge)
@@ -462,12 +658,14 @@ class EmbeddedGraphStore:
                         queue.append((nxt, new_walk, seen | {nxt}))
         return paths
 
-    def _incident(self, g: nx.MultiDiGraph, node: str, scope: Scope) -> Iterator[tuple[Edge, str]]:
+    def _incident(
+        self, g: nx.MultiDiGraph, node: str, ok: Callable[[Mapping[str, Any]], bool]
+    ) -> Iterator[tuple[Edge, str]]:
         for u, v, data in g.out_edges(node, data=True):
-            if scope.contains(data["scope"]):
+            if ok(data):
                 yield self._edge(g, u, v, data), v
         for u, v, data in g.in_edges(node, data=True):
-            if scope.contains(data["scope"]):
+            if ok(data):
                 yield self._edge(g, u, v, data), u
 
     @staticmethod
@@ -476,15 +674,25 @@ class EmbeddedGraphStore:
 
     def _edge(self, g: nx.MultiDiGraph, u: str, v: str, data: Mapping[str, Any]) -> Edge:
         # Orientation comes from the stored relation, not from how it was reached.
-        return Edge(self._display(g, data["src"]), data["predicate"], self._display(g, data["dst"]), data["memory_id"])
+        return Edge(
+            self._display(g, data["src"]),
+            data["predicate"],
+            self._display(g, data["dst"]),
+            data["memory_id"],
+            _opt_dt(data["valid_from"]),
+            _opt_dt(data["valid_to"]),
+        )
 
-    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
-        return await self._run(self._subgraph_sync, scope, entity, depth, limit)
+    async def subgraph(
+        self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
+    ) -> Subgraph | None:
+        return await self._run(self._subgraph_sync, scope, entity, depth, limit, validity)
 
-    def _subgraph_sync(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
+    def _subgraph_sync(self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity) -> Subgraph | None:
         g = self._graph(scope.namespace)
-        start = norm(entity)
-        if start not in g or not any(True for _ in self._incident(g, start, scope)):
+        ok = _edge_filter(scope, validity)
+        start = self._resolve_node(g, scope.namespace, entity)
+        if start is None or not any(True for _ in self._incident(g, start, ok)):
             return None
         nodes = {start}
         edges: dict[tuple[str, str, str, str], Edge] = {}
@@ -492,7 +700,7 @@ class EmbeddedGraphStore:
         for _ in range(depth):
             nxt_frontier: list[str] = []
             for node in frontier:
-                for edge, other in self._incident(g, node, scope):
+                for edge, other in self._incident(g, node, ok):
                     key = (edge.subject, edge.predicate, edge.object, edge.memory_id)
                     if key not in edges and len(edges) < limit:
                         edges[key] = edge
@@ -500,22 +708,47 @@ class EmbeddedGraphStore:
                             nodes.add(other)
                             nxt_frontier.append(other)
             frontier = nxt_frontier
+        aliases: dict[str, list[str]] = {}
+        for chunk in _chunks(sorted(nodes), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(
+                f"SELECT entity, alias FROM aliases WHERE namespace=? AND entity IN ({marks}) ORDER BY alias",
+                [scope.namespace, *chunk],
+            ):
+                aliases.setdefault(r[0], []).append(r[1])
         return Subgraph(
-            nodes=tuple(EntityNode(self._display(g, n), str(g.nodes[n].get("type", "entity"))) for n in nodes),
+            nodes=tuple(
+                EntityNode(self._display(g, n), str(g.nodes[n].get("type", "entity")), tuple(aliases.get(n, ())))
+                for n in nodes
+            ),
             edges=tuple(edges.values()),
         )
 
-    async def paths_between(
-        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
-    ) -> list[Path] | None:
-        return await self._run(self._paths_sync, scope, source, target, max_depth, limit)
+    def _resolve_node(self, g: nx.MultiDiGraph, namespace: str, name: str) -> str | None:
+        """The node a name denotes: the entity itself, or the entity it is an alias of."""
+        key = norm(name)
+        if key in g:
+            return key
+        row = self._conn.execute(
+            "SELECT entity FROM aliases WHERE namespace=? AND alias=?", (namespace, key)
+        ).fetchone()
+        return row[0] if row is not None and row[0] in g else None
 
-    def _paths_sync(self, scope: Scope, source: str, target: str, max_depth: int, limit: int) -> list[Path] | None:
+    async def paths_between(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int, validity: Validity = CURRENT
+    ) -> list[Path] | None:
+        return await self._run(self._paths_sync, scope, source, target, max_depth, limit, validity)
+
+    def _paths_sync(
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int, validity: Validity
+    ) -> list[Path] | None:
         g = self._graph(scope.namespace)
-        s, t = norm(source), norm(target)
-        if s not in g or t not in g:
+        s = self._resolve_node(g, scope.namespace, source)
+        t = self._resolve_node(g, scope.namespace, target)
+        if s is None or t is None:
             return None
-        view = nx.subgraph_view(g, filter_edge=lambda u, v, k: scope.contains(g.edges[u, v, k]["scope"]))
+        ok = _edge_filter(scope, validity)
+        view = nx.subgraph_view(g, filter_edge=lambda u, v, k: ok(g.edges[u, v, k]))
         undirected = view.to_undirected(as_view=True)
         found: list[Path] = []
         for edge_path in nx.all_simple_edge_paths(undirected, s, t, cutoff=max_depth):
@@ -538,12 +771,21 @@ class EmbeddedGraphStore:
         for r in self._conn.execute("SELECT norm, name, type FROM entities WHERE namespace=?", (namespace,)):
             g.add_node(r[0], name=r[1], type=r[2])
         for r in self._conn.execute(
-            "SELECT id, memory_id, user_id, agent_id, run_id, subject, predicate, object FROM relations "
-            "WHERE namespace=?",
+            "SELECT id, memory_id, user_id, agent_id, run_id, subject, predicate, object, valid_from, valid_to "
+            "FROM relations WHERE namespace=?",
             (namespace,),
         ):
             g.add_edge(
-                r[5], r[7], key=r[0], src=r[5], dst=r[7], predicate=r[6], memory_id=r[1], scope=Scope(r[2], r[3], r[4])
+                r[5],
+                r[7],
+                key=r[0],
+                src=r[5],
+                dst=r[7],
+                predicate=r[6],
+                memory_id=r[1],
+                scope=Scope(r[2], r[3], r[4]),
+                valid_from=r[8],
+                valid_to=r[9],
             )
         return g
 
@@ -552,23 +794,40 @@ class EmbeddedGraphStore:
             g = self._graphs.get(m.scope.namespace)
         if g is None:
             return  # not loaded yet: the first use loads it from SQLite
-        for rel_id, s, p, o, names in self._relations_of(m):
+        for rel_id, s, p, o, vf, vt, names in self._relations_of(m.id):
             for key, (name, typ) in names.items():
                 if key not in g:
                     g.add_node(key, name=name, type=typ)
-            g.add_edge(s, o, key=rel_id, src=s, dst=o, predicate=p, memory_id=m.id, scope=m.scope)
+            g.add_edge(
+                s, o, key=rel_id, src=s, dst=o, predicate=p, memory_id=m.id, scope=m.scope, valid_from=vf, valid_to=vt
+            )
 
-    def _relations_of(self, m: Memory) -> Iterator[tuple[int, str, str, str, dict[str, tuple[str, str]]]]:
+    def _relations_of(
+        self, memory_id: str
+    ) -> Iterator[tuple[int, str, str, str, int | None, int | None, dict[str, tuple[str, str]]]]:
         rows = self._conn.execute(
-            "SELECT r.id, r.subject, r.predicate, r.object, e1.name, e1.type, e2.name, e2.type FROM relations r "
+            "SELECT r.id, r.subject, r.predicate, r.object, e1.name, e1.type, e2.name, e2.type, r.valid_from, "
+            "r.valid_to FROM relations r "
             "JOIN entities e1 ON e1.namespace=r.namespace AND e1.norm=r.subject "
             "JOIN entities e2 ON e2.namespace=r.namespace AND e2.norm=r.object WHERE r.memory_id=?",
-            (m.id,),
+            (memory_id,),
         )
         for r in rows:
-            yield r[0], r[1], r[2], r[3], {r[1]: (r[4], r[5]), r[3]: (r[6], r[7])}
+            yield r[0], r[1], r[2], r[3], r[8], r[9], {r[1]: (r[4], r[5]), r[3]: (r[6], r[7])}
 
-    def _mirror_remove(self, ids: Sequence[str], namespace: str) -> None:
+    def _mirror_refresh(self, ids: Sequence[str], namespace: str) -> None:
+        """Copy the stored validity of these memories' relations onto their mirrored edges."""
+        with self._graph_lock:
+            g = self._graphs.get(namespace)
+        if g is None:
+            return
+        wanted = set(ids)
+        stored = {rel_id: (vf, vt) for i in wanted for rel_id, _, _, _, vf, vt, _ in self._relations_of(i)}
+        for _, _, k, data in g.edges(keys=True, data=True):
+            if data["memory_id"] in wanted and k in stored:
+                data["valid_from"], data["valid_to"] = stored[k]
+
+    def _mirror_remove(self, ids: Sequence[str], namespace: str, gone: Collection[tuple[str, str]] = ()) -> None:
         with self._graph_lock:
             g = self._graphs.get(namespace)
         if g is None:
@@ -576,6 +835,7 @@ class EmbeddedGraphStore:
         doomed = set(ids)
         drop = [(u, v, k) for u, v, k, mid in g.edges(keys=True, data="memory_id") if mid in doomed]
         g.remove_edges_from(drop)
+        g.remove_nodes_from([name for ns, name in gone if ns == namespace and name in g and g.degree(name) == 0])
 
     # -- consistency ---------------------------------------------------------------------
     async def pending_index(self, limit: int) -> PendingIndex:
@@ -619,11 +879,51 @@ class EmbeddedGraphStore:
         rows = await self._run(lambda: self._conn.execute("SELECT id, state FROM memories").fetchall())
         return {r[0]: r[1] == "active" for r in rows}
 
+    async def graph_drift(self, samples: int = 10) -> GraphDrift:
+        return await self._run(self._drift_sync, samples)
+
+    def _drift_sync(self, samples: int) -> GraphDrift:
+        db = self._conn
+        orphan_rel = (
+            "FROM relations r LEFT JOIN memories m ON m.id = r.memory_id WHERE m.id IS NULL OR m.state != 'active'"
+        )
+        orphan_ent = (
+            "FROM entities e WHERE NOT EXISTS (SELECT 1 FROM relations r WHERE r.namespace = e.namespace "
+            "AND (r.subject = e.norm OR r.object = e.norm))"
+        )
+        return GraphDrift(
+            orphan_relations=int(db.execute(f"SELECT count(*) {orphan_rel}").fetchone()[0]),
+            orphan_entities=int(db.execute(f"SELECT count(*) {orphan_ent}").fetchone()[0]),
+            relation_samples=tuple(
+                f"{r[0]} -{r[1]}-> {r[2]} (memory {r[3]})"
+                for r in db.execute(
+                    f"SELECT r.subject, r.predicate, r.object, r.memory_id {orphan_rel} LIMIT ?", (samples,)
+                )
+            ),
+            entity_samples=tuple(
+                f"{r[0]}/{r[1]}" for r in db.execute(f"SELECT e.namespace, e.name {orphan_ent} LIMIT ?", (samples,))
+            ),
+        )
+
     async def count_memories(self) -> int:
         row = await self._run(
             lambda: self._conn.execute("SELECT count(*) FROM memories WHERE state='active'").fetchone()
         )
         return int(row[0])
+
+
+def _migrate(db: sqlite3.Connection, script: str, version: int) -> None:
+    """Apply one schema step (statements separated by ``;`` at line ends) in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in script.split(";\n"):
+            if stmt.strip():
+                db.execute(stmt)
+        db.execute(f"PRAGMA user_version={version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _migrate_to_micros(db: sqlite3.Connection) -> None:
@@ -664,6 +964,42 @@ def _check_current(memory_id: str, row: sqlite3.Row | None, expected: int) -> No
         raise memory_gone(memory_id)
     if row["version"] != expected:
         raise version_conflict(memory_id, row["version"], expected)
+
+
+def _opt_ts(dt: datetime | None) -> int | None:
+    return None if dt is None else _ts(dt)
+
+
+def _opt_dt(us: int | None) -> datetime | None:
+    return None if us is None else _dt(us)
+
+
+def _triples(text: str) -> tuple[Triple, ...]:
+    return triples_from_json(text)
+
+
+def _validity_sql(validity: Validity | None) -> tuple[str, list[Any]]:
+    """The world-validity clause on ``memories`` (see Validity)."""
+    if validity is None or validity.include_retired:
+        return "", []
+    if validity.as_of is not None:
+        t = _ts(validity.as_of)
+        return " AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)", [t, t]
+    return " AND valid_to IS NULL", []
+
+
+def _edge_filter(scope: Scope, validity: Validity) -> Callable[[Mapping[str, Any]], bool]:
+    """Mirrored edges a walk may follow: visible in the scope and valid per ``validity``."""
+    if validity.include_retired:
+        return lambda d: scope.contains(d["scope"])
+    if validity.as_of is not None:
+        t = _ts(validity.as_of)
+        return lambda d: (
+            scope.contains(d["scope"])
+            and (d["valid_from"] is None or d["valid_from"] <= t)
+            and (d["valid_to"] is None or d["valid_to"] > t)
+        )
+    return lambda d: scope.contains(d["scope"]) and d["valid_to"] is None
 
 
 def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:

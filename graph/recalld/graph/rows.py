@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
-from recalld.kernel.domain import Memory, MemoryState, Scope, Triple
+from recalld.kernel.domain import EventKind, HistoryEntry, Memory, MemoryState, Scope, Triple
 from recalld.kernel.times import from_micros
+
+
+def _time(v: Any) -> datetime | None:
+    return None if v is None else from_micros(v)
 
 
 def memory_from_fields(v: Mapping[str, Any]) -> Memory:
     """A Memory from a backend's stored fields by name (metadata and triples as JSON text, times
-    as integer microseconds since the epoch)."""
+    as integer microseconds since the epoch). Fields added after recalld 0.2 (validity,
+    reinforcement) may be missing on old rows: they default to "valid since the reference time,
+    confirmed once"."""
+    reference_time = from_micros(v["reference_time"])
     return Memory(
         id=v["id"],
         text=v["text"],
@@ -20,14 +28,40 @@ def memory_from_fields(v: Mapping[str, Any]) -> Memory:
         metadata=json.loads(v["metadata"]),
         created_at=from_micros(v["created_at"]),
         updated_at=from_micros(v["updated_at"]),
-        reference_time=from_micros(v["reference_time"]),
+        reference_time=reference_time,
         episode_id=v["episode_id"],
-        triples=tuple(Triple(*t) for t in json.loads(v["triples"])),
+        triples=triples_from_json(v["triples"]),
         state=MemoryState(v["state"]),
         content_hash=v["hash"],
         version=int(v["version"]),
+        valid_from=_time(v.get("valid_from")) or reference_time,
+        valid_to=_time(v.get("valid_to")),
+        retired_at=_time(v.get("retired_at")),
+        superseded_by=v.get("superseded_by") or "",
+        retired_by_rule=v.get("retired_by_rule") or "",
+        confirmations=int(v.get("confirmations") or 1),
+        confirmed_at=_time(v.get("confirmed_at")),
     )
 
 
-def triples_json(triples: object) -> str:
-    return json.dumps([[t.subject, t.predicate, t.object, t.subject_type, t.object_type] for t in triples])  # type: ignore[attr-defined]
+def history_from_fields(v: Mapping[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        memory_id=v["memory_id"],
+        event=EventKind(v["event"]),
+        old_text=v["old_text"],
+        new_text=v["new_text"],
+        at=from_micros(v["at"]),
+        actor=v.get("actor") or "system",
+        rule=v.get("rule") or "",
+        episode_id=v.get("episode_id") or "",
+        old_triples=triples_from_json(v.get("old_triples") or "[]"),
+        new_triples=triples_from_json(v.get("new_triples") or "[]"),
+    )
+
+
+def triples_json(triples: Iterable[Triple]) -> str:
+    return json.dumps([[t.subject, t.predicate, t.object, t.subject_type, t.object_type] for t in triples])
+
+
+def triples_from_json(text: str) -> tuple[Triple, ...]:
+    return tuple(Triple(*t) for t in json.loads(text))

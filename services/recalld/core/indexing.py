@@ -156,4 +156,12 @@ class Indexer:
 
 
 def _record(m: Memory, vector: Sequence[float]) -> VectorRecord:
-    return VectorRecord(id=m.id, vector=vector, scope=m.scope, reference_time=m.reference_time, metadata=m.metadata)
+    return VectorRecord(
+        id=m.id,
+        vector=vector,
+        scope=m.scope,
+        reference_time=m.reference_time,
+        metadata=m.metadata,
+        valid_from=m.valid_from,
+        valid_to=m.valid_to,
+    )

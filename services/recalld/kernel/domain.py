@@ -94,6 +94,9 @@ class Fact:
     triples: tuple[Triple, ...] = ()
     speaker: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Descriptions that name an entity, as said in the message: {"bob's cat": "Luna"} from "my cat
+    # Luna". The store keeps them per namespace so a later "my cat" resolves to Luna.
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class EventKind(enum.Enum):
     UPDATE = "update"
     DELETE = "delete"
     NOOP = "noop"
+    INVALIDATE = "invalidate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,57 @@ class Memory:
     state: MemoryState = MemoryState.ACTIVE
     content_hash: str = ""
     version: int = 1
+    # World time: when the fact began to hold (the reference time, or the date the text names)
+    # and when it stopped (None while it holds). System time: ``created_at`` (recorded) and
+    # ``retired_at`` (when recalld learned it no longer holds), with the memory that superseded
+    # it and the rule that retired it.
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    retired_at: datetime | None = None
+    superseded_by: str = ""
+    retired_by_rule: str = ""
+    # Reinforcement: how often the fact was stated (1 when added) and when last.
+    confirmations: int = 1
+    confirmed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # Defaults that depend on other fields: valid since the reference time, confirmed when made.
+        if self.valid_from is None:
+            object.__setattr__(self, "valid_from", self.reference_time)
+        if self.confirmed_at is None:
+            object.__setattr__(self, "confirmed_at", self.created_at)
+
+    @property
+    def current(self) -> bool:
+        """Still holds (not retired); deleted memories are never current."""
+        return self.state is MemoryState.ACTIVE and self.valid_to is None
+
+    def valid_at(self, t: datetime) -> bool:
+        start = self.valid_from or self.reference_time
+        return self.state is MemoryState.ACTIVE and start <= t and (self.valid_to is None or t < self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """Which memories a read sees on the world-time axis. The default: those that hold now (not
+    retired). ``as_of``: those valid at that moment (valid_from <= as_of < valid_to).
+    ``include_retired``: every memory that is not deleted, current or not."""
+
+    as_of: datetime | None = None
+    include_retired: bool = False
+
+    def admits(self, m: Memory) -> bool:
+        if m.state is not MemoryState.ACTIVE:
+            return False
+        if self.include_retired:
+            return True
+        if self.as_of is not None:
+            return m.valid_at(self.as_of)
+        return m.valid_to is None
+
+
+CURRENT = Validity()
+ANY_VALIDITY = Validity(include_retired=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +202,20 @@ class Episode:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
+    """One change of a memory and of its relations (``old_triples`` -> ``new_triples``): who
+    (``actor``: the request's agent, or "system"), when, the rule that decided it and the
+    episode (raw Add) it came from."""
+
     memory_id: str
     event: EventKind
     old_text: str
     new_text: str
     at: datetime
+    actor: str = "system"
+    rule: str = ""
+    episode_id: str = ""
+    old_triples: tuple[Triple, ...] = ()
+    new_triples: tuple[Triple, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +224,10 @@ class MemoryEvent:
 
     memory: Memory
     event: EventKind
+    rule: str = ""
+    # The other memories the decision involved: for an ADD that invalidated, the retired ones;
+    # for an INVALIDATE, the memory that superseded it; for a NOOP, none.
+    related_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +238,8 @@ class Edge:
     predicate: str
     object: str
     memory_id: str
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +267,7 @@ class Path:
 class EntityNode:
     name: str
     type: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

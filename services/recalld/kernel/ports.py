@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recalld.kernel.domain import (
+    CURRENT,
     ChatMessage,
     Episode,
     Fact,
@@ -49,6 +50,7 @@ from recalld.kernel.domain import (
     Scope,
     Subgraph,
     TimeRange,
+    Validity,
 )
 
 
@@ -58,6 +60,39 @@ class PendingIndex:
 
     upserts: tuple[tuple[Memory, int], ...]  # (memory, version)
     deletes: tuple[tuple[str, int], ...]  # (memory id, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """End a memory's validity (INVALIDATE): it stays stored and searchable as history. Applied
+    only if the memory is active, still current and at ``expected_version`` (else Conflict)."""
+
+    memory_id: str
+    expected_version: int
+    valid_to: datetime
+    superseded_by: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A stored relation with the memory it came from (for reconciliation)."""
+
+    memory_id: str
+    subject: str  # normalized entity name
+    predicate: str
+    object: str  # normalized entity name
+
+
+@dataclass(frozen=True, slots=True)
+class GraphDrift:
+    """What the graph holds that nothing live explains: relations whose memory is deleted or
+    missing, and entities without any relation. Counts and samples."""
+
+    orphan_relations: int
+    orphan_entities: int
+    relation_samples: tuple[str, ...] = ()
+    entity_samples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +109,24 @@ class GraphStore(Protocol):
     async def close(self) -> None: ...
 
     # -- writes: each call is one transaction -------------------------------
-    async def add_memories(self, episode: Episode, memories: Sequence[Memory], history: Sequence[HistoryEntry]) -> None:
-        """Record an episode and the memories distilled from it."""
+    async def add_memories(
+        self,
+        episode: Episode,
+        memories: Sequence[Memory],
+        history: Sequence[HistoryEntry],
+        *,
+        retire: Sequence[Retirement] = (),
+        reinforce: Sequence[str] = (),
+        aliases: Mapping[str, str] = {},
+    ) -> None:
+        """Record an episode and the memories distilled from it, in one transaction with what the
+        reconciliation decided: ``retire`` ends the validity of earlier memories (and of their
+        relations; version + 1, re-indexed), ``reinforce`` counts a confirmation of memories
+        stated again (confirmations + 1, confirmed_at = the episode's time; no new version).
+        ``aliases`` (description -> entity name) are kept in the episode's namespace.
+        ``history`` holds the entries of every change (ADD, INVALIDATE, NOOP). Raises Conflict,
+        writing nothing, when a retirement's memory is no longer current at its expected
+        version."""
 
     async def replace_memory(self, memory: Memory, history: HistoryEntry, *, expected_version: int) -> None:
         """Replace text, triples and metadata of the memory, stored as ``memory.version``, if and
@@ -83,11 +134,17 @@ class GraphStore(Protocol):
         deleted) or Conflict (another write came first); either way nothing changes."""
 
     async def delete_memories(
-        self, ids: Sequence[str], *, at: datetime, expected_versions: Mapping[str, int] | None = None
+        self,
+        ids: Sequence[str],
+        *,
+        at: datetime,
+        expected_versions: Mapping[str, int] | None = None,
+        actor: str = "system",
     ) -> dict[str, int]:
         """Tombstone the active memories among ``ids`` (only those at their expected version, when
-        given), drop their relations and record a DELETE history entry each (old text as stored).
-        Returns id -> tombstone version of the memories this call deleted."""
+        given), drop their relations, remove the entities no relation touches any more, and record
+        a DELETE history entry each (old text and triples as stored, by ``actor``). Returns id ->
+        tombstone version of the memories this call deleted."""
 
     # -- reads ---------------------------------------------------------------
     async def get_memories(
@@ -96,8 +153,10 @@ class GraphStore(Protocol):
         scope: Scope,
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
+        validity: Validity | None = None,
     ) -> dict[str, Memory]:
-        """Active memories among ``ids`` that match scope, filters and time range."""
+        """Active memories among ``ids`` that match scope, filters, time range and ``validity``
+        (None: current and retired alike)."""
 
     async def get_all(self, ids: Sequence[str]) -> list[Memory]:
         """Active memories among ``ids`` whatever their scope (operator use only)."""
@@ -106,14 +165,28 @@ class GraphStore(Protocol):
         """The memory in the scope whatever its state (active or deleted)."""
 
     async def list_memories(
-        self, scope: Scope, filters: Sequence[MetadataFilter], limit: int, after: Cursor | None
+        self,
+        scope: Scope,
+        filters: Sequence[MetadataFilter],
+        limit: int,
+        after: Cursor | None,
+        *,
+        include_retired: bool = True,
     ) -> list[Memory]: ...
 
     async def find_scope_ids(self, scope: Scope) -> list[str]:
         """Ids of the active memories matching the scope."""
 
     async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
-        """hash -> id of active memories in exactly this scope with that content hash."""
+        """hash -> id of current memories in exactly this scope with that content hash."""
+
+    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
+        """The current relations visible in ``scope`` whose subject is one of ``subjects``
+        (entity names, compared by :func:`norm`)."""
+
+    async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
+        """name -> the entity name it is a known alias of, for the names that are aliases in the
+        scope's namespace (compared by :func:`norm`)."""
 
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         """Oldest first; None when no memory (active or deleted) has that id in the scope."""
@@ -125,17 +198,25 @@ class GraphStore(Protocol):
     async def memory_entities(self, memory_ids: Sequence[str]) -> dict[str, list[str]]:
         """Entity names each memory's relations touch."""
 
-    async def expand(self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
-        """Walks of 1..depth edges from each seed over the relations visible in
-        ``scope``, shortest first, at most ``max_paths`` of them."""
+    async def expand(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> list[Path]:
+        """Walks of 1..depth edges from each seed over the relations visible in ``scope`` and
+        valid per ``validity``, shortest first, at most ``max_paths`` of them."""
 
-    async def subgraph(self, scope: Scope, entity: str, depth: int, limit: int) -> Subgraph | None:
-        """None when the entity is unknown in the scope."""
+    async def subgraph(
+        self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
+    ) -> Subgraph | None:
+        """None when the entity is unknown in the scope (or has no relation valid per
+        ``validity``). Entities carry their aliases."""
 
     async def paths_between(
-        self, scope: Scope, source: str, target: str, max_depth: int, limit: int
+        self, scope: Scope, source: str, target: str, max_depth: int, limit: int, validity: Validity = CURRENT
     ) -> list[Path] | None:
         """None when either entity is unknown in the scope."""
+
+    async def graph_drift(self, samples: int = 10) -> GraphDrift:
+        """Orphan relations and entities (should be none: deletes cascade)."""
 
     # -- consistency with the vector index -------------------------------------
     async def pending_index(self, limit: int) -> PendingIndex: ...
@@ -168,6 +249,8 @@ class VectorRecord:
     scope: Scope
     reference_time: datetime
     metadata: Metadata
+    valid_from: datetime | None = None  # None: reference_time
+    valid_to: datetime | None = None  # None: still valid
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +278,9 @@ class VectorStore(Protocol):
         limit: int,
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
-    ) -> list[VectorHit]: ...
+        validity: Validity = CURRENT,
+    ) -> list[VectorHit]:
+        """Nearest memories in ``scope`` matching filters, time range and ``validity``."""
 
     async def all_ids(self) -> set[str]: ...
 

@@ -10,6 +10,7 @@ fields filtered inside Milvus. Expressions are assembled only from
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -20,12 +21,13 @@ from typing import Any, TypeVar
 
 from pymilvus import DataType, MilvusClient
 
-from recalld.kernel.domain import MetadataFilter, Scope, TimeRange
+from recalld.kernel.domain import CURRENT, MetadataFilter, Scope, TimeRange, Validity
 from recalld.kernel.ports import VectorHit, VectorRecord
 from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _MAX_ID = 64
 _MAX_SCOPE = 256
 _BUCKET = re.compile(r"u[0-9]{3}")
@@ -52,17 +54,37 @@ def time_value(dt: datetime, time_field: str = TIME_FIELD) -> int:
     return to_micros(dt) // _TIME_DIVISOR[time_field]
 
 
+# World validity in integer microseconds; a fact that still holds has valid_to = OPEN. Collections
+# made before recalld 0.3 lack both fields: validity is then checked by the system of record only
+# (see MilvusVectorStore.open).
+VALID_FROM_FIELD = "valid_from_us"
+VALID_TO_FIELD = "valid_to_us"
+OPEN = 2**63 - 1
+
+
+def validity_expression(validity: Validity) -> str:
+    if validity.include_retired:
+        return ""
+    if validity.as_of is not None:
+        t = to_micros(validity.as_of)
+        return f"{VALID_FROM_FIELD} <= {t} and {VALID_TO_FIELD} > {t}"
+    return f"{VALID_TO_FIELD} == {OPEN}"
+
+
 def search_expression(
     scope: Scope,
     filters: Sequence[MetadataFilter] = (),
     time_range: TimeRange | None = None,
     time_field: str = TIME_FIELD,
+    validity: Validity | None = None,
 ) -> str:
     clauses = [scope_expression(scope), *milvus_metadata_filter(filters)]
     if time_range is not None and time_range.start is not None:
         clauses.append(f"{time_field} >= {time_value(time_range.start, time_field)}")
     if time_range is not None and time_range.end is not None:
         clauses.append(f"{time_field} < {time_value(time_range.end, time_field)}")
+    if validity is not None:
+        clauses.append(validity_expression(validity))
     return " and ".join(c for c in clauses if c)
 
 
@@ -103,6 +125,7 @@ class MilvusVectorStore:
         self._deletes_settled = 0
         self._client: MilvusClient | None = None
         self._time_field = TIME_FIELD
+        self._has_validity = True
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
 
@@ -129,6 +152,8 @@ class MilvusVectorStore:
             for name in ("user_id", "agent_id", "run_id"):
                 schema.add_field(name, DataType.VARCHAR, max_length=_MAX_SCOPE)
             schema.add_field(TIME_FIELD, DataType.INT64)
+            schema.add_field(VALID_FROM_FIELD, DataType.INT64)
+            schema.add_field(VALID_TO_FIELD, DataType.INT64)
             schema.add_field("metadata", DataType.JSON)
             index = c.prepare_index_params()
             params = {"M": 16, "efConstruction": 200} if self._index_type == "HNSW" else {}
@@ -148,6 +173,14 @@ class MilvusVectorStore:
             self._buckets = sum(1 for p in c.list_partitions(self._collection) if _BUCKET.fullmatch(p))
             names = {f["name"] for f in c.describe_collection(self._collection)["fields"]}
             self._time_field = TIME_FIELD if TIME_FIELD in names else _LEGACY_TIME_FIELD
+            self._has_validity = VALID_TO_FIELD in names
+            if not self._has_validity:
+                log.warning(
+                    "collection %r predates validity fields: retired facts are filtered out after the "
+                    "vector search, so a search may return fewer hits; `recalld reindex --full` into a new "
+                    "collection (RECALLD_MILVUS_COLLECTION) moves it to the current schema",
+                    self._collection,
+                )
         c.load_collection(self._collection)
 
     def _partition(self, user_id: str) -> str | None:
@@ -186,6 +219,7 @@ class MilvusVectorStore:
                 "run_id": r.scope.run_id,
                 self._time_field: time_value(r.reference_time, self._time_field),
                 "metadata": dict(r.metadata),
+                **self._validity_fields(r),
             }
             for r in records
         ]
@@ -197,6 +231,14 @@ class MilvusVectorStore:
             by_bucket.setdefault(self._partition(r.scope.user_id), []).append(row)
         for part, chunk in by_bucket.items():
             await self._run(self._write, partial(self._upsert_into, part), chunk)
+
+    def _validity_fields(self, r: VectorRecord) -> dict[str, int]:
+        if not self._has_validity:
+            return {}
+        return {
+            VALID_FROM_FIELD: to_micros(r.valid_from or r.reference_time),
+            VALID_TO_FIELD: OPEN if r.valid_to is None else to_micros(r.valid_to),
+        }
 
     def _upsert_into(self, partition: str | None, collection: str, rows: list[Any]) -> None:
         self._c.upsert(collection, rows, partition_name=partition or "")
@@ -223,8 +265,9 @@ class MilvusVectorStore:
         limit: int,
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
+        validity: Validity = CURRENT,
     ) -> list[VectorHit]:
-        expr = search_expression(scope, filters, time_range, self._time_field)
+        expr = search_expression(scope, filters, time_range, self._time_field, validity if self._has_validity else None)
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
         deletes = self._deletes
