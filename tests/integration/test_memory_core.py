@@ -293,7 +293,13 @@ class GatedVectorStore:
 def pipeline_over(app: App, vector: VectorStore) -> MemoryPipeline:
     indexer = Indexer(graph=app.graph, vector=vector, embedder=app.embedder)
     return MemoryPipeline(
-        graph=app.graph, embedder=app.embedder, extractor=app.extractor, indexer=indexer, limits=app.settings.limits
+        graph=app.graph,
+        vector=vector,
+        embedder=app.embedder,
+        extractor=app.extractor,
+        indexer=indexer,
+        limits=app.settings.limits,
+        reconcile=app.settings.truth,
     )
 
 

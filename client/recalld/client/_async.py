@@ -156,9 +156,13 @@ class AsyncRecalld:
         mode: Mode = "hybrid",
         start: datetime | None = None,
         end: datetime | None = None,
+        as_of: datetime | None = None,
+        include_retired: bool = False,
         timeout: float | None = None,
     ) -> list[SearchHit]:
-        """Hybrid (graph + vector) search in a scope; ``start``/``end`` bound the reference time."""
+        """Hybrid (graph + vector) search in a scope; ``start``/``end`` bound the reference time.
+        By default only facts that hold now; ``as_of`` searches what held at that moment,
+        ``include_retired`` also returns retired facts (``hit.retired``)."""
         req = memory_pb2.SearchRequest(
             scope=conv.scope(user_id, agent_id, run_id),
             query=query,
@@ -166,7 +170,10 @@ class AsyncRecalld:
             threshold=threshold,
             filters=conv.filters(filters),
             mode=conv.mode(mode),
+            include_retired=include_retired,
         )
+        if as_of is not None:
+            req.as_of.CopyFrom(conv.timestamp(as_of))
         if start is not None:
             req.time_range.start.CopyFrom(conv.timestamp(start))
         if end is not None:
@@ -189,14 +196,17 @@ class AsyncRecalld:
         page_size: int = 100,
         page_token: str = "",
         filters: conv.Filters = None,
+        include_retired: bool = True,
         timeout: float | None = None,
     ) -> Page:
-        """One page of a scope's memories, newest first; pass ``next_page_token`` for the next."""
+        """One page of a scope's memories, newest first; pass ``next_page_token`` for the next.
+        Retired facts are listed too (with their ``valid_to``) unless ``include_retired=False``."""
         req = memory_pb2.ListRequest(
             scope=conv.scope(user_id, agent_id, run_id),
             page_size=page_size,
             page_token=page_token,
             filters=conv.filters(filters),
+            current_only=not include_retired,
         )
         return conv.page(await self._call(self._memory.List, req, timeout))
 
@@ -301,11 +311,18 @@ class AsyncRecalld:
         run_id: str = "",
         depth: int = 0,
         limit: int = 0,
+        as_of: datetime | None = None,
+        include_retired: bool = False,
         timeout: float | None = None,
     ) -> Subgraph:
-        """An entity's neighbourhood (``depth`` 1..4, default 2; at most ``limit`` relations)."""
+        """An entity's neighbourhood (``depth`` 1..4, default 2; at most ``limit`` relations) over
+        the relations that hold now (or at ``as_of``, or all with ``include_retired``)."""
         req = graph_pb2.SubgraphRequest(
-            scope=conv.scope(user_id, agent_id, run_id), entity=entity, depth=depth, limit=limit
+            scope=conv.scope(user_id, agent_id, run_id),
+            entity=entity,
+            depth=depth,
+            limit=limit,
+            validity=conv.validity(as_of, include_retired),
         )
         return conv.subgraph(await self._call(self._graph.Subgraph, req, timeout))
 
@@ -319,11 +336,19 @@ class AsyncRecalld:
         run_id: str = "",
         max_depth: int = 0,
         limit: int = 0,
+        as_of: datetime | None = None,
+        include_retired: bool = False,
         timeout: float | None = None,
     ) -> builtins.list[GraphPath]:
-        """Paths between two entities, shortest first."""
+        """Paths between two entities, shortest first, over the relations that hold now (or at
+        ``as_of``, or all with ``include_retired``)."""
         req = graph_pb2.PathsRequest(
-            scope=conv.scope(user_id, agent_id, run_id), source=source, target=target, max_depth=max_depth, limit=limit
+            scope=conv.scope(user_id, agent_id, run_id),
+            source=source,
+            target=target,
+            max_depth=max_depth,
+            limit=limit,
+            validity=conv.validity(as_of, include_retired),
         )
         return [conv.path(p) for p in (await self._call(self._graph.Paths, req, timeout)).paths]
 

@@ -56,6 +56,7 @@ _EVENTS = {
     memory_pb2.EVENT_UPDATE: "update",
     memory_pb2.EVENT_DELETE: "delete",
     memory_pb2.EVENT_NOOP: "noop",
+    memory_pb2.EVENT_INVALIDATE: "invalidate",
 }
 _RETRIEVERS = {memory_pb2.RETRIEVER_VECTOR: "vector", memory_pb2.RETRIEVER_GRAPH: "graph"}
 _STATES = {common_pb2.MEMORY_STATE_ACTIVE: "active", common_pb2.MEMORY_STATE_DELETED: "deleted"}
@@ -208,6 +209,21 @@ def _dt(ts: timestamp_pb2.Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
 
 
+def _opt_dt(parent: Any, field: str) -> datetime | None:
+    return _dt(getattr(parent, field)) if parent.HasField(field) else None
+
+
+def _triples(ts: Iterable[common_pb2.Triple]) -> tuple[Triple, ...]:
+    return tuple(Triple(t.subject, t.predicate, t.object, t.subject_type, t.object_type) for t in ts)
+
+
+def validity(as_of: datetime | None, include_retired: bool) -> graph_pb2.ValidityFilter:
+    out = graph_pb2.ValidityFilter(include_retired=include_retired)
+    if as_of is not None:
+        out.as_of.CopyFrom(timestamp(as_of))
+    return out
+
+
 def memory(m: common_pb2.Memory) -> Memory:
     return Memory(
         id=m.id,
@@ -219,15 +235,22 @@ def memory(m: common_pb2.Memory) -> Memory:
         created_at=_dt(m.created_at),
         updated_at=_dt(m.updated_at),
         reference_time=_dt(m.reference_time),
-        triples=tuple(Triple(t.subject, t.predicate, t.object, t.subject_type, t.object_type) for t in m.triples),
+        triples=_triples(m.triples),
         state=_STATES.get(m.state, "unspecified"),
         episode_id=m.episode_id,
         version=m.version,
+        valid_from=_opt_dt(m, "valid_from"),
+        valid_to=_opt_dt(m, "valid_to"),
+        retired_at=_opt_dt(m, "retired_at"),
+        superseded_by=m.superseded_by,
+        retired_by_rule=m.retired_by_rule,
+        confirmations=m.confirmations,
+        confirmed_at=_opt_dt(m, "confirmed_at"),
     )
 
 
 def edge(e: common_pb2.Edge) -> Edge:
-    return Edge(e.subject, e.predicate, e.object, e.memory_id)
+    return Edge(e.subject, e.predicate, e.object, e.memory_id, _opt_dt(e, "valid_from"), _opt_dt(e, "valid_to"))
 
 
 def path(p: common_pb2.GraphPath) -> GraphPath:
@@ -235,7 +258,10 @@ def path(p: common_pb2.GraphPath) -> GraphPath:
 
 
 def add_result(r: memory_pb2.AddResponse) -> AddResult:
-    events = tuple(MemoryEvent(_EVENTS.get(x.event, "unspecified"), memory(x.memory)) for x in r.results)
+    events = tuple(
+        MemoryEvent(_EVENTS.get(x.event, "unspecified"), memory(x.memory), x.rule, tuple(x.related_ids))
+        for x in r.results
+    )
     return AddResult(episode_id=r.episode_id, events=events)
 
 
@@ -247,6 +273,7 @@ def hits(r: memory_pb2.SearchResponse) -> list[SearchHit]:
             retrievers=tuple(_RETRIEVERS.get(x, "unspecified") for x in h.retrievers),
             paths=tuple(path(p) for p in h.paths),
             vector_score=h.vector_score if h.HasField("vector_score") else None,
+            retired=h.retired,
         )
         for h in r.hits
     ]
@@ -258,13 +285,27 @@ def page(r: memory_pb2.ListResponse) -> Page:
 
 def history(r: memory_pb2.HistoryResponse) -> list[HistoryEntry]:
     return [
-        HistoryEntry(e.memory_id, _EVENTS.get(e.event, "unspecified"), e.old_text, e.new_text, _dt(e.at))
+        HistoryEntry(
+            e.memory_id,
+            _EVENTS.get(e.event, "unspecified"),
+            e.old_text,
+            e.new_text,
+            _dt(e.at),
+            e.actor,
+            e.rule,
+            e.episode_id,
+            _triples(e.old_triples),
+            _triples(e.new_triples),
+        )
         for e in r.entries
     ]
 
 
 def subgraph(r: graph_pb2.SubgraphResponse) -> Subgraph:
-    return Subgraph(entities=tuple(Entity(e.name, e.type) for e in r.entities), edges=tuple(edge(e) for e in r.edges))
+    return Subgraph(
+        entities=tuple(Entity(e.name, e.type, tuple(e.aliases)) for e in r.entities),
+        edges=tuple(edge(e) for e in r.edges),
+    )
 
 
 def verify_report(r: admin_pb2.VerifyResponse) -> VerifyReport:
@@ -274,4 +315,6 @@ def verify_report(r: admin_pb2.VerifyResponse) -> VerifyReport:
         missing_vectors=tuple(r.missing_vectors),
         orphan_vectors=tuple(r.orphan_vectors),
         consistent=r.consistent,
+        orphan_relations=r.orphan_relations,
+        orphan_entities=r.orphan_entities,
     )

@@ -1,6 +1,7 @@
 """Plain values the client takes and returns: frozen dataclasses, aware datetimes, dicts, strings.
 
-Enumerations travel as lowercase strings: events "add" / "update" / "delete" / "noop", states
+Enumerations travel as lowercase strings: events "add" / "update" / "delete" / "noop" /
+"invalidate", states
 "active" / "deleted", retrievers and modes "hybrid" / "vector" / "graph".
 """
 
@@ -64,14 +65,33 @@ class Memory:
     state: str  # "active" or "deleted"
     episode_id: str
     version: int
+    # World time the fact held: from valid_from until valid_to (None while it holds).
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    # When recalld retired it, the memory that superseded it, and the rule that decided it.
+    retired_at: datetime | None = None
+    superseded_by: str = ""
+    retired_by_rule: str = ""
+    confirmations: int = 1
+    confirmed_at: datetime | None = None
+
+    @property
+    def current(self) -> bool:
+        """The fact still holds (not retired, not deleted)."""
+        return self.state == "active" and self.valid_to is None
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryEvent:
-    """What an add did to one memory: "add" (new) or "noop" (already known), etc."""
+    """What an add did to one memory: "add" (new), "noop" (already known: reinforced), "update"
+    (an explicit correction), "invalidate" (a fact that stopped holding). ``rule`` names the
+    reconciliation rule; ``related_ids`` the other memories involved (what an add retired, what
+    superseded an invalidated fact)."""
 
     event: str
     memory: Memory
+    rule: str = ""
+    related_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +115,8 @@ class Edge:
     predicate: str
     object: str
     memory_id: str
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None  # None while the relation holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,7 @@ class SearchHit:
     retrievers: tuple[str, ...]
     paths: tuple[GraphPath, ...] = ()
     vector_score: float | None = None
+    retired: bool = False  # the fact no longer holds (as_of / include_retired searches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +152,20 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One change of a memory: event "add", "update" or "delete", at a timezone-aware time."""
+    """One change of a memory: event "add", "update", "invalidate", "noop" or "delete", at a
+    timezone-aware time, by ``actor`` (the agent, or "system"), under ``rule``, from the episode
+    (Add) ``episode_id``; the relations before and after."""
 
     memory_id: str
     event: str
     old_text: str
     new_text: str
     at: datetime
+    actor: str = "system"
+    rule: str = ""
+    episode_id: str = ""
+    old_triples: tuple[Triple, ...] = ()
+    new_triples: tuple[Triple, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +174,7 @@ class Entity:
 
     name: str
     type: str
+    aliases: tuple[str, ...] = ()
 
 
 EntityNode = Entity
@@ -166,6 +197,8 @@ class VerifyReport:
     missing_vectors: tuple[str, ...]
     orphan_vectors: tuple[str, ...]
     consistent: bool
+    orphan_relations: int = 0
+    orphan_entities: int = 0
 
 
 @dataclass(frozen=True, slots=True)

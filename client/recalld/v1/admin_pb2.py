@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/admin.proto\x12\nrecalld.v1\"\x0f\n\rVerifyRequest\"x\n\x0eVerifyResponse\x12\x10\n\x08memories\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x17\n\x0fmissing_vectors\x18\x03 \x03(\t\x12\x16\n\x0eorphan_vectors\x18\x04 \x03(\t\x12\x12\n\nconsistent\x18\x05 \x01(\x08\"\x1e\n\x0eReindexRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"4\n\x0fReindexResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\x32\x93\x01\n\x0c\x41\x64minService\x12?\n\x06Verify\x12\x19.recalld.v1.VerifyRequest\x1a\x1a.recalld.v1.VerifyResponse\x12\x42\n\x07Reindex\x12\x1a.recalld.v1.ReindexRequest\x1a\x1b.recalld.v1.ReindexResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/admin.proto\x12\nrecalld.v1\"\x0f\n\rVerifyRequest\"\xeb\x01\n\x0eVerifyResponse\x12\x10\n\x08memories\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x17\n\x0fmissing_vectors\x18\x03 \x03(\t\x12\x16\n\x0eorphan_vectors\x18\x04 \x03(\t\x12\x12\n\nconsistent\x18\x05 \x01(\x08\x12\x18\n\x10orphan_relations\x18\x06 \x01(\x03\x12\x17\n\x0forphan_entities\x18\x07 \x01(\x03\x12\x1f\n\x17orphan_relation_samples\x18\x08 \x03(\t\x12\x1d\n\x15orphan_entity_samples\x18\t \x03(\t\"\x1e\n\x0eReindexRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"4\n\x0fReindexResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\x32\x93\x01\n\x0c\x41\x64minService\x12?\n\x06Verify\x12\x19.recalld.v1.VerifyRequest\x1a\x1a.recalld.v1.VerifyResponse\x12\x42\n\x07Reindex\x12\x1a.recalld.v1.ReindexRequest\x1a\x1b.recalld.v1.ReindexResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERIFYREQUEST']._serialized_start=38
   _globals['_VERIFYREQUEST']._serialized_end=53
-  _globals['_VERIFYRESPONSE']._serialized_start=55
-  _globals['_VERIFYRESPONSE']._serialized_end=175
-  _globals['_REINDEXREQUEST']._serialized_start=177
-  _globals['_REINDEXREQUEST']._serialized_end=207
-  _globals['_REINDEXRESPONSE']._serialized_start=209
-  _globals['_REINDEXRESPONSE']._serialized_end=261
-  _globals['_ADMINSERVICE']._serialized_start=264
-  _globals['_ADMINSERVICE']._serialized_end=411
+  _globals['_VERIFYRESPONSE']._serialized_start=56
+  _globals['_VERIFYRESPONSE']._serialized_end=291
+  _globals['_REINDEXREQUEST']._serialized_start=293
+  _globals['_REINDEXREQUEST']._serialized_end=323
+  _globals['_REINDEXRESPONSE']._serialized_start=325
+  _globals['_REINDEXRESPONSE']._serialized_end=377
+  _globals['_ADMINSERVICE']._serialized_start=380
+  _globals['_ADMINSERVICE']._serialized_end=527
 # @@protoc_insertion_point(module_scope)

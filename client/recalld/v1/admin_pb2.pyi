@@ -12,18 +12,26 @@ class VerifyRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("memories", "vectors", "missing_vectors", "orphan_vectors", "consistent")
+    __slots__ = ("memories", "vectors", "missing_vectors", "orphan_vectors", "consistent", "orphan_relations", "orphan_entities", "orphan_relation_samples", "orphan_entity_samples")
     MEMORIES_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     MISSING_VECTORS_FIELD_NUMBER: _ClassVar[int]
     ORPHAN_VECTORS_FIELD_NUMBER: _ClassVar[int]
     CONSISTENT_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_RELATIONS_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_RELATION_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_ENTITY_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     memories: int
     vectors: int
     missing_vectors: _containers.RepeatedScalarFieldContainer[str]
     orphan_vectors: _containers.RepeatedScalarFieldContainer[str]
     consistent: bool
-    def __init__(self, memories: _Optional[int] = ..., vectors: _Optional[int] = ..., missing_vectors: _Optional[_Iterable[str]] = ..., orphan_vectors: _Optional[_Iterable[str]] = ..., consistent: _Optional[bool] = ...) -> None: ...
+    orphan_relations: int
+    orphan_entities: int
+    orphan_relation_samples: _containers.RepeatedScalarFieldContainer[str]
+    orphan_entity_samples: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, memories: _Optional[int] = ..., vectors: _Optional[int] = ..., missing_vectors: _Optional[_Iterable[str]] = ..., orphan_vectors: _Optional[_Iterable[str]] = ..., consistent: _Optional[bool] = ..., orphan_relations: _Optional[int] = ..., orphan_entities: _Optional[int] = ..., orphan_relation_samples: _Optional[_Iterable[str]] = ..., orphan_entity_samples: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReindexRequest(_message.Message):
     __slots__ = ("full",)

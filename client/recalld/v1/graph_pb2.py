@@ -23,26 +23,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from recalld.v1 import common_pb2 as recalld_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/graph.proto\x12\nrecalld.v1\x1a\x17recalld/v1/common.proto\"$\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"a\n\x0fSubgraphRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\"Y\n\x10SubgraphResponse\x12$\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Entity\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\"r\n\x0cPathsRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x11\n\tmax_depth\x18\x04 \x01(\x05\x12\r\n\x05limit\x18\x05 \x01(\x05\"5\n\rPathsResponse\x12$\n\x05paths\x18\x01 \x03(\x0b\x32\x15.recalld.v1.GraphPath2\x93\x01\n\x0cGraphService\x12\x45\n\x08Subgraph\x12\x1b.recalld.v1.SubgraphRequest\x1a\x1c.recalld.v1.SubgraphResponse\x12<\n\x05Paths\x12\x18.recalld.v1.PathsRequest\x1a\x19.recalld.v1.PathsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/graph.proto\x12\nrecalld.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"5\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\"T\n\x0eValidityFilter\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclude_retired\x18\x02 \x01(\x08\"\x8f\x01\n\x0fSubgraphRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12,\n\x08validity\x18\x05 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"Y\n\x10SubgraphResponse\x12$\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Entity\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\"\xa0\x01\n\x0cPathsRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x11\n\tmax_depth\x18\x04 \x01(\x05\x12\r\n\x05limit\x18\x05 \x01(\x05\x12,\n\x08validity\x18\x06 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"5\n\rPathsResponse\x12$\n\x05paths\x18\x01 \x03(\x0b\x32\x15.recalld.v1.GraphPath2\x93\x01\n\x0cGraphService\x12\x45\n\x08Subgraph\x12\x1b.recalld.v1.SubgraphRequest\x1a\x1c.recalld.v1.SubgraphResponse\x12<\n\x05Paths\x12\x18.recalld.v1.PathsRequest\x1a\x19.recalld.v1.PathsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'recalld.v1.graph_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTITY']._serialized_start=63
-  _globals['_ENTITY']._serialized_end=99
-  _globals['_SUBGRAPHREQUEST']._serialized_start=101
-  _globals['_SUBGRAPHREQUEST']._serialized_end=198
-  _globals['_SUBGRAPHRESPONSE']._serialized_start=200
-  _globals['_SUBGRAPHRESPONSE']._serialized_end=289
-  _globals['_PATHSREQUEST']._serialized_start=291
-  _globals['_PATHSREQUEST']._serialized_end=405
-  _globals['_PATHSRESPONSE']._serialized_start=407
-  _globals['_PATHSRESPONSE']._serialized_end=460
-  _globals['_GRAPHSERVICE']._serialized_start=463
-  _globals['_GRAPHSERVICE']._serialized_end=610
+  _globals['_ENTITY']._serialized_start=96
+  _globals['_ENTITY']._serialized_end=149
+  _globals['_VALIDITYFILTER']._serialized_start=151
+  _globals['_VALIDITYFILTER']._serialized_end=235
+  _globals['_SUBGRAPHREQUEST']._serialized_start=238
+  _globals['_SUBGRAPHREQUEST']._serialized_end=381
+  _globals['_SUBGRAPHRESPONSE']._serialized_start=383
+  _globals['_SUBGRAPHRESPONSE']._serialized_end=472
+  _globals['_PATHSREQUEST']._serialized_start=475
+  _globals['_PATHSREQUEST']._serialized_end=635
+  _globals['_PATHSRESPONSE']._serialized_start=637
+  _globals['_PATHSRESPONSE']._serialized_end=690
+  _globals['_GRAPHSERVICE']._serialized_start=693
+  _globals['_GRAPHSERVICE']._serialized_end=840
 # @@protoc_insertion_point(module_scope)

@@ -20,6 +20,7 @@ class Event(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_UPDATE: _ClassVar[Event]
     EVENT_DELETE: _ClassVar[Event]
     EVENT_NOOP: _ClassVar[Event]
+    EVENT_INVALIDATE: _ClassVar[Event]
 
 class RetrievalMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -49,6 +50,7 @@ EVENT_ADD: Event
 EVENT_UPDATE: Event
 EVENT_DELETE: Event
 EVENT_NOOP: Event
+EVENT_INVALIDATE: Event
 RETRIEVAL_MODE_UNSPECIFIED: RetrievalMode
 RETRIEVAL_MODE_HYBRID: RetrievalMode
 RETRIEVAL_MODE_VECTOR: RetrievalMode
@@ -90,12 +92,16 @@ class AddRequest(_message.Message):
     def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., infer: _Optional[bool] = ...) -> None: ...
 
 class MemoryResult(_message.Message):
-    __slots__ = ("memory", "event")
+    __slots__ = ("memory", "event", "rule", "related_ids")
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    RELATED_IDS_FIELD_NUMBER: _ClassVar[int]
     memory: _common_pb2.Memory
     event: Event
-    def __init__(self, memory: _Optional[_Union[_common_pb2.Memory, _Mapping]] = ..., event: _Optional[_Union[Event, str]] = ...) -> None: ...
+    rule: str
+    related_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, memory: _Optional[_Union[_common_pb2.Memory, _Mapping]] = ..., event: _Optional[_Union[Event, str]] = ..., rule: _Optional[str] = ..., related_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddResponse(_message.Message):
     __slots__ = ("results", "episode_id")
@@ -124,7 +130,7 @@ class TimeRange(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("scope", "query", "limit", "threshold", "filters", "mode", "time_range")
+    __slots__ = ("scope", "query", "limit", "threshold", "filters", "mode", "time_range", "as_of", "include_retired")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +138,8 @@ class SearchRequest(_message.Message):
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_RETIRED_FIELD_NUMBER: _ClassVar[int]
     scope: _common_pb2.Scope
     query: str
     limit: int
@@ -139,21 +147,25 @@ class SearchRequest(_message.Message):
     filters: _containers.RepeatedCompositeFieldContainer[MetadataFilter]
     mode: RetrievalMode
     time_range: TimeRange
-    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., query: _Optional[str] = ..., limit: _Optional[int] = ..., threshold: _Optional[float] = ..., filters: _Optional[_Iterable[_Union[MetadataFilter, _Mapping]]] = ..., mode: _Optional[_Union[RetrievalMode, str]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    include_retired: bool
+    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., query: _Optional[str] = ..., limit: _Optional[int] = ..., threshold: _Optional[float] = ..., filters: _Optional[_Iterable[_Union[MetadataFilter, _Mapping]]] = ..., mode: _Optional[_Union[RetrievalMode, str]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_retired: _Optional[bool] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("memory", "score", "retrievers", "paths", "vector_score")
+    __slots__ = ("memory", "score", "retrievers", "paths", "vector_score", "retired")
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RETRIEVERS_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
     VECTOR_SCORE_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_FIELD_NUMBER: _ClassVar[int]
     memory: _common_pb2.Memory
     score: float
     retrievers: _containers.RepeatedScalarFieldContainer[Retriever]
     paths: _containers.RepeatedCompositeFieldContainer[_common_pb2.GraphPath]
     vector_score: float
-    def __init__(self, memory: _Optional[_Union[_common_pb2.Memory, _Mapping]] = ..., score: _Optional[float] = ..., retrievers: _Optional[_Iterable[_Union[Retriever, str]]] = ..., paths: _Optional[_Iterable[_Union[_common_pb2.GraphPath, _Mapping]]] = ..., vector_score: _Optional[float] = ...) -> None: ...
+    retired: bool
+    def __init__(self, memory: _Optional[_Union[_common_pb2.Memory, _Mapping]] = ..., score: _Optional[float] = ..., retrievers: _Optional[_Iterable[_Union[Retriever, str]]] = ..., paths: _Optional[_Iterable[_Union[_common_pb2.GraphPath, _Mapping]]] = ..., vector_score: _Optional[float] = ..., retired: _Optional[bool] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits",)
@@ -176,16 +188,18 @@ class GetResponse(_message.Message):
     def __init__(self, memory: _Optional[_Union[_common_pb2.Memory, _Mapping]] = ...) -> None: ...
 
 class ListRequest(_message.Message):
-    __slots__ = ("scope", "page_size", "page_token", "filters")
+    __slots__ = ("scope", "page_size", "page_token", "filters", "current_only")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_ONLY_FIELD_NUMBER: _ClassVar[int]
     scope: _common_pb2.Scope
     page_size: int
     page_token: str
     filters: _containers.RepeatedCompositeFieldContainer[MetadataFilter]
-    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[MetadataFilter, _Mapping]]] = ...) -> None: ...
+    current_only: bool
+    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[MetadataFilter, _Mapping]]] = ..., current_only: _Optional[bool] = ...) -> None: ...
 
 class ListResponse(_message.Message):
     __slots__ = ("memories", "next_page_token")
@@ -250,18 +264,28 @@ class HistoryRequest(_message.Message):
     def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., memory_id: _Optional[str] = ...) -> None: ...
 
 class HistoryEntry(_message.Message):
-    __slots__ = ("memory_id", "event", "old_text", "new_text", "at")
+    __slots__ = ("memory_id", "event", "old_text", "new_text", "at", "actor", "rule", "episode_id", "old_triples", "new_triples")
     MEMORY_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     OLD_TEXT_FIELD_NUMBER: _ClassVar[int]
     NEW_TEXT_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    EPISODE_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_TRIPLES_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRIPLES_FIELD_NUMBER: _ClassVar[int]
     memory_id: str
     event: Event
     old_text: str
     new_text: str
     at: _timestamp_pb2.Timestamp
-    def __init__(self, memory_id: _Optional[str] = ..., event: _Optional[_Union[Event, str]] = ..., old_text: _Optional[str] = ..., new_text: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    actor: str
+    rule: str
+    episode_id: str
+    old_triples: _containers.RepeatedCompositeFieldContainer[_common_pb2.Triple]
+    new_triples: _containers.RepeatedCompositeFieldContainer[_common_pb2.Triple]
+    def __init__(self, memory_id: _Optional[str] = ..., event: _Optional[_Union[Event, str]] = ..., old_text: _Optional[str] = ..., new_text: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., rule: _Optional[str] = ..., episode_id: _Optional[str] = ..., old_triples: _Optional[_Iterable[_Union[_common_pb2.Triple, _Mapping]]] = ..., new_triples: _Optional[_Iterable[_Union[_common_pb2.Triple, _Mapping]]] = ...) -> None: ...
 
 class HistoryResponse(_message.Message):
     __slots__ = ("entries",)

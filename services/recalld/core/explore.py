@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recalld.core.memory import validate_scope
-from recalld.kernel.domain import Path, Scope, Subgraph
+from recalld.kernel.domain import CURRENT, Path, Scope, Subgraph, Validity
 from recalld.kernel.errors import InvalidArgument, NotFound
 from recalld.kernel.ports import GraphStore
 
@@ -29,23 +29,34 @@ class GraphExplorer:
     def __init__(self, *, graph: GraphStore) -> None:
         self._graph = graph
 
-    async def subgraph(self, scope: Scope, entity: str, *, depth: int = 0, limit: int = 0) -> Subgraph:
+    async def subgraph(
+        self, scope: Scope, entity: str, *, depth: int = 0, limit: int = 0, validity: Validity = CURRENT
+    ) -> Subgraph:
         validate_scope(scope)
         entity = _entity(entity, "entity")
         depth = _bounded(depth, 2, 1, 4, "depth")
         limit = _bounded(limit, 200, 1, 1000, "limit")
-        sub = await self._graph.subgraph(scope, entity, depth, limit)
+        sub = await self._graph.subgraph(scope, entity, depth, limit, validity)
         if sub is None:
             raise NotFound(f"entity {entity!r} not found in this scope")
         return sub
 
-    async def paths(self, scope: Scope, source: str, target: str, *, max_depth: int = 0, limit: int = 0) -> list[Path]:
+    async def paths(
+        self,
+        scope: Scope,
+        source: str,
+        target: str,
+        *,
+        max_depth: int = 0,
+        limit: int = 0,
+        validity: Validity = CURRENT,
+    ) -> list[Path]:
         validate_scope(scope)
         source = _entity(source, "source")
         target = _entity(target, "target")
         max_depth = _bounded(max_depth, 3, 1, 4, "max_depth")
         limit = _bounded(limit, 10, 1, 100, "limit")
-        found = await self._graph.paths_between(scope, source, target, max_depth, limit)
+        found = await self._graph.paths_between(scope, source, target, max_depth, limit, validity)
         if found is None:
             raise NotFound(f"entity {source!r} or {target!r} not found in this scope")
         return found

@@ -26,9 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from recalld.kernel.domain import Memory
-from recalld.kernel.ports import Embedder, GraphStore, VectorRecord, Vectors, VectorStore
+from recalld.kernel.ports import Embedder, GraphDrift, GraphStore, VectorRecord, Vectors, VectorStore
 
 log = logging.getLogger(__name__)
+
+
+_NO_DRIFT = GraphDrift(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +40,16 @@ class VerifyReport:
     vectors: int
     missing_vectors: tuple[str, ...]
     orphan_vectors: tuple[str, ...]
+    graph: GraphDrift = _NO_DRIFT
 
     @property
     def consistent(self) -> bool:
-        return not self.missing_vectors and not self.orphan_vectors
+        return (
+            not self.missing_vectors
+            and not self.orphan_vectors
+            and not self.graph.orphan_relations
+            and not self.graph.orphan_entities
+        )
 
 
 class Indexer:
@@ -140,6 +149,7 @@ class Indexer:
             vectors=len(vectors),
             missing_vectors=tuple(sorted(active - vectors)),
             orphan_vectors=tuple(sorted(vectors - active)),
+            graph=await self._graph.graph_drift(),
         )
 
     async def reindex(self, *, full: bool = False) -> tuple[int, int]:

@@ -18,9 +18,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from recalld.core.dates import find_and_resolve
+from recalld.core.dates import resolve as resolve_time
 from recalld.core.indexing import Indexer
-from recalld.core.settings import Limits
+from recalld.core.reconcile import Action, Candidate, Decision, decide, is_correction
+from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel.domain import (
+    CURRENT,
     ChatMessage,
     Episode,
     EventKind,
@@ -31,15 +35,17 @@ from recalld.kernel.domain import (
     Metadata,
     MetadataFilter,
     Scope,
+    norm,
 )
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from recalld.kernel.filters import validate_filters
-from recalld.kernel.ports import Cursor, Embedder, Extractor, GraphStore, Vectors
+from recalld.kernel.ports import Cursor, Embedder, Extractor, GraphStore, Retirement, Vectors, VectorStore
 from recalld.kernel.times import from_micros, to_micros
 
 log = logging.getLogger(__name__)
 
 _SCOPE_VALUE = re.compile(r"^[^\x00-\x1f]{1,256}$")
+_ADD_ATTEMPTS = 3  # an Add whose retirement lost a race is decided again this many times in all
 _MEMORY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -84,12 +90,16 @@ class MemoryPipeline:
         self,
         *,
         graph: GraphStore,
+        vector: VectorStore,
         embedder: Embedder,
         extractor: Extractor,
         indexer: Indexer,
         limits: Limits,
+        reconcile: ReconcileSettings,
     ) -> None:
         self._graph = graph
+        self._vector = vector
+        self._reconcile = reconcile
         self._embedder = embedder
         self._extractor = extractor
         self._indexer = indexer
@@ -132,6 +142,9 @@ class MemoryPipeline:
         reference_time: datetime | None = None,
         infer: bool = True,
     ) -> tuple[str, list[MemoryEvent]]:
+        """Distil ``messages`` into facts and reconcile each with what the scope holds (see
+        recalld.core.reconcile). Everything one Add decides is written in one graph-store
+        transaction; if a memory it retires changed meanwhile, the Add is decided again."""
         validate_scope(scope)
         self._check_messages(messages)
         meta = dict(metadata or {})
@@ -143,33 +156,7 @@ class MemoryPipeline:
             facts = await self._extractor.extract(messages, default_speaker=scope.speaker)
         else:
             facts = [Fact(text=m.content.strip(), speaker=m.name or scope.speaker) for m in messages]
-
-        # Exact duplicates (already known in this scope, or repeated in this call) are NOOPs.
-        hashes = [content_hash(f.text) for f in facts]
-        known = await self._graph.find_by_hash(scope, hashes)
-        events: list[MemoryEvent] = []
-        fresh: list[Memory] = []
-        seen: set[str] = set()
-        for fact, h in zip(facts, hashes, strict=True):
-            if h in known or h in seen:
-                continue
-            seen.add(h)
-            fresh.append(
-                Memory(
-                    id=str(uuid.uuid4()),
-                    text=fact.text,
-                    scope=scope,
-                    metadata=meta,
-                    created_at=now,
-                    updated_at=now,
-                    reference_time=ref,
-                    triples=fact.triples,
-                    content_hash=h,
-                )
-            )
-        noop_ids = [known[h] for h in dict.fromkeys(hashes) if h in known]
-        vectors = await self._embedder.embed([m.text for m in fresh])
-
+        facts, aliases = await self._resolve_entities(scope, facts)
         episode = Episode(
             id=str(uuid.uuid4()),
             scope=scope,
@@ -178,16 +165,195 @@ class MemoryPipeline:
             reference_time=ref,
             created_at=now,
         )
-        fresh = [replace(m, episode_id=episode.id) for m in fresh]
-        history = [HistoryEntry(m.id, EventKind.ADD, "", m.text, now) for m in fresh]
-        await self._graph.add_memories(episode, fresh, history)  # durable from here on
-        await self._sync_quietly(fresh, vectors)
+        for attempt in range(1, _ADD_ATTEMPTS + 1):
+            try:
+                return episode.id, await self._add_once(episode, facts, aliases, reconcile=infer)
+            except Conflict:
+                if attempt == _ADD_ATTEMPTS:
+                    raise
+                log.info("add raced with another write (attempt %d); deciding again", attempt)
+        raise AssertionError("unreachable")
 
-        events = [MemoryEvent(m, EventKind.ADD) for m in fresh]
-        if noop_ids:
-            existing = await self._graph.get_memories(noop_ids, scope)
-            events += [MemoryEvent(existing[i], EventKind.NOOP) for i in noop_ids if i in existing]
-        return episode.id, events
+    async def _resolve_entities(self, scope: Scope, facts: Sequence[Fact]) -> tuple[list[Fact], dict[str, str]]:
+        """Names that are known aliases ("bob's cat" once "my cat Luna" was said) become the
+        entity they name; returns the facts and the aliases this Add teaches."""
+        taught: dict[str, str] = {}
+        for f in facts:
+            taught.update(f.aliases)
+        names = {x for f in facts for t in f.triples for x in (t.subject, t.object)}
+        known = await self._graph.resolve_aliases(scope, sorted(n for n in names if n not in taught))
+        known.update(taught)
+        lookup = {norm(k): v for k, v in known.items() if norm(k) != norm(v)}
+        if not lookup:
+            return list(facts), taught
+
+        def canon(name: str) -> str:
+            return lookup.get(norm(name), name)
+
+        out = [
+            replace(f, triples=tuple(replace(t, subject=canon(t.subject), object=canon(t.object)) for t in f.triples))
+            for f in facts
+        ]
+        return out, taught
+
+    async def _add_once(
+        self, episode: Episode, facts: Sequence[Fact], aliases: dict[str, str], *, reconcile: bool
+    ) -> list[MemoryEvent]:
+        scope, now, ref = episode.scope, episode.created_at, episode.reference_time
+        actor = _actor(scope)
+        # Exact repeats (already current in this scope, or repeated in this call) are NOOPs.
+        hashes = [content_hash(f.text) for f in facts]
+        known = await self._graph.find_by_hash(scope, hashes)
+        pending: list[tuple[Fact, str]] = []
+        seen: set[str] = set()
+        for fact, h in zip(facts, hashes, strict=True):
+            if h not in known and h not in seen:
+                seen.add(h)
+                pending.append((fact, h))
+        vectors = await self._embedder.embed([f.text for f, _ in pending])
+        starts = [self._valid_from(f, ref) for f, _ in pending]
+        if reconcile and self._reconcile.enabled and pending:
+            decisions, current = await self._decide(scope, [f for f, _ in pending], vectors, starts)
+        else:
+            decisions, current = [Decision(Action.ADD, "new_fact") for _ in pending], {}
+
+        fresh: list[Memory] = []
+        fresh_vectors: list[int] = []
+        history: list[HistoryEntry] = []
+        events: list[MemoryEvent] = []
+        retire: dict[str, Retirement] = {}
+        reinforce: dict[str, str] = {h: known[h] for h in dict.fromkeys(hashes) if h in known}
+        noop_rules = dict.fromkeys(reinforce.values(), "same_text")
+        corrected: list[tuple[Memory, Memory]] = []
+        for i, ((fact, h), decision, start) in enumerate(zip(pending, decisions, starts, strict=True)):
+            if decision.action is Action.NOOP:
+                reinforce[h] = decision.target
+                noop_rules.setdefault(decision.target, decision.rule)
+                continue
+            if decision.action is Action.UPDATE:
+                old = current[decision.target]
+                if any(old.id == o.id for o, _ in corrected):
+                    continue  # one correction per memory and Add
+                text = decision.corrected_text
+                facts_now = await self._extractor.extract([ChatMessage("user", text)], default_speaker=scope.speaker)
+                corrected.append(
+                    (
+                        old,
+                        replace(
+                            old,
+                            text=text,
+                            triples=tuple(t for f in facts_now for t in f.triples),
+                            updated_at=now,
+                            content_hash=content_hash(text),
+                            version=old.version + 1,
+                        ),
+                    )
+                )
+                continue
+            m = Memory(
+                id=str(uuid.uuid4()),
+                text=fact.text,
+                scope=scope,
+                metadata=episode.metadata,
+                created_at=now,
+                updated_at=now,
+                reference_time=ref,
+                episode_id=episode.id,
+                triples=fact.triples,
+                content_hash=h,
+                valid_from=start,
+                valid_to=decision.past_until,
+                retired_at=now if decision.past_until is not None else None,
+                retired_by_rule=decision.rule if decision.past_until is not None else "",
+            )
+            fresh.append(m)
+            fresh_vectors.append(i)
+            history.append(HistoryEntry(m.id, EventKind.ADD, "", m.text, now, actor, decision.rule, episode.id,
+                                        new_triples=m.triples))  # fmt: skip
+            for target in decision.retire:
+                if target not in retire:
+                    old = current[target]
+                    retire[target] = Retirement(target, old.version, max(start, old.valid_from or ref), m.id,
+                                                decision.retire_rule)  # fmt: skip
+            events.append(MemoryEvent(m, EventKind.ADD, decision.rule, decision.retire))
+        for memory_id, rule in noop_rules.items():
+            history.append(HistoryEntry(memory_id, EventKind.NOOP, "", "", now, actor, rule, episode.id))
+        retired = {
+            i: replace(current[i], valid_to=r.valid_to, retired_at=now, superseded_by=r.superseded_by,
+                       retired_by_rule=r.rule, version=current[i].version + 1)
+            for i, r in retire.items()
+        }  # fmt: skip
+        for r in retire.values():
+            m = retired[r.memory_id]
+            history.append(HistoryEntry(m.id, EventKind.INVALIDATE, m.text, m.text, now, actor, r.rule, episode.id,
+                                        old_triples=m.triples, new_triples=m.triples))  # fmt: skip
+            events.append(MemoryEvent(m, EventKind.INVALIDATE, r.rule, (r.superseded_by,)))
+
+        # Corrections first (each a compare-and-set): a conflict there leaves nothing written.
+        for old, new in corrected:
+            await self._graph.replace_memory(
+                new,
+                HistoryEntry(old.id, EventKind.UPDATE, old.text, new.text, now, actor, "correction", episode.id,
+                             old.triples, new.triples),
+                expected_version=old.version,
+            )  # fmt: skip
+            events.append(MemoryEvent(new, EventKind.UPDATE, "correction"))
+        await self._graph.add_memories(
+            episode,
+            fresh,
+            history,
+            retire=list(retire.values()),
+            reinforce=list(dict.fromkeys(reinforce.values())),
+            aliases=aliases,
+        )  # fmt: skip  -- durable from here on
+        await self._sync_quietly(fresh, vectors[fresh_vectors] if len(fresh_vectors) else None)
+        await self._sync_quietly([*retired.values(), *(new for _, new in corrected)])
+        if noop_rules:
+            confirmed = await self._graph.get_memories(list(noop_rules), scope)
+            events += [MemoryEvent(confirmed[i], EventKind.NOOP, r) for i, r in noop_rules.items() if i in confirmed]
+        return events
+
+    def _valid_from(self, fact: Fact, reference: datetime) -> datetime:
+        """When the fact began to hold: the start of the past time it names ("last month", "three
+        weeks ago", "in 2019"), else the reference time. Times the text does not itself place in
+        the past ("on Tuesday", "3 December", "next week") leave the reference time."""
+        phrase = fact.attributes.get("time", "")
+        span = resolve_time(phrase, reference) if phrase else None
+        span = span or find_and_resolve(fact.text, reference)
+        return span.start if span is not None and span.past else reference
+
+    async def _decide(
+        self, scope: Scope, facts: Sequence[Fact], vectors: Vectors, starts: Sequence[datetime]
+    ) -> tuple[list[Decision], dict[str, Memory]]:
+        """The reconciliation decision of each fact, and the current memories they were made on."""
+        settings = self._reconcile
+        neighbours = [
+            await self._vector.search(vectors[i], scope, settings.neighbours, validity=CURRENT)
+            for i in range(len(facts))
+        ]
+        subjects = sorted({norm(t.subject) for f in facts for t in f.triples})
+        relations = await self._graph.find_relations(scope, subjects) if subjects else []
+        by_subject: dict[str, set[str]] = {}
+        for r in relations:
+            by_subject.setdefault(r.subject, set()).add(r.memory_id)
+        corrections = [is_correction(f) for f in facts]
+        recent: list[Memory] = []
+        if any(corrections):
+            recent = await self._graph.list_memories(scope, [], 10, None, include_retired=False)
+        ids = {h.id for hits in neighbours for h in hits} | {r.memory_id for r in relations}
+        current = await self._graph.get_memories(sorted(ids), scope, validity=CURRENT)
+        current.update((m.id, m) for m in recent)
+        decisions: list[Decision] = []
+        for fact, hits, start, correction in zip(facts, neighbours, starts, corrections, strict=True):
+            similarity = {h.id: h.score for h in hits}
+            wanted = set(similarity)
+            for t in fact.triples:
+                wanted |= by_subject.get(norm(t.subject), set())
+            if correction:
+                wanted |= {m.id for m in recent}
+            candidates = [Candidate(current[i], similarity.get(i)) for i in sorted(wanted) if i in current]
+            decisions.append(decide(fact, candidates, settings, start))
+        return decisions, current
 
     async def _sync_quietly(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
         """Index right away; on failure the write stays pending for the reconciler."""
@@ -206,7 +372,13 @@ class MemoryPipeline:
         return found[memory_id]
 
     async def list_memories(
-        self, scope: Scope, *, page_size: int = 100, page_token: str = "", filters: Sequence[MetadataFilter] = ()
+        self,
+        scope: Scope,
+        *,
+        page_size: int = 100,
+        page_token: str = "",
+        filters: Sequence[MetadataFilter] = (),
+        include_retired: bool = True,
     ) -> tuple[list[Memory], str]:
         validate_scope(scope)
         validate_filters(filters)
@@ -215,7 +387,7 @@ class MemoryPipeline:
         if not 1 <= page_size <= 1000:
             raise InvalidArgument("page_size must be between 1 and 1000")
         after = decode_cursor(page_token) if page_token else None
-        rows = await self._graph.list_memories(scope, filters, page_size + 1, after)
+        rows = await self._graph.list_memories(scope, filters, page_size + 1, after, include_retired=include_retired)
         page = rows[:page_size]
         token = encode_cursor(Cursor(page[-1].created_at, page[-1].id)) if len(rows) > page_size else ""
         return page, token
@@ -267,9 +439,10 @@ class MemoryPipeline:
             version=old.version + 1,
         )
         vectors = await self._embedder.embed([text])
-        await self._graph.replace_memory(
-            new, HistoryEntry(memory_id, EventKind.UPDATE, old.text, text, now), expected_version=old.version
+        entry = HistoryEntry(
+            memory_id, EventKind.UPDATE, old.text, text, now, _actor(scope), "api", "", old.triples, new.triples
         )
+        await self._graph.replace_memory(new, entry, expected_version=old.version)
         await self._sync_quietly([new], vectors)
         return new
 
@@ -281,7 +454,9 @@ class MemoryPipeline:
         old = await self.get(scope, memory_id)
         _check_expected(old, expected_version)
         expected = {memory_id: expected_version} if expected_version else None
-        done = await self._graph.delete_memories([memory_id], at=datetime.now(UTC), expected_versions=expected)
+        done = await self._graph.delete_memories(
+            [memory_id], at=datetime.now(UTC), expected_versions=expected, actor=_actor(scope)
+        )
         if memory_id not in done:
             # Deleted or changed between our read and the store's transaction.
             current = await self._graph.get_memories([memory_id], scope)
@@ -295,7 +470,7 @@ class MemoryPipeline:
         ids = await self._graph.find_scope_ids(scope)
         deleted = 0
         for i in range(0, len(ids), 1000):
-            done = await self._graph.delete_memories(ids[i : i + 1000], at=datetime.now(UTC))
+            done = await self._graph.delete_memories(ids[i : i + 1000], at=datetime.now(UTC), actor=_actor(scope))
             await self._drop_quietly(done)
             deleted += len(done)
         return deleted
@@ -305,6 +480,11 @@ class MemoryPipeline:
             await self._indexer.drop(done)
         except Exception:
             log.exception("vector delete failed for %d memories; left for the reconciler", len(done))
+
+
+def _actor(scope: Scope) -> str:
+    """Who a change is recorded as made by: the request's agent, else "system"."""
+    return scope.agent_id or "system"
 
 
 def _check_expected(memory: Memory, expected_version: int) -> None:

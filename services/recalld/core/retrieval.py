@@ -30,6 +30,7 @@ from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from recalld.core.memory import validate_scope
 from recalld.core.settings import FusionMethod, Limits, SearchSettings
 from recalld.kernel.domain import (
+    CURRENT,
     Edge,
     Memory,
     MetadataFilter,
@@ -39,6 +40,7 @@ from recalld.kernel.domain import (
     SearchHit,
     SearchMode,
     TimeRange,
+    Validity,
     norm,
 )
 from recalld.kernel.errors import InvalidArgument, ResourceExhausted
@@ -137,7 +139,10 @@ class HybridRetriever:
         filters: Sequence[MetadataFilter] = (),
         mode: SearchMode = SearchMode.HYBRID,
         time_range: TimeRange | None = None,
+        validity: Validity = CURRENT,
     ) -> list[SearchHit]:
+        """Memories valid per ``validity`` (by default: those that hold now) ranked for the
+        query; vector search, graph walks and the final read all apply it."""
         validate_scope(scope)
         query = query.strip()
         if not query:
@@ -160,6 +165,8 @@ class HybridRetriever:
         try:
             analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
             names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
+            if names:  # "my cat" -> Luna, once "my cat Luna" was said
+                names += (await self._graph.resolve_aliases(scope, analysis.entities)).values()
             linked = await self._graph.link_entities(scope, names) if names else []
         except BaseException:
             if raw_embedding is not None:
@@ -175,16 +182,16 @@ class HybridRetriever:
                 raw_embedding.cancel()
                 (qvec,) = await self._embedder.embed([text])
             candidates = max(self._s.vector_candidates, limit)
-            vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range)
+            vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range, validity)
 
         graph_cands: dict[str, _GraphCandidate] = {}
         if mode is not SearchMode.VECTOR:
             graph_cands = await self._graph_candidates(
-                scope, linked, analysis.terms, vector_hits if mode is SearchMode.HYBRID else []
+                scope, linked, analysis.terms, vector_hits if mode is SearchMode.HYBRID else [], validity
             )
 
         ids = list(dict.fromkeys([h.id for h in vector_hits] + list(graph_cands)))
-        memories = await self._graph.get_memories(ids, scope, filters, time_range)
+        memories = await self._graph.get_memories(ids, scope, filters, time_range, validity)
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
         fused = self._fuse(mode, vec_score, graph_score, memories)
@@ -229,7 +236,12 @@ class HybridRetriever:
         return [(f.id, f.score, f.sources) for f in fused]
 
     async def _graph_candidates(
-        self, scope: Scope, linked: Sequence[str], terms: Sequence[str], vector_hits: Sequence[VectorHit]
+        self,
+        scope: Scope,
+        linked: Sequence[str],
+        terms: Sequence[str],
+        vector_hits: Sequence[VectorHit],
+        validity: Validity,
     ) -> dict[str, _GraphCandidate]:
         weights = {norm(n): 1.0 for n in linked}
         top = [h.id for h in vector_hits[: self._s.seed_hits]]
@@ -246,9 +258,9 @@ class HybridRetriever:
         named = {norm(n) for n in linked}
         order = sorted(weights, key=lambda n: (-weights[n], n))
         walks = await self._graph.expand(
-            scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths
+            scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths, validity
         )
         borrowed = [n for n in order if n not in named]
         if borrowed and len(walks) < self._s.max_paths:
-            walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks))
+            walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks), validity)
         return score_walks(walks, weights, terms)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class FusionMethod(enum.StrEnum):
@@ -32,3 +33,54 @@ class SearchSettings:
     vector_weight: float = 1.0
     graph_weight: float = 1.0
     seed_hits: int = 3  # top vector hits whose entities seed the traversal
+
+
+# Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).
+DEFAULT_SINGLE_VALUED = frozenset(
+    {
+        "lives_in",
+        "works_at",
+        "works_as",
+        "studies_at",
+        "has_age",
+        "has_name",
+        "married_to",
+        "has_birthday",
+        "has_email",
+        "has_phone",
+        "has_weight",
+        "has_height",
+    }
+)
+# Predicates as the extractor writes them -> the predicate they are compared as.
+DEFAULT_EQUIVALENTS: dict[str, str] = {
+    "live_in": "lives_in",
+    "move_to": "lives_in",
+    "relocate_to": "lives_in",
+    "reside_in": "lives_in",
+    "settle_in": "lives_in",
+    "base_in": "lives_in",
+    "work_at": "works_at",
+    "work_for": "works_at",
+    "employ_by": "works_at",
+    "employed_by": "works_at",
+    "work_as": "works_as",
+    "study_at": "studies_at",
+    "marry": "married_to",
+    "wed": "married_to",
+    "called": "has_name",
+    "named": "has_name",
+    "is": "is_a",
+    "start_take": "take",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    """How an Add reconciles new facts with the scope (see recalld.core.reconcile)."""
+
+    enabled: bool = True  # False: every fact is added (exact repeats are still NOOPs)
+    noop_similarity: float = 0.90  # cosine at or above which a fact that says nothing new is a NOOP
+    neighbours: int = 5  # vector neighbours compared per fact
+    single_valued: frozenset[str] = DEFAULT_SINGLE_VALUED
+    equivalents: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EQUIVALENTS))

@@ -143,7 +143,13 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         extractor=extractor,
         indexer=indexer,
         memories=MemoryPipeline(
-            graph=graph, embedder=embedder, extractor=extractor, indexer=indexer, limits=settings.limits
+            graph=graph,
+            vector=vector,
+            embedder=embedder,
+            extractor=extractor,
+            indexer=indexer,
+            limits=settings.limits,
+            reconcile=settings.truth,
         ),
         retriever=HybridRetriever(
             graph=graph,

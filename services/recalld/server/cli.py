@@ -58,14 +58,28 @@ def parse_filter(expr: str) -> tuple[str, str, Any]:
     return key, _OP_NAMES[op], _json_value(raw)
 
 
+def _time(text: str) -> datetime:
+    """ISO 8601; without a zone it is UTC."""
+    dt = datetime.fromisoformat(text)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
 def _fmt_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _validity(m: Memory) -> str:
+    """ "valid since 2024-03-01", or "valid 2023-01-01 .. 2024-03-01 (retired: single_valued:lives_in)"."""
+    start = _fmt_time(m.valid_from or m.reference_time)[:10]
+    if m.valid_to is None:
+        return f"valid since {start}"
+    return f"valid {start} .. {_fmt_time(m.valid_to)[:10]} (retired: {m.retired_by_rule or 'yes'})"
 
 
 def _print_memory(m: Memory, prefix: str = "") -> None:
     print(f"{prefix}{m.id}  {m.text}")
     extra = f"  metadata={json.dumps(m.metadata)}" if m.metadata else ""
-    print(f"{' ' * len(prefix)}  at {_fmt_time(m.reference_time)}{extra}")
+    print(f"{' ' * len(prefix)}  at {_fmt_time(m.reference_time)}, {_validity(m)}{extra}")
 
 
 def _print_path(p: GraphPath, indent: str) -> None:
@@ -91,14 +105,15 @@ def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
         [{"role": a.role, "content": t, "name": a.name or ""} for t in a.text],
         **_scope(a),
         metadata=json.loads(a.metadata) if a.metadata else None,
-        reference_time=datetime.fromisoformat(a.at).astimezone(UTC) if a.at else None,
+        reference_time=_time(a.at) if a.at else None,
         infer=not a.raw,
     )
     if not a.json:
         if not result.events:
             print("nothing to remember")
         for e in result.events:
-            print(f"{e.event.upper():6} {e.memory.id}  {e.memory.text}")
+            why = f"  [{e.rule}]" if e.rule else ""
+            print(f"{e.event.upper():10} {e.memory.id}  {e.memory.text}{why}")
             for t in e.memory.triples:
                 print(f"         ({t.subject}, {t.predicate}, {t.object})")
     return result
@@ -112,12 +127,15 @@ def cmd_search(c: Recalld, a: argparse.Namespace) -> Any:
         threshold=a.threshold,
         mode=a.mode,
         filters=[parse_filter(f) for f in a.filter],
+        as_of=_time(a.as_of) if a.as_of else None,
+        include_retired=a.include_retired,
     )
     if not a.json:
         if not hits:
             print("no memories found")
         for i, h in enumerate(hits, 1):
-            print(f"{i:2}. [{h.score:.3f} {'+'.join(h.retrievers)}] {h.memory.text}")
+            past = f"  (past: {_validity(h.memory)})" if h.retired else ""
+            print(f"{i:2}. [{h.score:.3f} {'+'.join(h.retrievers)}] {h.memory.text}{past}")
             print(f"    id {h.memory.id}")
             for p in h.paths:
                 _print_path(p, "    ")
@@ -135,7 +153,11 @@ def cmd_get(c: Recalld, a: argparse.Namespace) -> Any:
 
 def cmd_list(c: Recalld, a: argparse.Namespace) -> Any:
     page = c.list(
-        **_scope(a), page_size=a.page_size, page_token=a.page_token, filters=[parse_filter(f) for f in a.filter]
+        **_scope(a),
+        page_size=a.page_size,
+        page_token=a.page_token,
+        filters=[parse_filter(f) for f in a.filter],
+        include_retired=not a.current,
     )
     if not a.json:
         for m in page.memories:
@@ -156,8 +178,11 @@ def cmd_history(c: Recalld, a: argparse.Namespace) -> Any:
     entries = c.history(a.id, **_scope(a))
     if not a.json:
         for e in entries:
-            change = e.new_text if e.event == "add" else f"{e.old_text!r} -> {e.new_text!r}"
-            print(f"{_fmt_time(e.at)}  {e.event.upper():6} {change}")
+            if e.event in ("add", "noop", "invalidate"):
+                change = e.new_text or e.old_text
+            else:
+                change = f"{e.old_text!r} -> {e.new_text!r}"
+            print(f"{_fmt_time(e.at)}  {e.event.upper():10} {change}  [{e.rule or '-'} by {e.actor}]")
     return {"entries": entries}
 
 
@@ -267,12 +292,15 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="metadata filter: k=v, k!=v, k>n, k>=n, k<n, k<=n, 'k in a,b'",
     )
+    c.add_argument("--as-of", help="what held at this time (ISO 8601) instead of now")
+    c.add_argument("--include-retired", action="store_true", help="also facts that no longer hold")
     c = command("get", cmd_get, scoped, "show one memory")
     c.add_argument("id")
     c = command("list", cmd_list, scoped, "list memories, newest first")
     c.add_argument("--page-size", type=int, default=20)
     c.add_argument("--page-token", default="")
     c.add_argument("--filter", "-f", action="append", default=[])
+    c.add_argument("--current", action="store_true", help="only facts that hold now")
     c = command("update", cmd_update, scoped, "replace a memory's text")
     c.add_argument("id")
     c.add_argument("text")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from recalld.core.settings import Limits, SearchSettings
+from recalld.core.settings import Limits, ReconcileSettings, SearchSettings
 
 
 class GraphBackend(enum.StrEnum):
@@ -73,6 +73,7 @@ class Settings:
     log_level: LogLevel = LogLevel.INFO
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
+    truth: ReconcileSettings = field(default_factory=ReconcileSettings)  # RECALLD_TRUTH_*: reconciliation rules
 
     @property
     def milvus_uri(self) -> str:
@@ -118,6 +119,13 @@ def _convert(raw: str, kind: object, name: str) -> object:
             return float(raw)
         if kind is Path:
             return Path(raw)
+        if kind == frozenset[str]:  # comma-separated
+            return frozenset(x.strip() for x in raw.split(",") if x.strip())
+        if kind == Mapping[str, str]:  # comma-separated from=to pairs
+            pairs = [x.split("=") for x in raw.split(",") if x.strip()]
+            if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+                raise ValueError("expected comma-separated from=to pairs")
+            return {a.strip(): b.strip() for a, b in pairs}
     except ValueError as exc:
         raise ValueError(f"{name}={raw!r}: {exc}") from None
     return raw
@@ -128,7 +136,7 @@ def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         kind = hints[f.name]
-        if kind in (Limits, SearchSettings):
+        if kind in (Limits, SearchSettings, ReconcileSettings):
             values[f.name] = _load(kind, env, f"{prefix}{f.name.upper()}_")
             continue
         key = prefix + f.name.upper()

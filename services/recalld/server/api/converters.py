@@ -33,6 +33,7 @@ _EVENTS = {
     d.EventKind.UPDATE: memory_pb2.EVENT_UPDATE,
     d.EventKind.DELETE: memory_pb2.EVENT_DELETE,
     d.EventKind.NOOP: memory_pb2.EVENT_NOOP,
+    d.EventKind.INVALIDATE: memory_pb2.EVENT_INVALIDATE,
 }
 _STATES = {d.MemoryState.ACTIVE: common_pb2.MEMORY_STATE_ACTIVE, d.MemoryState.DELETED: common_pb2.MEMORY_STATE_DELETED}
 _RETRIEVERS = {d.Retriever.VECTOR: memory_pb2.RETRIEVER_VECTOR, d.Retriever.GRAPH: memory_pb2.RETRIEVER_GRAPH}
@@ -87,6 +88,18 @@ def mode(value: int) -> d.SearchMode:
     return _MODES[value]
 
 
+def validity(msg: Any, as_of_field: str = "as_of") -> d.Validity:
+    """From a message with ``as_of`` and ``include_retired`` (SearchRequest, ValidityFilter)."""
+    if msg.include_retired:
+        return d.ANY_VALIDITY
+    as_of = optional_timestamp(msg, as_of_field)
+    return d.CURRENT if as_of is None else d.Validity(as_of=as_of)
+
+
+def graph_validity(req: graph_pb2.SubgraphRequest | graph_pb2.PathsRequest) -> d.Validity:
+    return validity(req.validity) if req.HasField("validity") else d.CURRENT
+
+
 def time_range(req: memory_pb2.SearchRequest) -> d.TimeRange | None:
     if not req.HasField("time_range"):
         return None
@@ -106,6 +119,23 @@ def _struct(m: Mapping[str, Any]) -> struct_pb2.Struct:
     return s
 
 
+def _triple_msgs(triples: Iterable[d.Triple]) -> list[common_pb2.Triple]:
+    return [
+        common_pb2.Triple(
+            subject=t.subject,
+            predicate=t.predicate,
+            object=t.object,
+            subject_type=t.subject_type,
+            object_type=t.object_type,
+        )
+        for t in triples
+    ]
+
+
+def _opt_ts(dt: datetime | None) -> timestamp_pb2.Timestamp | None:
+    return None if dt is None else _ts(dt)
+
+
 def memory_msg(m: d.Memory) -> common_pb2.Memory:
     return common_pb2.Memory(
         id=m.id,
@@ -115,24 +145,29 @@ def memory_msg(m: d.Memory) -> common_pb2.Memory:
         created_at=_ts(m.created_at),
         updated_at=_ts(m.updated_at),
         reference_time=_ts(m.reference_time),
-        triples=[
-            common_pb2.Triple(
-                subject=t.subject,
-                predicate=t.predicate,
-                object=t.object,
-                subject_type=t.subject_type,
-                object_type=t.object_type,
-            )
-            for t in m.triples
-        ],
+        triples=_triple_msgs(m.triples),
         state=_STATES[m.state],
         episode_id=m.episode_id,
         version=m.version,
+        valid_from=_opt_ts(m.valid_from),
+        valid_to=_opt_ts(m.valid_to),
+        retired_at=_opt_ts(m.retired_at),
+        superseded_by=m.superseded_by,
+        retired_by_rule=m.retired_by_rule,
+        confirmations=m.confirmations,
+        confirmed_at=_opt_ts(m.confirmed_at),
     )
 
 
 def edge_msg(e: d.Edge) -> common_pb2.Edge:
-    return common_pb2.Edge(subject=e.subject, predicate=e.predicate, object=e.object, memory_id=e.memory_id)
+    return common_pb2.Edge(
+        subject=e.subject,
+        predicate=e.predicate,
+        object=e.object,
+        memory_id=e.memory_id,
+        valid_from=_opt_ts(e.valid_from),
+        valid_to=_opt_ts(e.valid_to),
+    )
 
 
 def path_msg(p: d.Path) -> common_pb2.GraphPath:
@@ -142,7 +177,12 @@ def path_msg(p: d.Path) -> common_pb2.GraphPath:
 def add_response(episode_id: str, events: Iterable[d.MemoryEvent]) -> memory_pb2.AddResponse:
     return memory_pb2.AddResponse(
         episode_id=episode_id,
-        results=[memory_pb2.MemoryResult(memory=memory_msg(e.memory), event=_EVENTS[e.event]) for e in events],
+        results=[
+            memory_pb2.MemoryResult(
+                memory=memory_msg(e.memory), event=_EVENTS[e.event], rule=e.rule, related_ids=list(e.related_ids)
+            )
+            for e in events
+        ],
     )
 
 
@@ -154,6 +194,7 @@ def search_response(hits: Iterable[d.SearchHit]) -> memory_pb2.SearchResponse:
             score=h.score,
             retrievers=[_RETRIEVERS[r] for r in h.retrievers],
             paths=[path_msg(p) for p in h.paths],
+            retired=not h.memory.current,
         )
         if h.vector_score is not None:
             hit.vector_score = h.vector_score
@@ -164,7 +205,16 @@ def history_response(entries: Iterable[d.HistoryEntry]) -> memory_pb2.HistoryRes
     return memory_pb2.HistoryResponse(
         entries=[
             memory_pb2.HistoryEntry(
-                memory_id=h.memory_id, event=_EVENTS[h.event], old_text=h.old_text, new_text=h.new_text, at=_ts(h.at)
+                memory_id=h.memory_id,
+                event=_EVENTS[h.event],
+                old_text=h.old_text,
+                new_text=h.new_text,
+                at=_ts(h.at),
+                actor=h.actor,
+                rule=h.rule,
+                episode_id=h.episode_id,
+                old_triples=_triple_msgs(h.old_triples),
+                new_triples=_triple_msgs(h.new_triples),
             )
             for h in entries
         ]
@@ -173,7 +223,7 @@ def history_response(entries: Iterable[d.HistoryEntry]) -> memory_pb2.HistoryRes
 
 def subgraph_response(sg: d.Subgraph) -> graph_pb2.SubgraphResponse:
     return graph_pb2.SubgraphResponse(
-        entities=[graph_pb2.Entity(name=n.name, type=n.type) for n in sg.nodes],
+        entities=[graph_pb2.Entity(name=n.name, type=n.type, aliases=list(n.aliases)) for n in sg.nodes],
         edges=[edge_msg(e) for e in sg.edges],
     )
 
@@ -185,4 +235,8 @@ def verify_response(r: VerifyReport, sample: int = 100) -> admin_pb2.VerifyRespo
         missing_vectors=list(r.missing_vectors[:sample]),
         orphan_vectors=list(r.orphan_vectors[:sample]),
         consistent=r.consistent,
+        orphan_relations=r.graph.orphan_relations,
+        orphan_entities=r.graph.orphan_entities,
+        orphan_relation_samples=list(r.graph.relation_samples),
+        orphan_entity_samples=list(r.graph.entity_samples),
     )

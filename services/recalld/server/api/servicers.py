@@ -40,6 +40,7 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
             filters=conv.filters(request.filters),
             mode=conv.mode(request.mode),
             time_range=conv.time_range(request),
+            validity=conv.validity(request),
         )
         return conv.search_response(hits)
 
@@ -55,6 +56,7 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
             filters=conv.filters(request.filters),
+            include_retired=not request.current_only,
         )
         return memory_pb2.ListResponse(memories=[conv.memory_msg(m) for m in page], next_page_token=token)
 
@@ -93,7 +95,11 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     @translated
     async def Subgraph(self, request: graph_pb2.SubgraphRequest, context: Ctx) -> graph_pb2.SubgraphResponse:
         sub = await self._g.subgraph(
-            conv.scope(request.scope), request.entity, depth=request.depth, limit=request.limit
+            conv.scope(request.scope),
+            request.entity,
+            depth=request.depth,
+            limit=request.limit,
+            validity=conv.graph_validity(request),
         )
         return conv.subgraph_response(sub)
 
@@ -105,6 +111,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             request.target,
             max_depth=request.max_depth,
             limit=request.limit,
+            validity=conv.graph_validity(request),
         )
         return graph_pb2.PathsResponse(paths=[conv.path_msg(p) for p in paths])
 

@@ -1,0 +1,288 @@
+"""Reconciliation: what a new fact does to what the scope already holds. Pure and deterministic.
+
+Each new fact is compared with its candidates: the scope's current memories that are its vector
+neighbours, and those with a relation on the same subject. The rules, in the order they are tried
+(the first that fires decides; the rule's name travels with the event and into history):
+
+1. ``same_text`` (NOOP): the scope already holds this exact text (case and spacing aside); it is
+   checked by content hash before this module runs.
+2. ``correction`` (UPDATE): the fact is an explicit correction ("Actually Luna is a Persian, not a
+   Siamese", "Sorry, I meant Tuesday"). "Actually" alone marks a correction of a state, not a
+   change: "Actually I moved to Paris" is a move (rule 5), the old city was true until then.
+   The target is the current memory with a relation of the same subject and the same (or an
+   equivalent) predicate, preferring the one whose old value the correction names ("not a
+   Siamese"), then the nearest neighbour; for "I meant X" without a relation, the most recent
+   memory holding a value of X's kind (a weekday, a month, a number) gets X in its place. The
+   corrected memory keeps its id; its history keeps the old text. Without a target the fact is
+   added (``correction_without_target``).
+3. ``paraphrase`` (NOOP): a neighbour at cosine similarity >= ``noop_similarity`` (0.90 by
+   default; MiniLM puts paraphrases of one short fact at 0.90-0.97 and facts that differ in one
+   value, "I live in Berlin" / "I live in Paris", at 0.75-0.89) that says nothing different:
+   the new fact names no entity, number or negation the neighbour lacks, and none of its relations
+   gives a single-valued predicate another value. It reinforces the neighbour instead of adding.
+4. ``cessation`` (ADD + INVALIDATE): negation or cessation retires the positive fact: "I stopped
+   taking ibuprofen" (``stop_take``), "I'm no longer vegetarian" / "not allergic to latex any
+   more" (``not_`` predicates) retire current memories with the same subject, the positive
+   predicate (or an equivalent) and the same object. The reverse, ``contradiction``: a positive
+   fact retires a current negation of itself ("I'm allergic to latex" after "I'm not ..."). The
+   new fact is added: that something stopped is itself worth remembering.
+5. ``single_valued:<predicate>`` (ADD + INVALIDATE): a relation whose canonical predicate holds
+   one value at a time (``ReconcileSettings.single_valued``: lives_in, works_at, works_as,
+   has_age, has_name, married_to, ...) gets a new object: the current memories holding another
+   object for the same subject are retired. When the stored fact is newer in the world (its
+   valid_from is later than the new fact's) the new fact is added as past truth instead
+   (``single_valued_past``): its own validity ends where the stored one begins.
+6. ``new_fact`` (ADD) otherwise.
+
+Predicates compare after :func:`canonical`: the configured equivalences (``move_to`` ->
+``lives_in``, ``work_for`` -> ``works_at`` ...), applied after stripping ``not_`` and the
+cessation prefixes ``stop_``/``quit_``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from recalld.core.settings import ReconcileSettings
+from recalld.kernel.domain import Fact, Memory, Triple, norm
+
+NEGATION = "not_"
+CESSATION = ("stop_", "quit_")
+# Explicit corrections: "I meant ...", "correction: ...", "X, not Y", "not Y but X".
+_CORRECTION = re.compile(
+    r"^\s*(?:correction|sorry|oops|to correct myself|no wait)\b|\bi meant\b|"
+    r",\s*(?:not|rather than|instead of)\s+(?:a|an|the|on|in|at)?\s*[\w'-]+[.!?]*\s*$|^\s*not\b[^,]*\bbut\b",
+    re.IGNORECASE,
+)
+# "Actually ..." corrects a state ("Actually Luna is a Persian") but not a change ("Actually I
+# moved to Paris": Berlin was true, and now is not).
+_ACTUALLY = re.compile(r"^\s*(?:actually|wait)\b", re.IGNORECASE)
+_CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", "stop_", "become", "get_", "leave")
+_CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
+_I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
+_NEGATIVE = re.compile(r"\b(?:not|no longer|never|n't|no more|any ?more|stopped|quit)\b", re.IGNORECASE)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+)  # fmt: skip
+
+
+class Action(enum.Enum):
+    ADD = "add"
+    NOOP = "noop"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A current memory of the scope the fact is compared with; ``similarity`` is the cosine to
+    the new fact when the vector search found it (else None)."""
+
+    memory: Memory
+    similarity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    rule: str
+    target: str = ""  # NOOP: the memory reinforced; UPDATE: the memory corrected
+    corrected_text: str = ""  # UPDATE: the memory's new text
+    retire: tuple[str, ...] = ()  # ADD: memories whose validity ends (INVALIDATE)
+    retire_rule: str = ""
+    past_until: datetime | None = None  # ADD: the new fact is past truth, valid until then
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+def canonical(predicate: str, settings: ReconcileSettings) -> str:
+    """The predicate a relation is compared by: without ``not_``/``stop_``/``quit_``, mapped
+    through the configured equivalences."""
+    p = predicate
+    if p.startswith(NEGATION):
+        p = p[len(NEGATION) :]
+    for prefix in CESSATION:
+        if p.startswith(prefix):
+            p = p[len(prefix) :]
+    return settings.equivalents.get(p, p)
+
+
+def polarity(predicate: str) -> bool:
+    """False for negated or ceased relations."""
+    return not predicate.startswith((NEGATION, *CESSATION))
+
+
+def is_correction(fact: Fact) -> bool:
+    if _CORRECTION.search(fact.text):
+        return True
+    if fact.attributes.get("correction") == "true" or _ACTUALLY.search(fact.text):
+        return not any(t.predicate.startswith(_CHANGE) for t in fact.triples)
+    return False
+
+
+def strip_cue(text: str) -> str:
+    """The statement without a leading correction cue ("Actually, ...")."""
+    rest = _CUE.sub("", text, count=1).strip()
+    return rest[:1].upper() + rest[1:] if rest else text
+
+
+def decide(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime) -> Decision:
+    """What ``fact`` (valid from ``valid_from``) does, given the scope's current ``candidates``."""
+    if is_correction(fact):
+        return _correction(fact, candidates, settings)
+    noop = _paraphrase(fact, candidates, settings)
+    if noop is not None:
+        return noop
+    ceased = _cessation(fact, candidates, settings)
+    if ceased is not None:
+        return ceased
+    replaced = _single_valued(fact, candidates, settings, valid_from)
+    if replaced is not None:
+        return replaced
+    return Decision(Action.ADD, "new_fact")
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+
+def _same_slot(new: Triple, old: Triple, settings: ReconcileSettings) -> bool:
+    return norm(new.subject) == norm(old.subject) and canonical(new.predicate, settings) == canonical(
+        old.predicate, settings
+    )
+
+
+def _correction(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision:
+    text = fact.text.casefold()
+    best: tuple[tuple[int, float], Candidate] | None = None
+    for c in candidates:
+        for new in fact.triples:
+            if not polarity(new.predicate):
+                continue
+            for old in c.memory.triples:
+                if _same_slot(new, old, settings) and norm(old.object) != norm(new.object):
+                    named = int(bool(re.search(rf"\b{re.escape(old.object.casefold())}\b", text)))
+                    key = (named, c.similarity or 0.0)
+                    if best is None or key > best[0]:
+                        best = (key, c)
+    if best is not None:
+        return Decision(Action.UPDATE, "correction", target=best[1].memory.id, corrected_text=strip_cue(fact.text))
+    meant = _I_MEANT.search(fact.text)
+    if meant:
+        value = meant.group("value").strip()
+        kind = _kind(value)
+        if kind is not None:
+            recent = sorted(candidates, key=lambda c: c.memory.created_at, reverse=True)
+            for c in recent:
+                old_value = _find_kind(c.memory.text, kind)
+                if old_value is not None and old_value.casefold() != value.casefold():
+                    fixed = re.sub(rf"\b{re.escape(old_value)}\b", value, c.memory.text, count=1)
+                    return Decision(Action.UPDATE, "correction", target=c.memory.id, corrected_text=fixed)
+    return Decision(Action.ADD, "correction_without_target")
+
+
+def _kind(value: str) -> str | None:
+    v = value.casefold().strip()
+    if v in _WEEKDAYS:
+        return "weekday"
+    if v in _MONTHS:
+        return "month"
+    if _NUMBER.fullmatch(v):
+        return "number"
+    return None
+
+
+def _find_kind(text: str, kind: str) -> str | None:
+    if kind == "number":
+        m = _NUMBER.search(text)
+        return m.group(0) if m else None
+    words = _WEEKDAYS if kind == "weekday" else _MONTHS
+    m = re.search(r"\b(" + "|".join(words) + r")\b", text, re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def _paraphrase(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision | None:
+    best: Candidate | None = None
+    for c in candidates:
+        if c.similarity is None or c.similarity < settings.noop_similarity:
+            continue
+        if best is not None and (best.similarity or 0.0) >= c.similarity:
+            continue
+        if _says_more(fact, c.memory, settings):
+            continue
+        best = c
+    if best is None:
+        return None
+    return Decision(Action.NOOP, "paraphrase", target=best.memory.id)
+
+
+def _says_more(fact: Fact, old: Memory, settings: ReconcileSettings) -> bool:
+    """Whether ``fact`` names something ``old`` does not: an entity, a number, a negation, or a
+    different value of a single-valued relation."""
+    old_text = old.text.casefold()
+    old_names = {norm(x) for t in old.triples for x in (t.subject, t.object)}
+    for t in fact.triples:
+        for name in (t.subject, t.object):
+            n = norm(name)
+            if n not in old_names and n not in old_text:
+                return True
+        for o in old.triples:
+            if _same_slot(t, o, settings) and norm(t.object) != norm(o.object):
+                return True
+            if _same_slot(t, o, settings) and polarity(t.predicate) != polarity(o.predicate):
+                return True
+    if set(_NUMBER.findall(fact.text)) - set(_NUMBER.findall(old.text)):
+        return True
+    return bool(_NEGATIVE.search(fact.text)) != bool(_NEGATIVE.search(old.text))
+
+
+def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision | None:
+    retired: list[str] = []
+    rule = ""
+    for new in fact.triples:
+        positive = polarity(new.predicate)
+        for c in candidates:
+            for old in c.memory.triples:
+                if not _same_slot(new, old, settings) or norm(old.object) != norm(new.object):
+                    continue
+                if polarity(old.predicate) == positive:
+                    continue
+                if c.memory.id not in retired:
+                    retired.append(c.memory.id)
+                    rule = "contradiction" if positive else "cessation"
+    if not retired:
+        return None
+    return Decision(Action.ADD, rule, retire=tuple(retired), retire_rule=rule)
+
+
+def _single_valued(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime
+) -> Decision | None:
+    retired: list[str] = []
+    rule = ""
+    past_until: datetime | None = None
+    for new in fact.triples:
+        pred = canonical(new.predicate, settings)
+        if pred not in settings.single_valued or not polarity(new.predicate):
+            continue
+        for c in candidates:
+            for old in c.memory.triples:
+                if not polarity(old.predicate) or not _same_slot(new, old, settings):
+                    continue
+                if norm(old.object) == norm(new.object) or c.memory.id in retired:
+                    continue
+                old_from = c.memory.valid_from or c.memory.reference_time
+                if old_from > valid_from:
+                    past_until = old_from if past_until is None else min(past_until, old_from)
+                    continue
+                retired.append(c.memory.id)
+                rule = f"single_valued:{pred}"
+    if retired:
+        return Decision(Action.ADD, rule, retire=tuple(retired), retire_rule=rule, past_until=past_until)
+    if past_until is not None:
+        return Decision(Action.ADD, "single_valued_past", past_until=past_until)
+    return None

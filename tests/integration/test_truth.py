@@ -1,0 +1,135 @@
+"""Memory that stays true, end to end through the real pipeline (spaCy extraction, MiniLM
+embeddings, embedded stores): each reconciliation rule on a realistic multi-turn conversation,
+as_of, aliases, and no orphan after a delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from recalld.kernel.domain import ANY_VALIDITY, ChatMessage, EventKind, MemoryEvent, Scope, Validity
+from recalld.kernel.errors import NotFound
+from recalld.server.app import App
+
+MAY = datetime(2024, 5, 20, 12, tzinfo=UTC)
+
+
+async def say(app: App, scope: Scope, text: str, at: datetime) -> list[MemoryEvent]:
+    _, events = await app.memories.add(scope, [ChatMessage("user", text)], reference_time=at)
+    return events
+
+
+def kinds(events: list[MemoryEvent]) -> list[tuple[str, str]]:
+    return sorted((e.event.value, e.rule) for e in events)
+
+
+async def top(app: App, scope: Scope, query: str, **kw: object) -> list[str]:
+    hits = await app.retriever.search(scope, query, limit=5, **kw)  # type: ignore[arg-type]
+    return [h.memory.text for h in hits]
+
+
+async def test_moving_cities_berlin_then_paris(app: App, alice: Scope) -> None:
+    (berlin,) = await say(app, alice, "I live in Berlin.", MAY - timedelta(days=120))
+    events = await say(app, alice, "Actually I moved to Paris last month.", MAY)
+    assert kinds(events) == [("add", "single_valued:lives_in"), ("invalidate", "single_valued:lives_in")]
+    added = next(e for e in events if e.event is EventKind.ADD)
+    retired = next(e for e in events if e.event is EventKind.INVALIDATE)
+    assert retired.memory.id == berlin.memory.id and retired.related_ids == (added.memory.id,)
+    assert added.related_ids == (berlin.memory.id,)
+    # "last month" said on 20 May: the move (and the end of Berlin) is 1 April.
+    assert added.memory.valid_from == datetime(2024, 4, 1, tzinfo=UTC)
+    assert retired.memory.valid_to == datetime(2024, 4, 1, tzinfo=UTC)
+
+    now = await top(app, alice, "where do I live?")
+    assert now[0] == "Actually I moved to Paris last month."
+    assert "I live in Berlin." not in now
+    past = await top(app, alice, "where do I live?", validity=Validity(as_of=MAY - timedelta(days=90)))
+    assert past[0] == "I live in Berlin."
+    every = await app.retriever.search(alice, "where do I live?", validity=ANY_VALIDITY)
+    marked = {h.memory.text: h.memory.current for h in every}
+    assert marked["I live in Berlin."] is False and marked["Actually I moved to Paris last month."] is True
+    # Berlin stays readable, with its validity and the rule, and its history says why.
+    got = await app.memories.get(alice, berlin.memory.id)
+    assert got.superseded_by == added.memory.id and got.retired_by_rule == "single_valued:lives_in"
+    history = await app.memories.history(alice, berlin.memory.id)
+    assert [h.event for h in history] == [EventKind.ADD, EventKind.INVALIDATE]
+    assert history[1].episode_id and history[1].rule == "single_valued:lives_in"
+
+
+async def test_an_unrelated_fact_survives(app: App, alice: Scope) -> None:
+    await say(app, alice, "I live in Berlin.", MAY - timedelta(days=10))
+    events = await say(app, alice, "I like Paris.", MAY)
+    assert kinds(events) == [("add", "new_fact")]
+    events = await say(app, alice, "My sister lives in Rome.", MAY)
+    assert [e.event for e in events] == [EventKind.ADD]
+    listed, _ = await app.memories.list_memories(alice, include_retired=False)
+    assert {m.text for m in listed} == {"I live in Berlin.", "I like Paris.", "My sister lives in Rome."}
+
+
+async def test_a_change_of_medication(app: App, alice: Scope) -> None:
+    (ibuprofen,) = await say(app, alice, "I take ibuprofen for my back pain.", MAY - timedelta(days=60))
+    events = await say(app, alice, "I stopped taking ibuprofen.", MAY - timedelta(days=5))
+    assert kinds(events) == [("add", "cessation"), ("invalidate", "cessation")]
+    await say(app, alice, "I started taking naproxen.", MAY)
+    meds = await top(app, alice, "which painkillers do I take?")
+    assert "I take ibuprofen for my back pain." not in meds
+    then = await top(app, alice, "which painkillers do I take?", validity=Validity(as_of=MAY - timedelta(days=30)))
+    assert then[0] == "I take ibuprofen for my back pain."
+    assert not (await app.memories.get(alice, ibuprofen.memory.id)).current
+
+
+async def test_a_corrected_pet_breed_keeps_its_id_and_history(app: App, alice: Scope) -> None:
+    await say(app, alice, "My cat Luna caught a cold.", MAY - timedelta(days=3))
+    (siamese,) = await say(app, alice, "Luna is a Siamese.", MAY - timedelta(days=2))
+    events = await say(app, alice, "Actually Luna is a Persian, not a Siamese.", MAY)
+    assert [(e.event, e.rule) for e in events] == [(EventKind.UPDATE, "correction")]
+    assert events[0].memory.id == siamese.memory.id
+    corrected = await app.memories.get(alice, siamese.memory.id)
+    assert "Persian" in corrected.text and corrected.version == 2
+    history = await app.memories.history(alice, siamese.memory.id)
+    assert [(h.event, h.old_text) for h in history][-1] == (EventKind.UPDATE, "Luna is a Siamese.")
+    assert [t.object for t in history[-1].old_triples] == ["Siamese"]
+    hits = await top(app, alice, "what breed is Luna?")
+    assert "Persian" in hits[0]
+
+
+async def test_the_same_statement_twice_and_a_paraphrase(app: App, alice: Scope) -> None:
+    (first,) = await say(app, alice, "I am allergic to penicillin.", MAY - timedelta(days=9))
+    again = await say(app, alice, "I am allergic to penicillin.", MAY - timedelta(days=5))
+    assert [(e.event, e.rule, e.memory.id) for e in again] == [(EventKind.NOOP, "same_text", first.memory.id)]
+    para = await say(app, alice, "I'm allergic to penicillin.", MAY)
+    assert [(e.event, e.rule, e.memory.id) for e in para] == [(EventKind.NOOP, "paraphrase", first.memory.id)]
+    got = await app.memories.get(alice, first.memory.id)
+    assert got.confirmations == 3 and got.confirmed_at is not None
+    listed, _ = await app.memories.list_memories(alice)
+    assert [m.text for m in listed] == ["I am allergic to penicillin."]
+
+
+async def test_no_longer_and_back_again(app: App, alice: Scope) -> None:
+    await say(app, alice, "I'm a vegetarian.", MAY - timedelta(days=300))
+    events = await say(app, alice, "I'm no longer vegetarian.", MAY - timedelta(days=30))
+    assert ("invalidate", "cessation") in kinds(events)
+    listed, _ = await app.memories.list_memories(alice, include_retired=False)
+    assert [m.text for m in listed] == ["I'm no longer vegetarian."]
+
+
+async def test_aliases_converge_on_one_entity(app: App, alice: Scope) -> None:
+    await say(app, alice, "My cat Luna caught a cold.", MAY - timedelta(days=2))
+    await say(app, alice, "My cat is sneezing a lot.", MAY)
+    sub = await app.explorer.subgraph(alice, "Luna", depth=1)
+    luna = next(n for n in sub.nodes if n.name == "Luna")
+    assert "alice's cat" in luna.aliases
+    assert any(e.predicate.startswith("sneeze") or "sneez" in e.predicate for e in sub.edges), sub.edges
+    with pytest.raises(NotFound):  # never across scopes
+        await app.explorer.subgraph(Scope(user_id="bob"), "alice's cat")
+
+
+async def test_no_orphan_after_a_delete(app: App, alice: Scope) -> None:
+    (luna,) = await say(app, alice, "My cat Luna caught a cold.", MAY)
+    await say(app, alice, "I play chess on Sundays.", MAY)
+    await app.memories.delete(alice, luna.memory.id)
+    report = await app.indexer.verify()
+    assert report.consistent, report
+    assert report.graph.orphan_relations == 0 and report.graph.orphan_entities == 0
+    assert await app.graph.link_entities(alice, ["Luna", "cold", "chess"]) == ["chess"]
