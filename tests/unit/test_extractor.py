@@ -289,3 +289,66 @@ async def test_async_api(extractor: SpacyExtractor) -> None:
     analysis = await extractor.analyze_query("what do I eat?", speaker="bob")
     assert analysis.entities == ("bob",)
     assert "eat" in analysis.terms
+
+
+# -- what reconciliation relies on: negation and cessation, corrections, aliases, pronouns, age ------------
+TRUTH_TABLE: list[tuple[str, set[SPO], set[SPO], dict[str, str]]] = [
+    # sentence, present, absent, attributes that must be set
+    ("I'm no longer vegetarian.", {("alice", "not_is", "vegetarian")}, {("alice", "is", "vegetarian")},
+     {"cessation": "true"}),
+    ("I no longer eat meat.", {("alice", "not_eat", "meat")}, {("alice", "eat", "meat")}, {"cessation": "true"}),
+    ("I'm not allergic to latex any more.", {("alice", "not_allergic_to", "latex")},
+     {("alice", "allergic_to", "latex")}, {"cessation": "true"}),
+    ("I stopped taking ibuprofen.", {("alice", "stop_take", "ibuprofen")}, {("alice", "take", "ibuprofen")},
+     {"cessation": "true"}),
+    ("Actually Luna is a Persian, not a Siamese.", {("Luna", "is_a", "Persian"), ("Luna", "not_is_a", "Siamese")},
+     {("Luna", "is_a", "Siamese")}, {"correction": "true"}),
+    ("I live in Berlin and work at Google.", {("alice", "live_in", "Berlin"), ("alice", "work_at", "Google")},
+     set(), {}),
+    ("I'm 34 years old.", {("alice", "has_age", "34")}, set(), {}),
+    ("My dog is called Coco.", {("alice's dog", "has_name", "Coco")}, {("alice's dog", "called", "Coco")}, {}),
+    ("My dog's name is Joy.", {("alice's dog", "has_name", "Joy")}, set(), {}),
+    ("Luna's vet is Dr. Smith.", {("Luna's vet", "has_name", "Smith")}, {("Luna's vet", "is_a", "Smith")}, {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("sentence", "present", "absent", "attributes"), TRUTH_TABLE, ids=[r[0] for r in TRUTH_TABLE])
+def test_truth_table(
+    extractor: SpacyExtractor, sentence: str, present: set[SPO], absent: set[SPO], attributes: dict[str, str]
+) -> None:
+    facts = facts_of(extractor, sentence)
+    got = spo(facts)
+    assert present <= got, f"missing {present - got} in {got}"
+    assert not (absent & got), f"unexpected {absent & got}"
+    assert attributes.items() <= facts[0].attributes.items()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "aliases"),
+    [
+        ("My cat Luna caught a cold.", {"alice's cat": "Luna"}),
+        ("My sister Anna lives in Rome.", {"alice's sister": "Anna"}),
+        ("My dog is called Coco.", {"alice's dog": "Coco"}),
+        ("My dog's name is Joy.", {"alice's dog": "Joy"}),
+        ("Luna's vet is Dr. Smith.", {"Luna's vet": "Smith"}),
+        ("I have a dog.", {}),
+        ("My dog's name isn't Rex.", {}),
+    ],
+)
+def test_aliases(extractor: SpacyExtractor, sentence: str, aliases: dict[str, str]) -> None:
+    (fact,) = facts_of(extractor, sentence)
+    assert dict(fact.aliases) == aliases
+
+
+def test_pronouns_resolve_to_the_one_person_just_named(extractor: SpacyExtractor) -> None:
+    facts = facts_of(extractor, "My sister Anna lives in Rome. She is a nurse.")
+    assert ("Anna", "is_a", "nurse") in spo(facts[1:])
+    # the antecedent carries over to the next message of the same Add
+    facts = facts_of(extractor, "My sister Anna lives in Rome.", "She works at a hospital.")
+    assert ("Anna", "work_at", "hospital") in spo(facts[1:])
+
+
+def test_ambiguous_or_missing_antecedents_are_not_guessed(extractor: SpacyExtractor) -> None:
+    facts = facts_of(extractor, "Anna met Maria in Rome. She is a nurse.")
+    assert not any(t.subject in ("Anna", "Maria") and t.predicate == "is_a" for t in facts[1].triples)
+    assert spo(facts_of(extractor, "She is a nurse.")) == set()

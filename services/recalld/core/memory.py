@@ -190,10 +190,13 @@ class MemoryPipeline:
         def canon(name: str) -> str:
             return lookup.get(norm(name), name)
 
-        out = [
-            replace(f, triples=tuple(replace(t, subject=canon(t.subject), object=canon(t.object)) for t in f.triples))
-            for f in facts
-        ]
+        out: list[Fact] = []
+        for f in facts:
+            triples = (replace(t, subject=canon(t.subject), object=canon(t.object)) for t in f.triples)
+            # "bob's dog has_name Joy" becomes Joy -> Joy: the alias says it, drop the loop
+            out.append(
+                replace(f, triples=tuple(dict.fromkeys(t for t in triples if norm(t.subject) != norm(t.object))))
+            )
         return out, taught
 
     async def _add_once(

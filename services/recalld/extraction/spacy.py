@@ -23,8 +23,23 @@ Triples, per clause (a verb with a subject; conjoined verbs inherit it):
     under "if"/"unless" are skipped.
   * have/own/adopt + pet or kin noun -> ``has_pet`` / ``has_<noun>``.
 
-Entities: first person -> speaker. Other pronouns are never entities (no
-coreference; their triples are dropped). Proper nouns keep surface text (NER
+Negation and cessation: "no longer" negates like "not" ("I'm no longer vegetarian" ->
+``(alice, not_is, vegetarian)``); cessation verbs keep their shape (``stop_take``,
+``quit_smoke``, ``give_up``). A sentence saying that something ended ("no longer", "any
+more", "stopped", "quit", "gave up") gets ``attributes["cessation"] = "true"``; an explicit
+correction ("actually", "I meant", "sorry", "X, not Y") ``attributes["correction"] =
+"true"``, and in "a Persian, not a Siamese" the contrasted value is negated
+(``not_is_a Siamese``), never taken as a name. Age: "I'm 34 years old" -> ``has_age 34``.
+
+Aliases (``Fact.aliases``): a description that names an entity, "my cat Luna" ->
+``{"alice's cat": "Luna"}``, "my dog is called Coco" / "my dog's name is Coco" (also
+``has_name``), "Luna's vet is Dr. Smith". The store keeps them per namespace, so a later "my
+cat" resolves to Luna (recalld.core.memory).
+
+Entities: first person -> speaker. he/she/him/her/his resolve to the one person named in the
+nearest earlier sentence of the same Add that names any (none when that sentence also names
+another capitalized name the tagger could not type: a wrong guess is worse than none).
+Other pronouns are never entities (their triples are dropped). Proper nouns keep surface text (NER
 span or compounds: "New York"); common nouns are the lowercase head lemma with
 compound/amod modifiers ("linear algebra"); numbers keep units ("5 km").
 Temporal NPs are never objects. Types: speaker/kin "person", pets "animal", a
@@ -86,6 +101,14 @@ OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
 )
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
+PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})  # -> the antecedent person
+CESSATION = re.compile(
+    r"\b(?:no longer|any ?more|stopped|stop|quit|gave up|give up|given up|never again)\b", re.IGNORECASE
+)
+CORRECTION = re.compile(
+    r"^\s*(?:actually|correction|sorry|to correct myself)\b|\bI meant\b|,\s*not\s+(?:a|an|the)?\s*\w+[.!]*\s*$",
+    re.IGNORECASE,
+)
 NEGATORS = frozenset({"not", "n't", "never"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"})
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ"})
@@ -107,6 +130,8 @@ class _Ctx:
     known: dict[str, str]  # entity name -> type learned from a strong rule
     ents: dict[int, Span] = field(default_factory=dict)
     cache: dict[tuple[int, str], _Ent | None] = field(default_factory=dict)
+    antecedent: str = ""  # the person he/she/him/her/his refer to ("" : none, or ambiguous)
+    aliases: dict[str, str] = field(default_factory=dict)  # description -> name, this sentence
 
 
 def snake(*parts: str) -> str:
@@ -146,6 +171,18 @@ def _is_trivial(sent: Span) -> bool:
     return not verbs or sent.root.lemma_.lower() in PHATIC
 
 
+def _verb_like_conj(t: Token) -> bool:
+    """A conjunct of a verb mis-tagged as a noun that takes a preposition or object, sharing the
+    verb's subject: "work" in "I live in Berlin and work at Google"."""
+    return (
+        t.dep_ == "conj"
+        and t.pos_ == "NOUN"
+        and t.head.pos_ == "VERB"
+        and not _children(t, "det", "poss", "amod")
+        and any(c.dep_ in ("prep", "dobj") for c in t.children)
+    )
+
+
 def _is_temporal(t: Token) -> bool:
     return t.ent_type_ in ("DATE", "TIME") or t.lemma_.lower() in TEMPORAL
 
@@ -162,13 +199,32 @@ def _children(t: Token, *deps: str) -> list[Token]:
     return [c for c in t.children if c.dep_ in deps]
 
 
+def _no_longer(t: Token) -> bool:
+    """ "no longer" on ``t`` ("I no longer eat meat", "I'm no longer vegetarian")."""
+    return any(
+        c.dep_ == "advmod" and c.lower_ == "longer" and any(g.lower_ in ("no", "not") for g in c.children)
+        for c in t.children
+    )
+
+
 def _negated(v: Token) -> bool:
-    if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in v.children):
+    if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in v.children) or _no_longer(v):
         return True
     own_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
     if v.dep_ == "ccomp" or (v.dep_ in ("conj", "xcomp") and not own_subject):
         return v.head is not v and _negated(v.head)
     return False
+
+
+def _age(v: Token) -> str | None:
+    """ "I'm 34 years old" / "I'm 34" -> "34"."""
+    for adj in _children(v, "acomp"):
+        if adj.lower_ == "old":
+            for years in _children(adj, "npadvmod"):
+                for n in _children(years, "nummod"):
+                    if n.like_num:
+                        return n.text
+    return None
 
 
 def _says_no(obj: Token) -> bool:
@@ -177,8 +233,9 @@ def _says_no(obj: Token) -> bool:
 
 def _name_token(t: Token) -> Token | None:
     """The proper noun naming ``t``: "my cat Luna", "a cat named Luna"."""
+    contrast = any(c.dep_ == "neg" for c in t.children)  # "a Persian, not a Siamese"
     for c in t.children:
-        if c.dep_ == "appos" and c.pos_ == "PROPN":
+        if c.dep_ == "appos" and c.pos_ == "PROPN" and not contrast:
             return c
         if c.dep_ == "acl" and c.lemma_ in ("name", "call"):
             named = [g for g in c.children if g.dep_ in ("oprd", "attr", "dobj") and g.pos_ == "PROPN"]
@@ -229,6 +286,25 @@ def _split_np(t: Token) -> tuple[Token | None, Token | None]:
     return t, None
 
 
+def _next_antecedent(fact: Fact, current: str) -> str:
+    """The person he/she refer to after ``fact``: the one named person it mentions; the previous
+    one when it mentions no name; nobody when another capitalized name of unknown type could be a
+    person too (the tagger's NER misses names: "Anna met Maria" types Anna as a concept)."""
+    people: set[str] = set()
+    unsure: set[str] = set()
+    for t in fact.triples:
+        for name, typ in ((t.subject, t.subject_type), (t.object, t.object_type)):
+            if name == fact.speaker or "'s " in name or not name[:1].isupper():
+                continue
+            if typ == "person":
+                people.add(name)
+            elif typ in ("concept", "entity"):
+                unsure.add(name)
+    if not people and not unsure:
+        return current
+    return people.pop() if len(people) == 1 and not unsure else ""
+
+
 class SpacyExtractor:
     """Extractor backed by one shared spaCy pipeline (see the module docstring)."""
 
@@ -250,12 +326,16 @@ class SpacyExtractor:
             docs = list(self._nlp.pipe(m.content for m in kept))
         known: dict[str, str] = {}
         facts: list[Fact] = []
+        antecedent = ""
         for message, doc in zip(kept, docs, strict=True):
             speaker = message.name or default_speaker
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
-                if not _is_trivial(sent):
-                    facts.append(self._fact(sent, _Ctx(speaker, known, ents)))
+                if _is_trivial(sent):
+                    continue
+                fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
+                facts.append(fact)
+                antecedent = _next_antecedent(fact, antecedent)
         return facts
 
     def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
@@ -265,14 +345,20 @@ class SpacyExtractor:
             if noun_phrase and (_children(t, "poss") or _name_token(t) is not None):
                 ent = self._resolve(t, ctx)
                 triples.extend(ent.side if ent else ())
-            if t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp"):
+            if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
         times = [e.text for e in sent.ents if e.label_ in ("DATE", "TIME")]
+        attributes = {"time": "; ".join(times)} if times else {}
+        if CESSATION.search(sent.text):
+            attributes["cessation"] = "true"
+        if CORRECTION.search(sent.text):
+            attributes["correction"] = "true"
         return Fact(
             text=sent.text.strip(),
             triples=tuple(dict.fromkeys(triples)),
             speaker=ctx.speaker,
-            attributes={"time": "; ".join(times)} if times else {},
+            attributes=attributes,
+            aliases=dict(ctx.aliases),
         )
 
     def _subjects(self, v: Token, ctx: _Ctx) -> list[_Ent]:
@@ -336,13 +422,30 @@ class SpacyExtractor:
         subj_tok = (_children(v, "nsubj") or [v])[0]
         owner = _children(subj_tok, "poss")
         if subj_tok.lemma_ == "name" and owner and (o := self._resolve(owner[0], ctx)):
-            return [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
+            named = [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
+            if "'s " in o.name and not neg:  # "my dog's name is Joy": "bob's dog" is Joy
+                ctx.aliases.update((o.name, t.object) for t in named if t.predicate == "has_name")
+            return named
         attrs = [a for c in _children(v, "attr") for a in _with_conjuncts(c)]
+        if "'s " in subj.name and not neg and len(attrs) == 1 and attrs[0].pos_ == "PROPN":
+            # "Luna's vet is Dr. Smith": the description names a person, it is not a kind
+            named = self._triple(subj, "has_name", attrs[0], neg, ctx)
+            ctx.aliases.update((subj.name, t.object) for t in named if t.predicate == "has_name")
+            return named
         out.extend(tr for a in attrs for tr in self._triple(subj, "is_a", a, neg, ctx))
+        for a in attrs:  # "a Persian, not a Siamese": the contrasted value, negated
+            if any(c.dep_ == "neg" for c in a.children):
+                out.extend(tr for c in _children(a, "appos") for tr in self._triple(subj, "is_a", c, True, ctx))
+        age = _age(v)
+        if age is not None:
+            out.append(Triple(subj.name, snake("not" if neg else "", "has_age"), age, subj.type, "quantity"))
         out.extend(self._preps(subj, lemma(attrs[0]), attrs[:1], neg, ctx) if attrs else [])
         for adj in (a for c in _children(v, "acomp") for a in _with_conjuncts(c)):
-            prep_triples = self._preps(subj, lemma(adj), [adj], neg, ctx)
-            out.extend(prep_triples or self._triple(subj, "is", adj, neg, ctx))
+            if age is not None and adj.lower_ == "old":
+                continue
+            adj_neg = neg or _no_longer(adj)
+            prep_triples = self._preps(subj, lemma(adj), [adj], adj_neg, ctx)
+            out.extend(prep_triples or self._triple(subj, "is", adj, adj_neg, ctx))
         out.extend(self._preps(subj, "is", [v], neg, ctx))
         return out
 
@@ -352,6 +455,11 @@ class SpacyExtractor:
         pred = snake(*parts)
         neg = neg or _negated(v)
         out: list[Triple] = []
+        if passive and lemma(v) in ("call", "name") and not prefix:  # "my dog is called Coco"
+            named = self._objects(subj, "has_name", _children(v, "oprd", "attr"), neg, ctx)
+            if "'s " in subj.name and not neg:
+                ctx.aliases.update((subj.name, t.object) for t in named if t.predicate == "has_name")
+            return named
         hint = subj if lemma(v) in OWNING_VERBS and not neg and not prefix else None
         dobj = _children(v, "dobj")
         for o in (o for d in dobj for o in _with_conjuncts(d)):
@@ -378,6 +486,8 @@ class SpacyExtractor:
     def _resolve_uncached(self, t: Token, ctx: _Ctx, hint: _Ent | None) -> _Ent | None:
         if t.pos_ == "PRON" and t.lower_ in FIRST_PERSON:
             return _Ent(ctx.speaker, "person")
+        if t.pos_ == "PRON" and t.lower_ in PERSONAL and ctx.antecedent:
+            return _Ent(ctx.antecedent, "person")
         if t.pos_ in NON_ENTITY_POS or t.lower_ in OTHER_PRONOUNS or not any(c.isalnum() for c in t.text):
             return None
         proper, noun = _split_np(t)
@@ -390,6 +500,8 @@ class SpacyExtractor:
         owner = owner or (hint if hinted else None)
         if proper is not None:
             name = _phrase(proper, ctx.ents)
+            if owner is not None and noun is not None and category and category != "name":
+                ctx.aliases[f"{owner.name}'s {_phrase(noun, ctx.ents)}"] = name  # "my cat Luna"
         elif owner is not None and noun is not None:
             name = f"{owner.name}'s {_phrase(noun, ctx.ents)}"
         else:
