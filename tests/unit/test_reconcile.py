@@ -106,10 +106,28 @@ CASES = [
         Action.UPDATE, "correction", "meeting", (),
     ),
     (
-        "a correction with nothing to correct is added",
-        fact("Actually my favourite colour is green.", ("bob", "has_favourite_colour", "green")),
+        "an explicit correction with nothing to correct is added",
+        fact("Sorry, I meant the blue one."),
         [(BERLIN, 0.2)],
         Action.ADD, "correction_without_target", "", (),
+    ),
+    (
+        "a hedge on a many-valued fact corrects nothing",
+        fact("Actually I love painting.", ("bob", "love", "painting")),
+        [(memory("hike", "I love hiking.", ("bob", "love", "hiking")), 0.6)],
+        Action.ADD, "new_fact", "", (),
+    ),
+    (
+        "a hedge on a single-valued fact corrects it",
+        fact("Actually, I work at Apple.", ("bob", "work_at", "Apple")),
+        [(GOOGLE, 0.7)],
+        Action.UPDATE, "correction", "google", (),
+    ),
+    (
+        "a hedged change is a change, not a correction",
+        fact("Actually I moved to Paris.", ("bob", "move_to", "Paris")),
+        [(BERLIN, 0.7)],
+        Action.ADD, "single_valued:lives_in", "", ("berlin",),
     ),
     (
         "stopping a medication retires taking it",
@@ -174,10 +192,8 @@ def test_past_truth_ends_where_the_stored_fact_begins() -> None:
 def test_corrections_rewrite_the_text() -> None:
     d = decide(fact("Sorry, I meant Tuesday."), [Candidate(MEETING)], SETTINGS, T0)
     assert d.corrected_text == "The team meeting is on Tuesday."
-    d = decide(
-        fact("Actually, Luna is a Persian.", ("Luna", "is_a", "Persian")), [Candidate(SIAMESE, 0.8)], SETTINGS, T0
-    )
-    assert d.corrected_text == "Luna is a Persian."
+    d = decide(fact("Actually, I work at Apple.", ("bob", "work_at", "Apple")), [Candidate(GOOGLE, 0.7)], SETTINGS, T0)
+    assert d.corrected_text == "I work at Apple."
 
 
 @pytest.mark.parametrize(

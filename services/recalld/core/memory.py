@@ -192,11 +192,14 @@ class MemoryPipeline:
 
         out: list[Fact] = []
         for f in facts:
-            triples = (replace(t, subject=canon(t.subject), object=canon(t.object)) for t in f.triples)
-            # "bob's dog has_name Joy" becomes Joy -> Joy: the alias says it, drop the loop
-            out.append(
-                replace(f, triples=tuple(dict.fromkeys(t for t in triples if norm(t.subject) != norm(t.object))))
+            # The relation that names a description ("bob's dog" has_name Joy) stays as it is:
+            # rewritten it would say Joy -> Joy.
+            triples = (
+                r if norm(r.subject) != norm(r.object) else t
+                for t in f.triples
+                for r in [replace(t, subject=canon(t.subject), object=canon(t.object))]
             )
+            out.append(replace(f, triples=tuple(dict.fromkeys(triples))))
         return out, taught
 
     async def _add_once(

@@ -54,13 +54,13 @@ NEGATION = "not_"
 CESSATION = ("stop_", "quit_")
 # Explicit corrections: "I meant ...", "correction: ...", "X, not Y", "not Y but X".
 _CORRECTION = re.compile(
-    r"^\s*(?:correction|sorry|oops|to correct myself|no wait)\b|\bi meant\b|"
+    r"^\s*(?:correction|to correct myself|no wait)\b|\bi meant\b|"
     r",\s*(?:not|rather than|instead of)\s+(?:a|an|the|on|in|at)?\s*[\w'-]+[.!?]*\s*$|^\s*not\b[^,]*\bbut\b",
     re.IGNORECASE,
 )
 # "Actually ..." corrects a state ("Actually Luna is a Persian") but not a change ("Actually I
 # moved to Paris": Berlin was true, and now is not).
-_ACTUALLY = re.compile(r"^\s*(?:actually|wait)\b", re.IGNORECASE)
+_ACTUALLY = re.compile(r"^\s*(?:actually|wait|sorry|oops)\b", re.IGNORECASE)
 _CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", "stop_", "become", "get_", "leave")
 _CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
 _I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
@@ -117,12 +117,19 @@ def polarity(predicate: str) -> bool:
     return not predicate.startswith((NEGATION, *CESSATION))
 
 
-def is_correction(fact: Fact) -> bool:
+def correction_strength(fact: Fact) -> int:
+    """2: an explicit correction ("I meant", "X, not Y"); 1: a hedge that may correct a
+    single-valued fact ("Actually, ...", "Sorry, ..."), never a change ("Actually I moved");
+    0: none."""
     if _CORRECTION.search(fact.text):
-        return True
+        return 2
     if fact.attributes.get("correction") == "true" or _ACTUALLY.search(fact.text):
-        return not any(t.predicate.startswith(_CHANGE) for t in fact.triples)
-    return False
+        return 0 if any(t.predicate.startswith(_CHANGE) for t in fact.triples) else 1
+    return 0
+
+
+def is_correction(fact: Fact) -> bool:
+    return correction_strength(fact) > 0
 
 
 def strip_cue(text: str) -> str:
@@ -133,8 +140,11 @@ def strip_cue(text: str) -> str:
 
 def decide(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime) -> Decision:
     """What ``fact`` (valid from ``valid_from``) does, given the scope's current ``candidates``."""
-    if is_correction(fact):
-        return _correction(fact, candidates, settings)
+    strength = correction_strength(fact)
+    if strength:
+        corrected = _correction(fact, candidates, settings, strong=strength == 2)
+        if corrected is not None:
+            return corrected
     noop = _paraphrase(fact, candidates, settings)
     if noop is not None:
         return noop
@@ -156,12 +166,18 @@ def _same_slot(new: Triple, old: Triple, settings: ReconcileSettings) -> bool:
     )
 
 
-def _correction(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision:
+def _correction(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, *, strong: bool
+) -> Decision | None:
+    """An explicit (``strong``) correction targets any fact of the same slot, a hedged one only a
+    single-valued fact; None when a hedged one finds nothing (the other rules then apply)."""
     text = fact.text.casefold()
     best: tuple[tuple[int, float], Candidate] | None = None
     for c in candidates:
         for new in fact.triples:
             if not polarity(new.predicate):
+                continue
+            if not strong and canonical(new.predicate, settings) not in settings.single_valued:
                 continue
             for old in c.memory.triples:
                 if _same_slot(new, old, settings) and norm(old.object) != norm(new.object):
@@ -182,7 +198,7 @@ def _correction(fact: Fact, candidates: Sequence[Candidate], settings: Reconcile
                 if old_value is not None and old_value.casefold() != value.casefold():
                     fixed = re.sub(rf"\b{re.escape(old_value)}\b", value, c.memory.text, count=1)
                     return Decision(Action.UPDATE, "correction", target=c.memory.id, corrected_text=fixed)
-    return Decision(Action.ADD, "correction_without_target")
+    return Decision(Action.ADD, "correction_without_target") if strong else None
 
 
 def _kind(value: str) -> str | None:
