@@ -6,6 +6,7 @@ Runs, each as its own process, writing its tables to bench/results/:
   3. bench.peer.compare  mem0 side by side (installs mem0 in its own venv)
   4. bench.locomo    retrieval quality on the LoCoMo dev slice
   5. bench.writes    Update/Delete latency and the concurrent Update+Update+Delete race (both backends)
+  6. bench.evolution memory that stays true: 73 scripted conversations, reconciliation on vs off
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
 """
@@ -21,7 +22,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument(
-        "--only", choices=("scale", "backends", "peer", "locomo", "writes", "writes-servers"), action="append"
+        "--only",
+        choices=("scale", "backends", "peer", "locomo", "writes", "writes-servers", "evolution"),
+        action="append",
     )
     args = ap.parse_args()
     quick = args.quick
@@ -36,6 +39,7 @@ def main() -> int:
         "writes": ["bench.writes"] + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
         "writes-servers": ["bench.writes", "--backend", "falkordb+milvus"]
         + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
+        "evolution": ["bench.evolution"],
     }
     failed = []
     for name, argv in runs.items():

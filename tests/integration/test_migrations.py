@@ -11,7 +11,7 @@ from pathlib import Path
 from pymilvus import DataType, MilvusClient
 
 from recalld.graph.embedded import EmbeddedGraphStore
-from recalld.kernel.domain import Scope, TimeRange
+from recalld.kernel.domain import CURRENT, Scope, TimeRange
 from recalld.kernel.ports import VectorRecord
 from recalld.vector.milvus import MilvusVectorStore
 
@@ -63,10 +63,14 @@ async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) ->
             assert history is not None and history[0].at == WHEN
             window = TimeRange(WHEN - timedelta(microseconds=1), WHEN + timedelta(microseconds=1))
             assert set(await store.get_memories([mid], ALICE, time_range=window)) == {mid}
+            # schema 2: valid since its reference time, current, confirmed once, history defaults
+            assert (got.valid_from, got.valid_to, got.confirmations, got.confirmed_at) == (WHEN, None, 1, WHEN)
+            assert set(await store.get_memories([mid], ALICE, validity=CURRENT)) == {mid}
+            assert (history[0].actor, history[0].episode_id, history[0].old_triples) == ("system", "e", ())
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert db.execute("SELECT created_at FROM memories").fetchone()[0] == int(WHEN.timestamp() * 1_000_000)
 
 

@@ -167,7 +167,7 @@ class EmbeddedGraphStore:
         if db.execute("PRAGMA user_version").fetchone()[0] < 1:
             _migrate_to_micros(db)
         if db.execute("PRAGMA user_version").fetchone()[0] < 2:
-            _migrate(db, _V2, 2)
+            _migrate(db, _V2, _SCHEMA_VERSION)
         self._db = db
 
     async def close(self) -> None:
@@ -933,7 +933,7 @@ def _migrate_to_micros(db: sqlite3.Connection) -> None:
         for table, columns in _TIME_COLUMNS.items():
             sets = ", ".join(f"{c} = CAST(round({c} * 1000000) AS INTEGER)" for c in columns)
             db.execute(f"UPDATE {table} SET {sets}")
-        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        db.execute("PRAGMA user_version=1")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
