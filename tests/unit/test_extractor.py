@@ -306,6 +306,7 @@ TRUTH_TABLE: list[tuple[str, set[SPO], set[SPO], dict[str, str]]] = [
     ("I live in Berlin and work at Google.", {("alice", "live_in", "Berlin"), ("alice", "work_at", "Google")},
      set(), {}),
     ("I'm 34 years old.", {("alice", "has_age", "34")}, set(), {}),
+    ("I moved back to Oslo last month.", {("alice", "move_to", "Oslo")}, set(), {}),
     ("My dog is called Coco.", {("alice's dog", "has_name", "Coco")}, {("alice's dog", "called", "Coco")}, {}),
     ("My dog's name is Joy.", {("alice's dog", "has_name", "Joy")}, set(), {}),
     ("Luna's vet is Dr. Smith.", {("Luna's vet", "has_name", "Smith")}, {("Luna's vet", "is_a", "Smith")}, {}),

@@ -148,6 +148,18 @@ CASES = [
         Action.ADD, "new_fact", "", (),
     ),
     (
+        "giving up a thing ends taking it",
+        fact("I gave up aspirin.", ("bob", "give_up", "aspirin")),
+        [(memory("asp", "I take aspirin daily.", ("bob", "take", "aspirin")), 0.7), (IBUPROFEN, 0.5)],
+        Action.ADD, "cessation", "", ("asp",),
+    ),
+    (
+        "starting a job is working there",
+        fact("I started working for Apple.", ("bob", "start_work_for", "Apple")),
+        [(GOOGLE, 0.6)],
+        Action.ADD, "single_valued:works_at", "", ("google",),
+    ),
+    (
         "a positive statement retires its negation",
         fact("I am allergic to latex.", ("bob", "allergic_to", "latex")),
         [(NOT_LATEX, 0.88)],

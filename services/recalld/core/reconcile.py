@@ -35,8 +35,11 @@ neighbours, and those with a relation on the same subject. The rules, in the ord
 6. ``new_fact`` (ADD) otherwise.
 
 Predicates compare after :func:`canonical`: the configured equivalences (``move_to`` ->
-``lives_in``, ``work_for`` -> ``works_at`` ...), applied after stripping ``not_`` and the
-cessation prefixes ``stop_``/``quit_``.
+``lives_in``, ``work_for`` -> ``works_at`` ...), applied after stripping ``not_``, the
+cessation prefixes ``stop_``/``quit_`` and the inception prefixes ``start_``/``begin_`` ("I
+started working for Apple" is ``works_at`` Apple from now on). A cessation verb with a bare
+object (``quit``, ``give_up``, ``stop``, ``drop``, ``cut_out``: "I gave up aspirin") ends every
+positive relation of the subject to that object.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ from recalld.kernel.domain import Fact, Memory, Triple, norm
 
 NEGATION = "not_"
 CESSATION = ("stop_", "quit_")
+INCEPTION = ("start_", "begin_")  # "I started working for Apple": working for Apple holds from now
+# A cessation verb with a bare object ends whatever relation the subject had to it: "I gave up
+# aspirin" retires "I take aspirin daily", "I quit metformin" retires "I take metformin".
+CESSATION_VERBS = frozenset({"quit", "give_up", "stop", "drop", "cut_out"})
 # Explicit corrections: "I meant ...", "correction: ...", "X, not Y", "not Y but X".
 _CORRECTION = re.compile(
     r"^\s*(?:correction|to correct myself|no wait)\b|\bi meant\b|"
@@ -106,7 +113,7 @@ def canonical(predicate: str, settings: ReconcileSettings) -> str:
     p = predicate
     if p.startswith(NEGATION):
         p = p[len(NEGATION) :]
-    for prefix in CESSATION:
+    for prefix in (*CESSATION, *INCEPTION):
         if p.startswith(prefix):
             p = p[len(prefix) :]
     return settings.equivalents.get(p, p)
@@ -114,7 +121,7 @@ def canonical(predicate: str, settings: ReconcileSettings) -> str:
 
 def polarity(predicate: str) -> bool:
     """False for negated or ceased relations."""
-    return not predicate.startswith((NEGATION, *CESSATION))
+    return not predicate.startswith((NEGATION, *CESSATION)) and predicate not in CESSATION_VERBS
 
 
 def correction_strength(fact: Fact) -> int:
@@ -261,9 +268,21 @@ def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileS
     rule = ""
     for new in fact.triples:
         positive = polarity(new.predicate)
+        bare = new.predicate in CESSATION_VERBS
         for c in candidates:
             for old in c.memory.triples:
-                if not _same_slot(new, old, settings) or norm(old.object) != norm(new.object):
+                if norm(old.object) != norm(new.object):
+                    continue
+                if bare:  # "I gave up aspirin": any positive relation of the subject to aspirin
+                    if (
+                        norm(old.subject) == norm(new.subject)
+                        and polarity(old.predicate)
+                        and c.memory.id not in retired
+                    ):
+                        retired.append(c.memory.id)
+                        rule = "cessation"
+                    continue
+                if not _same_slot(new, old, settings):
                     continue
                 if polarity(old.predicate) == positive:
                     continue

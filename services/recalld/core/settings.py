@@ -71,7 +71,6 @@ DEFAULT_EQUIVALENTS: dict[str, str] = {
     "called": "has_name",
     "named": "has_name",
     "is": "is_a",
-    "start_take": "take",
 }
 
 

@@ -101,6 +101,7 @@ OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
 )
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
+DIRECTIONAL = frozenset({"back", "over", "out", "away", "home", "down", "up"})
 PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})  # -> the antecedent person
 CESSATION = re.compile(
     r"\b(?:no longer|any ?more|stopped|stop|quit|gave up|give up|given up|never again)\b", re.IGNORECASE
@@ -466,7 +467,9 @@ class SpacyExtractor:
             out.extend(self._triple(subj, pred, o, neg, ctx, hint))
         out.extend(self._objects(subj, pred, _children(v, "attr", "oprd", "acomp"), neg, ctx))
         out.extend(self._objects(subj, snake(pred, "to"), _children(v, "dative"), neg, ctx))
-        out.extend(self._preps(subj, pred, [v, *dobj], neg, ctx))
+        # "moved back to Oslo", "went over to Anna's": the preposition hangs off the adverb
+        adverbs = [a for a in _children(v, "advmod") if a.lower_ in DIRECTIONAL]
+        out.extend(self._preps(subj, pred, [v, *dobj, *adverbs], neg, ctx))
         xcomps = [y for x in _children(v, "xcomp") if x.pos_ in ("VERB", "AUX") for y in _with_conjuncts(x)]
         for x in xcomps:
             chained = self._verb(x, subj, parts, neg, ctx)
