@@ -64,7 +64,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import spacy
 from spacy.language import Language
@@ -85,6 +85,12 @@ KIN = frozenset(
      "grandmother", "grandma", "grandfather", "grandpa", "grandparent", "boss", "colleague",
      "coworker", "roommate", "neighbor", "neighbour", "mentor", "teacher", "doctor", "therapist"}
 )  # fmt: skip
+MONTHS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"}
+)  # fmt: skip
+RESIDENCE = frozenset({"home", "house", "flat", "apartment"})  # "my home is in Lyon": I live in Lyon
+ASPECT_VERBS = frozenset({"quit", "stop", "start", "begin", "give_up", "keep", "continue", "resume"})
 TEMPORAL = frozenset(
     {"today", "tomorrow", "yesterday", "tonight", "morning", "afternoon", "evening", "night", "day",
      "week", "weekend", "month", "year", "decade", "time", "moment", "hour", "minute", "season",
@@ -185,7 +191,15 @@ def _verb_like_conj(t: Token) -> bool:
 
 
 def _is_temporal(t: Token) -> bool:
-    return t.ent_type_ in ("DATE", "TIME") or t.lemma_.lower() in TEMPORAL
+    if t.lemma_.lower() in TEMPORAL or t.lower_ in MONTHS:
+        return True
+    # The small model sometimes labels a place DATE ("living in Manchester"): a proper noun is
+    # a time only when it is a month or weekday.
+    return t.ent_type_ in ("DATE", "TIME") and t.pos_ != "PROPN"
+
+
+def _is_time_entity(e: Span) -> bool:
+    return e.label_ in ("DATE", "TIME") and any(_is_temporal(t) or t.like_num for t in e)
 
 
 def _with_conjuncts(t: Token) -> list[Token]:
@@ -348,7 +362,7 @@ class SpacyExtractor:
                 triples.extend(ent.side if ent else ())
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
-        times = [e.text for e in sent.ents if e.label_ in ("DATE", "TIME")]
+        times = [e.text for e in sent.ents if _is_time_entity(e)]
         attributes = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text):
             attributes["cessation"] = "true"
@@ -427,6 +441,8 @@ class SpacyExtractor:
             if "'s " in o.name and not neg:  # "my dog's name is Joy": "bob's dog" is Joy
                 ctx.aliases.update((o.name, t.object) for t in named if t.predicate == "has_name")
             return named
+        if subj_tok.lemma_ in RESIDENCE and owner and (o := self._resolve(owner[0], ctx)) and o.type == "person":
+            out.extend(self._preps(o, "live", [v], neg, ctx))  # "my home is in Lyon": I live in Lyon
         attrs = [a for c in _children(v, "attr") for a in _with_conjuncts(c)]
         if "'s " in subj.name and not neg and len(attrs) == 1 and attrs[0].pos_ == "PROPN":
             # "Luna's vet is Dr. Smith": the description names a person, it is not a kind
@@ -464,6 +480,15 @@ class SpacyExtractor:
         hint = subj if lemma(v) in OWNING_VERBS and not neg and not prefix else None
         dobj = _children(v, "dobj")
         for o in (o for d in dobj for o in _with_conjuncts(d)):
+            gerund = [g for g in o.children if g.dep_ == "compound" and g.tag_ == "VBG"]
+            if pred in ASPECT_VERBS and gerund:  # "quit drinking alcohol": quit_drink alcohol
+                activity = snake(pred, lemma(gerund[0]))
+                prefix_text = gerund[0].lower_ + " "
+                out.extend(
+                    replace(t, object=t.object[len(prefix_text) :]) if t.object.lower().startswith(prefix_text) else t
+                    for t in self._triple(subj, activity, o, neg, ctx, hint)
+                )
+                continue
             out.extend(self._triple(subj, pred, o, neg, ctx, hint))
         out.extend(self._objects(subj, pred, _children(v, "attr", "oprd", "acomp"), neg, ctx))
         out.extend(self._objects(subj, snake(pred, "to"), _children(v, "dative"), neg, ctx))
