@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.evolution.conversations import CONVERSATIONS, Conversation, Probe
+from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, Conversation, Probe
 from bench.latency import machine_lines, pct
 from recalld.client import Memory, Recalld, SearchHit
 from tests.harness import ServerProcess
@@ -141,7 +141,10 @@ def run(client: Recalld, conversations: Sequence[Conversation], tag: str) -> Out
     return out
 
 
-def serve_and_run(reconcile: bool, conversations: Sequence[Conversation]) -> Outcome:
+SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT}
+
+
+def serve_and_run(reconcile: bool, sets: dict[str, list[Conversation]]) -> dict[str, Outcome]:
     env = {"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_TRUTH_ENABLED": "true" if reconcile else "false"}
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -149,7 +152,7 @@ def serve_and_run(reconcile: bool, conversations: Sequence[Conversation]) -> Out
         Recalld(server.address, timeout=120) as client,
     ):
         client.add("warm-up sentence for the models.", user_id="warmup")
-        return run(client, conversations, "on" if reconcile else "off")
+        return {name: run(client, convs, f"{name}-{'on' if reconcile else 'off'}") for name, convs in sets.items()}
 
 
 def report(results: dict[str, Outcome], now: datetime) -> str:
@@ -171,12 +174,17 @@ def report(results: dict[str, Outcome], now: datetime) -> str:
     row("duplicates (paraphrase)", "", lambda o: f"{sum(o.dup_para)} over {len(o.dup_para)}")
     row("Add p50 ms", "", lambda o: f"{pct(o.add_ms, 50):.1f}")
     row("Add p95 ms", "", lambda o: f"{pct(o.add_ms, 95):.1f}")
+    every = [c for convs in SETS.values() for c in convs]
     lines = [
-        f"# Memory that stays true: {len(CONVERSATIONS)} scripted conversations "
-        f"({sum(len(c.turns) for c in CONVERSATIONS)} turns, {sum(len(c.probes) for c in CONVERSATIONS)} probes)",
+        f"# Memory that stays true: {len(every)} scripted conversations "
+        f"({sum(len(c.turns) for c in every)} turns, {sum(len(c.probes) for c in every)} probes)",
         "",
         *machine_lines(now),
-        "- embedded stores, one `recalld serve` per column, each turn its own Add with its reference time",
+        "- embedded stores; one `recalld serve` with reconciliation on and one with it off "
+        "(`RECALLD_TRUTH_ENABLED=false`, append only); each turn its own Add with its reference time",
+        f"- dev: {len(CONVERSATIONS)} conversations the rules were tuned on (failures studied, extraction and rules "
+        f"improved by general linguistic rules); held-out: {len(HELD_OUT)} conversations written afterwards and "
+        "never used to change anything",
         "",
         "| metric | target | " + " | ".join(cols) + " |",
         "|---|---|" + "---|" * len(cols),
@@ -187,7 +195,7 @@ def report(results: dict[str, Outcome], now: datetime) -> str:
         "| category | " + " | ".join(cols) + " |",
         "|---|" + "---|" * len(cols),
     ]
-    for cat in sorted({c.category for c in CONVERSATIONS}):
+    for cat in sorted({c.category for c in every}):
         vals = [results[c].by_category.get(cat, []) for c in cols]
         lines.append(f"| {cat} | " + " | ".join(f"{share(v):.2f} ({sum(v)}/{len(v)})" for v in vals) + " |")
     for c in cols:
@@ -203,10 +211,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results: dict[str, Outcome] = {}
-    if args.only in (None, "on"):
-        results["reconcile on"] = serve_and_run(True, CONVERSATIONS)
-    if args.only in (None, "off"):
-        results["reconcile off (append only)"] = serve_and_run(False, CONVERSATIONS)
+    for flag, label in ((True, "on"), (False, "off")):
+        if args.only in (None, label):
+            for name, outcome in serve_and_run(flag, SETS).items():
+                results[f"{name}, {label}"] = outcome
     now = datetime.now(UTC)
     text = report(results, now)
     out = args.out or RESULTS / f"evolution-{now:%Y-%m-%d}.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bench.evolution.__main__ import duplicates, is_stale, mentions, states_any, wrongly_retired
-from bench.evolution.conversations import CONVERSATIONS, Conversation, Probe
+from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, Conversation, Probe
 from recalld.client import Memory
 
 T = datetime(2024, 1, 1, tzinfo=UTC)
@@ -19,13 +19,14 @@ def memory(text: str, retired: bool = False) -> Memory:
 
 
 def test_the_dataset_covers_every_kind_of_change() -> None:
-    assert len(CONVERSATIONS) >= 60
-    assert len({c.id for c in CONVERSATIONS}) == len(CONVERSATIONS)
+    assert len(CONVERSATIONS) >= 60 and len(HELD_OUT) >= 20
+    every = CONVERSATIONS + HELD_OUT
+    assert len({c.id for c in every}) == len(every)
     categories = {c.category for c in CONVERSATIONS}
     assert {"move", "job", "medication", "allergy", "pet", "repeat", "paraphrase", "correction", "distractor"} <= (
         categories
     )
-    for c in CONVERSATIONS:
+    for c in every:
         dates = [d for d, _ in c.turns]
         assert dates == sorted(dates), c.id
         assert c.probes and all(p.question and p.current for p in c.probes), c.id
