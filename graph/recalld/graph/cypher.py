@@ -26,10 +26,19 @@ Data model::
     (:Episode {id, user_id, agent_id, run_id, messages, metadata, reference_time, created_at})
     (:Memory  {id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id,
                reference_time, created_at, updated_at, state, version, indexed,
+               valid_from, valid_to, retired_at, superseded_by, retired_by_rule,
+               confirmations, confirmed_at,
                user_key, agent_key, run_key, dedup_key, m_s_<key> | m_n_<key> ...})
     (:Entity  {key, namespace, norm, name, type})     unique key
-    (:Entity)-[:REL {memory_id, ord, predicate, user_id, agent_id, run_id, created_at}]->(:Entity)
-    (:History {memory_id, seq, event, old_text, new_text, at})
+    (:Entity)-[:REL {memory_id, ord, predicate, user_id, agent_id, run_id, created_at,
+                     valid_from, valid_to}]->(:Entity)
+    (:Alias   {key, namespace, alias, entity_key})    unique key; entity_key indexed
+    (:History {memory_id, seq, event, old_text, new_text, at, actor, rule, episode_id,
+               old_triples, new_triples})
+
+* Validity: ``valid_to`` is absent (null) while a memory or relation holds; reads filter on it
+  (``validity_predicate``). A relation's validity is its memory's, written with it and ended
+  with it by the retiring Add.
 
 * Indexed lookups never use a caller's string as the index key: entity identity (namespace,
   norm), the scope fields, and (exact scope, content hash) are looked up through ``*_key``
@@ -93,6 +102,16 @@ from recalld.kernel.times import from_micros, to_micros
 # -- schema constants ---------------------------------------------------------------------------
 
 SCOPE_PROPS = ("user_id", "agent_id", "run_id")
+# Validity, retirement and reinforcement: read with the memory, kept by replace_memory.
+LIFECYCLE_PROPS = (
+    "valid_from",
+    "valid_to",
+    "retired_at",
+    "superseded_by",
+    "retired_by_rule",
+    "confirmations",
+    "confirmed_at",
+)
 SCOPE_KEYS = {"user_id": "user_key", "agent_id": "agent_key", "run_id": "run_key"}
 MEMORY_PROPS = (
     "id",
@@ -110,13 +129,7 @@ MEMORY_PROPS = (
     "state",
     "version",
     "indexed",
-    "valid_from",
-    "valid_to",
-    "retired_at",
-    "superseded_by",
-    "retired_by_rule",
-    "confirmations",
-    "confirmed_at",
+    *LIFECYCLE_PROPS,
 )
 # Properties replace_memory keeps; it rewrites the others (and drops the old m_* properties).
 _KEPT_ON_REPLACE = (
@@ -131,13 +144,7 @@ _KEPT_ON_REPLACE = (
     "reference_time",
     "created_at",
     "state",
-    "valid_from",
-    "valid_to",
-    "retired_at",
-    "superseded_by",
-    "retired_by_rule",
-    "confirmations",
-    "confirmed_at",
+    *LIFECYCLE_PROPS,
 )
 META_STRING_PREFIX = "m_s_"
 META_NUMBER_PREFIX = "m_n_"
