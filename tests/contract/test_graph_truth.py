@@ -104,9 +104,15 @@ async def test_walks_follow_only_edges_valid_at_the_query_time(graph_store: Grap
 
 async def test_the_current_relations_of_a_subject_are_found_for_reconciliation(graph_store: GraphStore) -> None:
     _berlin, paris = await berlin_then_paris(graph_store)
-    rels = await graph_store.find_relations(ALICE, ["ALICE"])
+    rels = await graph_store.find_relations(ALICE, ["ALICE"], ["live_in", "move_to"])
+    # Berlin is retired
     assert [(r.memory_id, r.subject, r.predicate, r.object) for r in rels] == [(paris.id, "alice", "move_to", "paris")]
-    assert await graph_store.find_relations(Scope(user_id="bob"), ["alice"]) == []
+    cold = mem(ALICE, "I have a cold.", ("alice", "has", "cold"), minutes=1)
+    await add(graph_store, cold)
+    assert await graph_store.find_relations(ALICE, ["alice"], ["like"]) == []
+    by_object = await graph_store.find_relations(ALICE, ["alice"], [], ["Cold"])
+    assert [r.memory_id for r in by_object] == [cold.id]
+    assert await graph_store.find_relations(Scope(user_id="bob"), ["alice"], ["move_to"]) == []
 
 
 async def test_a_retirement_that_lost_a_race_writes_nothing(graph_store: GraphStore) -> None:

@@ -101,7 +101,7 @@ def all_queries() -> list[Query]:
             aliases={HOSTILE: HOSTILE + "x"},
         ),
         cypher.drop_orphan_entities_query([HOSTILE]),
-        cypher.find_relations_query(SCOPE, [HOSTILE]),
+        cypher.find_relations_query(SCOPE, [HOSTILE], [HOSTILE], [HOSTILE]),
         cypher.resolve_aliases_query(SCOPE, [HOSTILE]),
         cypher.entity_aliases_query(HOSTILE, [HOSTILE]),
         cypher.get_memories_query([m.id], SCOPE, filters, tr, Validity(as_of=NOW)),

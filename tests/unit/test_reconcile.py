@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recalld.core.reconcile import Action, Candidate, canonical, decide, is_correction, strip_cue
+from recalld.core.reconcile import Action, Candidate, canonical, decide, is_correction, strip_cue, variants
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel.domain import Fact, Memory, Scope, Triple
 
@@ -249,3 +249,10 @@ def test_configuration_changes_the_rules() -> None:
     assert d.retire == ("lunacat",)
     d = decide(fact("I moved to Paris.", ("bob", "move_to", "Paris")), [Candidate(BERLIN, 0.7)], custom, T0)
     assert d.retire == ()  # without the equivalence move_to is not lives_in
+
+
+def test_variants_cover_every_stored_form_of_a_slot() -> None:
+    forms = variants("move_to", SETTINGS)
+    assert {"live_in", "move_to", "relocate_to", "not_live_in", "stop_live_in", "lives_in"} <= forms
+    assert all(canonical(f, SETTINGS) == "lives_in" for f in forms)
+    assert "like" not in forms

@@ -634,16 +634,19 @@ def drop_orphan_entities_query(keys: Sequence[str]) -> Query:
     return Query("drop_orphan_entities", DROP_ORPHAN_ENTITIES, {"keys": list(dict.fromkeys(keys))})
 
 
-def find_relations_query(scope: Scope, subjects: Sequence[str]) -> Query:
+def find_relations_query(
+    scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
+) -> Query:
     where, params = scope_predicate("r", scope)
     text = (
         "UNWIND $keys AS k MATCH (s:Entity {key: k})-[r:REL]->(o:Entity) "
-        f"WHERE r.valid_to IS NULL AND {where} "
+        f"WHERE r.valid_to IS NULL AND (r.predicate IN $predicates OR o.norm IN $objects) AND {where} "
         "RETURN r.memory_id AS memory_id, s.norm AS subject, r.predicate AS predicate, o.norm AS object, "
         "r.created_at AS created_at, r.ord AS ord ORDER BY created_at, memory_id, ord"
     )
     keys = list(dict.fromkeys(entity_key(scope.namespace, norm(x)) for x in subjects))
-    return Query("find_relations", text, {"keys": keys, **params})
+    extra = {"predicates": list(dict.fromkeys(predicates)), "objects": list(dict.fromkeys(norm(x) for x in objects))}
+    return Query("find_relations", text, {"keys": keys, **extra, **params})
 
 
 def resolve_aliases_query(scope: Scope, names: Sequence[str]) -> Query:
@@ -1115,10 +1118,12 @@ class CypherGraphStore:
             if r["memory_id"] is not None  # OPTIONAL MATCH: one all-null row when there is no history
         ]
 
-    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
-        if not subjects:
+    async def find_relations(
+        self, scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
+    ) -> list[Relation]:
+        if not subjects or not (predicates or objects):
             return []
-        rows = await self._runner.read(find_relations_query(scope, subjects))
+        rows = await self._runner.read(find_relations_query(scope, subjects, predicates, objects))
         return [Relation(r["memory_id"], r["subject"], r["predicate"], r["object"]) for r in rows]
 
     async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:

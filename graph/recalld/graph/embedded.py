@@ -568,18 +568,30 @@ class EmbeddedGraphStore:
         rows = self._conn.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE memory_id=? ORDER BY id", (memory_id,))
         return [history_from_fields(dict(zip(r.keys(), r, strict=True))) for r in rows]
 
-    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
-        return await self._run(self._relations_sync, scope, list(dict.fromkeys(norm(x) for x in subjects)))
+    async def find_relations(
+        self, scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
+    ) -> list[Relation]:
+        return await self._run(
+            self._relations_sync,
+            scope,
+            list(dict.fromkeys(norm(x) for x in subjects)),
+            list(dict.fromkeys(predicates)),
+            list(dict.fromkeys(norm(x) for x in objects)),
+        )
 
-    def _relations_sync(self, scope: Scope, subjects: list[str]) -> list[Relation]:
+    def _relations_sync(
+        self, scope: Scope, subjects: list[str], predicates: list[str], objects: list[str]
+    ) -> list[Relation]:
         where, params = _scope_sql(scope)
+        pmarks, omarks = ",".join("?" * len(predicates)), ",".join("?" * len(objects))
         out: list[Relation] = []
-        for chunk in _chunks(subjects, 500):
+        for chunk in _chunks(subjects, 200):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 f"SELECT memory_id, subject, predicate, object FROM relations WHERE namespace=? "
-                f"AND subject IN ({marks}) AND valid_to IS NULL AND {where} ORDER BY id",
-                [scope.namespace, *chunk, *params],
+                f"AND subject IN ({marks}) AND (predicate IN ({pmarks}) OR object IN ({omarks})) "
+                f"AND valid_to IS NULL AND {where} ORDER BY id",
+                [scope.namespace, *chunk, *predicates, *objects, *params],
             )
             out += [Relation(r[0], r[1], r[2], r[3]) for r in rows]
         return out

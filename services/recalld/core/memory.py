@@ -8,6 +8,7 @@ so a failed request leaves nothing half-written.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
 from recalld.core.indexing import Indexer
-from recalld.core.reconcile import Action, Candidate, Decision, decide, is_correction
+from recalld.core.reconcile import CESSATION_VERBS, Action, Candidate, Decision, decide, is_correction, variants
 from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel.domain import (
     CURRENT,
@@ -39,7 +40,16 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from recalld.kernel.filters import validate_filters
-from recalld.kernel.ports import Cursor, Embedder, Extractor, GraphStore, Retirement, Vectors, VectorStore
+from recalld.kernel.ports import (
+    Cursor,
+    Embedder,
+    Extractor,
+    GraphStore,
+    Relation,
+    Retirement,
+    Vectors,
+    VectorStore,
+)
 from recalld.kernel.times import from_micros, to_micros
 
 log = logging.getLogger(__name__)
@@ -331,23 +341,40 @@ class MemoryPipeline:
     async def _decide(
         self, scope: Scope, facts: Sequence[Fact], vectors: Vectors, starts: Sequence[datetime]
     ) -> tuple[list[Decision], dict[str, Memory]]:
-        """The reconciliation decision of each fact, and the current memories they were made on."""
+        """The reconciliation decision of each fact, and the current memories they were made on.
+
+        The rules need the relation candidates (same subject), the recent memories for "I meant"
+        corrections, and only those vector neighbours close enough to be a paraphrase: the
+        others are never read (measured: reading every neighbour cost 2 ms per Add)."""
         settings = self._reconcile
-        neighbours = [
-            await self._vector.search(vectors[i], scope, settings.neighbours, validity=CURRENT)
-            for i in range(len(facts))
-        ]
         subjects = sorted({norm(t.subject) for f in facts for t in f.triples})
-        relations = await self._graph.find_relations(scope, subjects) if subjects else []
+        # Only relations a rule could match: the same slot (any polarity), or, for "I gave up X",
+        # the same object.
+        predicates = sorted({p for f in facts for t in f.triples for p in variants(t.predicate, settings)})
+        objects = sorted({t.object for f in facts for t in f.triples if t.predicate in CESSATION_VERBS})
+        corrections = [is_correction(f) for f in facts]
+
+        async def no_relations() -> list[Relation]:
+            return []
+
+        async def no_recent() -> list[Memory]:
+            return []
+
+        # The vector index and the graph store run on their own threads: ask both at once.
+        searches = asyncio.gather(
+            *(self._vector.search(vectors[i], scope, settings.neighbours, validity=CURRENT) for i in range(len(facts)))
+        )
+        neighbours, relations, recent = await asyncio.gather(
+            searches,
+            self._graph.find_relations(scope, subjects, predicates, objects) if subjects else no_relations(),
+            self._graph.list_memories(scope, [], 10, None, include_retired=False) if any(corrections) else no_recent(),
+        )
         by_subject: dict[str, set[str]] = {}
         for r in relations:
             by_subject.setdefault(r.subject, set()).add(r.memory_id)
-        corrections = [is_correction(f) for f in facts]
-        recent: list[Memory] = []
-        if any(corrections):
-            recent = await self._graph.list_memories(scope, [], 10, None, include_retired=False)
-        ids = {h.id for hits in neighbours for h in hits} | {r.memory_id for r in relations}
-        current = await self._graph.get_memories(sorted(ids), scope, validity=CURRENT)
+        close = {h.id for hits in neighbours for h in hits if h.score >= settings.noop_similarity}
+        wanted_ids = close | {r.memory_id for r in relations}
+        current = await self._graph.get_memories(sorted(wanted_ids), scope, validity=CURRENT) if wanted_ids else {}
         current.update((m.id, m) for m in recent)
         decisions: list[Decision] = []
         for fact, hits, start, correction in zip(facts, neighbours, starts, corrections, strict=True):

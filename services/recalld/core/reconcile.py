@@ -119,6 +119,14 @@ def canonical(predicate: str, settings: ReconcileSettings) -> str:
     return settings.equivalents.get(p, p)
 
 
+def variants(predicate: str, settings: ReconcileSettings) -> set[str]:
+    """Every stored predicate that compares equal to ``predicate`` (:func:`canonical`), in each
+    polarity: what a store must return for the rules to see every fact of the same slot."""
+    target = canonical(predicate, settings)
+    forms = {target} | {k for k, v in settings.equivalents.items() if v == target}
+    return {f"{prefix}{form}" for form in forms for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
+
+
 def polarity(predicate: str) -> bool:
     """False for negated or ceased relations."""
     return not predicate.startswith((NEGATION, *CESSATION)) and predicate not in CESSATION_VERBS

@@ -180,9 +180,12 @@ class GraphStore(Protocol):
     async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
         """hash -> id of current memories in exactly this scope with that content hash."""
 
-    async def find_relations(self, scope: Scope, subjects: Sequence[str]) -> list[Relation]:
-        """The current relations visible in ``scope`` whose subject is one of ``subjects``
-        (entity names, compared by :func:`norm`)."""
+    async def find_relations(
+        self, scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
+    ) -> list[Relation]:
+        """The current relations visible in ``scope`` whose subject is one of ``subjects`` and
+        whose predicate is one of ``predicates`` or object one of ``objects`` (entity names
+        compared by :func:`norm`, predicates exactly)."""
 
     async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
         """name -> the entity name it is a known alias of, for the names that are aliases in the
