@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
 from recalld.core.indexing import Indexer
@@ -314,16 +316,24 @@ class MemoryPipeline:
                 expected_version=old.version,
             )  # fmt: skip
             events.append(MemoryEvent(new, EventKind.UPDATE, "correction"))
-        await self._graph.add_memories(
+        write = self._graph.add_memories(
             episode,
             fresh,
             history,
             retire=list(retire.values()),
             reinforce=list(dict.fromkeys(reinforce.values())),
             aliases=aliases,
-        )  # fmt: skip  -- durable from here on
-        await self._sync_quietly(fresh, vectors[fresh_vectors] if len(fresh_vectors) else None)
-        await self._sync_quietly([*retired.values(), *(new for _, new in corrected)])
+        )
+        # Retired and corrected memories need their vectors again (new validity, new text):
+        # embedded while the graph store commits, then indexed with the new ones in one write.
+        changed = [*retired.values(), *(new for _, new in corrected)]
+        if changed:
+            changed_vectors, _ = await asyncio.gather(self._embedder.embed([m.text for m in changed]), write)
+        else:
+            await write
+            changed_vectors = vectors[:0]
+        # durable from here on
+        await self._sync_quietly([*fresh, *changed], np.concatenate([vectors[fresh_vectors], changed_vectors]))
         if noop_rules:
             confirmed = await self._graph.get_memories(list(noop_rules), scope)
             events += [MemoryEvent(confirmed[i], EventKind.NOOP, r) for i, r in noop_rules.items() if i in confirmed]
