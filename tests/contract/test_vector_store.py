@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recalld.kernel.domain import FilterOp, MetadataFilter, Scope, TimeRange
+from recalld.kernel.domain import ANY_VALIDITY, FilterOp, MetadataFilter, Scope, TimeRange, Validity
 from recalld.kernel.ports import VectorRecord, VectorStore
 from recalld.vector.milvus import MilvusVectorStore
 from tests.harness import MilvusServerProcess
@@ -126,3 +126,25 @@ async def test_reopening_keeps_the_collections_bucket_count(tmp_path: Path) -> N
             assert [h.id for h in await second.search([1, 0, 0, 0], Scope(user_id=f"user{i}"), 5)] == [f"id{i}"]
     finally:
         await second.close()
+
+
+async def test_validity_is_filtered_in_the_store(vector_store: VectorStore) -> None:
+    await vector_store.upsert(
+        [
+            VectorRecord("old", [1, 0, 0, 0], ALICE, T0, {}, valid_from=T0, valid_to=T1),
+            VectorRecord("new", [0.9, 0.1, 0, 0], ALICE, T1, {}, valid_from=T1),
+        ]
+    )
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], ALICE, 5)] == ["new"]
+    then = await vector_store.search([1, 0, 0, 0], ALICE, 5, validity=Validity(as_of=datetime(2024, 3, 1, tzinfo=UTC)))
+    assert [h.id for h in then] == ["old"]
+    assert [h.id for h in await vector_store.search([1, 0, 0, 0], ALICE, 5, validity=ANY_VALIDITY)] == ["old", "new"]
+
+
+async def test_search_many_answers_each_vector_like_search(vector_store: VectorStore) -> None:
+    await seed(vector_store)
+    queries = [[1, 0, 0, 0], [0, 1, 0, 0], [0.9, 0.1, 0, 0]]
+    many = await vector_store.search_many(queries, ALICE, 2)
+    one_by_one = [await vector_store.search(q, ALICE, 2) for q in queries]
+    assert [[h.id for h in hits] for hits in many] == [[h.id for h in hits] for hits in one_by_one]
+    assert await vector_store.search_many([], ALICE, 2) == []

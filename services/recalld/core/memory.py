@@ -371,11 +371,8 @@ class MemoryPipeline:
             return []
 
         # The vector index and the graph store run on their own threads: ask both at once.
-        searches = asyncio.gather(
-            *(self._vector.search(vectors[i], scope, settings.neighbours, validity=CURRENT) for i in range(len(facts)))
-        )
         neighbours, relations, recent = await asyncio.gather(
-            searches,
+            self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT),
             self._graph.find_relations(scope, subjects, predicates, objects) if subjects else no_relations(),
             self._graph.list_memories(scope, [], 10, None, include_retired=False) if any(corrections) else no_recent(),
         )

@@ -285,6 +285,11 @@ class VectorStore(Protocol):
     ) -> list[VectorHit]:
         """Nearest memories in ``scope`` matching filters, time range and ``validity``."""
 
+    async def search_many(
+        self, vectors: Vectors | Sequence[Sequence[float]], scope: Scope, limit: int, validity: Validity = CURRENT
+    ) -> list[list[VectorHit]]:
+        """:meth:`search` for several vectors in one request (reconciliation of a many-fact Add)."""
+
     async def all_ids(self) -> set[str]: ...
 
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from pymilvus import DataType, MilvusClient
 
 from recalld.kernel.domain import CURRENT, MetadataFilter, Scope, TimeRange, Validity
-from recalld.kernel.ports import VectorHit, VectorRecord
+from recalld.kernel.ports import VectorHit, VectorRecord, Vectors
 from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
 
@@ -267,6 +267,24 @@ class MilvusVectorStore:
         time_range: TimeRange | None = None,
         validity: Validity = CURRENT,
     ) -> list[VectorHit]:
+        (hits,) = await self._search([vector], scope, limit, filters, time_range, validity)
+        return hits
+
+    async def search_many(
+        self, vectors: Vectors | Sequence[Sequence[float]], scope: Scope, limit: int, validity: Validity = CURRENT
+    ) -> list[list[VectorHit]]:
+        return await self._search(vectors, scope, limit, (), None, validity) if len(vectors) else []
+
+    async def _search(
+        self,
+        vectors: Vectors | Sequence[Sequence[float]],
+        scope: Scope,
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity,
+    ) -> list[list[VectorHit]]:
+        """One Milvus request for every query vector (nq = len(vectors))."""
         expr = search_expression(scope, filters, time_range, self._time_field, validity if self._has_validity else None)
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
@@ -275,7 +293,7 @@ class MilvusVectorStore:
         res = await self._run(
             self._c.search,
             self._collection,
-            [[float(x) for x in vector]],
+            [[float(x) for x in v] for v in vectors],
             partition_names=[part] if part else None,
             limit=limit,
             filter=expr,
@@ -285,7 +303,7 @@ class MilvusVectorStore:
         )
         if level == "Strong":
             self._deletes_settled = max(self._deletes_settled, deletes)
-        return [VectorHit(id=str(h["id"]), score=float(h["distance"])) for h in res[0]]
+        return [[VectorHit(id=str(h["id"]), score=float(h["distance"])) for h in hits] for hits in res]
 
     async def all_ids(self) -> set[str]:
         return await self._run(self._all_ids_sync)
