@@ -372,7 +372,9 @@ class MemoryPipeline:
 
         # The vector index and the graph store run on their own threads: ask both at once.
         neighbours, relations, recent = await asyncio.gather(
-            self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT),
+            # Paraphrases are the only thing asked of the vector side; a fact written in the
+            # last moment may be missed (it is then added, never lost), so do not wait for it.
+            self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT, may_lag=True),
             self._graph.find_relations(scope, subjects, predicates, objects) if subjects else no_relations(),
             self._graph.list_memories(scope, [], 10, None, include_retired=False) if any(corrections) else no_recent(),
         )

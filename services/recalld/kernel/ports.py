@@ -286,9 +286,16 @@ class VectorStore(Protocol):
         """Nearest memories in ``scope`` matching filters, time range and ``validity``."""
 
     async def search_many(
-        self, vectors: Vectors | Sequence[Sequence[float]], scope: Scope, limit: int, validity: Validity = CURRENT
+        self,
+        vectors: Vectors | Sequence[Sequence[float]],
+        scope: Scope,
+        limit: int,
+        validity: Validity = CURRENT,
+        *,
+        may_lag: bool = False,
     ) -> list[list[VectorHit]]:
-        """:meth:`search` for several vectors in one request (reconciliation of a many-fact Add)."""
+        """:meth:`search` for several vectors in one request (reconciliation of a many-fact Add).
+        ``may_lag``: the answer may miss the last moments of writes instead of waiting for them."""
 
     async def all_ids(self) -> set[str]: ...
 

@@ -271,9 +271,20 @@ class MilvusVectorStore:
         return hits
 
     async def search_many(
-        self, vectors: Vectors | Sequence[Sequence[float]], scope: Scope, limit: int, validity: Validity = CURRENT
+        self,
+        vectors: Vectors | Sequence[Sequence[float]],
+        scope: Scope,
+        limit: int,
+        validity: Validity = CURRENT,
+        *,
+        may_lag: bool = False,
     ) -> list[list[VectorHit]]:
-        return await self._search(vectors, scope, limit, (), None, validity) if len(vectors) else []
+        if not len(vectors):
+            return []
+        # Session consistency makes a search right after this client's write wait for Milvus's
+        # time tick (measured on Milvus 2.3.5: Add p50 31 -> 368 ms once every Add searched);
+        # Bounded answers at once from what is already visible.
+        return await self._search(vectors, scope, limit, (), None, validity, "Bounded" if may_lag else None)
 
     async def _search(
         self,
@@ -283,13 +294,14 @@ class MilvusVectorStore:
         filters: Sequence[MetadataFilter],
         time_range: TimeRange | None,
         validity: Validity,
+        level: str | None = None,
     ) -> list[list[VectorHit]]:
         """One Milvus request for every query vector (nq = len(vectors))."""
         expr = search_expression(scope, filters, time_range, self._time_field, validity if self._has_validity else None)
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
         deletes = self._deletes
-        level = self._consistency if deletes == self._deletes_settled else "Strong"
+        level = level or self._consistency if deletes == self._deletes_settled else "Strong"
         res = await self._run(
             self._c.search,
             self._collection,
