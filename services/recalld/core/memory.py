@@ -49,6 +49,7 @@ from recalld.kernel.ports import (
     GraphStore,
     Relation,
     Retirement,
+    VectorHit,
     Vectors,
     VectorStore,
 )
@@ -164,11 +165,24 @@ class MemoryPipeline:
         now = datetime.now(UTC)
         ref = reference_time or now
 
-        if infer:
-            facts = await self._extractor.extract(messages, default_speaker=scope.speaker)
-        else:
-            facts = [Fact(text=m.content.strip(), speaker=m.name or scope.speaker) for m in messages]
-        facts, aliases = await self._resolve_entities(scope, facts)
+        # Most chat turns are one sentence, and a one-sentence message is its own fact: embed it
+        # (and look up its neighbours) while spaCy parses, instead of after.
+        ahead = _Ahead(
+            self._embedder,
+            self._vector,
+            scope,
+            _likely_facts(messages, infer),
+            neighbours=self._reconcile.neighbours if infer and self._reconcile.enabled else 0,
+        )
+        try:
+            if infer:
+                facts = await self._extractor.extract(messages, default_speaker=scope.speaker)
+            else:
+                facts = [Fact(text=m.content.strip(), speaker=m.name or scope.speaker) for m in messages]
+            facts, aliases = await self._resolve_entities(scope, facts)
+        except BaseException:
+            ahead.cancel()
+            raise
         episode = Episode(
             id=str(uuid.uuid4()),
             scope=scope,
@@ -179,7 +193,9 @@ class MemoryPipeline:
         )
         for attempt in range(1, _ADD_ATTEMPTS + 1):
             try:
-                return episode.id, await self._add_once(episode, facts, aliases, reconcile=infer)
+                return episode.id, await self._add_once(
+                    episode, facts, aliases, reconcile=infer, ahead=ahead if attempt == 1 else None
+                )
             except Conflict:
                 if attempt == _ADD_ATTEMPTS:
                     raise
@@ -215,7 +231,13 @@ class MemoryPipeline:
         return out, taught
 
     async def _add_once(
-        self, episode: Episode, facts: Sequence[Fact], aliases: dict[str, str], *, reconcile: bool
+        self,
+        episode: Episode,
+        facts: Sequence[Fact],
+        aliases: dict[str, str],
+        *,
+        reconcile: bool,
+        ahead: _Ahead | None = None,
     ) -> list[MemoryEvent]:
         scope, now, ref = episode.scope, episode.created_at, episode.reference_time
         actor = _actor(scope)
@@ -228,10 +250,12 @@ class MemoryPipeline:
             if h not in known and h not in seen:
                 seen.add(h)
                 pending.append((fact, h))
-        vectors = await self._embedder.embed([f.text for f, _ in pending])
+        texts = [f.text for f, _ in pending]
+        early_vectors, early_hits = await ahead.result(texts) if ahead is not None else (None, None)
+        vectors = early_vectors if early_vectors is not None else await self._embedder.embed(texts)
         starts = [self._valid_from(f, ref) for f, _ in pending]
         if reconcile and self._reconcile.enabled and pending:
-            decisions, current = await self._decide(scope, [f for f, _ in pending], vectors, starts)
+            decisions, current = await self._decide(scope, [f for f, _ in pending], vectors, starts, early_hits)
         else:
             decisions, current = [Decision(Action.ADD, "new_fact") for _ in pending], {}
 
@@ -349,7 +373,12 @@ class MemoryPipeline:
         return span.start if span is not None and span.past else reference
 
     async def _decide(
-        self, scope: Scope, facts: Sequence[Fact], vectors: Vectors, starts: Sequence[datetime]
+        self,
+        scope: Scope,
+        facts: Sequence[Fact],
+        vectors: Vectors,
+        starts: Sequence[datetime],
+        early_hits: list[list[VectorHit]] | None = None,
     ) -> tuple[list[Decision], dict[str, Memory]]:
         """The reconciliation decision of each fact, and the current memories they were made on.
 
@@ -371,10 +400,15 @@ class MemoryPipeline:
             return []
 
         # The vector index and the graph store run on their own threads: ask both at once.
+        async def known_hits() -> list[list[VectorHit]]:
+            return early_hits or []
+
         neighbours, relations, recent = await asyncio.gather(
             # Paraphrases are the only thing asked of the vector side; a fact written in the
             # last moment may be missed (it is then added, never lost), so do not wait for it.
-            self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT, may_lag=True),
+            known_hits()
+            if early_hits is not None
+            else self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT, may_lag=True),
             self._graph.find_relations(scope, subjects, predicates, objects) if subjects else no_relations(),
             self._graph.list_memories(scope, [], 10, None, include_retired=False) if any(corrections) else no_recent(),
         )
@@ -522,6 +556,56 @@ class MemoryPipeline:
             await self._indexer.drop(done)
         except Exception:
             log.exception("vector delete failed for %d memories; left for the reconciler", len(done))
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?;]\s+\S")
+
+
+def _likely_facts(messages: Sequence[ChatMessage], infer: bool) -> list[str]:
+    """The texts the facts of these messages will probably have: every message when stored as
+    it is; otherwise the extracted one-sentence messages."""
+    if not infer:
+        return [m.content.strip() for m in messages]
+    return [
+        text
+        for m in messages
+        if (m.name or m.role.lower() == "user") and not _SENTENCE_BREAK.search(text := m.content.strip())
+    ]
+
+
+class _Ahead:
+    """Embedding (and the reconciliation neighbour search) of the texts the facts will probably
+    have, started before extraction. :meth:`result` hands them over when they are exactly the
+    pending facts' texts; otherwise the Add embeds and searches as usual."""
+
+    def __init__(
+        self, embedder: Embedder, vector: VectorStore, scope: Scope, texts: list[str], *, neighbours: int
+    ) -> None:
+        """``neighbours``: how many to look up per text (0: embed only)."""
+        self._texts = list(dict.fromkeys(texts))
+        self._task: asyncio.Task[tuple[Vectors, list[list[VectorHit]] | None]] | None = None
+        if self._texts:
+            self._task = asyncio.ensure_future(self._run(embedder, vector, scope, neighbours))
+
+    async def _run(
+        self, embedder: Embedder, vector: VectorStore, scope: Scope, neighbours: int
+    ) -> tuple[Vectors, list[list[VectorHit]] | None]:
+        vectors = await embedder.embed(self._texts)
+        if not neighbours:
+            return vectors, None
+        return vectors, await vector.search_many(vectors, scope, neighbours, validity=CURRENT, may_lag=True)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def result(self, texts: list[str]) -> tuple[Vectors | None, list[list[VectorHit]] | None]:
+        if self._task is None:
+            return None, None
+        if texts != self._texts:
+            self.cancel()
+            return None, None
+        return await self._task
 
 
 def _actor(scope: Scope) -> str:
