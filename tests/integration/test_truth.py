@@ -137,3 +137,13 @@ async def test_no_orphan_after_a_delete(app: App, alice: Scope) -> None:
     assert report.consistent, report
     assert report.graph.orphan_relations == 0 and report.graph.orphan_entities == 0
     assert await app.graph.link_entities(alice, ["Luna", "cold", "chess"]) == ["chess"]
+
+
+async def test_the_walkthrough_said_the_same_day(app: App, alice: Scope) -> None:
+    """The issue's walkthrough: both said today; the move names last month, yet supersedes."""
+    (berlin,) = await say(app, alice, "I live in Berlin.", MAY)
+    events = await say(app, alice, "Actually I moved to Paris last month.", MAY + timedelta(minutes=1))
+    assert ("invalidate", "single_valued:lives_in") in kinds(events)
+    assert (await top(app, alice, "where do I live?"))[0] == "Actually I moved to Paris last month."
+    old = await app.memories.get(alice, berlin.memory.id)
+    assert old.valid_to is not None and old.valid_from is not None and old.valid_to >= old.valid_from

@@ -166,6 +166,12 @@ CASES = [
         Action.ADD, "contradiction", "", ("nolatex",),
     ),
     (
+        "a later statement of a move supersedes, whatever time it names",
+        fact("I moved to Paris last month.", ("bob", "move_to", "Paris")),
+        [(memory("berlin-now", "I live in Berlin.", ("bob", "live_in", "Berlin"), days=29), 0.7)],
+        Action.ADD, "single_valued:lives_in", "", ("berlin-now",),
+    ),
+    (
         "older news is added as past truth",
         fact("I moved to Berlin in 2023.", ("bob", "move_to", "Berlin")),
         [(PARIS_2025, 0.6)],
@@ -187,7 +193,9 @@ def test_rules(
     target: str,
     retired: tuple[str, ...],
 ) -> None:
-    d = decide(fact_, [Candidate(m, s) for m, s in candidates], SETTINGS, T0 + timedelta(days=30))
+    d = decide(
+        fact_, [Candidate(m, s) for m, s in candidates], SETTINGS, T0 + timedelta(days=30), T0 + timedelta(days=30)
+    )
     assert (d.action, d.rule, d.target, d.retire) == (action, rule, target, retired)
 
 

@@ -255,7 +255,9 @@ class MemoryPipeline:
         vectors = early_vectors if early_vectors is not None else await self._embedder.embed(texts)
         starts = [self._valid_from(f, ref) for f, _ in pending]
         if reconcile and self._reconcile.enabled and pending:
-            decisions, current = await self._decide(scope, [f for f, _ in pending], vectors, starts, early_hits)
+            decisions, current = await self._decide(
+                scope, [f for f, _ in pending], vectors, starts, early_hits, episode.reference_time
+            )
         else:
             decisions, current = [Decision(Action.ADD, "new_fact") for _ in pending], {}
 
@@ -379,6 +381,7 @@ class MemoryPipeline:
         vectors: Vectors,
         starts: Sequence[datetime],
         early_hits: list[list[VectorHit]] | None = None,
+        said_at: datetime | None = None,
     ) -> tuple[list[Decision], dict[str, Memory]]:
         """The reconciliation decision of each fact, and the current memories they were made on.
 
@@ -428,7 +431,7 @@ class MemoryPipeline:
             if correction:
                 wanted |= {m.id for m in recent}
             candidates = [Candidate(current[i], similarity.get(i)) for i in sorted(wanted) if i in current]
-            decisions.append(decide(fact, candidates, settings, start))
+            decisions.append(decide(fact, candidates, settings, start, said_at))
         return decisions, current
 
     async def _sync_quietly(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:

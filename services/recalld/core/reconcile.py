@@ -29,8 +29,8 @@ neighbours, and those with a relation on the same subject. The rules, in the ord
 5. ``single_valued:<predicate>`` (ADD + INVALIDATE): a relation whose canonical predicate holds
    one value at a time (``ReconcileSettings.single_valued``: lives_in, works_at, works_as,
    has_age, has_name, married_to, ...) gets a new object: the current memories holding another
-   object for the same subject are retired. When the stored fact is newer in the world (its
-   valid_from is later than the new fact's) the new fact is added as past truth instead
+   object for the same subject are retired. When the stored fact was said later than the new
+   one (an older conversation imported late), the new fact is added as past truth instead
    (``single_valued_past``): its own validity ends where the stored one begins.
 6. ``new_fact`` (ADD) otherwise.
 
@@ -153,8 +153,15 @@ def strip_cue(text: str) -> str:
     return rest[:1].upper() + rest[1:] if rest else text
 
 
-def decide(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime) -> Decision:
-    """What ``fact`` (valid from ``valid_from``) does, given the scope's current ``candidates``."""
+def decide(
+    fact: Fact,
+    candidates: Sequence[Candidate],
+    settings: ReconcileSettings,
+    valid_from: datetime,
+    said_at: datetime | None = None,
+) -> Decision:
+    """What ``fact`` (valid from ``valid_from``, said at ``said_at``, default: then) does, given
+    the scope's current ``candidates``."""
     strength = correction_strength(fact)
     if strength:
         corrected = _correction(fact, candidates, settings, strong=strength == 2)
@@ -166,7 +173,7 @@ def decide(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSetti
     ceased = _cessation(fact, candidates, settings)
     if ceased is not None:
         return ceased
-    replaced = _single_valued(fact, candidates, settings, valid_from)
+    replaced = _single_valued(fact, candidates, settings, valid_from, said_at or valid_from)
     if replaced is not None:
         return replaced
     return Decision(Action.ADD, "new_fact")
@@ -303,7 +310,7 @@ def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileS
 
 
 def _single_valued(
-    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime, said_at: datetime
 ) -> Decision | None:
     retired: list[str] = []
     rule = ""
@@ -318,9 +325,12 @@ def _single_valued(
                     continue
                 if norm(old.object) == norm(new.object) or c.memory.id in retired:
                     continue
-                old_from = c.memory.valid_from or c.memory.reference_time
-                if old_from > valid_from:
-                    past_until = old_from if past_until is None else min(past_until, old_from)
+                # Older news (a conversation from before the stored one, imported late) is past
+                # truth; a later statement supersedes, whatever time it names.
+                if c.memory.reference_time > said_at:
+                    old_from = c.memory.valid_from or c.memory.reference_time
+                    until = max(old_from, valid_from)
+                    past_until = until if past_until is None else min(past_until, until)
                     continue
                 retired.append(c.memory.id)
                 rule = f"single_valued:{pred}"
