@@ -37,7 +37,6 @@ from recalld.kernel.domain import (
     Scope,
     Subgraph,
     TimeRange,
-    Triple,
     Validity,
     norm,
 )
@@ -409,7 +408,7 @@ class EmbeddedGraphStore:
                 db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", doomed)
                 self._insert_history(
                     [
-                        HistoryEntry(r[0], EventKind.DELETE, r[2], "", at, actor, old_triples=_triples(r[6]))
+                        HistoryEntry(r[0], EventKind.DELETE, r[2], "", at, actor, old_triples=triples_from_json(r[6]))
                         for r in rows
                     ]
                 )
@@ -600,16 +599,17 @@ class EmbeddedGraphStore:
         return await self._run(self._aliases_sync, scope, list(names))
 
     def _aliases_sync(self, scope: Scope, names: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name in names:
-            row = self._conn.execute(
-                "SELECT e.name FROM aliases a JOIN entities e ON e.namespace=a.namespace AND e.norm=a.entity "
-                "WHERE a.namespace=? AND a.alias=?",
-                (scope.namespace, norm(name)),
-            ).fetchone()
-            if row is not None:
-                out[name] = row[0]
-        return out
+        keys = list(dict.fromkeys(norm(n) for n in names))
+        found: dict[str, str] = {}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT a.alias, e.name FROM aliases a JOIN entities e ON e.namespace=a.namespace AND e.norm=a.entity "
+                f"WHERE a.namespace=? AND a.alias IN ({marks})",
+                [scope.namespace, *chunk],
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return {n: found[norm(n)] for n in names if norm(n) in found}
 
     # -- graph -----------------------------------------------------------------------
     async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
@@ -984,10 +984,6 @@ def _opt_ts(dt: datetime | None) -> int | None:
 
 def _opt_dt(us: int | None) -> datetime | None:
     return None if us is None else _dt(us)
-
-
-def _triples(text: str) -> tuple[Triple, ...]:
-    return triples_from_json(text)
 
 
 def _validity_sql(validity: Validity | None) -> tuple[str, list[Any]]:

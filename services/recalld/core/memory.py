@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 
@@ -56,6 +57,7 @@ from recalld.kernel.ports import (
 from recalld.kernel.times import from_micros, to_micros
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SCOPE_VALUE = re.compile(r"^[^\x00-\x1f]{1,256}$")
 _ADD_ATTEMPTS = 3  # an Add whose retirement lost a race is decided again this many times in all
@@ -380,8 +382,8 @@ class MemoryPipeline:
         facts: Sequence[Fact],
         vectors: Vectors,
         starts: Sequence[datetime],
-        early_hits: list[list[VectorHit]] | None = None,
-        said_at: datetime | None = None,
+        early_hits: list[list[VectorHit]] | None,
+        said_at: datetime,
     ) -> tuple[list[Decision], dict[str, Memory]]:
         """The reconciliation decision of each fact, and the current memories they were made on.
 
@@ -396,24 +398,19 @@ class MemoryPipeline:
         objects = sorted({t.object for f in facts for t in f.triples if t.predicate in CESSATION_VERBS})
         corrections = [is_correction(f) for f in facts]
 
-        async def no_relations() -> list[Relation]:
-            return []
-
-        async def no_recent() -> list[Memory]:
-            return []
-
+        no_relations: list[Relation] = []
+        no_recent: list[Memory] = []
         # The vector index and the graph store run on their own threads: ask both at once.
-        async def known_hits() -> list[list[VectorHit]]:
-            return early_hits or []
-
         neighbours, relations, recent = await asyncio.gather(
             # Paraphrases are the only thing asked of the vector side; a fact written in the
             # last moment may be missed (it is then added, never lost), so do not wait for it.
-            known_hits()
+            _value(early_hits)
             if early_hits is not None
             else self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT, may_lag=True),
-            self._graph.find_relations(scope, subjects, predicates, objects) if subjects else no_relations(),
-            self._graph.list_memories(scope, [], 10, None, include_retired=False) if any(corrections) else no_recent(),
+            self._graph.find_relations(scope, subjects, predicates, objects) if subjects else _value(no_relations),
+            self._graph.list_memories(scope, [], 10, None, include_retired=False)
+            if any(corrections)
+            else _value(no_recent),
         )
         by_subject: dict[str, set[str]] = {}
         for r in relations:
@@ -559,6 +556,11 @@ class MemoryPipeline:
             await self._indexer.drop(done)
         except Exception:
             log.exception("vector delete failed for %d memories; left for the reconciler", len(done))
+
+
+async def _value(value: T) -> T:
+    """An awaitable of a value already known (a branch of ``asyncio.gather`` with nothing to do)."""
+    return value
 
 
 _SENTENCE_BREAK = re.compile(r"[.!?;]\s+\S")

@@ -301,7 +301,7 @@ class MilvusVectorStore:
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
         deletes = self._deletes
-        level = level or self._consistency if deletes == self._deletes_settled else "Strong"
+        level = (level or self._consistency) if deletes == self._deletes_settled else "Strong"
         res = await self._run(
             self._c.search,
             self._collection,
