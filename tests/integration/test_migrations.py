@@ -70,7 +70,7 @@ async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) ->
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("SELECT created_at FROM memories").fetchone()[0] == int(WHEN.timestamp() * 1_000_000)
 
 

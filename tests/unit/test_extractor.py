@@ -193,7 +193,7 @@ def test_fact_text_speaker_and_time(extractor: SpacyExtractor) -> None:
     [fact] = facts_of(extractor, "  My cat Luna caught a cold last week.  ")
     assert fact.text == "My cat Luna caught a cold last week."
     assert fact.speaker == "alice"
-    assert fact.attributes == {"time": "last week"}
+    assert fact.hints == {"time": "last week"}
 
 
 def test_sentences_questions_and_trivial_ones(extractor: SpacyExtractor) -> None:
@@ -325,7 +325,7 @@ def test_truth_table(
     got = spo(facts)
     assert present <= got, f"missing {present - got} in {got}"
     assert not (absent & got), f"unexpected {absent & got}"
-    assert attributes.items() <= facts[0].attributes.items()
+    assert attributes.items() <= facts[0].hints.items()
 
 
 @pytest.mark.parametrize(

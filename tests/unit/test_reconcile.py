@@ -29,8 +29,8 @@ def memory(mid: str, text: str, *triples: tuple[str, str, str], days: int = 0) -
     )
 
 
-def fact(text: str, *triples: tuple[str, str, str], **attributes: str) -> Fact:
-    return Fact(text=text, triples=tuple(Triple(*x) for x in triples), speaker="bob", attributes=attributes)
+def fact(text: str, *triples: tuple[str, str, str], **hints: str) -> Fact:
+    return Fact(text=text, triples=tuple(Triple(*x) for x in triples), speaker="bob", hints=hints)
 
 
 BERLIN = memory("berlin", "I live in Berlin.", ("bob", "live_in", "Berlin"))

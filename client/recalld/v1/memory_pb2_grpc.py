@@ -80,6 +80,41 @@ class MemoryServiceStub:
                 request_serializer=recalld_dot_v1_dot_memory__pb2.HistoryRequest.SerializeToString,
                 response_deserializer=recalld_dot_v1_dot_memory__pb2.HistoryResponse.FromString,
                 _registered_method=True)
+        self.GetOperation = channel.unary_unary(
+                '/recalld.v1.MemoryService/GetOperation',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.GetOperationRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.GetOperationResponse.FromString,
+                _registered_method=True)
+        self.WatchOperations = channel.unary_stream(
+                '/recalld.v1.MemoryService/WatchOperations',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.WatchOperationsRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.WatchOperationsResponse.FromString,
+                _registered_method=True)
+        self.Profile = channel.unary_unary(
+                '/recalld.v1.MemoryService/Profile',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.ProfileRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.ProfileResponse.FromString,
+                _registered_method=True)
+        self.MarkUsed = channel.unary_unary(
+                '/recalld.v1.MemoryService/MarkUsed',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.MarkUsedRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.MarkUsedResponse.FromString,
+                _registered_method=True)
+        self.GrantAccess = channel.unary_unary(
+                '/recalld.v1.MemoryService/GrantAccess',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.GrantAccessRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.GrantAccessResponse.FromString,
+                _registered_method=True)
+        self.RevokeAccess = channel.unary_unary(
+                '/recalld.v1.MemoryService/RevokeAccess',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.RevokeAccessRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.RevokeAccessResponse.FromString,
+                _registered_method=True)
+        self.ListGrants = channel.unary_unary(
+                '/recalld.v1.MemoryService/ListGrants',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -146,6 +181,55 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOperation(self, request, context):
+        """The state and results of an asynchronous Add.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchOperations(self, request, context):
+        """Follow asynchronous Adds: each operation now, then at every status change, until all are done.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Profile(self, request, context):
+        """A scope's current structured attributes, with the memories that state them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkUsed(self, request, context):
+        """Report that memories were used (e.g. Search hits the app acted on): their decay restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantAccess(self, request, context):
+        """Let one agent read the memories another agent made about a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAccess(self, request, context):
+        """End a grant (it stays listed as revoked).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGrants(self, request, context):
+        """The grants about a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -188,6 +272,41 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.History,
                     request_deserializer=recalld_dot_v1_dot_memory__pb2.HistoryRequest.FromString,
                     response_serializer=recalld_dot_v1_dot_memory__pb2.HistoryResponse.SerializeToString,
+            ),
+            'GetOperation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperation,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.GetOperationRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.GetOperationResponse.SerializeToString,
+            ),
+            'WatchOperations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchOperations,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.WatchOperationsRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.WatchOperationsResponse.SerializeToString,
+            ),
+            'Profile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Profile,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.ProfileRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.ProfileResponse.SerializeToString,
+            ),
+            'MarkUsed': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkUsed,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.MarkUsedRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.MarkUsedResponse.SerializeToString,
+            ),
+            'GrantAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAccess,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.GrantAccessRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.GrantAccessResponse.SerializeToString,
+            ),
+            'RevokeAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAccess,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.RevokeAccessRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.RevokeAccessResponse.SerializeToString,
+            ),
+            'ListGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGrants,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -411,6 +530,195 @@ class MemoryService:
             '/recalld.v1.MemoryService/History',
             recalld_dot_v1_dot_memory__pb2.HistoryRequest.SerializeToString,
             recalld_dot_v1_dot_memory__pb2.HistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/GetOperation',
+            recalld_dot_v1_dot_memory__pb2.GetOperationRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.GetOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchOperations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/recalld.v1.MemoryService/WatchOperations',
+            recalld_dot_v1_dot_memory__pb2.WatchOperationsRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.WatchOperationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Profile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/Profile',
+            recalld_dot_v1_dot_memory__pb2.ProfileRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.ProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkUsed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/MarkUsed',
+            recalld_dot_v1_dot_memory__pb2.MarkUsedRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.MarkUsedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/GrantAccess',
+            recalld_dot_v1_dot_memory__pb2.GrantAccessRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.GrantAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/RevokeAccess',
+            recalld_dot_v1_dot_memory__pb2.RevokeAccessRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.RevokeAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.MemoryService/ListGrants',
+            recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,7 +22,13 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from recalld.graph.rows import history_from_fields, memory_from_fields, triples_from_json, triples_json
+from recalld.graph.rows import (
+    attributes_json,
+    history_from_fields,
+    memory_from_fields,
+    triples_from_json,
+    triples_json,
+)
 from recalld.graph.sqlite_filters import sql_metadata_filter
 from recalld.kernel.domain import (
     CURRENT,
@@ -30,9 +36,12 @@ from recalld.kernel.domain import (
     EntityNode,
     Episode,
     EventKind,
+    Grant,
     HistoryEntry,
     Memory,
     MetadataFilter,
+    Operation,
+    OperationStatus,
     Path,
     Scope,
     Subgraph,
@@ -40,7 +49,7 @@ from recalld.kernel.domain import (
     Validity,
     norm,
 )
-from recalld.kernel.errors import Conflict, memory_gone, version_conflict
+from recalld.kernel.errors import Conflict, ResourceExhausted, memory_gone, version_conflict
 from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
 
@@ -78,8 +87,14 @@ CREATE INDEX IF NOT EXISTS hist_memory ON history(memory_id);
 _MEMORY_COLUMNS = (
     "id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id, "
     "reference_time, created_at, updated_at, state, version, "
-    "valid_from, valid_to, retired_at, superseded_by, retired_by_rule, confirmations, confirmed_at"
+    "valid_from, valid_to, retired_at, superseded_by, retired_by_rule, confirmations, confirmed_at, "
+    "importance, last_used_at, expires_at, attributes"
 )
+_OPERATION_COLUMNS = (
+    "id, user_id, agent_id, run_id, request, status, created_at, updated_at, attempts, error, result, owner, "
+    "lease_until"
+)
+_GRANT_COLUMNS = "id, user_id, owner_agent, grantee_agent, granted_at, granted_by, revoked_at, revoked_by"
 _HISTORY_COLUMNS = "memory_id, event, old_text, new_text, at, actor, rule, episode_id, old_triples, new_triples"
 _SCOPE_COLUMNS = ("user_id", "agent_id", "run_id")
 
@@ -88,9 +103,10 @@ _ts = to_micros
 _dt = from_micros
 
 # PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds,
-# 2 = validity, reinforcement, richer history, aliases (recalld 0.3). Each step migrates in place
-# at open, in one transaction.
-_SCHEMA_VERSION = 2
+# 2 = validity, reinforcement, richer history, aliases (recalld 0.3), 3 = importance, use, expiry,
+# attributes, the operation log and grants (recalld 0.4). Each step migrates in place at open, in
+# one transaction.
+_SCHEMA_VERSION = 3
 _V2 = """
 ALTER TABLE memories ADD COLUMN valid_from INTEGER;
 ALTER TABLE memories ADD COLUMN valid_to INTEGER;
@@ -115,6 +131,25 @@ UPDATE history SET episode_id = coalesce((SELECT m.episode_id FROM memories m WH
 CREATE TABLE IF NOT EXISTS aliases(
   namespace TEXT NOT NULL, alias TEXT NOT NULL, entity TEXT NOT NULL, PRIMARY KEY(namespace, alias));
 """
+_V3 = """
+ALTER TABLE memories ADD COLUMN importance REAL NOT NULL DEFAULT 0.5;
+ALTER TABLE memories ADD COLUMN last_used_at INTEGER;
+ALTER TABLE memories ADD COLUMN expires_at INTEGER;
+ALTER TABLE memories ADD COLUMN attributes TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX IF NOT EXISTS mem_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mem_episode ON memories(episode_id);
+CREATE TABLE IF NOT EXISTS operations(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+  user_id TEXT NOT NULL, agent_id TEXT NOT NULL, run_id TEXT NOT NULL, request TEXT NOT NULL,
+  status TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', result TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '', lease_until INTEGER);
+CREATE INDEX IF NOT EXISTS op_unfinished ON operations(status) WHERE status IN ('pending', 'running');
+CREATE TABLE IF NOT EXISTS grants(
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, owner_agent TEXT NOT NULL, grantee_agent TEXT NOT NULL,
+  granted_at INTEGER NOT NULL, granted_by TEXT NOT NULL, revoked_at INTEGER, revoked_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS grant_user ON grants(user_id, grantee_agent);
+"""
 _TIME_COLUMNS = {
     "episodes": ("reference_time", "created_at"),
     "memories": ("reference_time", "created_at", "updated_at"),
@@ -125,7 +160,7 @@ _TIME_COLUMNS = {
 
 def _scope_sql(scope: Scope, table: str = "") -> tuple[str, list[Any]]:
     prefix = f"{table}." if table else ""
-    items = scope.items()
+    items = scope.filter_items()
     if not items:
         raise ValueError("empty scope")
     return " AND ".join(f"{prefix}{k} = ?" for k, _ in items), [v for _, v in items]
@@ -166,7 +201,9 @@ class EmbeddedGraphStore:
         if db.execute("PRAGMA user_version").fetchone()[0] < 1:
             _migrate_to_micros(db)
         if db.execute("PRAGMA user_version").fetchone()[0] < 2:
-            _migrate(db, _V2, _SCHEMA_VERSION)
+            _migrate(db, _V2, 2)
+        if db.execute("PRAGMA user_version").fetchone()[0] < 3:
+            _migrate(db, _V3, _SCHEMA_VERSION)
         self._db = db
 
     async def close(self) -> None:
@@ -231,9 +268,9 @@ class EmbeddedGraphStore:
             for chunk in _chunks(list(dict.fromkeys(reinforce)), 500):
                 marks = ",".join("?" * len(chunk))
                 db.execute(
-                    f"UPDATE memories SET confirmations=confirmations+1, confirmed_at=? "
-                    f"WHERE id IN ({marks}) AND state='active'",
-                    [at, *chunk],
+                    "UPDATE memories SET confirmations=confirmations+1, "
+                    f"confirmed_at=max(coalesce(confirmed_at, 0), ?) WHERE id IN ({marks}) AND state='active'",
+                    [_ts(episode.reference_time), *chunk],
                 )
             s = episode.scope
             db.execute(
@@ -266,7 +303,7 @@ class EmbeddedGraphStore:
     def _insert_memory(self, m: Memory) -> None:
         s = m.scope
         self._conn.execute(
-            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES ({','.join('?' * 21)},0)",
+            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES ({','.join('?' * 25)},0)",
             (
                 m.id,
                 s.user_id,
@@ -288,7 +325,11 @@ class EmbeddedGraphStore:
                 m.superseded_by,
                 m.retired_by_rule,
                 m.confirmations,
-                _ts(m.confirmed_at or m.created_at),
+                _ts(m.confirmed_at or m.reference_time),
+                m.importance,
+                _opt_ts(m.last_used_at),
+                _opt_ts(m.expires_at),
+                attributes_json(m.attributes),
             ),
         )
 
@@ -349,8 +390,8 @@ class EmbeddedGraphStore:
             row = db.execute("SELECT state, version FROM memories WHERE id=?", (m.id,)).fetchone()
             _check_current(m.id, row, expected)
             db.execute(
-                "UPDATE memories SET text=?, hash=?, metadata=?, triples=?, updated_at=?, version=?, indexed=0 "
-                "WHERE id=?",
+                "UPDATE memories SET text=?, hash=?, metadata=?, triples=?, updated_at=?, version=?, indexed=0, "
+                "importance=?, expires_at=?, attributes=? WHERE id=?",
                 (
                     m.text,
                     m.content_hash,
@@ -358,6 +399,9 @@ class EmbeddedGraphStore:
                     _triples_json(m.triples),
                     _ts(m.updated_at),
                     m.version,
+                    m.importance,
+                    _opt_ts(m.expires_at),
+                    attributes_json(m.attributes),
                     m.id,
                 ),
             )
@@ -376,11 +420,12 @@ class EmbeddedGraphStore:
         at: datetime,
         expected_versions: Mapping[str, int] | None = None,
         actor: str = "system",
+        rule: str = "api",
     ) -> dict[str, int]:
-        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions, actor)
+        return await self._run(self._delete_sync, list(dict.fromkeys(ids)), at, expected_versions, actor, rule)
 
     def _delete_sync(
-        self, ids: list[str], at: datetime, expected: Mapping[str, int] | None, actor: str
+        self, ids: list[str], at: datetime, expected: Mapping[str, int] | None, actor: str, rule: str
     ) -> dict[str, int]:
         db = self._conn
         namespaces: set[str] = set()
@@ -408,7 +453,9 @@ class EmbeddedGraphStore:
                 db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", doomed)
                 self._insert_history(
                     [
-                        HistoryEntry(r[0], EventKind.DELETE, r[2], "", at, actor, old_triples=triples_from_json(r[6]))
+                        HistoryEntry(
+                            r[0], EventKind.DELETE, r[2], "", at, actor, rule, old_triples=triples_from_json(r[6])
+                        )
                         for r in rows
                     ]
                 )
@@ -556,6 +603,175 @@ class EmbeddedGraphStore:
 
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         return await self._run(self._history_sync, memory_id, scope)
+
+    async def touch_memories(self, ids: Sequence[str], scope: Scope, at: datetime) -> int:
+        return await self._run(self._touch_sync, list(dict.fromkeys(ids)), scope, at)
+
+    def _touch_sync(self, ids: list[str], scope: Scope, at: datetime) -> int:
+        where, params = _scope_sql(scope)
+        n = 0
+        with self._tx():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                n += self._conn.execute(
+                    f"UPDATE memories SET last_used_at=max(coalesce(last_used_at, 0), ?) "
+                    f"WHERE id IN ({marks}) AND state='active' AND {where}",
+                    [_ts(at), *chunk, *params],
+                ).rowcount
+        return n
+
+    async def expired_memories(self, now: datetime, limit: int) -> list[str]:
+        rows = await self._run(
+            lambda: self._conn.execute(
+                "SELECT id FROM memories WHERE expires_at IS NOT NULL AND expires_at <= ? AND state='active' "
+                "ORDER BY expires_at, id LIMIT ?",
+                (_ts(now), limit),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
+        where, params = _scope_sql(scope)
+        vsql, vparams = _validity_sql(validity)
+        rows = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE state='active' AND attributes != '[]' AND {where}{vsql} "
+                "ORDER BY reference_time, id",
+                [*params, *vparams],
+            ).fetchall()
+        )
+        return [_row_to_memory(r) for r in rows]
+
+    async def episode_exists(self, episode_id: str) -> bool:
+        row = await self._run(lambda: self._conn.execute("SELECT 1 FROM episodes WHERE id=?", (episode_id,)).fetchone())
+        return row is not None
+
+    # -- the operation log -------------------------------------------------------------
+    async def enqueue_operation(self, op: Operation, limit: int) -> None:
+        await self._run(self._enqueue_sync, op, limit)
+
+    def _enqueue_sync(self, op: Operation, limit: int) -> None:
+        db = self._conn
+        with self._tx():
+            waiting = db.execute("SELECT count(*) FROM operations WHERE status IN ('pending', 'running')").fetchone()[0]
+            if waiting >= limit:
+                raise ResourceExhausted(
+                    f"{waiting} asynchronous Adds are waiting; the backlog limit is {limit}; retry later"
+                )
+            s = op.scope
+            db.execute(
+                f"INSERT INTO operations ({_OPERATION_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                (op.id, s.user_id, s.agent_id, s.run_id, op.request, op.status.value, _ts(op.created_at),
+                 _ts(op.updated_at), op.attempts, op.error, op.result, op.owner, _opt_ts(op.lease_until)),
+            )  # fmt: skip
+
+    async def get_operation(self, operation_id: str) -> Operation | None:
+        row = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_OPERATION_COLUMNS} FROM operations WHERE id=?", (operation_id,)
+            ).fetchone()
+        )
+        return None if row is None else _row_to_operation(row)
+
+    async def unfinished_operations(self, limit: int) -> list[Operation]:
+        rows = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_OPERATION_COLUMNS} FROM operations WHERE status IN ('pending', 'running') "
+                "ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
+        return [_row_to_operation(r) for r in rows]
+
+    async def count_unfinished_operations(self) -> int:
+        row = await self._run(
+            lambda: self._conn.execute(
+                "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')"
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def claim_operation(self, operation_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        def claim() -> bool:
+            with self._tx():
+                return (
+                    self._conn.execute(
+                        "UPDATE operations SET status='running', owner=?, lease_until=?, attempts=attempts+1, "
+                        "updated_at=? WHERE id=? AND (status='pending' OR (status='running' AND "
+                        "(owner=? OR lease_until IS NULL OR lease_until < ?)))",
+                        (owner, _ts(lease_until), _ts(now), operation_id, owner, _ts(now)),
+                    ).rowcount
+                    == 1
+                )
+
+        return await self._run(claim)
+
+    async def finish_operation(
+        self, operation_id: str, owner: str, status: OperationStatus, *, result: str, error: str, at: datetime
+    ) -> bool:
+        def finish() -> bool:
+            keep_owner = status is not OperationStatus.PENDING
+            with self._tx():
+                return (
+                    self._conn.execute(
+                        "UPDATE operations SET status=?, result=?, error=?, updated_at=?, "
+                        "owner=CASE WHEN ? THEN owner ELSE '' END, "
+                        "lease_until=CASE WHEN ? THEN lease_until ELSE NULL END "
+                        "WHERE id=? AND owner=? AND status='running'",
+                        (status.value, result, error, _ts(at), keep_owner, keep_owner, operation_id, owner),
+                    ).rowcount
+                    == 1
+                )
+
+        return await self._run(finish)
+
+    # -- grants ------------------------------------------------------------------------
+    async def put_grant(self, grant: Grant) -> Grant:
+        def put() -> Grant:
+            db = self._conn
+            with self._tx():
+                row = db.execute(
+                    f"SELECT {_GRANT_COLUMNS} FROM grants WHERE user_id=? AND owner_agent=? AND grantee_agent=? "
+                    "AND revoked_at IS NULL",
+                    (grant.user_id, grant.owner_agent, grant.grantee_agent),
+                ).fetchone()
+                if row is not None:
+                    return _row_to_grant(row)
+                db.execute(
+                    f"INSERT INTO grants ({_GRANT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (grant.id, grant.user_id, grant.owner_agent, grant.grantee_agent, _ts(grant.granted_at),
+                     grant.granted_by, _opt_ts(grant.revoked_at), grant.revoked_by),
+                )  # fmt: skip
+                return grant
+
+        return await self._run(put)
+
+    async def revoke_grant(self, user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> bool:
+        def revoke() -> bool:
+            with self._tx():
+                return (
+                    self._conn.execute(
+                        "UPDATE grants SET revoked_at=?, revoked_by=? WHERE user_id=? AND owner_agent=? "
+                        "AND grantee_agent=? AND revoked_at IS NULL",
+                        (_ts(at), by, user_id, owner_agent, grantee_agent),
+                    ).rowcount
+                    > 0
+                )
+
+        return await self._run(revoke)
+
+    async def list_grants(
+        self, user_id: str, *, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
+    ) -> list[Grant]:
+        sql, params = f"SELECT {_GRANT_COLUMNS} FROM grants WHERE user_id=?", [user_id]
+        if owner_agent:
+            sql, params = sql + " AND owner_agent=?", [*params, owner_agent]
+        if grantee_agent:
+            sql, params = sql + " AND grantee_agent=?", [*params, grantee_agent]
+        if not include_revoked:
+            sql += " AND revoked_at IS NULL"
+        rows = await self._run(lambda: self._conn.execute(sql + " ORDER BY granted_at, id", params).fetchall())
+        return [_row_to_grant(r) for r in rows]
 
     def _history_sync(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         where, params = _scope_sql(scope)
@@ -984,6 +1200,35 @@ def _opt_ts(dt: datetime | None) -> int | None:
 
 def _opt_dt(us: int | None) -> datetime | None:
     return None if us is None else _dt(us)
+
+
+def _row_to_operation(r: sqlite3.Row) -> Operation:
+    return Operation(
+        id=r["id"],
+        scope=Scope(r["user_id"], r["agent_id"], r["run_id"]),
+        request=r["request"],
+        status=OperationStatus(r["status"]),
+        created_at=_dt(r["created_at"]),
+        updated_at=_dt(r["updated_at"]),
+        attempts=r["attempts"],
+        error=r["error"],
+        result=r["result"],
+        owner=r["owner"],
+        lease_until=_opt_dt(r["lease_until"]),
+    )
+
+
+def _row_to_grant(r: sqlite3.Row) -> Grant:
+    return Grant(
+        id=r["id"],
+        user_id=r["user_id"],
+        owner_agent=r["owner_agent"],
+        grantee_agent=r["grantee_agent"],
+        granted_at=_dt(r["granted_at"]),
+        granted_by=r["granted_by"],
+        revoked_at=_opt_dt(r["revoked_at"]),
+        revoked_by=r["revoked_by"],
+    )
 
 
 def _validity_sql(validity: Validity | None) -> tuple[str, list[Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from recalld.kernel.domain import EventKind, HistoryEntry, Memory, MemoryState, Scope, Triple
+from recalld.kernel.domain import Attribute, EventKind, HistoryEntry, Memory, MemoryState, Scope, Triple
 from recalld.kernel.times import from_micros
 
 
@@ -18,8 +18,9 @@ def _time(v: Any) -> datetime | None:
 def memory_from_fields(v: Mapping[str, Any]) -> Memory:
     """A Memory from a backend's stored fields by name (metadata and triples as JSON text, times
     as integer microseconds since the epoch). Fields added after recalld 0.2 (validity,
-    reinforcement) may be missing on old rows: they default to "valid since the reference time,
-    confirmed once"."""
+    reinforcement, importance, use, expiry, attributes) may be missing on old rows: they default
+    to "valid since the reference time, confirmed once, importance 0.5, never used, never expires,
+    no attributes"."""
     reference_time = from_micros(v["reference_time"])
     return Memory(
         id=v["id"],
@@ -41,6 +42,10 @@ def memory_from_fields(v: Mapping[str, Any]) -> Memory:
         retired_by_rule=v.get("retired_by_rule") or "",
         confirmations=int(v.get("confirmations") or 1),
         confirmed_at=_time(v.get("confirmed_at")),
+        importance=0.5 if v.get("importance") is None else float(v["importance"]),
+        last_used_at=_time(v.get("last_used_at")),
+        expires_at=_time(v.get("expires_at")),
+        attributes=attributes_from_json(v.get("attributes") or "[]"),
     )
 
 
@@ -57,6 +62,14 @@ def history_from_fields(v: Mapping[str, Any]) -> HistoryEntry:
         old_triples=triples_from_json(v.get("old_triples") or "[]"),
         new_triples=triples_from_json(v.get("new_triples") or "[]"),
     )
+
+
+def attributes_json(attributes: Iterable[Attribute]) -> str:
+    return json.dumps([[a.name, a.value] for a in attributes])
+
+
+def attributes_from_json(text: str) -> tuple[Attribute, ...]:
+    return tuple(Attribute(n, v) for n, v in json.loads(text))
 
 
 def triples_json(triples: Iterable[Triple]) -> str:

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
@@ -25,10 +25,12 @@ import numpy as np
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
 from recalld.core.indexing import Indexer
+from recalld.core.profile import ProfileValue, build_profile, is_multi
 from recalld.core.reconcile import CESSATION_VERBS, Action, Candidate, Decision, decide, is_correction, variants
 from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel.domain import (
     CURRENT,
+    Attribute,
     ChatMessage,
     Episode,
     EventKind,
@@ -39,6 +41,7 @@ from recalld.kernel.domain import (
     Metadata,
     MetadataFilter,
     Scope,
+    Validity,
     norm,
 )
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
@@ -111,7 +114,9 @@ class MemoryPipeline:
         indexer: Indexer,
         limits: Limits,
         reconcile: ReconcileSettings,
+        session_ttl: timedelta | None = None,
     ) -> None:
+        self._session_ttl = session_ttl
         self._graph = graph
         self._vector = vector
         self._reconcile = reconcile
@@ -156,16 +161,23 @@ class MemoryPipeline:
         metadata: Metadata | None = None,
         reference_time: datetime | None = None,
         infer: bool = True,
+        importance: float | None = None,
+        ttl: timedelta | None = None,
+        episode_id: str = "",
     ) -> tuple[str, list[MemoryEvent]]:
         """Distil ``messages`` into facts and reconcile each with what the scope holds (see
         recalld.core.reconcile). Everything one Add decides is written in one graph-store
-        transaction; if a memory it retires changed meanwhile, the Add is decided again."""
-        validate_scope(scope)
-        self._check_messages(messages)
+        transaction; if a memory it retires changed meanwhile, the Add is decided again.
+        ``importance`` (0..1) and ``ttl`` apply to every memory the Add makes; memories of a run
+        without a ``ttl`` expire after the session lifetime. ``episode_id``: the id to record the
+        Add under (an asynchronous Add's operation id), else a new one."""
+        self.check_add(scope, messages, metadata, importance, ttl)
         meta = dict(metadata or {})
-        self._check_metadata(meta)
         now = datetime.now(UTC)
         ref = reference_time or now
+        if ttl is None and scope.run_id and self._session_ttl is not None:
+            ttl = self._session_ttl
+        expires_at = now + ttl if ttl is not None else None
 
         # Most chat turns are one sentence, and a one-sentence message is its own fact: embed it
         # (and look up its neighbours) while spaCy parses, instead of after.
@@ -186,7 +198,7 @@ class MemoryPipeline:
             ahead.cancel()
             raise
         episode = Episode(
-            id=str(uuid.uuid4()),
+            id=episode_id or str(uuid.uuid4()),
             scope=scope,
             messages=tuple(messages),
             metadata=meta,
@@ -196,13 +208,39 @@ class MemoryPipeline:
         for attempt in range(1, _ADD_ATTEMPTS + 1):
             try:
                 return episode.id, await self._add_once(
-                    episode, facts, aliases, reconcile=infer, ahead=ahead if attempt == 1 else None
+                    episode,
+                    facts,
+                    aliases,
+                    reconcile=infer,
+                    ahead=ahead if attempt == 1 else None,
+                    importance=0.5 if importance is None else importance,
+                    expires_at=expires_at,
                 )
             except Conflict:
                 if attempt == _ADD_ATTEMPTS:
                     raise
                 log.info("add raced with another write (attempt %d); deciding again", attempt)
         raise AssertionError("unreachable")
+
+    def check_add(
+        self,
+        scope: Scope,
+        messages: Sequence[ChatMessage],
+        metadata: Metadata | None,
+        importance: float | None,
+        ttl: timedelta | None,
+    ) -> None:
+        """Everything an Add checks before it does anything (an asynchronous Add checks it before
+        it is recorded)."""
+        validate_scope(scope)
+        if scope.exact:
+            raise InvalidArgument("scope.exact is a read option; an Add stores into the scope as given")
+        self._check_messages(messages)
+        self._check_metadata(dict(metadata or {}))
+        if importance is not None and not 0.0 <= importance <= 1.0:
+            raise InvalidArgument(f"importance must be between 0 and 1, not {importance}")
+        if ttl is not None and ttl <= timedelta(0):
+            raise InvalidArgument("ttl must be positive")
 
     async def _resolve_entities(self, scope: Scope, facts: Sequence[Fact]) -> tuple[list[Fact], dict[str, str]]:
         """Names that are known aliases ("bob's cat" once "my cat Luna" was said) become the
@@ -240,6 +278,8 @@ class MemoryPipeline:
         *,
         reconcile: bool,
         ahead: _Ahead | None = None,
+        importance: float = 0.5,
+        expires_at: datetime | None = None,
     ) -> list[MemoryEvent]:
         scope, now, ref = episode.scope, episode.created_at, episode.reference_time
         actor = _actor(scope)
@@ -262,6 +302,8 @@ class MemoryPipeline:
             )
         else:
             decisions, current = [Decision(Action.ADD, "new_fact") for _ in pending], {}
+        if reconcile and self._reconcile.enabled and any(f.attributes for f, _ in pending):
+            decisions = await self._decide_attributes(scope, [f for f, _ in pending], decisions, current)
 
         fresh: list[Memory] = []
         fresh_vectors: list[int] = []
@@ -289,6 +331,7 @@ class MemoryPipeline:
                             old,
                             text=text,
                             triples=tuple(t for f in facts_now for t in f.triples),
+                            attributes=tuple(dict.fromkeys(a for f in facts_now for a in f.attributes)),
                             updated_at=now,
                             content_hash=content_hash(text),
                             version=old.version + 1,
@@ -311,6 +354,9 @@ class MemoryPipeline:
                 valid_to=decision.past_until,
                 retired_at=now if decision.past_until is not None else None,
                 retired_by_rule=decision.rule if decision.past_until is not None else "",
+                importance=importance,
+                expires_at=expires_at,
+                attributes=fact.attributes,
             )
             fresh.append(m)
             fresh_vectors.append(i)
@@ -367,11 +413,40 @@ class MemoryPipeline:
             events += [MemoryEvent(confirmed[i], EventKind.NOOP, r) for i, r in noop_rules.items() if i in confirmed]
         return events
 
+    async def _decide_attributes(
+        self, scope: Scope, facts: Sequence[Fact], decisions: list[Decision], current: dict[str, Memory]
+    ) -> list[Decision]:
+        """Single-valued attributes follow the reconciliation rules: a fact added with a new value
+        of one ("exercise_routine = swim every Sunday") retires the current memories stating
+        another value of it (rule ``attribute:<name>``). Multi-valued ones accumulate."""
+        single = {a.name for f in facts for a in f.attributes if not is_multi(a.name)}
+        if not single:
+            return decisions
+        holders = [m for m in await self._graph.attributed_memories(scope, CURRENT) if m.current]
+        out: list[Decision] = []
+        for fact, decision in zip(facts, decisions, strict=True):
+            if decision.action is not Action.ADD or decision.past_until is not None:
+                out.append(decision)
+                continue
+            retire = list(decision.retire)
+            rule = decision.retire_rule
+            for a in fact.attributes:
+                if is_multi(a.name):
+                    continue
+                for m in holders:
+                    if m.id in retire or not _states_other(m, a):
+                        continue
+                    retire.append(m.id)
+                    current.setdefault(m.id, m)
+                    rule = rule or f"attribute:{a.name}"
+            out.append(replace(decision, retire=tuple(retire), retire_rule=rule) if retire else decision)
+        return out
+
     def _valid_from(self, fact: Fact, reference: datetime) -> datetime:
         """When the fact began to hold: the start of the past time it names ("last month", "three
         weeks ago", "in 2019"), else the reference time. Times the text does not itself place in
         the past ("on Tuesday", "3 December", "next week") leave the reference time."""
-        phrase = fact.attributes.get("time", "")
+        phrase = fact.hints.get("time", "")
         span = resolve_time(phrase, reference) if phrase else None
         span = span or find_and_resolve(fact.text, reference)
         return span.start if span is not None and span.past else reference
@@ -443,7 +518,7 @@ class MemoryPipeline:
         validate_scope(scope)
         validate_memory_id(memory_id)
         found = await self._graph.get_memories([memory_id], scope)
-        if memory_id not in found:
+        if memory_id not in found or found[memory_id].expired(datetime.now(UTC)):
             raise NotFound(f"memory {memory_id} not found in this scope")
         return found[memory_id]
 
@@ -466,7 +541,45 @@ class MemoryPipeline:
         rows = await self._graph.list_memories(scope, filters, page_size + 1, after, include_retired=include_retired)
         page = rows[:page_size]
         token = encode_cursor(Cursor(page[-1].created_at, page[-1].id)) if len(rows) > page_size else ""
-        return page, token
+        now = datetime.now(UTC)  # expired and not pruned yet: already gone for readers
+        return [m for m in page if not m.expired(now)], token
+
+    async def profile(self, views: Sequence[Scope], validity: Validity = CURRENT) -> list[ProfileValue]:
+        """The attributes the memories visible through ``views`` state, valid per ``validity``
+        (recalld.core.profile.build_profile)."""
+        now = datetime.now(UTC)
+        found: dict[str, Memory] = {}
+        for view in views:
+            for m in await self._graph.attributed_memories(view, validity):
+                if not m.expired(now):
+                    found[m.id] = m
+        return build_profile(found.values())
+
+    async def mark_used(self, scope: Scope, memory_ids: Sequence[str], at: datetime | None = None) -> int:
+        """The client used these memories (e.g. acted on Search hits): their decay restarts."""
+        validate_scope(scope)
+        if not memory_ids:
+            raise InvalidArgument("memory_ids must not be empty")
+        if len(memory_ids) > 1000:
+            raise InvalidArgument("at most 1000 memory_ids per call")
+        for i in memory_ids:
+            validate_memory_id(i)
+        return await self._graph.touch_memories(memory_ids, scope, at or datetime.now(UTC))
+
+    async def prune_expired(self, now: datetime | None = None, batch: int = 500) -> int:
+        """Delete the memories whose TTL ran out, like a Delete (history entry with rule
+        "expired", relations and vector dropped). Returns how many were deleted."""
+        now = now or datetime.now(UTC)
+        deleted = 0
+        while ids := await self._graph.expired_memories(now, batch):
+            done = await self._graph.delete_memories(ids, at=now, actor="system", rule="expired")
+            await self._drop_quietly(done)
+            deleted += len(done)
+            if len(ids) < batch:
+                break
+        if deleted:
+            log.info("pruned %d expired memories", deleted)
+        return deleted
 
     async def history(self, scope: Scope, memory_id: str) -> list[HistoryEntry]:
         validate_scope(scope)
@@ -509,6 +622,7 @@ class MemoryPipeline:
             old,
             text=text,
             triples=triples,
+            attributes=tuple(dict.fromkeys(a for f in facts for a in f.attributes)),
             metadata=dict(metadata) if metadata is not None else old.metadata,
             updated_at=now,
             content_hash=content_hash(text),
@@ -611,6 +725,12 @@ class _Ahead:
             self.cancel()
             return None, None
         return await self._task
+
+
+def _states_other(memory: Memory, attribute: Attribute) -> bool:
+    """The memory states another value of the attribute (and not this one)."""
+    values = {norm(a.value) for a in memory.attributes if a.name == attribute.name}
+    return bool(values) and norm(attribute.value) not in values
 
 
 def _actor(scope: Scope) -> str:

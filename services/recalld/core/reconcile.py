@@ -138,7 +138,7 @@ def correction_strength(fact: Fact) -> int:
     0: none."""
     if _CORRECTION.search(fact.text):
         return 2
-    if fact.attributes.get("correction") == "true" or _ACTUALLY.search(fact.text):
+    if fact.hints.get("correction") == "true" or _ACTUALLY.search(fact.text):
         return 0 if any(t.predicate.startswith(_CHANGE) for t in fact.triples) else 1
     return 0
 

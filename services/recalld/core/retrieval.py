@@ -15,6 +15,13 @@
    score (graph-only candidates start from the weakest vector candidate's
    cosine); weighted reciprocal rank fusion as an alternative. On LoCoMo dev
    (bench/results) score fusion with name-free vector queries beat RRF.
+4. Decay (recalld.core.profile.decay_weight): the fused relevance times the
+   memory's weight at the moment searched, so older, unconfirmed, unused facts
+   rank lower without disappearing.
+
+Levels: with ``levels`` set, the search runs over one view per level (the
+user's shared memories, the session's, the agent's own, and those of agents
+that granted it access) and merges them; each hit says its level.
 """
 
 from __future__ import annotations
@@ -24,14 +31,18 @@ import functools
 import heapq
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from recalld.core.memory import validate_scope
-from recalld.core.settings import FusionMethod, Limits, SearchSettings
+from recalld.core.profile import decay_weight, half_lives
+from recalld.core.settings import DecaySettings, FusionMethod, Limits, SearchSettings
 from recalld.kernel.domain import (
     CURRENT,
+    Attribute,
     Edge,
+    Level,
     Memory,
     MetadataFilter,
     Path,
@@ -68,6 +79,12 @@ def _edge_tokens(e: Edge) -> frozenset[str]:
 
 
 _POSSESSIVE = r"(?:'s|\u2019s)?"
+
+
+def _states(memory: Memory, wanted: Attribute) -> bool:
+    return any(
+        a.name == wanted.name and (not wanted.value or norm(a.value) == norm(wanted.value)) for a in memory.attributes
+    )
 
 
 def vector_query_text(query: str, linked: Sequence[str]) -> str:
@@ -121,7 +138,10 @@ class HybridRetriever:
         extractor: Extractor,
         settings: SearchSettings,
         limits: Limits,
+        decay: DecaySettings | None = None,
     ) -> None:
+        self._decay = decay or DecaySettings()
+        self._half_lives = half_lives(self._decay)
         self._graph = graph
         self._vector = vector
         self._embedder = embedder
@@ -140,9 +160,13 @@ class HybridRetriever:
         mode: SearchMode = SearchMode.HYBRID,
         time_range: TimeRange | None = None,
         validity: Validity = CURRENT,
+        levels: Sequence[Level] = (),
+        attributes: Sequence[Attribute] = (),
     ) -> list[SearchHit]:
         """Memories valid per ``validity`` (by default: those that hold now) ranked for the
-        query; vector search, graph walks and the final read all apply it."""
+        query; vector search, graph walks and the final read all apply it. ``levels``: search
+        those levels of the scope's user as the scope's agent sees them (recalld.core.levels);
+        ``attributes``: only memories stating each (an empty value: any value of that name)."""
         validate_scope(scope)
         query = query.strip()
         if not query:
@@ -158,6 +182,9 @@ class HybridRetriever:
         if time_range and time_range.start and time_range.end and time_range.start >= time_range.end:
             raise InvalidArgument("time_range.start must be before time_range.end")
         validate_filters(filters)
+        if len(attributes) > 16 or any(not a.name for a in attributes):
+            raise InvalidArgument("attribute filters need a name each, at most 16 of them")
+        views = await self.views(scope, levels)
 
         # Embed the raw query while spaCy analyses it; re-embed only if linked
         # names had to be taken out of it.
@@ -173,7 +200,7 @@ class HybridRetriever:
                 raw_embedding.cancel()
             raise
 
-        vector_hits: list[VectorHit] = []
+        qvec: Sequence[float] | None = None
         if raw_embedding is not None:
             text = vector_query_text(query, linked)
             if text == query:
@@ -181,25 +208,106 @@ class HybridRetriever:
             else:
                 raw_embedding.cancel()
                 (qvec,) = await self._embedder.embed([text])
+
+        now = datetime.now(UTC)
+        at = validity.as_of or now
+        per_view = await asyncio.gather(
+            *(
+                self._search_view(
+                    view, qvec, linked, analysis.terms, limit, filters, mode, time_range, validity, attributes
+                )
+                for view in views
+            )
+        )
+        best: dict[str, SearchHit] = {}
+        for hits in per_view:
+            for h in hits:
+                if h.memory.expired(now):
+                    continue  # not pruned yet, already gone for readers
+                weight = decay_weight(h.memory, at, self._half_lives, self._decay) if self._decay.enabled else 1.0
+                hit = replace(
+                    h, relevance=h.score, weight=weight, score=h.score * weight, level=Level.of(h.memory.scope, scope)
+                )
+                if h.memory.id not in best or hit.score > best[h.memory.id].score:
+                    best[h.memory.id] = hit
+        ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
+        return [h for h in ranked if h.score >= threshold][:limit]
+
+    async def views(self, scope: Scope, levels: Sequence[Level]) -> list[Scope]:
+        """The read scopes a search over ``levels`` merges: the user's shared memories (no agent,
+        no run), the run's (the shared ones and the agent's own), the agent's own, and for each
+        active grant to the agent the granting agent's memories of the user. Without levels: the
+        request scope as a filter."""
+        validate_scope(scope)
+        if not levels:
+            return [scope]
+        if not scope.user_id:
+            raise InvalidArgument("levels need scope.user_id: they are levels of one user's memory")
+        wanted = set(levels)
+        if wanted & {Level.AGENT, Level.SHARED} and not scope.agent_id:
+            raise InvalidArgument("the agent and shared levels need scope.agent_id: the agent that reads")
+        if Level.SESSION in wanted and not scope.run_id:
+            raise InvalidArgument("the session level needs scope.run_id")
+        u, a, r = scope.user_id, scope.agent_id, scope.run_id
+        views: list[Scope] = []
+        if Level.USER in wanted:
+            views.append(Scope(u, exact=True))
+        if Level.SESSION in wanted:
+            views.append(Scope(u, "", r, exact=True))
+            if a:
+                views.append(Scope(u, a, r, exact=True))
+        if Level.AGENT in wanted:
+            views.append(Scope(u, a))
+        if Level.SHARED in wanted:
+            views += [Scope(u, g.owner_agent) for g in await self._graph.list_grants(u, grantee_agent=a)]
+        return list(dict.fromkeys(views))
+
+    async def _search_view(
+        self,
+        scope: Scope,
+        qvec: Sequence[float] | None,
+        linked: Sequence[str],
+        terms: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        mode: SearchMode,
+        time_range: TimeRange | None,
+        validity: Validity,
+        attributes: Sequence[Attribute],
+    ) -> list[SearchHit]:
+        """Hits of one read scope, scored by relevance only, best first."""
+        allowed: set[str] | None = None
+        if attributes:
+            allowed = {
+                m.id
+                for m in await self._graph.attributed_memories(scope, validity)
+                if all(_states(m, a) for a in attributes)
+            }
+            if not allowed:
+                return []
+        vector_hits: list[VectorHit] = []
+        if qvec is not None:
             candidates = max(self._s.vector_candidates, limit)
-            vector_hits = await self._vector.search(qvec, scope, candidates, filters, time_range, validity)
+            vector_hits = await self._vector.search(
+                qvec, scope, candidates, filters, time_range, validity, ids=sorted(allowed) if allowed else None
+            )
 
         graph_cands: dict[str, _GraphCandidate] = {}
         if mode is not SearchMode.VECTOR:
             graph_cands = await self._graph_candidates(
-                scope, linked, analysis.terms, vector_hits if mode is SearchMode.HYBRID else [], validity
+                scope, linked, terms, vector_hits if mode is SearchMode.HYBRID else [], validity
             )
+            if allowed is not None:
+                graph_cands = {k: v for k, v in graph_cands.items() if k in allowed}
 
         ids = list(dict.fromkeys([h.id for h in vector_hits] + list(graph_cands)))
         memories = await self._graph.get_memories(ids, scope, filters, time_range, validity)
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
         fused = self._fuse(mode, vec_score, graph_score, memories)
-
         hits: list[SearchHit] = []
-        for mid, score, sources in fused:
-            if score < threshold:
-                continue
+        # Decay may lift hits from below the cut: keep a margin of candidates for the final ranking.
+        for mid, score, sources in fused[: max(limit * 3, limit + 20)]:
             cand = graph_cands.get(mid)
             hits.append(
                 SearchHit(
@@ -210,8 +318,6 @@ class HybridRetriever:
                     vector_score=vec_score.get(mid),
                 )
             )
-            if len(hits) == limit:
-                break
         return hits
 
     def _fuse(

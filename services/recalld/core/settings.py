@@ -83,3 +83,38 @@ class ReconcileSettings:
     neighbours: int = 5  # vector neighbours compared per fact
     single_valued: frozenset[str] = DEFAULT_SINGLE_VALUED
     equivalents: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EQUIVALENTS))
+
+
+@dataclass(frozen=True, slots=True)
+class DecaySettings:
+    """How a memory's weight in Search fades (recalld.core.profile.decay_weight)."""
+
+    enabled: bool = True
+    half_life_days: float = 365.0  # for memories whose attributes and predicates name no half-life
+    # attribute name or predicate -> half-life in days ("inf": never fades); added to the defaults
+    # of recalld.core.profile.ATTRIBUTES
+    half_lives: Mapping[str, str] = field(default_factory=dict)
+    floor: float = 0.8  # weight of a fully faded memory of importance 0 (importance 1 never fades)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.floor <= 1.0:
+            raise ValueError(f"decay floor must be between 0 and 1, not {self.floor}")
+        if not self.half_life_days > 0:
+            raise ValueError(f"decay half_life_days must be positive, not {self.half_life_days}")
+        for name, raw in self.half_lives.items():
+            try:
+                ok = float(raw) > 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"decay half-life of {name!r} must be a positive number of days or inf, not {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncSettings:
+    """Asynchronous Add (recalld.core.operations)."""
+
+    workers: int = 2  # scopes are spread over this many in-order queues
+    max_backlog: int = 10_000  # unfinished operations; beyond it ASYNC Add is RESOURCE_EXHAUSTED
+    max_attempts: int = 5  # an operation failing with an unexpected error is retried this often
+    lease_s: float = 300.0  # a RUNNING operation whose worker stopped is taken over after this

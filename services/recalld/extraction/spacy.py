@@ -7,7 +7,7 @@ chats). First person (I, me, my, we, our...) -> the message's ``name``, else
 Facts: one per sentence (spaCy's split, also cut after ". ! ?" before a capital).
 Dropped: questions ("...?"), fewer than 3 words ("I'm vegan." has 3), verbless
 fragments ("Thanks a lot.") and thanks. Other sentences are Facts even without
-triples. DATE/TIME entities go to ``attributes["time"]``.
+triples. DATE/TIME entities go to ``hints["time"]``.
 
 Triples, per clause (a verb with a subject; conjoined verbs inherit it):
   * verb + object ``(s, lemma, obj)``; particles (``give_up``); passives use the
@@ -26,8 +26,8 @@ Triples, per clause (a verb with a subject; conjoined verbs inherit it):
 Negation and cessation: "no longer" negates like "not" ("I'm no longer vegetarian" ->
 ``(alice, not_is, vegetarian)``); cessation verbs keep their shape (``stop_take``,
 ``quit_smoke``, ``give_up``). A sentence saying that something ended ("no longer", "any
-more", "stopped", "quit", "gave up") gets ``attributes["cessation"] = "true"``; an explicit
-correction ("actually", "I meant", "sorry", "X, not Y") ``attributes["correction"] =
+more", "stopped", "quit", "gave up") gets ``hints["cessation"] = "true"``; an explicit
+correction ("actually", "I meant", "sorry", "X, not Y") ``hints["correction"] =
 "true"``, and in "a Persian, not a Siamese" the contrasted value is negated
 (``not_is_a Siamese``), never taken as a name. Age: "I'm 34 years old" -> ``has_age 34``.
 
@@ -70,6 +70,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from recalld.extraction.attributes import distil
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
 
 FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"})
@@ -363,16 +364,19 @@ class SpacyExtractor:
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
         times = [e.text for e in sent.ents if _is_time_entity(e)]
-        attributes = {"time": "; ".join(times)} if times else {}
+        hints = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text):
-            attributes["cessation"] = "true"
+            hints["cessation"] = "true"
         if CORRECTION.search(sent.text):
-            attributes["correction"] = "true"
+            hints["correction"] = "true"
+        triples = list(dict.fromkeys(triples))
+        negated = "cessation" in hints or any(t.lower_ in NEGATORS for t in sent)
         return Fact(
             text=sent.text.strip(),
-            triples=tuple(dict.fromkeys(triples)),
+            triples=tuple(triples),
             speaker=ctx.speaker,
-            attributes=attributes,
+            hints=hints,
+            attributes=distil(sent, triples, ctx.speaker, negated=negated),
             aliases=dict(ctx.aliases),
         )
 

@@ -36,6 +36,9 @@ class Scope:
     user_id: str = ""
     agent_id: str = ""
     run_id: str = ""
+    # Reading only: the fields left unset must be unset on the memory too ({user_id: alice},
+    # exact, sees alice's user-level memories and none that an agent or a run made).
+    exact: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -62,9 +65,20 @@ class Scope:
             (k, v) for k, v in (("user_id", self.user_id), ("agent_id", self.agent_id), ("run_id", self.run_id)) if v
         ]
 
+    def filter_items(self) -> list[tuple[str, str]]:
+        """The (field, value) equalities this scope imposes as a read filter: the set fields, and
+        when ``exact`` also the unset ones (value "")."""
+        if not self.exact:
+            return self.items()
+        return [("user_id", self.user_id), ("agent_id", self.agent_id), ("run_id", self.run_id)]
+
     def contains(self, other: Scope) -> bool:
         """True when ``other`` (a memory's scope) matches this filter."""
-        return all(getattr(other, k) == v for k, v in self.items())
+        return all(getattr(other, k) == v for k, v in self.filter_items())
+
+    def writable(self) -> Scope:
+        """The scope a memory is stored under (``exact`` is a read option only)."""
+        return Scope(self.user_id, self.agent_id, self.run_id) if self.exact else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +101,26 @@ class Triple:
 
 
 @dataclass(frozen=True, slots=True)
+class Attribute:
+    """One structured attribute of the scope's user, distilled from a fact: ``allergies =
+    penicillin``, ``exercise_routine = run 5 km every morning``. Names are snake_case; whether a
+    name holds one value at a time or accumulates is the core's configuration
+    (recalld.core.profile)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """One atomic fact distilled from a message."""
 
     text: str
     triples: tuple[Triple, ...] = ()
     speaker: str = ""
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    # Extraction hints for the core: "time" (the time phrase), "cessation", "correction".
+    hints: Mapping[str, str] = field(default_factory=dict)
+    attributes: tuple[Attribute, ...] = ()
     # Descriptions that name an entity, as said in the message: {"bob's cat": "Luna"} from "my cat
     # Luna". The store keeps them per namespace so a later "my cat" resolves to Luna.
     aliases: Mapping[str, str] = field(default_factory=dict)
@@ -144,16 +171,33 @@ class Memory:
     retired_at: datetime | None = None
     superseded_by: str = ""
     retired_by_rule: str = ""
-    # Reinforcement: how often the fact was stated (1 when added) and when last.
+    # Reinforcement: how often the fact was stated (1 when added) and when last (world time: the
+    # reference time of the latest statement).
     confirmations: int = 1
     confirmed_at: datetime | None = None
+    # Living memory: how much the fact matters (0..1; 0.5 unless set on Add), when a client last
+    # reported using it (MarkUsed), when it expires (TTL; None: never), and the structured
+    # attributes it states.
+    importance: float = 0.5
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    attributes: tuple[Attribute, ...] = ()
 
     def __post_init__(self) -> None:
-        # Defaults that depend on other fields: valid since the reference time, confirmed when made.
+        # Defaults that depend on other fields: valid since the reference time, confirmed when said.
         if self.valid_from is None:
             object.__setattr__(self, "valid_from", self.reference_time)
         if self.confirmed_at is None:
-            object.__setattr__(self, "confirmed_at", self.created_at)
+            object.__setattr__(self, "confirmed_at", self.reference_time)
+
+    @property
+    def last_seen(self) -> datetime:
+        """When the fact was last stated or used: what its decay counts from."""
+        seen = self.confirmed_at or self.reference_time
+        return max(seen, self.last_used_at) if self.last_used_at is not None else seen
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     @property
     def current(self) -> bool:
@@ -276,6 +320,74 @@ class Subgraph:
     edges: tuple[Edge, ...]
 
 
+class Level(enum.Enum):
+    """Where a memory sits relative to the agent that reads it."""
+
+    USER = "user"  # about the user, made by no agent and in no session: shared by every agent
+    SESSION = "session"  # made in a run (session)
+    AGENT = "agent"  # private to the agent that made it
+    SHARED = "shared"  # another agent's, readable through a grant
+
+    @staticmethod
+    def of(memory_scope: Scope, reader: Scope) -> Level:
+        if memory_scope.agent_id and reader.agent_id and memory_scope.agent_id != reader.agent_id:
+            return Level.SHARED
+        if memory_scope.run_id:
+            return Level.SESSION
+        if memory_scope.agent_id:
+            return Level.AGENT
+        return Level.USER
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """``owner_agent`` lets ``grantee_agent`` read the memories it made about ``user_id``. Kept
+    after revocation (``revoked_at``) as the audit trail."""
+
+    id: str
+    user_id: str
+    owner_agent: str
+    grantee_agent: str
+    granted_at: datetime
+    granted_by: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class OperationStatus(enum.Enum):
+    PENDING = "pending"  # durably recorded, not applied yet
+    RUNNING = "running"  # a worker holds it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        return self in (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """An asynchronous Add: the request as recorded (JSON, opaque to the stores), its state, and
+    once applied its results (JSON). Its id is the id of the episode it becomes, which is how a
+    restart knows whether it was applied already."""
+
+    id: str
+    scope: Scope
+    request: str
+    status: OperationStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    error: str = ""
+    result: str = ""
+    owner: str = ""
+    lease_until: datetime | None = None
+
+
 class Retriever(enum.Enum):
     VECTOR = "vector"
     GRAPH = "graph"
@@ -322,3 +434,7 @@ class SearchHit:
     retrievers: tuple[Retriever, ...]
     paths: tuple[Path, ...] = ()
     vector_score: float | None = None
+    level: Level = Level.USER
+    # The relevance before the decay weight was applied (score = relevance * weight).
+    relevance: float = 0.0
+    weight: float = 1.0

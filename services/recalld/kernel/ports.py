@@ -41,10 +41,13 @@ from recalld.kernel.domain import (
     ChatMessage,
     Episode,
     Fact,
+    Grant,
     HistoryEntry,
     Memory,
     Metadata,
     MetadataFilter,
+    Operation,
+    OperationStatus,
     Path,
     QueryAnalysis,
     Scope,
@@ -140,11 +143,20 @@ class GraphStore(Protocol):
         at: datetime,
         expected_versions: Mapping[str, int] | None = None,
         actor: str = "system",
+        rule: str = "api",
     ) -> dict[str, int]:
         """Tombstone the active memories among ``ids`` (only those at their expected version, when
         given), drop their relations, remove the entities no relation touches any more, and record
-        a DELETE history entry each (old text and triples as stored, by ``actor``). Returns id ->
-        tombstone version of the memories this call deleted."""
+        a DELETE history entry each (old text and triples as stored, by ``actor``, for ``rule``:
+        "api", "expired"). Returns id -> tombstone version of the memories this call deleted."""
+
+    async def touch_memories(self, ids: Sequence[str], scope: Scope, at: datetime) -> int:
+        """Record that the client used these memories at ``at`` (``last_used_at``, never moved
+        back; no new version). Returns how many active memories in the scope were touched."""
+
+    async def expired_memories(self, now: datetime, limit: int) -> list[str]:
+        """Ids of active memories whose ``expires_at`` is at or before ``now``, oldest expiry
+        first."""
 
     # -- reads ---------------------------------------------------------------
     async def get_memories(
@@ -193,6 +205,47 @@ class GraphStore(Protocol):
 
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         """Oldest first; None when no memory (active or deleted) has that id in the scope."""
+
+    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
+        """The active memories in ``scope`` that carry attributes, valid per ``validity``."""
+
+    async def episode_exists(self, episode_id: str) -> bool: ...
+
+    # -- the operation log (asynchronous Add) -------------------------------------
+    async def enqueue_operation(self, op: Operation, limit: int) -> None:
+        """Record a PENDING operation durably. Raises ResourceExhausted, writing nothing, when
+        ``limit`` operations are already unfinished."""
+
+    async def get_operation(self, operation_id: str) -> Operation | None: ...
+
+    async def unfinished_operations(self, limit: int) -> list[Operation]:
+        """PENDING and RUNNING operations, in the order they were recorded."""
+
+    async def count_unfinished_operations(self) -> int: ...
+
+    async def claim_operation(self, operation_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Make ``owner`` the one worker that runs the operation (status RUNNING, attempts + 1) if
+        it is PENDING, or RUNNING under a lease that has run out (a worker that died) or under
+        ``owner`` itself. False when someone else holds it or it is done."""
+
+    async def finish_operation(
+        self, operation_id: str, owner: str, status: OperationStatus, *, result: str, error: str, at: datetime
+    ) -> bool:
+        """Record the outcome (SUCCEEDED/FAILED, or PENDING to give it back for a retry) if
+        ``owner`` still holds the operation."""
+
+    # -- grants between agents ---------------------------------------------------------
+    async def put_grant(self, grant: Grant) -> Grant:
+        """Store the grant unless the same (user, owner, grantee) grant is active already; returns
+        the active grant."""
+
+    async def revoke_grant(self, user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> bool:
+        """End the active grant (kept, with ``revoked_at``). False when there was none."""
+
+    async def list_grants(
+        self, user_id: str, *, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
+    ) -> list[Grant]:
+        """Grants about ``user_id`` (optionally of one owner or grantee), oldest first."""
 
     # -- graph ----------------------------------------------------------------
     async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
@@ -282,8 +335,10 @@ class VectorStore(Protocol):
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
         validity: Validity = CURRENT,
+        ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
-        """Nearest memories in ``scope`` matching filters, time range and ``validity``."""
+        """Nearest memories in ``scope`` matching filters, time range and ``validity`` (and, when
+        ``ids`` is given, among those ids only)."""
 
     async def search_many(
         self,

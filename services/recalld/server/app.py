@@ -11,11 +11,14 @@ import logging
 import time
 import typing
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from recalld.core.explore import GraphExplorer
 from recalld.core.indexing import Indexer
 from recalld.core.memory import MemoryPipeline
+from recalld.core.operations import OperationRunner
 from recalld.core.retrieval import HybridRetriever
+from recalld.core.sharing import Sharing
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorStore
 from recalld.server.config import GraphBackend, Settings
 
@@ -33,7 +36,10 @@ class App:
     memories: MemoryPipeline
     retriever: HybridRetriever
     explorer: GraphExplorer
+    operations: OperationRunner
+    sharing: Sharing
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
+    _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         """Open the stores and converge the vector index with the system of record."""
@@ -51,6 +57,18 @@ class App:
             self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
         else:
             await self.indexer.sweep()
+        await self.operations.start()
+        if self.settings.prune_interval_s > 0:
+            self._pruner = asyncio.create_task(self._prune_forever(), name="pruner")
+
+    async def _prune_forever(self) -> None:
+        """Remove expired memories every ``prune_interval_s`` (the first time at start-up)."""
+        while True:
+            try:
+                await self.memories.prune_expired()
+            except Exception:
+                log.exception("pruning expired memories failed; retried next interval")
+            await asyncio.sleep(self.settings.prune_interval_s)
 
     async def _reconcile_forever(self) -> None:
         """A full sweep first, then pending index work every ``reconcile_interval_s`` and a full
@@ -76,10 +94,12 @@ class App:
                 log.exception("periodic reconcile failed")
 
     async def close(self) -> None:
-        if self._reconciler is not None:
-            self._reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconciler
+        await self.operations.close()
+        for task in (self._reconciler, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.vector.close()
         await self.graph.close()
 
@@ -135,6 +155,16 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
+    memories = MemoryPipeline(
+        graph=graph,
+        vector=vector,
+        embedder=embedder,
+        extractor=extractor,
+        indexer=indexer,
+        limits=settings.limits,
+        reconcile=settings.truth,
+        session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
+    )
     return App(
         settings=settings,
         graph=graph,
@@ -142,15 +172,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         embedder=embedder,
         extractor=extractor,
         indexer=indexer,
-        memories=MemoryPipeline(
-            graph=graph,
-            vector=vector,
-            embedder=embedder,
-            extractor=extractor,
-            indexer=indexer,
-            limits=settings.limits,
-            reconcile=settings.truth,
-        ),
+        memories=memories,
         retriever=HybridRetriever(
             graph=graph,
             vector=vector,
@@ -158,6 +180,15 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
             extractor=extractor,
             settings=settings.search,
             limits=settings.limits,
+            decay=settings.decay,
         ),
         explorer=GraphExplorer(graph=graph),
+        operations=OperationRunner(
+            graph=graph,
+            pipeline=memories,
+            settings=settings.async_add,
+            # SQLite and Milvus Lite allow one process per data directory: nobody else holds a lease.
+            exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
+        ),
+        sharing=Sharing(graph=graph),
     )

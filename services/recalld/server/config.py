@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from recalld.core.settings import Limits, ReconcileSettings, SearchSettings
+from recalld.core.settings import AsyncSettings, DecaySettings, Limits, ReconcileSettings, SearchSettings
 
 
 class GraphBackend(enum.StrEnum):
@@ -74,6 +74,10 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
     truth: ReconcileSettings = field(default_factory=ReconcileSettings)  # RECALLD_TRUTH_*: reconciliation rules
+    decay: DecaySettings = field(default_factory=DecaySettings)  # RECALLD_DECAY_*: forgetting by ranking
+    async_add: AsyncSettings = field(default_factory=AsyncSettings)  # RECALLD_ASYNC_ADD_*: asynchronous Add
+    session_ttl_s: float = 7 * 86400.0  # memories of a run (session) expire this long after they are made (0: never)
+    prune_interval_s: float = 60.0  # how often expired memories are removed (0: never)
 
     @property
     def milvus_uri(self) -> str:
@@ -136,7 +140,7 @@ def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         kind = hints[f.name]
-        if kind in (Limits, SearchSettings, ReconcileSettings):
+        if kind in (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings):
             values[f.name] = _load(kind, env, f"{prefix}{f.name.upper()}_")
             continue
         key = prefix + f.name.upper()

@@ -38,8 +38,9 @@ def _bucket_name(b: int) -> str:
 
 
 def scope_expression(scope: Scope) -> str:
-    """``user_id == "alice" and agent_id == "tutor"`` for the set fields."""
-    return " and ".join(f"{k} == {milvus_literal(v)}" for k, v in scope.items())
+    """``user_id == "alice" and agent_id == "tutor"`` for the set fields (and ``== ""`` for the
+    unset ones of an exact scope)."""
+    return " and ".join(f"{k} == {milvus_literal(v)}" for k, v in scope.filter_items())
 
 
 # Reference time as integer microseconds (recalld.kernel.times), like every other store.
@@ -266,8 +267,11 @@ class MilvusVectorStore:
         filters: Sequence[MetadataFilter] = (),
         time_range: TimeRange | None = None,
         validity: Validity = CURRENT,
+        ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
-        (hits,) = await self._search([vector], scope, limit, filters, time_range, validity)
+        if ids is not None and not ids:
+            return []
+        (hits,) = await self._search([vector], scope, limit, filters, time_range, validity, ids=ids)
         return hits
 
     async def search_many(
@@ -295,9 +299,13 @@ class MilvusVectorStore:
         time_range: TimeRange | None,
         validity: Validity,
         level: str | None = None,
+        *,
+        ids: Sequence[str] | None = None,
     ) -> list[list[VectorHit]]:
         """One Milvus request for every query vector (nq = len(vectors))."""
         expr = search_expression(scope, filters, time_range, self._time_field, validity if self._has_validity else None)
+        if ids is not None:
+            expr = f"({expr}) and id in {milvus_literal(list(ids))}" if expr else f"id in {milvus_literal(list(ids))}"
         # Only a set user_id pins one partition; other scopes span users.
         part = self._partition(scope.user_id) if scope.user_id else None
         deletes = self._deletes

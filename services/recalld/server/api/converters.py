@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from recalld.core.indexing import VerifyReport
+from recalld.core.operations import decode_results
+from recalld.core.profile import ProfileValue
 from recalld.kernel import domain as d
 from recalld.kernel.errors import InvalidArgument
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
@@ -37,6 +40,19 @@ _EVENTS = {
 }
 _STATES = {d.MemoryState.ACTIVE: common_pb2.MEMORY_STATE_ACTIVE, d.MemoryState.DELETED: common_pb2.MEMORY_STATE_DELETED}
 _RETRIEVERS = {d.Retriever.VECTOR: memory_pb2.RETRIEVER_VECTOR, d.Retriever.GRAPH: memory_pb2.RETRIEVER_GRAPH}
+_LEVELS = {
+    d.Level.USER: common_pb2.LEVEL_USER,
+    d.Level.SESSION: common_pb2.LEVEL_SESSION,
+    d.Level.AGENT: common_pb2.LEVEL_AGENT,
+    d.Level.SHARED: common_pb2.LEVEL_SHARED,
+}
+_LEVELS_IN: dict[int, d.Level] = {int(v): k for k, v in _LEVELS.items()}
+_OP_STATUS = {
+    d.OperationStatus.PENDING: memory_pb2.OPERATION_STATUS_PENDING,
+    d.OperationStatus.RUNNING: memory_pb2.OPERATION_STATUS_RUNNING,
+    d.OperationStatus.SUCCEEDED: memory_pb2.OPERATION_STATUS_SUCCEEDED,
+    d.OperationStatus.FAILED: memory_pb2.OPERATION_STATUS_FAILED,
+}
 
 
 def _integral(v: Any) -> Any:
@@ -82,6 +98,32 @@ def filters(msgs: Iterable[memory_pb2.MetadataFilter]) -> list[d.MetadataFilter]
     return out
 
 
+def levels(values: Iterable[int]) -> list[d.Level]:
+    out = []
+    for i, v in enumerate(values):
+        if v not in _LEVELS_IN:
+            raise InvalidArgument(f"levels[{i}] must be USER, SESSION, AGENT or SHARED")
+        out.append(_LEVELS_IN[v])
+    return list(dict.fromkeys(out))
+
+
+def attributes(msgs: Iterable[common_pb2.Attribute]) -> list[d.Attribute]:
+    return [d.Attribute(a.name, a.value) for a in msgs]
+
+
+def is_async(req: memory_pb2.AddRequest) -> bool:
+    if req.mode not in (memory_pb2.ADD_MODE_UNSPECIFIED, memory_pb2.ADD_MODE_SYNC, memory_pb2.ADD_MODE_ASYNC):
+        raise InvalidArgument(f"mode {req.mode} is not an Add mode (SYNC or ASYNC)")
+    return req.mode == memory_pb2.ADD_MODE_ASYNC
+
+
+def ttl(req: memory_pb2.AddRequest) -> timedelta | None:
+    if not req.HasField("ttl"):
+        return None
+    d_: duration_pb2.Duration = req.ttl
+    return d_.ToTimedelta()
+
+
 def mode(value: int) -> d.SearchMode:
     if value not in _MODES:
         raise InvalidArgument(f"mode {value} is not a retrieval mode")
@@ -92,6 +134,12 @@ def validity(msg: Any, as_of_field: str = "as_of") -> d.Validity:
     """From a message with ``as_of`` and ``include_retired`` (SearchRequest, ValidityFilter)."""
     if msg.include_retired:
         return d.ANY_VALIDITY
+    as_of = optional_timestamp(msg, as_of_field)
+    return d.CURRENT if as_of is None else d.Validity(as_of=as_of)
+
+
+def validity_at(msg: Any, as_of_field: str) -> d.Validity:
+    """What holds now, or at ``as_of`` when set."""
     as_of = optional_timestamp(msg, as_of_field)
     return d.CURRENT if as_of is None else d.Validity(as_of=as_of)
 
@@ -156,6 +204,10 @@ def memory_msg(m: d.Memory) -> common_pb2.Memory:
         retired_by_rule=m.retired_by_rule,
         confirmations=m.confirmations,
         confirmed_at=_opt_ts(m.confirmed_at),
+        importance=m.importance,
+        last_used_at=_opt_ts(m.last_used_at),
+        expires_at=_opt_ts(m.expires_at),
+        attributes=[common_pb2.Attribute(name=a.name, value=a.value) for a in m.attributes],
     )
 
 
@@ -195,6 +247,9 @@ def search_response(hits: Iterable[d.SearchHit]) -> memory_pb2.SearchResponse:
             retrievers=[_RETRIEVERS[r] for r in h.retrievers],
             paths=[path_msg(p) for p in h.paths],
             retired=not h.memory.current,
+            level=_LEVELS[h.level],
+            relevance=h.relevance,
+            weight=h.weight,
         )
         if h.vector_score is not None:
             hit.vector_score = h.vector_score
@@ -218,6 +273,54 @@ def history_response(entries: Iterable[d.HistoryEntry]) -> memory_pb2.HistoryRes
             )
             for h in entries
         ]
+    )
+
+
+def operation_msg(op: d.Operation) -> memory_pb2.Operation:
+    return memory_pb2.Operation(
+        id=op.id,
+        scope=common_pb2.Scope(user_id=op.scope.user_id, agent_id=op.scope.agent_id, run_id=op.scope.run_id),
+        status=_OP_STATUS[op.status],
+        created_at=_ts(op.created_at),
+        updated_at=_ts(op.updated_at),
+        attempts=op.attempts,
+        error=op.error,
+        results=[
+            memory_pb2.OperationResult(
+                memory_id=r.memory_id, event=_EVENTS[d.EventKind(r.event)], rule=r.rule, related_ids=list(r.related_ids)
+            )
+            for r in decode_results(op)
+        ],
+        recovered=bool(op.result and json.loads(op.result).get("recovered")),
+    )
+
+
+def profile_response(values: Iterable[ProfileValue]) -> memory_pb2.ProfileResponse:
+    return memory_pb2.ProfileResponse(
+        attributes=[
+            memory_pb2.ProfileAttribute(
+                name=v.name,
+                value=v.value,
+                category=v.category,
+                multi_valued=v.multi,
+                valid_from=_opt_ts(v.valid_from),
+                sources=[memory_msg(m) for m in v.memories],
+            )
+            for v in values
+        ]
+    )
+
+
+def grant_msg(g: d.Grant) -> memory_pb2.Grant:
+    return memory_pb2.Grant(
+        id=g.id,
+        user_id=g.user_id,
+        owner_agent=g.owner_agent,
+        grantee_agent=g.grantee_agent,
+        granted_at=_ts(g.granted_at),
+        granted_by=g.granted_by,
+        revoked_at=_opt_ts(g.revoked_at),
+        revoked_by=g.revoked_by,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -45,5 +45,25 @@ def translated(fn: Handler[R]) -> Handler[R]:
             log.exception("%s failed", fn.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
         raise AssertionError("unreachable: context.abort raises")
+
+    return wrapper
+
+
+StreamHandler = Callable[[Any, Any, grpc.aio.ServicerContext], AsyncIterator[R]]
+
+
+def translated_stream(fn: StreamHandler[R]) -> StreamHandler[R]:
+    """:func:`translated` for server-streaming handlers."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[R]:
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except RecalldError as exc:
+            await context.abort(status_for(exc), str(exc))
+        except Exception:
+            log.exception("%s failed", fn.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
 
     return wrapper

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
 
 from recalld.server.api import converters as conv
-from recalld.server.api.errors import translated
+from recalld.server.api.errors import translated, translated_stream
 from recalld.server.app import App
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
 
@@ -18,15 +19,24 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     def __init__(self, app: App) -> None:
         self._m = app.memories
         self._r = app.retriever
+        self._ops = app.operations
+        self._sharing = app.sharing
 
     @translated
     async def Add(self, request: memory_pb2.AddRequest, context: Ctx) -> memory_pb2.AddResponse:
+        scope, msgs = conv.scope(request.scope), conv.messages(request.messages)
+        meta = conv.metadata(request.metadata)
+        ref = conv.optional_timestamp(request, "reference_time")
+        infer = request.infer if request.HasField("infer") else True
+        importance = request.importance if request.HasField("importance") else None
+        ttl = conv.ttl(request)
+        if conv.is_async(request):
+            op = await self._ops.submit(
+                scope, msgs, metadata=meta, reference_time=ref, infer=infer, importance=importance, ttl=ttl
+            )
+            return memory_pb2.AddResponse(episode_id=op.id, operation_id=op.id)
         episode_id, events = await self._m.add(
-            conv.scope(request.scope),
-            conv.messages(request.messages),
-            metadata=conv.metadata(request.metadata),
-            reference_time=conv.optional_timestamp(request, "reference_time"),
-            infer=request.infer if request.HasField("infer") else True,
+            scope, msgs, metadata=meta, reference_time=ref, infer=infer, importance=importance, ttl=ttl
         )
         return conv.add_response(episode_id, events)
 
@@ -41,6 +51,8 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
             mode=conv.mode(request.mode),
             time_range=conv.time_range(request),
             validity=conv.validity(request),
+            levels=conv.levels(request.levels),
+            attributes=conv.attributes(request.attributes),
         )
         return conv.search_response(hits)
 
@@ -86,6 +98,54 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     async def History(self, request: memory_pb2.HistoryRequest, context: Ctx) -> memory_pb2.HistoryResponse:
         entries = await self._m.history(conv.scope(request.scope), request.memory_id)
         return conv.history_response(entries)
+
+    @translated
+    async def GetOperation(
+        self, request: memory_pb2.GetOperationRequest, context: Ctx
+    ) -> memory_pb2.GetOperationResponse:
+        return memory_pb2.GetOperationResponse(operation=conv.operation_msg(await self._ops.get(request.operation_id)))
+
+    @translated_stream
+    async def WatchOperations(
+        self, request: memory_pb2.WatchOperationsRequest, context: Ctx
+    ) -> AsyncIterator[memory_pb2.WatchOperationsResponse]:
+        async for op in self._ops.watch(list(request.operation_ids)):
+            yield memory_pb2.WatchOperationsResponse(operation=conv.operation_msg(op))
+
+    @translated
+    async def Profile(self, request: memory_pb2.ProfileRequest, context: Ctx) -> memory_pb2.ProfileResponse:
+        scope = conv.scope(request.scope)
+        values = await self._m.profile(
+            await self._r.views(scope, conv.levels(request.levels)), conv.validity_at(request, "as_of")
+        )
+        return conv.profile_response(values)
+
+    @translated
+    async def MarkUsed(self, request: memory_pb2.MarkUsedRequest, context: Ctx) -> memory_pb2.MarkUsedResponse:
+        n = await self._m.mark_used(conv.scope(request.scope), list(request.memory_ids))
+        return memory_pb2.MarkUsedResponse(marked_count=n)
+
+    @translated
+    async def GrantAccess(self, request: memory_pb2.GrantAccessRequest, context: Ctx) -> memory_pb2.GrantAccessResponse:
+        grant = await self._sharing.grant(request.user_id, request.owner_agent, request.grantee_agent)
+        return memory_pb2.GrantAccessResponse(grant=conv.grant_msg(grant))
+
+    @translated
+    async def RevokeAccess(
+        self, request: memory_pb2.RevokeAccessRequest, context: Ctx
+    ) -> memory_pb2.RevokeAccessResponse:
+        await self._sharing.revoke(request.user_id, request.owner_agent, request.grantee_agent)
+        return memory_pb2.RevokeAccessResponse()
+
+    @translated
+    async def ListGrants(self, request: memory_pb2.ListGrantsRequest, context: Ctx) -> memory_pb2.ListGrantsResponse:
+        grants = await self._sharing.list(
+            request.user_id,
+            owner_agent=request.owner_agent,
+            grantee_agent=request.grantee_agent,
+            include_revoked=request.include_revoked,
+        )
+        return memory_pb2.ListGrantsResponse(grants=[conv.grant_msg(g) for g in grants])
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
