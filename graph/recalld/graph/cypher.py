@@ -10,7 +10,8 @@ Rules, enforced by ``tests/unit/test_cypher.py``:
   variable-length bounds (Cypher accepts no parameter there). Every value that comes from a
   caller - ids, texts, entity names, scope values, metadata keys and values - is a ``$parameter``.
 * Scope predicates name only ``user_id``, ``agent_id``, ``run_id`` (and, on memories, their
-  indexed ``*_key`` twins); traversals check them on every relationship of a path.
+  indexed ``*_key`` twins); traversals check them on every relationship of a path. An exact
+  scope (``Scope.exact``) also requires the unset fields to be "" (compared raw, not by key).
 * Every column a statement returns is named, ``<expr> AS <alias>`` (aliases unique within the
   RETURN), and runners hand rows back as dicts keyed by alias: the store reads ``row["id"]``,
   never a position. ORDER BY names projected aliases (see recalld.graph.falkordb).
@@ -27,7 +28,7 @@ Data model::
     (:Memory  {id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id,
                reference_time, created_at, updated_at, state, version, indexed,
                valid_from, valid_to, retired_at, superseded_by, retired_by_rule,
-               confirmations, confirmed_at,
+               confirmations, confirmed_at, importance, last_used_at, expires_at, attributes,
                user_key, agent_key, run_key, dedup_key, m_s_<key> | m_n_<key> ...})
     (:Entity  {key, namespace, norm, name, type})     unique key
     (:Entity)-[:REL {memory_id, ord, predicate, user_id, agent_id, run_id, created_at,
@@ -35,6 +36,7 @@ Data model::
     (:Alias   {key, namespace, alias, entity_key})    unique key; entity_key indexed
     (:History {memory_id, seq, event, old_text, new_text, at, actor, rule, episode_id,
                old_triples, new_triples})
+    (:Operation), (:Grant), (:Counter)                see "the operation log and grants" below
 
 * Validity: ``valid_to`` is absent (null) while a memory or relation holds; reads filter on it
   (``validity_predicate``). A relation's validity is its memory's, written with it and ended
@@ -50,14 +52,15 @@ Data model::
 
 * Times are integer microseconds since the epoch: exact, and FalkorDB prints doubles with 15
   significant digits, which would lose the microseconds of a float epoch on the way back.
-* ``metadata`` and ``triples`` are JSON strings (what reads return). Neither database can look
-  into a JSON string, so metadata is also stored flattened for filtering, one property per
-  top-level key that matches ``recalld.kernel.filters.KEY_PATTERN``: ``m_s_<key>`` for strings and
-  ``m_n_<key>`` for numbers (booleans as 1/0; lists and objects as their compact JSON text, under
-  ``m_s_``). The split by type reproduces the embedded store's SQLite ``json_extract``
-  comparisons exactly: numbers and strings compare within their type, every number sorts before
-  every string, ``true`` equals 1, and a missing or null value matches only ``!=``. Keys reach
-  the database as parameters (``m[$f0_s]``), never as statement text.
+* ``metadata``, ``triples`` and ``attributes`` (``[[name, value], ...]``, ``"[]"`` when none) are
+  JSON strings (what reads return). Neither database can look into a JSON string, so metadata is
+  also stored flattened for filtering, one property per top-level key that matches
+  ``recalld.kernel.filters.KEY_PATTERN``: ``m_s_<key>`` for strings and ``m_n_<key>`` for numbers
+  (booleans as 1/0; lists and objects as their compact JSON text, under ``m_s_``). The split by
+  type reproduces the embedded store's SQLite ``json_extract`` comparisons exactly: numbers and
+  strings compare within their type, every number sorts before every string, ``true`` equals 1,
+  and a missing or null value matches only ``!=``. Keys reach the database as parameters
+  (``m[$f0_s]``), never as statement text.
 * History entries are ordered by ``seq``: one more than the memory's highest seq plus the entry's
   position in the batch (gaps are fine; only the order counts).
 * Traversals (``expand``, ``paths_between``) ask for one walk length per query, with a LIMIT:
@@ -76,17 +79,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from recalld.graph.rows import history_from_fields, memory_from_fields, triples_json
+from recalld.graph.rows import attributes_json, history_from_fields, memory_from_fields, triples_json
 from recalld.kernel.domain import (
     CURRENT,
     Edge,
     EntityNode,
     Episode,
     FilterOp,
+    Grant,
     HistoryEntry,
     Memory,
     MemoryState,
     MetadataFilter,
+    Operation,
+    OperationStatus,
     Path,
     Scope,
     Subgraph,
@@ -94,7 +100,7 @@ from recalld.kernel.domain import (
     Validity,
     norm,
 )
-from recalld.kernel.errors import Conflict, memory_gone, version_conflict
+from recalld.kernel.errors import Conflict, ResourceExhausted, memory_gone, version_conflict
 from recalld.kernel.filters import KEY_PATTERN
 from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
@@ -112,6 +118,9 @@ LIFECYCLE_PROPS = (
     "confirmations",
     "confirmed_at",
 )
+# Living memory: importance, use, expiry and the structured attributes (JSON [[name, value], ...]).
+# Nodes written before they existed lack them; reads return null, which means the default.
+LIVING_PROPS = ("importance", "last_used_at", "expires_at", "attributes")
 SCOPE_KEYS = {"user_id": "user_key", "agent_id": "agent_key", "run_id": "run_key"}
 MEMORY_PROPS = (
     "id",
@@ -130,6 +139,7 @@ MEMORY_PROPS = (
     "version",
     "indexed",
     *LIFECYCLE_PROPS,
+    *LIVING_PROPS,
 )
 # Properties replace_memory keeps; it rewrites the others (and drops the old m_* properties).
 _KEPT_ON_REPLACE = (
@@ -158,6 +168,8 @@ UNIQUE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Episode", ("id",)),
     ("Entity", ("key",)),
     ("Alias", ("key",)),
+    ("Operation", ("id",)),
+    ("Counter", ("key",)),
 )
 NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Memory", "user_key"),
@@ -165,8 +177,11 @@ NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Memory", "run_key"),
     ("Memory", "dedup_key"),
     ("Memory", "indexed"),
+    ("Memory", "expires_at"),
     ("History", "memory_id"),
     ("Alias", "entity_key"),
+    ("Operation", "status"),
+    ("Grant", "user_key"),
 )
 REL_INDEXES: tuple[tuple[str, str], ...] = (("REL", "memory_id"),)
 
@@ -218,12 +233,19 @@ class Query:
 
 
 # The memory columns, named like the stored properties (what memory_from_fields reads).
+# A use recorded meanwhile (touch_memories, no new version) is never moved back by a replace.
+_LATER_USE = (
+    "CASE WHEN $last_used_at IS NOT NULL AND (m.last_used_at IS NULL OR m.last_used_at < $last_used_at) "
+    "THEN $last_used_at ELSE m.last_used_at END"
+)
 _MEMORY_COLUMNS = ", ".join(f"m.{p} AS {p}" for p in MEMORY_PROPS)
 _REPLACED_MAP = (
     "{"
     + ", ".join(
         [f"{p}: m.{p}" for p in _KEPT_ON_REPLACE]
         + [f"{p}: ${p}" for p in ("text", "hash", "dedup_key", "metadata", "triples", "updated_at", "version")]
+        + [f"{p}: ${p}" for p in ("importance", "expires_at", "attributes")]
+        + ["last_used_at: " + _LATER_USE]
         + ["indexed: false"]
     )
     + "}"
@@ -255,12 +277,14 @@ CREATE (x:History) SET x = h, x.seq = base + 1 + i"""
 # Cypher manual's "lost updates" recipe). FalkorDB runs one write query at a time anyway.
 _LOCK = "SET m._lock = true SET m._lock = null"
 
-# Confirmations of facts stated again (no new version: the vector does not change), then the
+# Confirmations of facts stated again (no new version: the vector does not change; confirmed_at is
+# world time, the episode's reference time, and never moves back), then the
 # episode, its memories, their entities and relations, the aliases it taught, and the history.
 _REINFORCE_AND_ADD = f"""
 OPTIONAL MATCH (c:Memory) WHERE c.id IN $reinforce AND c.state = 'active'
 WITH go, collect(c) AS cs
-FOREACH (c IN cs | SET c.confirmations = coalesce(c.confirmations, 1) + 1, c.confirmed_at = $at)
+FOREACH (c IN cs | SET c.confirmations = coalesce(c.confirmations, 1) + 1,
+  c.confirmed_at = CASE WHEN c.confirmed_at IS NULL OR c.confirmed_at < $ref THEN $ref ELSE c.confirmed_at END)
 WITH go
 CREATE (ep:Episode) SET ep = $episode
 FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
@@ -332,7 +356,7 @@ OPTIONAL MATCH (prev:History {{memory_id: m.id}})
 WITH m, coalesce(max(prev.seq), 0) AS base
 CREATE (x:History)
 SET x.memory_id = m.id, x.event = 'delete', x.old_text = m.text, x.new_text = '', x.at = $at, x.seq = base + 1,
-    x.actor = $actor, x.old_triples = m.triples, x.new_triples = '[]', x.rule = '', x.episode_id = ''
+    x.actor = $actor, x.old_triples = m.triples, x.new_triples = '[]', x.rule = $rule, x.episode_id = ''
 WITH m
 OPTIONAL MATCH (a)-[r:REL {{memory_id: m.id}}]->(b)
 WITH m, collect(r) AS rels, collect(a.key) + collect(b.key) AS ends
@@ -423,6 +447,129 @@ INDEX_STATE = "MATCH (m:Memory) RETURN m.id AS id, m.state AS state"
 
 COUNT_MEMORIES = "MATCH (m:Memory) WHERE m.state = 'active' RETURN count(m) AS total"
 
+# Expiry (TTL): the memories a sweep deletes, oldest expiry first (Memory.expires_at is indexed).
+EXPIRED_MEMORIES = """
+MATCH (m:Memory) WHERE m.expires_at <= $now AND m.state = 'active'
+RETURN m.id AS id, m.expires_at AS expires_at ORDER BY expires_at, id LIMIT $limit"""
+
+EPISODE_EXISTS = "MATCH (e:Episode {id: $id}) RETURN count(e) AS total"
+
+# -- the operation log and grants -------------------------------------------------------------------
+#
+#     (:Operation {id, user_id, agent_id, run_id, request, status, created_at, updated_at, attempts,
+#                  error, result, owner, lease_until, seq})    unique id; status indexed
+#     (:Grant     {id, user_id, user_key, owner_agent, grantee_agent, granted_at, granted_by,
+#                  revoked_at, revoked_by})                    user_key indexed
+#     (:Counter   {key, value})                                unique key
+#
+# A Counter serializes the writes of one kind: the statement takes its write lock before it reads
+# anything (the _LOCK recipe), so "count, then create" and "look for the active grant, then
+# create" cannot interleave in Neo4j either. The operation counter's value numbers operations
+# (``seq``: the order they were recorded in).
+OPERATION_COUNTER = "operation"
+GRANT_COUNTER = "grant"
+_SERIALIZE = "MERGE (c:Counter {key: $counter}) SET c._lock = true SET c._lock = null"
+
+OPERATION_PROPS = (
+    "id",
+    "user_id",
+    "agent_id",
+    "run_id",
+    "request",
+    "status",
+    "created_at",
+    "updated_at",
+    "attempts",
+    "error",
+    "result",
+    "owner",
+    "lease_until",
+    "seq",
+)
+_OPERATION_COLUMNS = ", ".join(f"o.{p} AS {p}" for p in OPERATION_PROPS)
+GRANT_PROPS = (
+    "id",
+    "user_id",
+    "owner_agent",
+    "grantee_agent",
+    "granted_at",
+    "granted_by",
+    "revoked_at",
+    "revoked_by",
+)
+_GRANT_COLUMNS = ", ".join(f"g.{p} AS {p}" for p in GRANT_PROPS)
+_LOCK_OPERATION = "SET o._lock = true SET o._lock = null"
+
+# Records the operation unless $limit are unfinished already; returns how many were (the store
+# raises when that reached the limit: nothing was written then).
+ENQUEUE_OPERATION = f"""
+{_SERIALIZE}
+WITH c
+OPTIONAL MATCH (o:Operation) WHERE o.status IN $unfinished
+WITH c, count(o) AS waiting
+WITH c, waiting, CASE WHEN waiting < $limit THEN [1] ELSE [] END AS room
+SET c.value = coalesce(c.value, 0) + size(room)
+FOREACH (x IN room | CREATE (n:Operation) SET n = $op, n.seq = c.value)
+RETURN waiting AS waiting"""
+
+GET_OPERATION = f"MATCH (o:Operation {{id: $id}}) RETURN {_OPERATION_COLUMNS}"
+
+UNFINISHED_OPERATIONS = f"""
+MATCH (o:Operation) WHERE o.status IN $unfinished
+RETURN {_OPERATION_COLUMNS} ORDER BY seq, id LIMIT $limit"""
+
+COUNT_UNFINISHED_OPERATIONS = "MATCH (o:Operation) WHERE o.status IN $unfinished RETURN count(o) AS total"
+
+# Compare-and-set: pending, or running under a lease that ran out, or under $owner itself.
+CLAIM_OPERATION = f"""
+MATCH (o:Operation {{id: $id}})
+{_LOCK_OPERATION}
+WITH o WHERE o.status = $pending
+  OR (o.status = $running AND (o.owner = $owner OR o.lease_until IS NULL OR o.lease_until < $now))
+SET o.status = $running, o.owner = $owner, o.lease_until = $lease_until,
+    o.attempts = coalesce(o.attempts, 0) + 1, o.updated_at = $now
+RETURN o.id AS id"""
+
+# Compare-and-set: only the owner of a running operation records its outcome; giving it back
+# ($release: status pending) lets the next claim take it at once.
+FINISH_OPERATION = f"""
+MATCH (o:Operation {{id: $id}})
+{_LOCK_OPERATION}
+WITH o WHERE o.status = $running AND o.owner = $owner
+SET o.status = $status, o.result = $result, o.error = $error, o.updated_at = $at,
+    o.owner = CASE WHEN $release THEN '' ELSE o.owner END,
+    o.lease_until = CASE WHEN $release THEN null ELSE o.lease_until END
+RETURN o.id AS id"""
+
+# The active grant of (user, owner, grantee): kept if there is one, else $grant is created.
+# Returns the kept one's columns (all null when $grant was created).
+PUT_GRANT = f"""
+{_SERIALIZE}
+WITH c
+OPTIONAL MATCH (g:Grant {{user_key: $user_key}})
+WHERE g.user_id = $user_id AND g.owner_agent = $owner_agent AND g.grantee_agent = $grantee_agent
+  AND g.revoked_at IS NULL
+WITH c, collect(g) AS active
+FOREACH (x IN CASE WHEN size(active) = 0 THEN [1] ELSE [] END |
+  CREATE (n:Grant) SET n = $grant)
+WITH head(active) AS g
+RETURN {_GRANT_COLUMNS}"""
+
+REVOKE_GRANT = f"""
+{_SERIALIZE}
+WITH c
+MATCH (g:Grant {{user_key: $user_key}})
+WHERE g.user_id = $user_id AND g.owner_agent = $owner_agent AND g.grantee_agent = $grantee_agent
+  AND g.revoked_at IS NULL
+SET g.revoked_at = $at, g.revoked_by = $by
+RETURN g.id AS id"""
+
+LIST_GRANTS = f"""
+MATCH (g:Grant {{user_key: $user_key}})
+WHERE g.user_id = $user_id AND ($owner_agent = '' OR g.owner_agent = $owner_agent)
+  AND ($grantee_agent = '' OR g.grantee_agent = $grantee_agent) AND ($include_revoked OR g.revoked_at IS NULL)
+RETURN {_GRANT_COLUMNS} ORDER BY granted_at, id"""
+
 _EDGE_LIST = (
     "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id, r.valid_from, r.valid_to]]"
 )
@@ -433,21 +580,24 @@ _SIMPLE_PATH = "ALL(n IN nodes(p) WHERE single(x IN nodes(p) WHERE x = n))"
 
 
 def scope_predicate(var: str, scope: Scope) -> tuple[str, dict[str, Any]]:
-    """``var.user_id = $scope_user_id AND ...`` for the set fields of a read scope; on memories
-    (``m``) also the indexed ``user_key`` etc."""
+    """``var.user_id = $scope_user_id AND ...`` for the equalities of a read scope
+    (``Scope.filter_items``: the set fields, and with ``exact`` the unset ones as ""); on memories
+    (``m``) a set field is also looked up through its indexed ``user_key`` etc. An unset field is
+    compared raw only: its key would be the same for most memories."""
     if var not in ("m", "r"):
         raise ValueError(f"unexpected variable {var!r}")
-    items = scope.items()
-    if not items:
+    if scope.is_empty:
         raise ValueError("empty scope")
+    items = scope.filter_items()
     for k, _ in items:
-        if k not in SCOPE_PROPS:  # Scope.items() only yields these; keep the guarantee local
+        if k not in SCOPE_PROPS:  # Scope.filter_items() only yields these; keep the guarantee local
             raise ValueError(f"unexpected scope field {k!r}")
     params = {f"scope_{k}": v for k, v in items}
     clauses = [f"{var}.{k} = $scope_{k}" for k, _ in items]
     if var == "m":
-        clauses = [f"m.{SCOPE_KEYS[k]} = $scope_{SCOPE_KEYS[k]}" for k, _ in items] + clauses
-        params.update({f"scope_{SCOPE_KEYS[k]}": lookup_key(v) for k, v in items})
+        keyed = [(SCOPE_KEYS[k], v) for k, v in items if v]
+        clauses = [f"m.{key} = $scope_{key}" for key, _ in keyed] + clauses
+        params.update({f"scope_{key}": lookup_key(v) for key, v in keyed})
     return " AND ".join(clauses), params
 
 
@@ -573,14 +723,15 @@ def add_memories_query(
                             "rule": r.rule,
                         }
                         for r in retire
-                    ]
+                    ],
+                    "at": to_micros(episode.created_at),  # retired_at: system time
                 }
                 if retire
                 else {}
             ),
             "reinforce": list(dict.fromkeys(reinforce)),
+            "ref": to_micros(episode.reference_time),  # confirmed_at: world time
             "aliases": alias_rows,
-            "at": to_micros(episode.created_at),
             "episode": {
                 "id": episode.id,
                 "user_id": s.user_id,
@@ -615,6 +766,7 @@ def replace_memory_query(m: Memory, history: HistoryEntry, expected_version: int
             "updated_at": to_micros(m.updated_at),
             "version": m.version,
             "meta": flatten_metadata(m.metadata),
+            **living_props(m),
             "entities": entities,
             "relations": relations,
             "history": [history_props(history)],
@@ -623,11 +775,34 @@ def replace_memory_query(m: Memory, history: HistoryEntry, expected_version: int
 
 
 def delete_memories_query(
-    ids: Sequence[str], at: datetime, expected_versions: Mapping[str, int] | None = None, actor: str = "system"
+    ids: Sequence[str],
+    at: datetime,
+    expected_versions: Mapping[str, int] | None = None,
+    actor: str = "system",
+    rule: str = "api",
 ) -> Query:
     expected = expected_versions or {}
     targets = [{"id": i, "version": expected.get(i)} for i in dict.fromkeys(ids)]
-    return Query("delete_memories", DELETE_MEMORIES, {"targets": targets, "at": to_micros(at), "actor": actor})
+    params = {"targets": targets, "at": to_micros(at), "actor": actor, "rule": rule}
+    return Query("delete_memories", DELETE_MEMORIES, params)
+
+
+def touch_memories_query(ids: Sequence[str], scope: Scope, at: datetime) -> Query:
+    """``last_used_at`` of the active memories among ``ids`` in the scope moves up to ``at``
+    (never back; no new version). Returns one row: how many matched."""
+    where, params = scope_predicate("m", scope)
+    text = (
+        f"UNWIND $ids AS mid MATCH (m:Memory {{id: mid}}) WHERE {where} {_LOCK} "
+        "WITH m WHERE m.state = 'active' "
+        "SET m.last_used_at = CASE WHEN m.last_used_at IS NULL OR m.last_used_at < $at THEN $at "
+        "ELSE m.last_used_at END "
+        "RETURN count(m) AS touched"
+    )
+    return Query("touch_memories", text, {"ids": list(dict.fromkeys(ids)), "at": to_micros(at), **params})
+
+
+def expired_memories_query(now: datetime, limit: int) -> Query:
+    return Query("expired_memories", EXPIRED_MEMORIES, {"now": to_micros(now), "limit": limit})
 
 
 def drop_orphan_entities_query(keys: Sequence[str]) -> Query:
@@ -687,6 +862,16 @@ def get_memories_query(
         f"RETURN {_MEMORY_COLUMNS}"
     )
     return Query("get_memories", text, {"ids": list(dict.fromkeys(ids)), **params, **fparams, **tparams})
+
+
+def attributed_memories_query(scope: Scope, validity: Validity | None = CURRENT) -> Query:
+    where, params = scope_predicate("m", scope)
+    vtext, vparams = validity_predicate("m", validity)
+    text = (
+        f"MATCH (m:Memory) WHERE m.state = 'active' AND {where} AND m.attributes <> '[]'{vtext} "
+        f"RETURN {_MEMORY_COLUMNS} ORDER BY reference_time, id"
+    )
+    return Query("attributed_memories", text, {**params, **vparams})
 
 
 def get_all_query(ids: Sequence[str]) -> Query:
@@ -832,6 +1017,99 @@ def pending_index_query(limit: int) -> Query:
     return Query("pending_index", PENDING_INDEX, {"limit": limit})
 
 
+def episode_exists_query(episode_id: str) -> Query:
+    return Query("episode_exists", EPISODE_EXISTS, {"id": episode_id})
+
+
+_UNFINISHED = [OperationStatus.PENDING.value, OperationStatus.RUNNING.value]
+
+
+def enqueue_operation_query(op: Operation, limit: int) -> Query:
+    params = {"counter": OPERATION_COUNTER, "unfinished": _UNFINISHED, "limit": limit, "op": operation_props(op)}
+    return Query("enqueue_operation", ENQUEUE_OPERATION, params)
+
+
+def get_operation_query(operation_id: str) -> Query:
+    return Query("get_operation", GET_OPERATION, {"id": operation_id})
+
+
+def unfinished_operations_query(limit: int) -> Query:
+    return Query("unfinished_operations", UNFINISHED_OPERATIONS, {"unfinished": _UNFINISHED, "limit": limit})
+
+
+def count_unfinished_operations_query() -> Query:
+    return Query("count_unfinished_operations", COUNT_UNFINISHED_OPERATIONS, {"unfinished": _UNFINISHED})
+
+
+def claim_operation_query(operation_id: str, owner: str, now: datetime, lease_until: datetime) -> Query:
+    return Query(
+        "claim_operation",
+        CLAIM_OPERATION,
+        {
+            "id": operation_id,
+            "owner": owner,
+            "now": to_micros(now),
+            "lease_until": to_micros(lease_until),
+            "pending": OperationStatus.PENDING.value,
+            "running": OperationStatus.RUNNING.value,
+        },
+    )
+
+
+def finish_operation_query(
+    operation_id: str, owner: str, status: OperationStatus, result: str, error: str, at: datetime
+) -> Query:
+    return Query(
+        "finish_operation",
+        FINISH_OPERATION,
+        {
+            "id": operation_id,
+            "owner": owner,
+            "status": status.value,
+            "result": result,
+            "error": error,
+            "at": to_micros(at),
+            "running": OperationStatus.RUNNING.value,
+            "release": status is OperationStatus.PENDING,
+        },
+    )
+
+
+def _grant_key(user_id: str, owner_agent: str, grantee_agent: str) -> dict[str, Any]:
+    return {
+        "user_key": lookup_key(user_id),
+        "user_id": user_id,
+        "owner_agent": owner_agent,
+        "grantee_agent": grantee_agent,
+    }
+
+
+def put_grant_query(grant: Grant) -> Query:
+    params = {
+        "counter": GRANT_COUNTER,
+        **_grant_key(grant.user_id, grant.owner_agent, grant.grantee_agent),
+        "grant": grant_props(grant),
+    }
+    return Query("put_grant", PUT_GRANT, params)
+
+
+def revoke_grant_query(user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> Query:
+    params = {
+        "counter": GRANT_COUNTER,
+        **_grant_key(user_id, owner_agent, grantee_agent),
+        "at": to_micros(at),
+        "by": by,
+    }
+    return Query("revoke_grant", REVOKE_GRANT, params)
+
+
+def list_grants_query(
+    user_id: str, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
+) -> Query:
+    params = {**_grant_key(user_id, owner_agent, grantee_agent), "include_revoked": include_revoked}
+    return Query("list_grants", LIST_GRANTS, params)
+
+
 # -- values ---------------------------------------------------------------------------------------------
 
 
@@ -892,13 +1170,87 @@ def memory_props(m: Memory) -> dict[str, Any]:
         "superseded_by": m.superseded_by,
         "retired_by_rule": m.retired_by_rule,
         "confirmations": m.confirmations,
-        "confirmed_at": to_micros(m.confirmed_at or m.created_at),
+        "confirmed_at": to_micros(m.confirmed_at or m.reference_time),
+        **living_props(m),
         "user_key": lookup_key(s.user_id),
         "agent_key": lookup_key(s.agent_id),
         "run_key": lookup_key(s.run_id),
         "dedup_key": dedup_key(s, m.content_hash),
         **flatten_metadata(m.metadata),
     }
+
+
+def living_props(m: Memory) -> dict[str, Any]:
+    """The living-memory properties, as a new memory stores them and a replace rewrites them
+    (``last_used_at`` there only moves forward: see _LATER_USE)."""
+    return {
+        "importance": float(m.importance),
+        "expires_at": None if m.expires_at is None else to_micros(m.expires_at),
+        "attributes": attributes_json(m.attributes),
+        "last_used_at": None if m.last_used_at is None else to_micros(m.last_used_at),
+    }
+
+
+def operation_props(op: Operation) -> dict[str, Any]:
+    s = op.scope
+    return {
+        "id": op.id,
+        "user_id": s.user_id,
+        "agent_id": s.agent_id,
+        "run_id": s.run_id,
+        "request": op.request,
+        "status": op.status.value,
+        "created_at": to_micros(op.created_at),
+        "updated_at": to_micros(op.updated_at),
+        "attempts": op.attempts,
+        "error": op.error,
+        "result": op.result,
+        "owner": op.owner,
+        "lease_until": None if op.lease_until is None else to_micros(op.lease_until),
+    }
+
+
+def row_to_operation(row: Mapping[str, Any]) -> Operation:
+    return Operation(
+        id=row["id"],
+        scope=Scope(row["user_id"], row["agent_id"], row["run_id"]),
+        request=row["request"],
+        status=OperationStatus(row["status"]),
+        created_at=from_micros(row["created_at"]),
+        updated_at=from_micros(row["updated_at"]),
+        attempts=int(row["attempts"] or 0),
+        error=row["error"] or "",
+        result=row["result"] or "",
+        owner=row["owner"] or "",
+        lease_until=_opt_time(row["lease_until"]),
+    )
+
+
+def grant_props(g: Grant) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "user_id": g.user_id,
+        "user_key": lookup_key(g.user_id),
+        "owner_agent": g.owner_agent,
+        "grantee_agent": g.grantee_agent,
+        "granted_at": to_micros(g.granted_at),
+        "granted_by": g.granted_by,
+        "revoked_at": None if g.revoked_at is None else to_micros(g.revoked_at),
+        "revoked_by": g.revoked_by,
+    }
+
+
+def row_to_grant(row: Mapping[str, Any]) -> Grant:
+    return Grant(
+        id=row["id"],
+        user_id=row["user_id"],
+        owner_agent=row["owner_agent"],
+        grantee_agent=row["grantee_agent"],
+        granted_at=from_micros(row["granted_at"]),
+        granted_by=row["granted_by"] or "",
+        revoked_at=_opt_time(row["revoked_at"]),
+        revoked_by=row["revoked_by"] or "",
+    )
 
 
 def history_props(h: HistoryEntry) -> dict[str, Any]:
@@ -1047,18 +1399,30 @@ class CypherGraphStore:
         at: datetime,
         expected_versions: Mapping[str, int] | None = None,
         actor: str = "system",
+        rule: str = "api",
     ) -> dict[str, int]:
         """One statement per chunk tombstones and drops relations; a second one removes the
         entities left without relations (idempotent: a crash in between leaves orphan entities,
         which graph_drift reports and the next delete touching them removes)."""
         done: dict[str, int] = {}
         for chunk in _chunks(ids):
-            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions, actor))
+            rows = await self._runner.write(delete_memories_query(chunk, at, expected_versions, actor, rule))
             done.update((r["id"], r["version"]) for r in rows)
             ends = sorted({k for r in rows for k in r["ends"] if k is not None})
             if ends:
                 await self._runner.write(drop_orphan_entities_query(ends))
         return done
+
+    async def touch_memories(self, ids: Sequence[str], scope: Scope, at: datetime) -> int:
+        if not ids:
+            return 0
+        rows = await self._runner.write(touch_memories_query(ids, scope, at))
+        return int(rows[0]["touched"]) if rows else 0
+
+    async def expired_memories(self, now: datetime, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        return [r["id"] for r in await self._runner.read(expired_memories_query(now, limit))]
 
     # -- reads ----------------------------------------------------------------------------------------
     async def get_memories(
@@ -1136,6 +1500,58 @@ class CypherGraphStore:
             if key in found:
                 out[n] = found[key]
         return out
+
+    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
+        return [row_to_memory(r) for r in await self._runner.read(attributed_memories_query(scope, validity))]
+
+    async def episode_exists(self, episode_id: str) -> bool:
+        rows = await self._runner.read(episode_exists_query(episode_id))
+        return bool(rows) and int(rows[0]["total"]) > 0
+
+    # -- the operation log -----------------------------------------------------------------------------
+    async def enqueue_operation(self, op: Operation, limit: int) -> None:
+        rows = await self._runner.write(enqueue_operation_query(op, limit))
+        waiting = int(rows[0]["waiting"]) if rows else 0
+        if waiting >= limit:
+            raise ResourceExhausted(
+                f"{waiting} asynchronous Adds are waiting; the backlog limit is {limit}; retry later"
+            )
+
+    async def get_operation(self, operation_id: str) -> Operation | None:
+        rows = await self._runner.read(get_operation_query(operation_id))
+        return row_to_operation(rows[0]) if rows else None
+
+    async def unfinished_operations(self, limit: int) -> list[Operation]:
+        if limit <= 0:
+            return []
+        return [row_to_operation(r) for r in await self._runner.read(unfinished_operations_query(limit))]
+
+    async def count_unfinished_operations(self) -> int:
+        rows = await self._runner.read(count_unfinished_operations_query())
+        return int(rows[0]["total"]) if rows else 0
+
+    async def claim_operation(self, operation_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        return bool(await self._runner.write(claim_operation_query(operation_id, owner, now, lease_until)))
+
+    async def finish_operation(
+        self, operation_id: str, owner: str, status: OperationStatus, *, result: str, error: str, at: datetime
+    ) -> bool:
+        query = finish_operation_query(operation_id, owner, status, result, error, at)
+        return bool(await self._runner.write(query))
+
+    # -- grants between agents -------------------------------------------------------------------------
+    async def put_grant(self, grant: Grant) -> Grant:
+        rows = await self._runner.write(put_grant_query(grant))
+        return row_to_grant(rows[0]) if rows and rows[0]["id"] is not None else grant
+
+    async def revoke_grant(self, user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> bool:
+        return bool(await self._runner.write(revoke_grant_query(user_id, owner_agent, grantee_agent, at, by)))
+
+    async def list_grants(
+        self, user_id: str, *, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
+    ) -> list[Grant]:
+        query = list_grants_query(user_id, owner_agent, grantee_agent, include_revoked)
+        return [row_to_grant(r) for r in await self._runner.read(query)]
 
     async def _canonical(self, scope: Scope, name: str) -> str:
         """The entity a name denotes: itself, or the entity it is an alias of."""
