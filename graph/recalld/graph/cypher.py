@@ -501,7 +501,8 @@ _GRANT_COLUMNS = ", ".join(f"g.{p} AS {p}" for p in GRANT_PROPS)
 _LOCK_OPERATION = "SET o._lock = true SET o._lock = null"
 
 # Records the operation unless $limit are unfinished already; returns how many were (the store
-# raises when that reached the limit: nothing was written then).
+# raises when that reached the limit: nothing was written then). The counter is bumped outside the
+# FOREACH: FalkorDB drops a SET on an outer variable made inside one (checked: every seq was 1).
 ENQUEUE_OPERATION = f"""
 {_SERIALIZE}
 WITH c
