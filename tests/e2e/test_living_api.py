@@ -93,9 +93,7 @@ def test_profile_mark_used_and_grants_over_grpc(client: Client) -> None:
     assert hits and {h.level for h in hits} == {common_pb2.LEVEL_SHARED}
     assert 0 < hits[0].weight <= 1 and hits[0].score == pytest.approx(hits[0].relevance * hits[0].weight, rel=1e-5)
     assert len(client.memory.Profile(coach_profile, timeout=30).attributes) == 2
-    used = client.memory.MarkUsed(
-        memory_pb2.MarkUsedRequest(scope=coach, memory_ids=[hits[0].memory.id]), timeout=10
-    )
+    used = client.memory.MarkUsed(memory_pb2.MarkUsedRequest(scope=coach, memory_ids=[hits[0].memory.id]), timeout=10)
     assert used.marked_count == 0  # the coach's scope filter does not contain the medic's memory
     used = client.memory.MarkUsed(memory_pb2.MarkUsedRequest(scope=medic, memory_ids=[hits[0].memory.id]), timeout=10)
     assert used.marked_count == 1
