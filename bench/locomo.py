@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -387,8 +387,11 @@ def dense_rankings(
 
 
 def search_all(
-    client: Recalld, questions: Sequence[Question]
+    client: Recalld, questions: Sequence[Question], ask_at: Mapping[str, datetime] | None = None
 ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, list[float]]]:
+    """``ask_at``: sample id -> the moment the questions are asked (Search ``as_of``: the clock of
+    decay too); default: now."""
+    at = ask_at or {}
     modes: tuple[Mode, ...] = ("hybrid", "vector", "graph")
     latency: dict[str, list[float]] = {m: [] for m in modes}
     for q in questions[:10]:  # warm-up, untimed
@@ -399,7 +402,9 @@ def search_all(
         per: dict[str, Any] = {}
         for mode in modes:
             t0 = time.perf_counter()
-            hits = client.search(q.text, user_id=q.sample_id, limit=LIMIT, mode=mode, timeout=60)
+            hits = client.search(
+                q.text, user_id=q.sample_id, limit=LIMIT, mode=mode, as_of=at.get(q.sample_id), timeout=60
+            )
             latency[mode].append((time.perf_counter() - t0) * 1000)
             per[mode] = [
                 {
@@ -441,6 +446,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="default: bench/results/locomo-<date>.md")
     ap.add_argument("--dump", type=Path, default=None, help="write every question's rankings here as JSON")
     ap.add_argument("--data-dir", type=Path, default=None, help="server data dir to keep (default: a temp dir)")
+    ap.add_argument(
+        "--ask-at",
+        choices=["now", "end"],
+        default="now",
+        help="when the questions are asked: now, or the day after each conversation's last session (decay's clock)",
+    )
+    ap.add_argument("--no-decay", action="store_true", help="serve with RECALLD_DECAY_ENABLED=false")
     ap.add_argument("--batch-size", type=int, default=20, help="turns per Add for the bulk timing; 0 skips it")
     args = ap.parse_args(argv)
     if not 0 <= args.batch_size <= 100:
@@ -464,14 +476,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     stats = Ingest()
     try:
         server = ServerProcess(
-            data_dir, env={"RECALLD_RECONCILE_INTERVAL_S": "0"}, log_path=Path(tmp) / "server.log"
+            data_dir,
+            env={"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_DECAY_ENABLED": "false" if args.no_decay else "true"},
+            log_path=Path(tmp) / "server.log",
         ).start()
         try:
             with Recalld(server.address) as client:
                 for c in convs:
                     ingest(client, c, stats)
                     print(f"ingested {c.sample_id}: {stats.added} memories so far", file=sys.stderr)
-                rankings, latency = search_all(client, questions)
+                ask_at = (
+                    {
+                        c.sample_id: max(s.date for s in c.sessions if s.date is not None) + timedelta(days=1)
+                        for c in convs
+                        if any(s.date is not None for s in c.sessions)
+                    }
+                    if args.ask_at == "end"
+                    else None
+                )
+                rankings, latency = search_all(client, questions, ask_at)
                 batched = (
                     [ingest_batched(client, c, args.batch_size, "#batched") for c in convs] if args.batch_size else []
                 )
@@ -516,6 +539,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"- command: `{' '.join(['python -m bench.locomo', *shown])}`",
         "- server: a real `recalld serve` process (embedded defaults: SQLite + networkx, Milvus Lite FLAT, spaCy "
         "extraction, MiniLM int8 ONNX), `RECALLD_RECONCILE_INTERVAL_S=0`, real gRPC, one request at a time",
+        f"- questions asked {'the day after each conversation' if args.ask_at == 'end' else 'now'}; "
+        f"decay {'off' if args.no_decay else 'on'} (`--ask-at {args.ask_at}`{' --no-decay' if args.no_decay else ''})",
         f"- data: {n_conv} conversations; one scope per conversation (user_id = sample_id); every turn is one "
         'Add of one message (role "user", name = speaker, metadata {dia_id, session}, reference_time = session '
         "date). Turns with an image carry its BLIP caption appended as ` [shares a photo of <caption>]` "

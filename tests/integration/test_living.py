@@ -185,3 +185,24 @@ async def test_watch_reports_each_status_once(app: App) -> None:
     statuses = [o.status async for o in app.operations.watch([op.id])]
     assert statuses[-1] is OperationStatus.SUCCEEDED and len(statuses) == len(set(statuses))
     await asyncio.sleep(0)
+
+
+async def test_one_memory_gets_a_ttl_and_an_importance_later(app: App, alice: Scope) -> None:
+    code = await say(app, alice, "My locker code is 4412.", NOW)
+    m = await app.memories.update(alice, code, "", expires_at=NOW + timedelta(hours=1), importance=0.2)
+    assert (m.text, m.version, m.expires_at, m.importance) == (
+        "My locker code is 4412.",
+        2,
+        NOW + timedelta(hours=1),
+        0.2,
+    )
+    assert m.triples == (await app.memories.history(alice, code))[0].new_triples
+    kept = await app.memories.update(alice, code, "", clear_expiry=True)
+    assert kept.expires_at is None and kept.importance == 0.2
+    assert await app.memories.prune_expired(NOW + 2 * DAY) == 0
+    await app.memories.update(alice, code, "", expires_at=NOW - timedelta(seconds=1))
+    with pytest.raises(NotFound):  # expired: gone for readers before the pruner runs
+        await app.memories.get(alice, code)
+    assert await app.memories.prune_expired() == 1
+    with pytest.raises(InvalidArgument):
+        await app.memories.update(alice, code, "")

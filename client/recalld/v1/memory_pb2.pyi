@@ -251,18 +251,24 @@ class ListResponse(_message.Message):
     def __init__(self, memories: _Optional[_Iterable[_Union[_common_pb2.Memory, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateRequest(_message.Message):
-    __slots__ = ("scope", "memory_id", "text", "metadata", "expected_version")
+    __slots__ = ("scope", "memory_id", "text", "metadata", "expected_version", "expires_at", "clear_expiry", "importance")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     MEMORY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_EXPIRY_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
     scope: _common_pb2.Scope
     memory_id: str
     text: str
     metadata: _struct_pb2.Struct
     expected_version: int
-    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., memory_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    clear_expiry: bool
+    importance: float
+    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., memory_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expected_version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clear_expiry: _Optional[bool] = ..., importance: _Optional[float] = ...) -> None: ...
 
 class UpdateResponse(_message.Message):
     __slots__ = ("memory",)

@@ -154,7 +154,7 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Update(self, request, context):
-        """Replace a memory's text (re-extracted and re-embedded; history kept).
+        """Replace a memory's text (re-extracted and re-embedded; history kept), expiry or importance.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -598,15 +598,29 @@ class MemoryPipeline:
         metadata: Metadata | None = None,
         *,
         expected_version: int = 0,
+        expires_at: datetime | None = None,
+        clear_expiry: bool = False,
+        importance: float | None = None,
     ) -> Memory:
-        """Replace a memory's text (and metadata). The write is a compare-and-set on the version
-        this call read (or ``expected_version`` when the caller gives one): a concurrent Update
-        makes it fail with Conflict, a concurrent Delete with NotFound, and nothing changes."""
+        """Replace a memory's text (and metadata), its expiry or its importance. The write is a
+        compare-and-set on the version this call read (or ``expected_version`` when the caller
+        gives one): a concurrent Update makes it fail with Conflict, a concurrent Delete with
+        NotFound, and nothing changes. An empty ``text`` keeps the text (and relations) when
+        another field changes."""
         validate_scope(scope)
         validate_memory_id(memory_id)
         text = text.strip()
-        if not text:
+        lifecycle = expires_at is not None or clear_expiry or importance is not None
+        if expires_at is not None and clear_expiry:
+            raise InvalidArgument("set expires_at or clear_expiry, not both")
+        if importance is not None and not 0.0 <= importance <= 1.0:
+            raise InvalidArgument(f"importance must be between 0 and 1, not {importance}")
+        if not text and not lifecycle:
             raise InvalidArgument("text must not be empty")
+        if not text:
+            return await self._update_lifecycle(
+                scope, memory_id, expected_version, expires_at, clear_expiry, importance, metadata
+            )
         if len(text) > self._limits.max_text_chars:
             raise ResourceExhausted(f"text has {len(text)} characters; the limit is {self._limits.max_text_chars}")
         if expected_version < 0:
@@ -627,6 +641,8 @@ class MemoryPipeline:
             updated_at=now,
             content_hash=content_hash(text),
             version=old.version + 1,
+            expires_at=None if clear_expiry else (expires_at or old.expires_at),
+            importance=old.importance if importance is None else importance,
         )
         vectors = await self._embedder.embed([text])
         entry = HistoryEntry(
@@ -634,6 +650,48 @@ class MemoryPipeline:
         )
         await self._graph.replace_memory(new, entry, expected_version=old.version)
         await self._sync_quietly([new], vectors)
+        return new
+
+    async def _update_lifecycle(
+        self,
+        scope: Scope,
+        memory_id: str,
+        expected_version: int,
+        expires_at: datetime | None,
+        clear_expiry: bool,
+        importance: float | None,
+        metadata: Metadata | None,
+    ) -> Memory:
+        """An Update of expiry, importance (and metadata) only: same text and relations."""
+        if expected_version < 0:
+            raise InvalidArgument("expected_version must not be negative (0: the version the server reads)")
+        if metadata is not None:
+            self._check_metadata(metadata)
+        old = await self.get(scope, memory_id)
+        _check_expected(old, expected_version)
+        now = datetime.now(UTC)
+        new = replace(
+            old,
+            metadata=dict(metadata) if metadata is not None else old.metadata,
+            updated_at=now,
+            version=old.version + 1,
+            expires_at=None if clear_expiry else (expires_at or old.expires_at),
+            importance=old.importance if importance is None else importance,
+        )
+        entry = HistoryEntry(
+            memory_id,
+            EventKind.UPDATE,
+            old.text,
+            old.text,
+            now,
+            _actor(scope),
+            "lifecycle",
+            "",
+            old.triples,
+            old.triples,
+        )
+        await self._graph.replace_memory(new, entry, expected_version=old.version)
+        await self._sync_quietly([new])
         return new
 
     async def delete(self, scope: Scope, memory_id: str, *, expected_version: int = 0) -> None:

@@ -81,6 +81,9 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
             request.text,
             metadata,
             expected_version=request.expected_version,
+            expires_at=conv.optional_timestamp(request, "expires_at"),
+            clear_expiry=request.clear_expiry,
+            importance=request.importance if request.HasField("importance") else None,
         )
         return memory_pb2.UpdateResponse(memory=conv.memory_msg(memory))
 

@@ -1,0 +1,59 @@
+"""The offline attribute distiller (recalld.extraction.attributes) through the real spaCy model:
+a truth table over the documented attribute set."""
+
+from __future__ import annotations
+
+import pytest
+
+from recalld.extraction.spacy import SpacyExtractor
+from recalld.kernel.domain import ChatMessage
+
+TABLE: list[tuple[str, set[tuple[str, str]]]] = [
+    ("I recently started running 5 km every morning.", {("exercise_routine", "run 5 km every morning")}),
+    ("I go to the gym three times a week.", {("exercise_routine", "go to the gym three times a week")}),
+    ("I study for two hours every night.", {("study_routine", "study for two hours every night")}),
+    ("I meditate every evening.", {("routines", "meditate every evening")}),
+    ("I'm allergic to penicillin.", {("allergies", "penicillin")}),
+    ("I have diabetes.", {("conditions", "diabetes")}),
+    ("I was diagnosed with asthma last year.", {("conditions", "asthma")}),
+    ("I take 50 mg of sertraline daily.", {("medications", "sertraline")}),
+    ("I take metformin every day.", {("medications", "metformin")}),
+    ("I am vegetarian.", {("diet", "vegetarian")}),
+    ("I'm a vegan now.", {("diet", "vegan")}),
+    ("I love jazz.", {("likes", "jazz")}),
+    ("I hate broccoli.", {("dislikes", "broccoli")}),
+    ("I study chemistry at MIT.", {("studies", "chemistry"), ("school", "MIT")}),
+    ("My exam is on 3 December.", {("upcoming_exam", "exam on 3 December")}),
+    ("I'm bad at math.", {("difficulties", "math")}),
+    ("I struggle with fractions.", {("difficulties", "fractions")}),
+    ("I work at Google as a nurse.", {("employer", "Google"), ("job_title", "nurse")}),
+    ("I'm a teacher.", {("job_title", "teacher")}),
+    ("My sister Anna lives in Rome.", {("family", "sister: Anna")}),
+    ("I have a cat named Luna.", {("pets", "Luna (cat)")}),
+    ("I live in Berlin.", {("location", "Berlin")}),
+    ("I moved to Paris last month.", {("location", "Paris")}),
+    ("I'm 34 years old.", {("age", "34")}),
+    # negated, ceased, or not about the speaker: nothing
+    ("I'm no longer vegan.", set()),
+    ("I don't like jazz.", set()),
+    ("I'm not allergic to latex.", set()),
+    ("My brother is vegan.", {("family", "brother")}),
+    ("I take the bus to work.", set()),
+    ("The weather was nice.", set()),
+]
+
+
+@pytest.fixture(scope="module")
+def extractor() -> SpacyExtractor:
+    return SpacyExtractor()
+
+
+@pytest.mark.parametrize(("sentence", "expected"), TABLE, ids=[t[0] for t in TABLE])
+def test_attributes(extractor: SpacyExtractor, sentence: str, expected: set[tuple[str, str]]) -> None:
+    facts = extractor.extract_sync([ChatMessage("user", sentence)], default_speaker="alice")
+    assert {(a.name, a.value) for f in facts for a in f.attributes} == expected
+
+
+def test_a_named_speaker_gets_the_attributes(extractor: SpacyExtractor) -> None:
+    facts = extractor.extract_sync([ChatMessage("user", "I am vegan.", name="Bob")], default_speaker="alice")
+    assert [(a.name, a.value) for f in facts for a in f.attributes] == [("diet", "vegan")]
