@@ -46,7 +46,9 @@ def burst(
                 return
             user, text = item
             req = memory_pb2.AddRequest(
-                scope=common_pb2.Scope(user_id=user), messages=[memory_pb2.Message(role="user", content=text)], mode=mode
+                scope=common_pb2.Scope(user_id=user),
+                messages=[memory_pb2.Message(role="user", content=text)],
+                mode=mode,
             )
             at = time.time()
             t0 = time.perf_counter()
