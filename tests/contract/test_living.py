@@ -185,3 +185,18 @@ async def test_concurrent_claims_have_one_winner(graph_store: GraphStore) -> Non
     lease = NOW + timedelta(minutes=5)
     wins = await asyncio.gather(*(graph_store.claim_operation(op.id, f"w{i}", NOW, lease) for i in range(6)))
     assert sum(wins) == 1
+
+
+async def test_attributed_memories_by_name(graph_store: GraphStore) -> None:
+    diet = replace(mem(ALICE, "I am vegan."), attributes=(Attribute("diet", "vegan"),))
+    both = replace(
+        mem(ALICE, "I am allergic to nuts, vegan.", minutes=1),
+        attributes=(Attribute("allergies", "nuts"), Attribute("diet_note", 'say "diet", please')),
+    )
+    await write(graph_store, diet, both)
+    assert [m.id for m in await graph_store.attributed_memories(ALICE, CURRENT, ["diet"])] == [diet.id]
+    assert [m.id for m in await graph_store.attributed_memories(ALICE, CURRENT, ["allergies", "diet"])] == [
+        diet.id,
+        both.id,
+    ]
+    assert await graph_store.attributed_memories(ALICE, CURRENT, ["pets"]) == []

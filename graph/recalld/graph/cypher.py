@@ -79,7 +79,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from recalld.graph.rows import attributes_json, history_from_fields, memory_from_fields, triples_json
+from recalld.graph.rows import (
+    attribute_name_marker,
+    attributes_json,
+    history_from_fields,
+    memory_from_fields,
+    triples_json,
+)
 from recalld.kernel.domain import (
     CURRENT,
     Edge,
@@ -865,9 +871,12 @@ def get_memories_query(
     return Query("get_memories", text, {"ids": list(dict.fromkeys(ids)), **params, **fparams, **tparams})
 
 
-def attributed_memories_query(scope: Scope, validity: Validity | None = CURRENT) -> Query:
+def attributed_memories_query(scope: Scope, validity: Validity | None = CURRENT, names: Sequence[str] = ()) -> Query:
     where, params = scope_predicate("m", scope)
     vtext, vparams = validity_predicate("m", validity)
+    if names:
+        vtext += " AND any(x IN $attribute_markers WHERE m.attributes CONTAINS x)"
+        vparams = {**vparams, "attribute_markers": [attribute_name_marker(n) for n in names]}
     text = (
         f"MATCH (m:Memory) WHERE m.state = 'active' AND {where} AND m.attributes <> '[]'{vtext} "
         f"RETURN {_MEMORY_COLUMNS} ORDER BY reference_time, id"
@@ -1502,8 +1511,11 @@ class CypherGraphStore:
                 out[n] = found[key]
         return out
 
-    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
-        return [row_to_memory(r) for r in await self._runner.read(attributed_memories_query(scope, validity))]
+    async def attributed_memories(
+        self, scope: Scope, validity: Validity | None = CURRENT, names: Sequence[str] = ()
+    ) -> list[Memory]:
+        query = attributed_memories_query(scope, validity, names)
+        return [row_to_memory(r) for r in await self._runner.read(query)]
 
     async def episode_exists(self, episode_id: str) -> bool:
         rows = await self._runner.read(episode_exists_query(episode_id))

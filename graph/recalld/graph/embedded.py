@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import networkx as nx
 
 from recalld.graph.rows import (
+    attribute_name_marker,
     attributes_json,
     history_from_fields,
     memory_from_fields,
@@ -630,9 +631,14 @@ class EmbeddedGraphStore:
         )
         return [r[0] for r in rows]
 
-    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
+    async def attributed_memories(
+        self, scope: Scope, validity: Validity | None = CURRENT, names: Sequence[str] = ()
+    ) -> list[Memory]:
         where, params = _scope_sql(scope)
         vsql, vparams = _validity_sql(validity)
+        if names:
+            vsql += " AND (" + " OR ".join("instr(attributes, ?) > 0" for _ in names) + ")"
+            vparams += [attribute_name_marker(n) for n in names]
         rows = await self._run(
             lambda: self._conn.execute(
                 f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE state='active' AND attributes != '[]' AND {where}{vsql} "

@@ -68,6 +68,13 @@ def attributes_json(attributes: Iterable[Attribute]) -> str:
     return json.dumps([[a.name, a.value] for a in attributes])
 
 
+def attribute_name_marker(name: str) -> str:
+    """The text that the stored JSON of an attribute list contains exactly when one of its
+    attributes has this name (``["diet", `` in ``[["diet", "vegan"]]``): how the stores filter
+    on attribute names inside their own query."""
+    return "[" + json.dumps(name) + ", "
+
+
 def attributes_from_json(text: str) -> tuple[Attribute, ...]:
     return tuple(Attribute(n, v) for n, v in json.loads(text))
 

@@ -422,7 +422,7 @@ class MemoryPipeline:
         single = {a.name for f in facts for a in f.attributes if not is_multi(a.name)}
         if not single:
             return decisions
-        holders = [m for m in await self._graph.attributed_memories(scope, CURRENT) if m.current]
+        holders = [m for m in await self._graph.attributed_memories(scope, CURRENT, sorted(single)) if m.current]
         out: list[Decision] = []
         for fact, decision in zip(facts, decisions, strict=True):
             if decision.action is not Action.ADD or decision.past_until is not None:

@@ -280,7 +280,7 @@ class HybridRetriever:
         if attributes:
             allowed = {
                 m.id
-                for m in await self._graph.attributed_memories(scope, validity)
+                for m in await self._graph.attributed_memories(scope, validity, sorted({a.name for a in attributes}))
                 if all(_states(m, a) for a in attributes)
             }
             if not allowed:

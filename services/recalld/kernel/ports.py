@@ -206,8 +206,11 @@ class GraphStore(Protocol):
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         """Oldest first; None when no memory (active or deleted) has that id in the scope."""
 
-    async def attributed_memories(self, scope: Scope, validity: Validity | None = CURRENT) -> list[Memory]:
-        """The active memories in ``scope`` that carry attributes, valid per ``validity``."""
+    async def attributed_memories(
+        self, scope: Scope, validity: Validity | None = CURRENT, names: Sequence[str] = ()
+    ) -> list[Memory]:
+        """The active memories in ``scope`` that carry attributes (one named in ``names``, when
+        given), valid per ``validity``; oldest reference time first."""
 
     async def episode_exists(self, episode_id: str) -> bool: ...
 
