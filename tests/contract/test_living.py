@@ -200,3 +200,25 @@ async def test_attributed_memories_by_name(graph_store: GraphStore) -> None:
         both.id,
     ]
     assert await graph_store.attributed_memories(ALICE, CURRENT, ["pets"]) == []
+
+
+async def test_decay_orders_what_the_store_returns(graph_store: GraphStore) -> None:
+    """The stored clock of decay: a repeat (reinforcement) moves confirmed_at to the repeat's
+    reference time, never back, and a touch moves last_used_at; decay ranks by what is read."""
+    from recalld.core.profile import decay_weight, half_lives
+    from recalld.core.settings import DecaySettings
+
+    old, fresh, used = (mem(ALICE, t, minutes=i) for i, t in enumerate(("Squats.", "Deadlifts.", "Lunges.")))
+    old, fresh, used = (replace(m, reference_time=NOW, valid_from=NOW, confirmed_at=NOW) for m in (old, fresh, used))
+    await write(graph_store, old, fresh, used)
+    later = NOW + 400 * DAY
+    episode = Episode(str(uuid.uuid4()), ALICE, (), {}, later, later)
+    await graph_store.add_memories(episode, [], [], reinforce=[fresh.id])
+    earlier = Episode(str(uuid.uuid4()), ALICE, (), {}, NOW - DAY, later)
+    await graph_store.add_memories(earlier, [], [], reinforce=[fresh.id])  # an older statement imported late
+    await graph_store.touch_memories([used.id], ALICE, later - 10 * DAY)
+    got = await graph_store.get_memories([old.id, fresh.id, used.id], ALICE)
+    assert (got[fresh.id].confirmations, got[fresh.id].confirmed_at) == (3, later)
+    settings = DecaySettings()
+    weight = {i: decay_weight(m, later, half_lives(settings), settings) for i, m in got.items()}
+    assert weight[fresh.id] == 1.0 > weight[used.id] > weight[old.id]

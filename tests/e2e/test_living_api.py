@@ -39,8 +39,14 @@ def _wait_done(c: Client, ids: list[str], timeout: float = 180.0) -> dict[str, m
     return last
 
 
-def test_async_adds_survive_sigkill_and_apply_once_in_order(tmp_path: Path) -> None:
-    env = {"RECALLD_ASYNC_ADD_WORKERS": "1", "RECALLD_RECONCILE_INTERVAL_S": "0"}
+def test_async_adds_survive_sigkill_and_apply_once_in_order(tmp_path: Path, fresh_backends: dict[str, str]) -> None:
+    # A store shared by replicas (FalkorDB) waits for the dead worker's lease: keep it short here.
+    env = {
+        **fresh_backends,
+        "RECALLD_ASYNC_ADD_WORKERS": "1",
+        "RECALLD_RECONCILE_INTERVAL_S": "0",
+        "RECALLD_ASYNC_ADD_LEASE_S": "3",
+    }
     server = ServerProcess(tmp_path / "data", env=env).start()
     texts = [f"I finished lesson {i} of my Spanish course." for i in range(40)]
     try:
