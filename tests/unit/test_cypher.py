@@ -25,9 +25,12 @@ from recalld.kernel.domain import (
     Episode,
     EventKind,
     FilterOp,
+    Grant,
     HistoryEntry,
     Memory,
     MetadataFilter,
+    Operation,
+    OperationStatus,
     Scope,
     TimeRange,
     Triple,
@@ -108,6 +111,23 @@ def all_queries() -> list[Query]:
         cypher.expand_query(SCOPE, HOSTILE, 2, 10, Validity(as_of=NOW)),
         cypher.incident_edges_query(SCOPE, [HOSTILE], 10, CURRENT),
         cypher.list_memories_query(SCOPE, filters, 10, None, include_retired=False),
+        # living memory
+        cypher.touch_memories_query([m.id], SCOPE, NOW),
+        cypher.expired_memories_query(NOW, 10),
+        cypher.attributed_memories_query(SCOPE, CURRENT, [HOSTILE]),
+        cypher.attributed_memories_query(Scope(HOSTILE, exact=True), Validity(as_of=NOW)),
+        cypher.episode_exists_query(HOSTILE),
+        cypher.enqueue_operation_query(
+            Operation(HOSTILE, SCOPE, HOSTILE, OperationStatus.PENDING, NOW, NOW, error=HOSTILE), 10
+        ),
+        cypher.get_operation_query(HOSTILE),
+        cypher.unfinished_operations_query(10),
+        cypher.count_unfinished_operations_query(),
+        cypher.claim_operation_query(HOSTILE, HOSTILE, NOW, NOW),
+        cypher.finish_operation_query(HOSTILE, HOSTILE, OperationStatus.FAILED, result=HOSTILE, error=HOSTILE, at=NOW),
+        cypher.put_grant_query(Grant(HOSTILE, HOSTILE, HOSTILE, HOSTILE + "2", NOW, HOSTILE)),
+        cypher.revoke_grant_query(HOSTILE, HOSTILE, HOSTILE, NOW, HOSTILE),
+        cypher.list_grants_query(HOSTILE, owner_agent=HOSTILE, grantee_agent=HOSTILE, include_revoked=True),
     ]
 
 
