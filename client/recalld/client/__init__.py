@@ -1,11 +1,13 @@
 """recalld-client: the typed Python client of the recalld memory service.
 
 Blocking (:class:`Recalld`) and asyncio (:class:`AsyncRecalld`) with the same verbs: add, search,
-get, list / iterate, update, delete, delete_all, history, subgraph, paths, verify, reindex.
-Values in and out are plain Python (frozen dataclasses, aware datetimes, dicts; enumerations as
-lowercase strings); failures raise :class:`RecalldError` subclasses. Every call has a deadline
-(``timeout``, 30 s by default) and only UNAVAILABLE is retried (:class:`RetryPolicy`). Depends on
-grpcio and protobuf only; the generated gRPC code ships alongside as ``recalld.v1``.
+get, list / iterate, update, delete, delete_all, history; get_operation, watch_operations,
+wait_operations (asynchronous adds); profile, mark_used; grant_access, revoke_access, list_grants
+(sharing between agents); subgraph, paths; verify, reindex. Values in and out are plain Python
+(frozen dataclasses, aware datetimes, dicts; enumerations as lowercase strings); failures raise
+:class:`RecalldError` subclasses. Every call has a deadline (``timeout``, 30 s by default) and only
+UNAVAILABLE is retried (:class:`RetryPolicy`). Depends on grpcio and protobuf only; the generated
+gRPC code ships alongside as ``recalld.v1``.
 
     from recalld.client import Recalld
 
@@ -32,19 +34,26 @@ from recalld.client._sync import Recalld
 from recalld.client._types import (
     DEFAULT_RETRY,
     NO_RETRY,
+    AddMode,
     AddResult,
+    Attribute,
     Edge,
     Entity,
     EntityNode,
     Filter,
     FilterOp,
+    Grant,
     GraphPath,
     HistoryEntry,
+    Level,
     Memory,
     MemoryEvent,
     Message,
     Mode,
+    Operation,
+    OperationResult,
     Page,
+    ProfileAttribute,
     RetryPolicy,
     SearchHit,
     Subgraph,
@@ -59,8 +68,10 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "NO_RETRY",
+    "AddMode",
     "AddResult",
     "AsyncRecalld",
+    "Attribute",
     "Conflict",
     "DeadlineExceeded",
     "Edge",
@@ -68,17 +79,22 @@ __all__ = [
     "EntityNode",
     "Filter",
     "FilterOp",
+    "Grant",
     "GraphPath",
     "HistoryEntry",
     "Internal",
     "InvalidArgument",
+    "Level",
     "Memory",
     "MemoryEvent",
     "Message",
     "Mode",
     "NotFound",
+    "Operation",
+    "OperationResult",
     "Page",
     "PermissionDenied",
+    "ProfileAttribute",
     "Recalld",
     "RecalldError",
     "ResourceExhausted",

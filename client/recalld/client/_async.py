@@ -6,21 +6,25 @@ import asyncio
 import builtins
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
 
 from recalld.client import _convert as conv
-from recalld.client._errors import from_rpc_error
+from recalld.client._errors import Internal, from_rpc_error
 from recalld.client._types import (
     DEFAULT_RETRY,
+    AddMode,
     AddResult,
+    Grant,
     GraphPath,
     HistoryEntry,
     Memory,
     Mode,
+    Operation,
     Page,
+    ProfileAttribute,
     RetryPolicy,
     SearchHit,
     Subgraph,
@@ -31,6 +35,7 @@ from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, mem
 R = TypeVar("R")
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 30.0
+WATCH_LIMIT = 100  # operation ids one WatchOperations stream follows
 
 
 class AsyncRecalld:
@@ -40,12 +45,17 @@ class AsyncRecalld:
             await memory.add("My cat Luna caught a cold.", user_id="alice")
             hits = await memory.search("how is my pet?", user_id="alice")
 
+    Verbs: add, search, get, list / iterate, update, delete, delete_all, history (memories);
+    get_operation, watch_operations, wait_operations (asynchronous adds); profile, mark_used
+    (living memory); grant_access, revoke_access, list_grants (sharing between agents); subgraph,
+    paths (graph); verify, reindex (operators).
+
     Every call has a deadline (``timeout`` seconds, per client or per call; it covers the
     retries) and is retried with exponential backoff and jitter when, and only when, it fails
     with UNAVAILABLE (``retry``, a :class:`RetryPolicy`). Failures raise
     :class:`recalld.client.RecalldError` subclasses carrying the status and the server's message;
-    bad local input (no scope, a naive datetime, an unknown filter op) raises ``ValueError``
-    before anything is sent.
+    bad local input (no scope, a naive datetime, an unknown filter op, mode or level, a ttl that
+    is not positive) raises ``ValueError`` before anything is sent.
 
     Transport security is pluggable: ``credentials`` (e.g. ``grpc.ssl_channel_credentials(...)``)
     makes a TLS channel; ``call_credentials`` (e.g. ``grpc.access_token_call_credentials(token)``)
@@ -128,19 +138,34 @@ class AsyncRecalld:
         metadata: Mapping[str, Any] | None = None,
         reference_time: datetime | None = None,
         infer: bool = True,
+        mode: AddMode = "sync",
+        importance: float | None = None,
+        ttl: timedelta | float | None = None,
         timeout: float | None = None,
     ) -> AddResult:
         """Remember a conversation: a string (one user message), or messages as strings, dicts
         ``{"role", "content", "name"}`` or :class:`Message`. ``infer=False`` stores each message
-        as it is instead of distilling facts."""
+        as it is instead of distilling facts.
+
+        ``mode="async"`` answers as soon as the server has durably recorded the request, with
+        ``operation_id`` and no events: follow it with :meth:`wait_operations`,
+        :meth:`watch_operations` or :meth:`get_operation`. ``importance`` (0..1, default 0.5):
+        how slowly the memories fade in ranking (1: never). ``ttl`` (a timedelta or seconds): the
+        memories expire this long after they are made (default: never; memories of a run expire
+        after the server's session lifetime)."""
         req = memory_pb2.AddRequest(
             scope=conv.scope(user_id, agent_id, run_id),
             messages=conv.messages(messages),
             metadata=conv.struct(metadata or {}),
             infer=infer,
+            mode=conv.add_mode(mode),
         )
         if reference_time is not None:
             req.reference_time.CopyFrom(conv.timestamp(reference_time))
+        if importance is not None:
+            req.importance = conv.number(importance, "importance")
+        if ttl is not None:
+            req.ttl.CopyFrom(conv.duration(ttl))
         return conv.add_result(await self._call(self._memory.Add, req, timeout))
 
     async def search(
@@ -158,11 +183,20 @@ class AsyncRecalld:
         end: datetime | None = None,
         as_of: datetime | None = None,
         include_retired: bool = False,
+        levels: Sequence[str] = (),
+        attributes: conv.Attributes = None,
         timeout: float | None = None,
     ) -> list[SearchHit]:
         """Hybrid (graph + vector) search in a scope; ``start``/``end`` bound the reference time.
         By default only facts that hold now; ``as_of`` searches what held at that moment,
-        ``include_retired`` also returns retired facts (``hit.retired``)."""
+        ``include_retired`` also returns retired facts (``hit.retired``).
+
+        ``levels`` ("user", "session", "agent", "shared") searches those levels of ``user_id``'s
+        memory as ``agent_id`` sees them and merges them (``hit.level``): "user" (every agent's),
+        "session" (``run_id``'s), "agent" (the agent's own), "shared" (agents that granted it
+        access); without levels the scope is a plain filter. ``attributes`` (a dict, or
+        (name, value) pairs / :class:`Attribute`): only memories stating every one of them (an
+        empty value: any value of the name)."""
         req = memory_pb2.SearchRequest(
             scope=conv.scope(user_id, agent_id, run_id),
             query=query,
@@ -171,6 +205,8 @@ class AsyncRecalld:
             filters=conv.filters(filters),
             mode=conv.mode(mode),
             include_retired=include_retired,
+            levels=conv.levels(levels),
+            attributes=conv.attributes(attributes),
         )
         if as_of is not None:
             req.as_of.CopyFrom(conv.timestamp(as_of))
@@ -300,6 +336,126 @@ class AsyncRecalld:
         """The changes of one memory, oldest first."""
         req = memory_pb2.HistoryRequest(scope=conv.scope(user_id, agent_id, run_id), memory_id=memory_id)
         return conv.history(await self._call(self._memory.History, req, timeout))
+
+    # -- asynchronous adds ----------------------------------------------------------------------
+    async def get_operation(self, operation_id: str, *, timeout: float | None = None) -> Operation:
+        """The state (and, once it succeeded, the results) of an asynchronous add."""
+        req = memory_pb2.GetOperationRequest(operation_id=operation_id)
+        return conv.operation((await self._call(self._memory.GetOperation, req, timeout)).operation)
+
+    def watch_operations(
+        self, operation_ids: Sequence[str], *, timeout: float | None = None
+    ) -> AsyncIterator[Operation]:
+        """Follow asynchronous adds (1..100 ids): each operation as it is now, then again at every
+        status change; the iteration ends when all are done. ``timeout`` is the deadline of the
+        whole stream; it is not retried. Use as ``async for op in client.watch_operations(ids)``;
+        the ids are checked at once."""
+        return self._watch(conv.ids(operation_ids, "operation_ids"), self._timeout if timeout is None else timeout)
+
+    async def _watch(self, operation_ids: builtins.list[str], budget: float | None) -> AsyncIterator[Operation]:
+        req = memory_pb2.WatchOperationsRequest(operation_ids=operation_ids)
+        call = self._memory.WatchOperations(req, timeout=budget, metadata=self._metadata)
+        responses = call.__aiter__()
+        try:
+            while True:
+                try:
+                    resp = await anext(responses)
+                except StopAsyncIteration:
+                    return
+                except grpc.RpcError as exc:
+                    raise from_rpc_error(exc) from None
+                yield conv.operation(resp.operation)
+        finally:
+            call.cancel()  # left early: end the stream (a no-op once it finished)
+
+    async def wait_operations(
+        self, operation_ids: Sequence[str], *, timeout: float | None = None
+    ) -> builtins.list[Operation]:
+        """Wait until asynchronous adds are done (succeeded or failed); their final states, in the
+        order given. Any number of ids (followed 100 at a time); ``timeout`` covers the whole wait
+        (the client's timeout unless given: pass more for a long backlog). It is not retried."""
+        ids = conv.ids(operation_ids, "operation_ids")
+        unique = builtins.list(dict.fromkeys(ids))
+        budget = self._timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if budget is None else loop.time() + budget
+        final: dict[str, Operation] = {}
+        for start in range(0, len(unique), WATCH_LIMIT):
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            async for op in self._watch(unique[start : start + WATCH_LIMIT], remaining):
+                final[op.id] = op
+        for i in unique:
+            if i not in final or not final[i].done:
+                raise Internal(f"the server ended the watch before operation {i} was done")
+        return [final[i] for i in ids]
+
+    # -- living memory --------------------------------------------------------------------------
+    async def profile(
+        self,
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        as_of: datetime | None = None,
+        levels: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> builtins.list[ProfileAttribute]:
+        """The scope's current structured attributes (allergies = penicillin, diet = vegetarian,
+        ...), each with the memories that state it; ``as_of``: as they were at that moment.
+        ``levels`` as in :meth:`search` (without them the scope is a plain filter)."""
+        req = memory_pb2.ProfileRequest(scope=conv.scope(user_id, agent_id, run_id), levels=conv.levels(levels))
+        if as_of is not None:
+            req.as_of.CopyFrom(conv.timestamp(as_of))
+        return conv.profile(await self._call(self._memory.Profile, req, timeout))
+
+    async def mark_used(
+        self,
+        memory_ids: Sequence[str],
+        *,
+        user_id: str = "",
+        agent_id: str = "",
+        run_id: str = "",
+        timeout: float | None = None,
+    ) -> int:
+        """Report that memories were used (e.g. search hits the app acted on; 1..1000 ids): their
+        decay restarts. Returns how many of them are active memories in the scope."""
+        req = memory_pb2.MarkUsedRequest(
+            scope=conv.scope(user_id, agent_id, run_id), memory_ids=conv.ids(memory_ids, "memory_ids")
+        )
+        return int((await self._call(self._memory.MarkUsed, req, timeout)).marked_count)
+
+    # -- sharing between agents -----------------------------------------------------------------
+    async def grant_access(
+        self, user_id: str, owner_agent: str, grantee_agent: str, *, timeout: float | None = None
+    ) -> Grant:
+        """Let ``grantee_agent`` read the memories ``owner_agent`` made about ``user_id`` (level
+        "shared" in its searches and profiles). Returns the active grant (the existing one when
+        it was granted already)."""
+        req = memory_pb2.GrantAccessRequest(user_id=user_id, owner_agent=owner_agent, grantee_agent=grantee_agent)
+        return conv.grant((await self._call(self._memory.GrantAccess, req, timeout)).grant)
+
+    async def revoke_access(
+        self, user_id: str, owner_agent: str, grantee_agent: str, *, timeout: float | None = None
+    ) -> None:
+        """End a grant (it stays listed, as revoked)."""
+        req = memory_pb2.RevokeAccessRequest(user_id=user_id, owner_agent=owner_agent, grantee_agent=grantee_agent)
+        await self._call(self._memory.RevokeAccess, req, timeout)
+
+    async def list_grants(
+        self,
+        user_id: str,
+        *,
+        owner_agent: str = "",
+        grantee_agent: str = "",
+        include_revoked: bool = False,
+        timeout: float | None = None,
+    ) -> builtins.list[Grant]:
+        """The grants about a user (only ``owner_agent``'s, or ``grantee_agent``'s, when given);
+        active ones unless ``include_revoked``."""
+        req = memory_pb2.ListGrantsRequest(
+            user_id=user_id, owner_agent=owner_agent, grantee_agent=grantee_agent, include_revoked=include_revoked
+        )
+        return [conv.grant(g) for g in (await self._call(self._memory.ListGrants, req, timeout)).grants]
 
     # -- graph ----------------------------------------------------------------------------------
     async def subgraph(

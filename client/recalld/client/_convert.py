@@ -1,7 +1,7 @@
 """Python values <-> recalld.v1 messages. Pure functions, no I/O.
 
-Requests: bad local input (no scope, a naive datetime, an unknown filter op or mode, a value
-protobuf cannot carry) raises ``ValueError`` before anything is sent.
+Requests: bad local input (no scope, a naive datetime, an unknown filter op, mode or level, a ttl
+that is not positive, a value protobuf cannot carry) raises ``ValueError`` before anything is sent.
 Responses: numbers in metadata come back as ints when they are whole (a ``Struct`` holds doubles).
 """
 
@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from recalld.client._types import (
     AddResult,
+    Attribute,
     Edge,
     Entity,
     Filter,
     FilterOp,
+    Grant,
     GraphPath,
     HistoryEntry,
     Memory,
     MemoryEvent,
     Message,
+    Operation,
+    OperationResult,
     Page,
+    ProfileAttribute,
     SearchHit,
     Subgraph,
     Triple,
@@ -36,6 +41,7 @@ from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 MessageLike = str | Message | Mapping[str, str]
 Messages = MessageLike | Sequence[MessageLike]
 Filters = Mapping[str, Any] | Iterable[Filter | tuple[str, str, Any]] | None
+Attributes = Mapping[str, str] | Sequence[Attribute | tuple[str, str]] | None
 
 _OPS = {
     "eq": memory_pb2.FILTER_OP_EQ,
@@ -60,6 +66,22 @@ _EVENTS = {
 }
 _RETRIEVERS = {memory_pb2.RETRIEVER_VECTOR: "vector", memory_pb2.RETRIEVER_GRAPH: "graph"}
 _STATES = {common_pb2.MEMORY_STATE_ACTIVE: "active", common_pb2.MEMORY_STATE_DELETED: "deleted"}
+_ADD_MODES: dict[str, memory_pb2.AddMode] = {"sync": memory_pb2.ADD_MODE_SYNC, "async": memory_pb2.ADD_MODE_ASYNC}
+_LEVELS: dict[str, common_pb2.Level] = {
+    "user": common_pb2.LEVEL_USER,
+    "session": common_pb2.LEVEL_SESSION,
+    "agent": common_pb2.LEVEL_AGENT,
+    "shared": common_pb2.LEVEL_SHARED,
+}
+_LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
+_OPERATION_STATUSES = {
+    memory_pb2.OPERATION_STATUS_PENDING: "pending",
+    memory_pb2.OPERATION_STATUS_RUNNING: "running",
+    memory_pb2.OPERATION_STATUS_SUCCEEDED: "succeeded",
+    memory_pb2.OPERATION_STATUS_FAILED: "failed",
+}
+# The longest Duration protobuf carries: 10,000 years.
+_MAX_DURATION = timedelta(seconds=315_576_000_000)
 
 
 # -- requests ------------------------------------------------------------------------------------
@@ -181,6 +203,88 @@ def mode(value: str) -> memory_pb2.RetrievalMode:
         raise ValueError(f"mode {value!r} is not one of {', '.join(_MODES)}") from None
 
 
+def add_mode(value: str) -> memory_pb2.AddMode:
+    try:
+        return _ADD_MODES[value]
+    except KeyError:
+        raise ValueError(f"mode {value!r} is not one of {', '.join(_ADD_MODES)}") from None
+
+
+def levels(value: Sequence[str]) -> list[common_pb2.Level]:
+    """Level names ("user", "session", "agent", "shared") as Level values."""
+    if isinstance(value, str | bytes):
+        raise ValueError(f"levels: pass a list of level names (e.g. [{value!r}]), not a string")
+    out = []
+    for i, name in enumerate(value):
+        if name not in _LEVELS:
+            raise ValueError(f"levels[{i}]: {name!r} is not one of {', '.join(_LEVELS)}")
+        out.append(_LEVELS[name])
+    return out
+
+
+def attributes(value: Attributes) -> list[common_pb2.Attribute]:
+    """A dict {name: value}, or Attribute objects / (name, value) tuples (a name may repeat).
+    An empty value matches any value of the name."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        items = [Attribute(k, v) for k, v in value.items()]
+    elif isinstance(value, str | bytes):
+        raise ValueError("attributes: pass a dict or a sequence of Attribute / (name, value), not a string")
+    else:
+        items = []
+        for i, a in enumerate(value):
+            if isinstance(a, Attribute):
+                items.append(a)
+            elif isinstance(a, tuple) and len(a) == 2:
+                items.append(Attribute(a[0], a[1]))
+            else:
+                raise ValueError(f"attributes[{i}]: expected Attribute(name, value) or a (name, value) pair, got {a!r}")
+    for i, a in enumerate(items):
+        if not isinstance(a.name, str) or not a.name:
+            raise ValueError(f"attributes[{i}]: the name must be a non-empty string")
+        if not isinstance(a.value, str):
+            raise ValueError(f"attributes[{i}]: the value must be a string, not {type(a.value).__name__}")
+    return [common_pb2.Attribute(name=a.name, value=a.value) for a in items]
+
+
+def duration(value: timedelta | float, where: str = "ttl") -> duration_pb2.Duration:
+    """A positive timedelta, or seconds as a number, as a Duration."""
+    if isinstance(value, bool) or not isinstance(value, timedelta | int | float):
+        raise ValueError(f"{where} must be a timedelta or seconds (a number), not {type(value).__name__}")
+    if not isinstance(value, timedelta) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value} is not a finite number of seconds")
+    try:
+        td = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    except OverflowError:
+        raise ValueError(f"{where}: {value} seconds is too long") from None
+    if td <= timedelta(0):
+        raise ValueError(f"{where} must be positive, not {value!r}")
+    if td > _MAX_DURATION:
+        raise ValueError(f"{where}: {value!r} is too long (at most 10,000 years)")
+    out = duration_pb2.Duration()
+    out.FromTimedelta(td)
+    return out
+
+
+def number(value: float, where: str) -> float:
+    """A finite int or float (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def ids(value: Sequence[str], where: str) -> list[str]:
+    """A list of ids; a lone string is refused (it would be read as one id per character)."""
+    if isinstance(value, str | bytes):
+        raise ValueError(f"{where}: pass a list of ids (e.g. [{value!r}]), not a string")
+    out = list(value)
+    for i, x in enumerate(out):
+        if not isinstance(x, str):
+            raise ValueError(f"{where}[{i}]: an id is a string, not {type(x).__name__}")
+    return out
+
+
 # -- responses -----------------------------------------------------------------------------------
 
 
@@ -246,6 +350,10 @@ def memory(m: common_pb2.Memory) -> Memory:
         retired_by_rule=m.retired_by_rule,
         confirmations=m.confirmations,
         confirmed_at=_opt_dt(m, "confirmed_at"),
+        importance=m.importance,
+        last_used_at=_opt_dt(m, "last_used_at"),
+        expires_at=_opt_dt(m, "expires_at"),
+        attributes=tuple(Attribute(a.name, a.value) for a in m.attributes),
     )
 
 
@@ -262,7 +370,7 @@ def add_result(r: memory_pb2.AddResponse) -> AddResult:
         MemoryEvent(_EVENTS.get(x.event, "unspecified"), memory(x.memory), x.rule, tuple(x.related_ids))
         for x in r.results
     )
-    return AddResult(episode_id=r.episode_id, events=events)
+    return AddResult(episode_id=r.episode_id, events=events, operation_id=r.operation_id)
 
 
 def hits(r: memory_pb2.SearchResponse) -> list[SearchHit]:
@@ -274,6 +382,9 @@ def hits(r: memory_pb2.SearchResponse) -> list[SearchHit]:
             paths=tuple(path(p) for p in h.paths),
             vector_score=h.vector_score if h.HasField("vector_score") else None,
             retired=h.retired,
+            level=_LEVEL_NAMES.get(h.level, "unspecified"),
+            relevance=h.relevance,
+            weight=h.weight,
         )
         for h in r.hits
     ]
@@ -299,6 +410,52 @@ def history(r: memory_pb2.HistoryResponse) -> list[HistoryEntry]:
         )
         for e in r.entries
     ]
+
+
+def operation(o: memory_pb2.Operation) -> Operation:
+    return Operation(
+        id=o.id,
+        user_id=o.scope.user_id,
+        agent_id=o.scope.agent_id,
+        run_id=o.scope.run_id,
+        status=_OPERATION_STATUSES.get(o.status, "unspecified"),
+        created_at=_dt(o.created_at),
+        updated_at=_dt(o.updated_at),
+        attempts=o.attempts,
+        error=o.error,
+        results=tuple(
+            OperationResult(x.memory_id, _EVENTS.get(x.event, "unspecified"), x.rule, tuple(x.related_ids))
+            for x in o.results
+        ),
+        recovered=o.recovered,
+    )
+
+
+def profile(r: memory_pb2.ProfileResponse) -> list[ProfileAttribute]:
+    return [
+        ProfileAttribute(
+            name=a.name,
+            value=a.value,
+            category=a.category,
+            multi_valued=a.multi_valued,
+            valid_from=_opt_dt(a, "valid_from"),
+            sources=tuple(memory(m) for m in a.sources),
+        )
+        for a in r.attributes
+    ]
+
+
+def grant(g: memory_pb2.Grant) -> Grant:
+    return Grant(
+        id=g.id,
+        user_id=g.user_id,
+        owner_agent=g.owner_agent,
+        grantee_agent=g.grantee_agent,
+        granted_at=_dt(g.granted_at),
+        granted_by=g.granted_by,
+        revoked_at=_opt_dt(g, "revoked_at"),
+        revoked_by=g.revoked_by,
+    )
 
 
 def subgraph(r: graph_pb2.SubgraphResponse) -> Subgraph:

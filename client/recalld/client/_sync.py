@@ -10,16 +10,17 @@ import asyncio
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 
 from recalld.client import _convert as conv
 from recalld.client._async import DEFAULT_ADDRESS, DEFAULT_TIMEOUT, AsyncRecalld
-from recalld.client._types import DEFAULT_RETRY, Memory, RetryPolicy
+from recalld.client._types import DEFAULT_RETRY, Memory, Operation, RetryPolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def _blocking(
@@ -49,7 +50,8 @@ class Recalld:
 
     Same constructor arguments (except ``channel``: an asyncio channel belongs to its own loop),
     verbs, deadlines, retries and exceptions as :class:`AsyncRecalld`, which does the work on a
-    private event loop thread. Safe to share between threads; call :meth:`close` (or use
+    private event loop thread; its async iterators (iterate, watch_operations) are blocking
+    iterators here. Safe to share between threads; call :meth:`close` (or use
     ``with``) to stop the thread.
     """
 
@@ -132,6 +134,13 @@ class Recalld:
     delete = _blocking(AsyncRecalld.delete)
     delete_all = _blocking(AsyncRecalld.delete_all)
     history = _blocking(AsyncRecalld.history)
+    get_operation = _blocking(AsyncRecalld.get_operation)
+    wait_operations = _blocking(AsyncRecalld.wait_operations)
+    profile = _blocking(AsyncRecalld.profile)
+    mark_used = _blocking(AsyncRecalld.mark_used)
+    grant_access = _blocking(AsyncRecalld.grant_access)
+    revoke_access = _blocking(AsyncRecalld.revoke_access)
+    list_grants = _blocking(AsyncRecalld.list_grants)
     subgraph = _blocking(AsyncRecalld.subgraph)
     paths = _blocking(AsyncRecalld.paths)
     verify = _blocking(AsyncRecalld.verify)
@@ -154,27 +163,35 @@ class Recalld:
         )
         return self._drain(pages)
 
-    def _drain(self, pages: AsyncIterator[Memory]) -> Iterator[Memory]:
-        async def step() -> tuple[bool, Memory | None]:
+    def watch_operations(self, operation_ids: Sequence[str], *, timeout: float | None = None) -> Iterator[Operation]:
+        """Follow asynchronous adds (1..100 ids): each operation as it is now, then again at every
+        status change; the iteration ends when all are done. ``timeout`` is the deadline of the
+        whole stream; it is not retried. The ids are checked at once."""
+        return self._drain(self._client.watch_operations(operation_ids, timeout=timeout))
+
+    def _drain(self, items: AsyncIterator[T]) -> Iterator[T]:
+        """An async iterator of the client's loop as a blocking iterator: each item is fetched on
+        the loop as the loop here asks for it."""
+
+        async def step() -> tuple[bool, T | None]:
             try:
-                return True, await anext(pages)
+                return True, await anext(items)
             except StopAsyncIteration:
                 return False, None
 
         async def stop() -> None:
-            aclose = getattr(pages, "aclose", None)
+            aclose = getattr(items, "aclose", None)
             if aclose is not None:
                 await aclose()
 
         finished = False
         try:
             while True:
-                more, m = self._run(step())
+                more, item = self._run(step())
                 if not more:
                     finished = True
                     return
-                assert m is not None
-                yield m
+                yield cast(T, item)
         finally:
             # Left early (break, exception, garbage collection): end the async generator on its loop,
             # without waiting (this may run on any thread, even the loop's).

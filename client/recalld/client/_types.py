@@ -1,8 +1,10 @@
 """Plain values the client takes and returns: frozen dataclasses, aware datetimes, dicts, strings.
 
 Enumerations travel as lowercase strings: events "add" / "update" / "delete" / "noop" /
-"invalidate", states
-"active" / "deleted", retrievers and modes "hybrid" / "vector" / "graph".
+"invalidate", states "active" / "deleted", retrievers and modes "hybrid" / "vector" / "graph", add
+modes "sync" / "async", levels "user" / "session" / "agent" / "shared", operation statuses
+"pending" / "running" / "succeeded" / "failed". A value this client does not know (a newer server)
+reads as "unspecified".
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from typing import Any, Literal
 
 FilterOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in"]
 Mode = Literal["hybrid", "vector", "graph"]
+AddMode = Literal["sync", "async"]
+# Where a memory sits relative to the agent reading it: "user" (about the user, made by no agent
+# and in no run: every agent's), "session" (made in a run), "agent" (the reading agent's own),
+# "shared" (another agent's, readable through a grant).
+Level = Literal["user", "session", "agent", "shared"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,15 @@ class Triple:
 
 
 @dataclass(frozen=True, slots=True)
+class Attribute:
+    """A structured attribute of the user a memory states: ``name`` (snake_case) and ``value``,
+    e.g. Attribute("allergies", "penicillin")."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Memory:
     """A remembered fact. ``version`` grows with every write: pass it as ``expected_version`` to
     update or delete for optimistic concurrency. Times are timezone-aware (UTC)."""
@@ -74,6 +90,13 @@ class Memory:
     retired_by_rule: str = ""
     confirmations: int = 1
     confirmed_at: datetime | None = None
+    # 0..1: how slowly the memory fades in search ranking (1: never); 0.5 unless set on add.
+    importance: float = 0.5
+    # When a client last reported using it (mark_used: its decay restarts), and when it expires
+    # (a ttl on add, or the session lifetime of a run's memories); None: never.
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    attributes: tuple[Attribute, ...] = ()  # the structured attributes it states
 
     @property
     def current(self) -> bool:
@@ -96,10 +119,13 @@ class MemoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
-    """The episode an add recorded and what it did to each memory."""
+    """The episode an add recorded and what it did to each memory. An asynchronous add (mode
+    "async") has no events yet: follow ``operation_id`` (also the future ``episode_id``) with
+    wait_operations, watch_operations or get_operation."""
 
     episode_id: str
     events: tuple[MemoryEvent, ...]
+    operation_id: str = ""  # asynchronous adds only
 
     @property
     def added(self) -> tuple[Memory, ...]:
@@ -132,7 +158,9 @@ class GraphPath:
 class SearchHit:
     """A memory found by search. ``retrievers``: which found it ("vector", "graph"); ``paths``: the
     graph walks that led to it, best first; ``vector_score``: cosine similarity, or None when the
-    vector retriever did not find it."""
+    vector retriever did not find it. ``score = relevance * weight``: the retrievers' fused
+    relevance and the decay weight (0..1, from age, use and importance). ``level``: where the
+    memory sits relative to the reading agent ("user", "session", "agent" or "shared")."""
 
     memory: Memory
     score: float
@@ -140,6 +168,9 @@ class SearchHit:
     paths: tuple[GraphPath, ...] = ()
     vector_score: float | None = None
     retired: bool = False  # the fact no longer holds (as_of / include_retired searches)
+    level: str = "user"
+    relevance: float = 0.0
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +197,77 @@ class HistoryEntry:
     episode_id: str = ""
     old_triples: tuple[Triple, ...] = ()
     new_triples: tuple[Triple, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    """What an applied asynchronous add did to one memory (read it with get): ``event`` and
+    ``rule`` as in :class:`MemoryEvent`, ``related_ids`` the other memories involved."""
+
+    memory_id: str
+    event: str
+    rule: str = ""
+    related_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """An asynchronous add: ``status`` "pending" (recorded), "running", then "succeeded" (with
+    ``results``) or "failed" (with ``error``). ``attempts``: how often a worker started applying
+    it; ``recovered``: it succeeded before a server crash, so its results are not known."""
+
+    id: str
+    user_id: str
+    agent_id: str
+    run_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    error: str = ""
+    results: tuple[OperationResult, ...] = ()
+    recovered: bool = False
+
+    @property
+    def done(self) -> bool:
+        """It will not change any more (succeeded or failed)."""
+        return self.status in ("succeeded", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileAttribute:
+    """One current value of a user's attribute: ``category`` (health, diet, routines, preferences,
+    study, work, family, pets, location, person, other); ``multi_valued`` attributes accumulate
+    values, a single-valued one holds one at a time; since ``valid_from``; ``sources``: the
+    memories that state it."""
+
+    name: str
+    value: str
+    category: str
+    multi_valued: bool
+    valid_from: datetime | None
+    sources: tuple[Memory, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """``owner_agent`` lets ``grantee_agent`` read the memories it made about ``user_id`` (they
+    appear at level "shared"). Granted at ``granted_at`` by ``granted_by``; ``revoked_at`` is None
+    while the grant holds."""
+
+    id: str
+    user_id: str
+    owner_agent: str
+    grantee_agent: str
+    granted_at: datetime
+    granted_by: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+
+    @property
+    def active(self) -> bool:
+        """The grant holds (not revoked)."""
+        return self.revoked_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,19 +335,26 @@ NO_RETRY = RetryPolicy(attempts=1)
 __all__ = [
     "DEFAULT_RETRY",
     "NO_RETRY",
+    "AddMode",
     "AddResult",
+    "Attribute",
     "Edge",
     "Entity",
     "EntityNode",
     "Filter",
     "FilterOp",
+    "Grant",
     "GraphPath",
     "HistoryEntry",
+    "Level",
     "Memory",
     "MemoryEvent",
     "Message",
     "Mode",
+    "Operation",
+    "OperationResult",
     "Page",
+    "ProfileAttribute",
     "RetryPolicy",
     "SearchHit",
     "Subgraph",
