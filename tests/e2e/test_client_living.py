@@ -192,3 +192,13 @@ async def test_the_asyncio_client_checks_local_input_too(server: ServerProcess) 
             await client.add("I like tea.", user_id=_user(), ttl=0)
         with pytest.raises(ValueError, match="not a string"):
             client.watch_operations("0f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+def test_update_sets_and_clears_one_memorys_expiry(server: ServerProcess) -> None:
+    with Recalld(server.address) as c:
+        (event,) = c.add("My gate code is 7781.", user_id="gate-user").events
+        at = datetime.now(UTC) + timedelta(hours=2)
+        m = c.update(event.memory.id, "", user_id="gate-user", expires_at=at, importance=0.3)
+        assert (m.text, m.importance) == ("My gate code is 7781.", pytest.approx(0.3))
+        assert m.expires_at is not None and abs((m.expires_at - at).total_seconds()) < 1e-3
+        assert c.update(event.memory.id, "", user_id="gate-user", clear_expiry=True).expires_at is None

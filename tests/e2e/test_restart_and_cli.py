@@ -92,3 +92,37 @@ def test_cli_walkthrough(tmp_path: Path, fresh_backends: dict[str, str]) -> None
         assert out.returncode == 0
         out = recalld(a, "verify")
         assert out.stdout.startswith("consistent: 3 memories, 3 vectors")
+
+
+def test_cli_living_memory_walkthrough(tmp_path: Path) -> None:
+    """The README's "Living memory" walkthrough through the CLI: two agents, a profile, an
+    asynchronous Add, a grant used and revoked."""
+    with ServerProcess(tmp_path / "data") as server:
+        a = server.address
+        for agent, text in (
+            ("medic", "I'm allergic to penicillin."),
+            ("coach", "I recently started running 5 km every morning."),
+        ):
+            out = recalld(a, "add", "--user", "pat", "--agent", agent, text)
+            assert out.returncode == 0, out.stderr
+        out = recalld(a, "add", "--user", "pat", "--async", "I am vegetarian.")
+        assert out.returncode == 0 and "queued as operation" in out.stdout, out.stderr
+        op = out.stdout.split()[3]
+        out = recalld(a, "operation", op, "--wait")
+        assert f"{op}  succeeded  1 results" in out.stdout, out.stdout + out.stderr
+        out = recalld(a, "profile", "--user", "pat")
+        lines = out.stdout.splitlines()
+        assert any("allergies = penicillin" in ln for ln in lines), out.stdout
+        assert any("diet = vegetarian" in ln for ln in lines)
+        assert any("exercise_routine = run 5 km every morning" in ln for ln in lines)
+        levels = ["--level", "user", "--level", "agent", "--level", "shared"]
+        ask = ["search", "--user", "pat", "--agent", "coach", "what is Pat allergic to?", *levels]
+        assert "penicillin" not in recalld(a, *ask).stdout
+        out = recalld(a, "grant", "pat", "medic", "coach")
+        assert out.returncode == 0 and "granted: coach reads medic's memories of pat" in out.stdout
+        out = recalld(a, *ask)
+        assert "shared] I'm allergic to penicillin." in out.stdout, out.stdout
+        assert recalld(a, "grant", "pat", "medic", "coach", "--revoke").returncode == 0
+        assert "penicillin" not in recalld(a, *ask).stdout
+        out = recalld(a, "grants", "pat", "--all")
+        assert "medic -> coach" in out.stdout and "revoked" in out.stdout

@@ -292,18 +292,28 @@ class AsyncRecalld:
         run_id: str = "",
         metadata: Mapping[str, Any] | None = None,
         expected_version: int = 0,
+        expires_at: datetime | None = None,
+        clear_expiry: bool = False,
+        importance: float | None = None,
         timeout: float | None = None,
     ) -> Memory:
         """Replace a memory's text (and metadata when given). With ``expected_version`` the update
-        applies only to that version; a concurrent change raises :class:`Conflict`."""
+        applies only to that version; a concurrent change raises :class:`Conflict`. ``expires_at``
+        (a per-memory TTL), ``clear_expiry`` and ``importance`` change the memory's lifecycle; with
+        one of them ``text`` may be "" to keep the text."""
         req = memory_pb2.UpdateRequest(
             scope=conv.scope(user_id, agent_id, run_id),
             memory_id=memory_id,
             text=text,
             expected_version=expected_version,
+            clear_expiry=clear_expiry,
         )
         if metadata is not None:
             req.metadata.CopyFrom(conv.struct(metadata))
+        if expires_at is not None:
+            req.expires_at.CopyFrom(conv.timestamp(expires_at))
+        if importance is not None:
+            req.importance = conv.number(importance, "importance")
         return conv.memory((await self._call(self._memory.Update, req, timeout)).memory)
 
     async def delete(

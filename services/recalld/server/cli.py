@@ -107,9 +107,14 @@ def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
         metadata=json.loads(a.metadata) if a.metadata else None,
         reference_time=_time(a.at) if a.at else None,
         infer=not a.raw,
+        mode="async" if a.async_ else "sync",
+        importance=a.importance,
+        ttl=a.ttl,
     )
     if not a.json:
-        if not result.events:
+        if result.operation_id:
+            print(f"queued as operation {result.operation_id}  (recalld operation {result.operation_id} --wait)")
+        elif not result.events:
             print("nothing to remember")
         for e in result.events:
             why = f"  [{e.rule}]" if e.rule else ""
@@ -129,17 +134,79 @@ def cmd_search(c: Recalld, a: argparse.Namespace) -> Any:
         filters=[parse_filter(f) for f in a.filter],
         as_of=_time(a.as_of) if a.as_of else None,
         include_retired=a.include_retired,
+        levels=a.level,
+        attributes=[_attribute(x) for x in a.attribute],
     )
     if not a.json:
         if not hits:
             print("no memories found")
         for i, h in enumerate(hits, 1):
             past = f"  (past: {_validity(h.memory)})" if h.retired else ""
-            print(f"{i:2}. [{h.score:.3f} {'+'.join(h.retrievers)}] {h.memory.text}{past}")
+            level = f" {h.level}" if a.level else ""
+            print(f"{i:2}. [{h.score:.3f} {'+'.join(h.retrievers)}{level}] {h.memory.text}{past}")
             print(f"    id {h.memory.id}")
             for p in h.paths:
                 _print_path(p, "    ")
     return {"hits": hits}
+
+
+def _attribute(expr: str) -> tuple[str, str]:
+    name, _, value = expr.partition("=")
+    return name.strip(), value.strip()
+
+
+def cmd_profile(c: Recalld, a: argparse.Namespace) -> Any:
+    attrs = c.profile(**_scope(a), as_of=_time(a.as_of) if a.as_of else None, levels=a.level)
+    if not a.json:
+        if not attrs:
+            print("no attributes")
+        for x in attrs:
+            since = f"  since {x.valid_from:%Y-%m-%d}" if x.valid_from else ""
+            print(f"{x.category:12} {x.name} = {x.value}{since}  ({len(x.sources)} memories)")
+    return {"attributes": attrs}
+
+
+def cmd_operation(c: Recalld, a: argparse.Namespace) -> Any:
+    ops = c.wait_operations(a.id) if a.wait else [c.get_operation(i) for i in a.id]
+    if not a.json:
+        for op in ops:
+            extra = f"  {op.error}" if op.error else ""
+            print(f"{op.id}  {op.status}  {len(op.results)} results{extra}")
+            for r in op.results:
+                print(f"    {r.event.upper():10} {r.memory_id}  [{r.rule}]")
+    return {"operations": ops}
+
+
+def cmd_grant(c: Recalld, a: argparse.Namespace) -> Any:
+    if a.revoke:
+        c.revoke_access(a.user, a.owner, a.grantee)
+        if not a.json:
+            print(f"revoked: {a.grantee} no longer reads {a.owner}'s memories of {a.user}")
+        return {"revoked": True}
+    g = c.grant_access(a.user, a.owner, a.grantee)
+    if not a.json:
+        print(f"granted: {g.grantee_agent} reads {g.owner_agent}'s memories of {g.user_id} (grant {g.id})")
+    return g
+
+
+def cmd_grants(c: Recalld, a: argparse.Namespace) -> Any:
+    grants = c.list_grants(a.user, include_revoked=a.all)
+    if not a.json:
+        if not grants:
+            print("no grants")
+        for g in grants:
+            ended = f", revoked {g.revoked_at:%Y-%m-%d %H:%M} by {g.revoked_by}" if g.revoked_at else ""
+            print(
+                f"{g.owner_agent} -> {g.grantee_agent}  granted {g.granted_at:%Y-%m-%d %H:%M} by {g.granted_by}{ended}"
+            )
+    return {"grants": grants}
+
+
+def cmd_used(c: Recalld, a: argparse.Namespace) -> Any:
+    n = c.mark_used(a.id, **_scope(a))
+    if not a.json:
+        print(f"marked {n} of {len(a.id)} as used")
+    return {"marked": n}
 
 
 def cmd_get(c: Recalld, a: argparse.Namespace) -> Any:
@@ -280,6 +347,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--metadata", help="JSON object")
     c.add_argument("--at", help="reference time, ISO 8601")
     c.add_argument("--raw", action="store_true", help="store as-is (infer=false)")
+    c.add_argument("--async", dest="async_", action="store_true", help="answer once recorded (an operation id)")
+    c.add_argument("--importance", type=float, help="0..1 (default 0.5): how slowly the memories fade")
+    c.add_argument("--ttl", type=float, help="seconds until the memories expire")
     c = command("search", cmd_search, scoped, "search memories")
     c.add_argument("query")
     c.add_argument("--limit", "-n", type=int, default=10)
@@ -294,6 +364,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--as-of", help="what held at this time (ISO 8601) instead of now")
     c.add_argument("--include-retired", action="store_true", help="also facts that no longer hold")
+    levels = ("user", "session", "agent", "shared")
+    c.add_argument("--level", action="append", choices=levels, default=[], help="search these levels (repeat)")
+    c.add_argument("--attribute", action="append", default=[], help="only memories stating name[=value] (repeat)")
+    c = command("profile", cmd_profile, scoped, "the scope's current attributes")
+    c.add_argument("--as-of", help="the profile at this time (ISO 8601)")
+    c.add_argument("--level", action="append", choices=levels, default=[], help="read these levels (repeat)")
+    c = command("operation", cmd_operation, client, "state of asynchronous Adds")
+    c.add_argument("id", nargs="+")
+    c.add_argument("--wait", action="store_true", help="wait until they are done")
+    c = command("grant", cmd_grant, client, "let one agent read another agent's memories of a user")
+    c.add_argument("user")
+    c.add_argument("owner", help="the agent whose memories are shared")
+    c.add_argument("grantee", help="the agent that may read them")
+    c.add_argument("--revoke", action="store_true", help="end the grant instead")
+    c = command("grants", cmd_grants, client, "grants about a user")
+    c.add_argument("user")
+    c.add_argument("--all", action="store_true", help="include revoked grants")
+    c = command("used", cmd_used, scoped, "report memories as used (restarts their decay)")
+    c.add_argument("id", nargs="+")
     c = command("get", cmd_get, scoped, "show one memory")
     c.add_argument("id")
     c = command("list", cmd_list, scoped, "list memories, newest first")
@@ -355,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command not in ("verify", "reindex") and not (args.user or args.agent or args.run):
+    scoped = "run" in vars(args)  # commands with --user/--agent/--run need one of them
+    if scoped and not (args.user or args.agent or args.run):
         print("recalld: give a scope: --user, --agent and/or --run", file=sys.stderr)
         return 2
     try:
