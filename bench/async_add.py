@@ -88,7 +88,7 @@ def main() -> None:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="bench-async-") as tmp, contextlib.ExitStack() as stack:
         env = backend_env(args.backend, Path(tmp), stack)
-        server = stack.enter_context(ServerProcess(Path(tmp) / "data", env=env).start())
+        server = stack.enter_context(ServerProcess(Path(tmp) / "data", env=env))
         channel = grpc.insecure_channel(server.address)
         stub = memory_pb2_grpc.MemoryServiceStub(channel)
         # warm-up (models, first writes), untimed
