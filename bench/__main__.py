@@ -7,6 +7,8 @@ Runs, each as its own process, writing its tables to bench/results/:
   4. bench.locomo    retrieval quality on the LoCoMo dev slice
   5. bench.writes    Update/Delete latency and the concurrent Update+Update+Delete race (both backends)
   6. bench.evolution memory that stays true: 73 scripted conversations, reconciliation on vs off
+  7. bench.locomo --ask-at end [--no-decay]: the recall cost of decay
+  8. bench.async_add asynchronous Add under a burst of 1,000 Adds
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
 """
@@ -14,6 +16,7 @@ Runs, each as its own process, writing its tables to bench/results/:
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 import subprocess
 import sys
 
@@ -23,11 +26,23 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument(
         "--only",
-        choices=("scale", "backends", "peer", "locomo", "writes", "writes-servers", "evolution"),
+        choices=(
+            "scale",
+            "backends",
+            "peer",
+            "locomo",
+            "writes",
+            "writes-servers",
+            "evolution",
+            "decay",
+            "decay-off",
+            "async",
+        ),  # fmt: skip
         action="append",
     )
     args = ap.parse_args()
     quick = args.quick
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
     runs = {
         "scale": ["bench.scale", "--sizes", "300,1000" if quick else "1000,10000,100000"]
         + (["--users", "50", "--samples", "30"] if quick else []),
@@ -40,6 +55,26 @@ def main() -> int:
         "writes-servers": ["bench.writes", "--backend", "falkordb+milvus"]
         + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
         "evolution": ["bench.evolution"],
+        "decay": [
+            "bench.locomo",
+            "--ask-at",
+            "end",
+            "--batch-size",
+            "0",
+            "--out",
+            f"bench/results/locomo-{today}-decay-on.md",
+        ],
+        "decay-off": [
+            "bench.locomo",
+            "--ask-at",
+            "end",
+            "--no-decay",
+            "--batch-size",
+            "0",
+            "--out",
+            f"bench/results/locomo-{today}-decay-off.md",
+        ],  # fmt: skip
+        "async": ["bench.async_add"] + (["--adds", "100", "--clients", "4", "--users", "10"] if quick else []),
     }
     failed = []
     for name, argv in runs.items():
