@@ -16,9 +16,9 @@ Runs, each as its own process, writing its tables to bench/results/:
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 
 def main() -> int:
@@ -37,7 +37,7 @@ def main() -> int:
             "decay",
             "decay-off",
             "async",
-        ),  # fmt: skip
+        ),
         action="append",
     )
     args = ap.parse_args()
@@ -73,7 +73,7 @@ def main() -> int:
             "0",
             "--out",
             f"bench/results/locomo-{today}-decay-off.md",
-        ],  # fmt: skip
+        ],
         "async": ["bench.async_add"] + (["--adds", "100", "--clients", "4", "--users", "10"] if quick else []),
     }
     failed = []
