@@ -147,3 +147,33 @@ async def test_the_walkthrough_said_the_same_day(app: App, alice: Scope) -> None
     assert (await top(app, alice, "where do I live?"))[0] == "Actually I moved to Paris last month."
     old = await app.memories.get(alice, berlin.memory.id)
     assert old.valid_to is not None and old.valid_from is not None and old.valid_to >= old.valid_from
+
+
+class _StubJudge:
+    """A judge with fixed answers (the LLM judge's parsing is tested in tests/unit/test_llm.py;
+    a real model in tests/llm): records what it was shown."""
+
+    def __init__(self, *verdicts: object) -> None:
+        self.verdicts = list(verdicts)
+        self.cases: list[object] = []
+
+    async def judge(self, cases: list[object]) -> list[object]:
+        self.cases += cases
+        return [self.verdicts.pop(0) if self.verdicts else None for _ in cases]
+
+
+async def test_a_judge_settles_what_the_rules_leave_open(app: App, alice: Scope) -> None:
+    from recalld.kernel.ports import JudgeCase, JudgeVerdict
+
+    await say(app, alice, "I play tennis on Saturdays.", MAY - timedelta(days=30))
+    judge = _StubJudge(JudgeVerdict("invalidate", 0))
+    app.memories._judge = judge
+    events = await say(app, alice, "These days I play padel on Saturdays instead.", MAY)
+    assert kinds(events) == [("add", "llm:invalidate"), ("invalidate", "llm:invalidate")]
+    (case,) = judge.cases
+    assert isinstance(case, JudgeCase) and case.candidates == ("I play tennis on Saturdays.",)
+    assert case.fact == "These days I play padel on Saturdays instead."
+    # a verdict naming a candidate that was not shown changes nothing
+    app.memories._judge = _StubJudge(JudgeVerdict("noop", 7))
+    events = await say(app, alice, "On Saturdays I play padel with Tom.", MAY + timedelta(days=1))
+    assert [e.event for e in events] == [EventKind.ADD]

@@ -51,6 +51,8 @@ from recalld.kernel.ports import (
     Embedder,
     Extractor,
     GraphStore,
+    Judge,
+    JudgeCase,
     Relation,
     Retirement,
     VectorHit,
@@ -115,8 +117,12 @@ class MemoryPipeline:
         limits: Limits,
         reconcile: ReconcileSettings,
         session_ttl: timedelta | None = None,
+        judge: Judge | None = None,
     ) -> None:
+        """``judge``: decides the facts the rules leave as plain ADDs although similar memories
+        exist (LLM-assisted reconciliation); None: the rules alone."""
         self._session_ttl = session_ttl
+        self._judge = judge
         self._graph = graph
         self._vector = vector
         self._reconcile = reconcile
@@ -190,7 +196,7 @@ class MemoryPipeline:
         )
         try:
             if infer:
-                facts = await self._extractor.extract(messages, default_speaker=scope.speaker)
+                facts = await self._extractor.extract(messages, default_speaker=scope.speaker, reference_time=ref)
             else:
                 facts = [Fact(text=m.content.strip(), speaker=m.name or scope.speaker) for m in messages]
             facts, aliases = await self._resolve_entities(scope, facts)
@@ -495,6 +501,7 @@ class MemoryPipeline:
         current = await self._graph.get_memories(sorted(wanted_ids), scope, validity=CURRENT) if wanted_ids else {}
         current.update((m.id, m) for m in recent)
         decisions: list[Decision] = []
+        considered: list[list[Candidate]] = []
         for fact, hits, start, correction in zip(facts, neighbours, starts, corrections, strict=True):
             similarity = {h.id: h.score for h in hits}
             wanted = set(similarity)
@@ -504,7 +511,44 @@ class MemoryPipeline:
                 wanted |= {m.id for m in recent}
             candidates = [Candidate(current[i], similarity.get(i)) for i in sorted(wanted) if i in current]
             decisions.append(decide(fact, candidates, settings, start, said_at))
+            considered.append(candidates)
+        if self._judge is not None:
+            decisions = await self._consult(self._judge, facts, decisions, considered)
         return decisions, current
+
+    async def _consult(
+        self, judge: Judge, facts: Sequence[Fact], decisions: list[Decision], considered: Sequence[Sequence[Candidate]]
+    ) -> list[Decision]:
+        """Ask the judge about the facts no rule settled (plain ADD) that have close candidates
+        (cosine >= judge_similarity, the closest judge_candidates), all in one call."""
+        s = self._reconcile
+        open_cases: list[tuple[int, list[Candidate]]] = []
+        for i, (d, cands) in enumerate(zip(decisions, considered, strict=True)):
+            if d.action is not Action.ADD or d.rule != "new_fact":
+                continue
+            close = sorted(
+                (c for c in cands if c.similarity is not None and c.similarity >= s.judge_similarity),
+                key=lambda c: -(c.similarity or 0.0),
+            )[: s.judge_candidates]
+            if close:
+                open_cases.append((i, close))
+        if not open_cases:
+            return decisions
+        verdicts = await judge.judge(
+            [JudgeCase(facts[i].text, tuple(c.memory.text for c in cs)) for i, cs in open_cases]
+        )
+        out = list(decisions)
+        for (i, cs), v in zip(open_cases, verdicts, strict=True):
+            if v is None or v.action == "add" or v.candidate is None or not 0 <= v.candidate < len(cs):
+                continue
+            target = cs[v.candidate].memory.id
+            if v.action == "noop":
+                out[i] = Decision(Action.NOOP, "llm:noop", target=target)
+            elif v.action == "update" and v.text:
+                out[i] = Decision(Action.UPDATE, "llm:update", target=target, corrected_text=v.text)
+            elif v.action == "invalidate":
+                out[i] = Decision(Action.ADD, "llm:invalidate", retire=(target,), retire_rule="llm:invalidate")
+        return out
 
     async def _sync_quietly(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
         """Index right away; on failure the write stays pending for the reconciler."""

