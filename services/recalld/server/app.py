@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import typing
@@ -38,6 +39,7 @@ class App:
     explorer: GraphExplorer
     operations: OperationRunner
     sharing: Sharing
+    llm_stats: typing.Callable[[], dict[str, int]] | None = None
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -94,6 +96,9 @@ class App:
                 log.exception("periodic reconcile failed")
 
     async def close(self) -> None:
+        if self.llm_stats is not None:
+            # Counts only (calls, fallbacks, repairs, ...): never content.
+            log.info("llm stats %s", json.dumps(self.llm_stats(), sort_keys=True))
         await self.operations.close()
         for task in (self._reconciler, self._pruner):
             if task is not None:
@@ -152,11 +157,14 @@ def _embedder(settings: Settings) -> Embedder:
     return MiniLMOnnxEmbedder(threads=settings.embedder_threads)
 
 
-def _llm_parts(settings: Settings, spacy: Extractor) -> tuple[Extractor, Judge | None]:
-    """The extractor (the LLM one over ``spacy`` as its fallback, or spaCy) and the judge."""
+def _llm_parts(
+    settings: Settings, spacy: Extractor
+) -> tuple[Extractor, Judge | None, typing.Callable[[], dict[str, int]] | None]:
+    """The extractor (the LLM one over ``spacy`` as its fallback, or spaCy), the judge, and a
+    reader of the LLM path's counters."""
     wants_llm = settings.extractor is ExtractorKind.LLM or settings.truth_judge is JudgeKind.LLM
     if not wants_llm:
-        return spacy, None
+        return spacy, None, None
     from recalld.extraction.llm import LLMExtractor
     from recalld.llm.judge import LLMJudge
     from recalld.llm.structured import StructuredClient, make_client
@@ -169,9 +177,16 @@ def _llm_parts(settings: Settings, spacy: Extractor) -> tuple[Extractor, Judge |
         settings.extractor.value,
         settings.truth_judge.value,
     )
-    extractor = LLMExtractor(structured, spacy) if settings.extractor is ExtractorKind.LLM else spacy
+    llm_extractor = LLMExtractor(structured, spacy) if settings.extractor is ExtractorKind.LLM else None
     judge = LLMJudge(structured) if settings.truth_judge is JudgeKind.LLM else None
-    return extractor, judge
+
+    def stats() -> dict[str, int]:
+        out = {f"client_{k}": v for k, v in structured.stats.items()}
+        out |= {f"extraction_{k}": v for k, v in (llm_extractor.stats if llm_extractor else {}).items()}
+        out |= {f"judge_{k}": v for k, v in (judge.stats if judge else {}).items()}
+        return out
+
+    return llm_extractor or spacy, judge, stats
 
 
 def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
@@ -194,7 +209,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         consistency_level=settings.vector_consistency.value,
     )
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
-    extractor, judge = _llm_parts(settings, extractor)
+    extractor, judge, llm_stats = _llm_parts(settings, extractor)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
     memories = MemoryPipeline(
         graph=graph,
@@ -233,4 +248,5 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
             exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
         ),
         sharing=Sharing(graph=graph),
+        llm_stats=llm_stats,
     )
