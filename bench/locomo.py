@@ -455,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-decay", action="store_true", help="serve with RECALLD_DECAY_ENABLED=false")
     ap.add_argument("--batch-size", type=int, default=20, help="turns per Add for the bulk timing; 0 skips it")
     ap.add_argument("--conversation", action="append", default=[], help="only these sample ids (repeat)")
+    ap.add_argument("--max-sessions", type=int, default=0, help="only the first N sessions of each conversation")
     ap.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="server setting, e.g. RECALLD_EXTRACTOR=llm"
     )
@@ -468,6 +469,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     convs = load_conversations(args.data)
     if args.conversation:
         convs = [c for c in convs if c.sample_id in args.conversation]
+    if args.max_sessions:  # questions whose evidence lies in later sessions drop out (no evidence)
+        for c in convs:
+            c.sessions = c.sessions[: args.max_sessions]
+            c.turn_ids = {t["dia_id"] for s in c.sessions for t in s.turns}
     questions, reasons, excluded, split = select_questions(convs)
     print(f"{len(convs)} conversations, {len(questions)} questions of categories 1-4", file=sys.stderr)
     t0 = time.perf_counter()

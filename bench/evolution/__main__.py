@@ -226,8 +226,12 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="server setting, e.g. RECALLD_EXTRACTOR=llm RECALLD_LLM_BASE_URL=... (repeat)",
     )
+    ap.add_argument("--first", type=int, default=0, help="only the first N conversations of each set (0: all)")
     args = ap.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.env)
+    if args.first:
+        for name in SETS:
+            SETS[name] = SETS[name][: args.first]
     results: dict[str, Outcome] = {}
     counters: dict[str, dict[str, int]] = {}
     for flag, label in ((True, "on"), (False, "off")):

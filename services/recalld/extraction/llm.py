@@ -13,13 +13,14 @@ mention (a model copying the worked example) is dropped; facts without text are 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from recalld.kernel.domain import Attribute, ChatMessage, Fact, QueryAnalysis, Triple, norm
 from recalld.kernel.ports import Extractor
@@ -30,30 +31,50 @@ log = logging.getLogger(__name__)
 MAX_MESSAGES_PER_CALL = 8  # longer Adds are split so one answer stays well inside max_tokens
 
 
+# Bounds in the schema itself: a server that enforces the schema (llama.cpp turns it into a
+# grammar) cannot let a weak model ramble until max_tokens (measured with Gemma 3 270M: 600+
+# tokens, 20 s, of repeated facts per call without them).
+FACTS_PER_MESSAGE = 3
+_NAME = 80  # characters of a name, predicate or value
+_SENTENCE = 300
+
+
 class LLMTriple(BaseModel):
-    subject: str
-    predicate: str
-    object: str
-    subject_type: str = "entity"
-    object_type: str = "entity"
+    subject: str = Field(max_length=_NAME)
+    predicate: str = Field(max_length=_NAME)
+    object: str = Field(max_length=_NAME)
+    subject_type: str = Field(default="entity", max_length=_NAME)
+    object_type: str = Field(default="entity", max_length=_NAME)
 
 
 class LLMAttribute(BaseModel):
-    name: str
-    value: str
+    name: str = Field(max_length=_NAME)
+    value: str = Field(max_length=_NAME)
 
 
 class LLMFact(BaseModel):
-    text: str = Field(description="the fact as one standalone sentence, as the speaker said it")
-    triples: list[LLMTriple] = Field(default_factory=list)
-    attributes: list[LLMAttribute] = Field(default_factory=list)
-    time: str = Field(default="", description="the time phrase the sentence names, if any")
+    text: str = Field(max_length=_SENTENCE, description="the fact as one standalone sentence, as the speaker said it")
+    triples: list[LLMTriple] = Field(default_factory=list, max_length=4)
+    attributes: list[LLMAttribute] = Field(default_factory=list, max_length=3)
+    time: str = Field(default="", max_length=_NAME, description="the time phrase the sentence names, if any")
     ended: bool = Field(default=False, description="the sentence says something stopped holding")
     correction: bool = Field(default=False, description="the sentence corrects something said before")
 
 
 class LLMExtraction(BaseModel):
     facts: list[LLMFact]
+
+
+@functools.cache
+def extraction_schema(messages: int) -> type[LLMExtraction]:
+    """The answer schema for a call about ``messages`` messages: at most FACTS_PER_MESSAGE facts
+    each."""
+    limit = FACTS_PER_MESSAGE * max(1, messages)
+    return create_model(
+        f"LLMExtraction{messages}",
+        __base__=LLMExtraction,
+        facts=(list[LLMFact], Field(max_length=limit)),
+    )
 
 
 SYSTEM = (
@@ -107,8 +128,8 @@ class LLMExtractor:
         self.stats["calls"] += 1
         try:
             answer = await self._llm.ask(
-                SYSTEM, _question(chunk, speaker, reference_time), LLMExtraction, examples=[(EXAMPLE_Q, EXAMPLE_A)],
-                name="extraction",
+                SYSTEM, _question(chunk, speaker, reference_time), extraction_schema(len(chunk)),
+                examples=[(EXAMPLE_Q, EXAMPLE_A)], name="extraction",
             )  # fmt: skip
         except LLMFailure as exc:
             self.stats["fallback_failure"] += 1
@@ -128,11 +149,16 @@ class LLMExtractor:
         speakers = {norm(m.name or speaker) for m in chunk}
         me = chunk[0].name or speaker if len({m.name for m in chunk}) == 1 else speaker
         out: list[Fact] = []
+        seen: set[str] = set()
         for f in answer.facts:
             text = " ".join(f.text.split())
-            if not text:
-                self.stats["dropped_facts"] += 1
+            if not text or norm(text) in seen:
+                self.stats["dropped_facts"] += 1  # empty, or the same fact again (weak models repeat)
                 continue
+            if not _mostly_said(text, said):
+                self.stats["ungrounded_facts"] += 1  # not what the messages say (e.g. the worked example)
+                continue
+            seen.add(norm(text))
             triples: list[Triple] = []
             for t in f.triples:
                 subject, obj = _who(t.subject, me), _who(t.object, me)
@@ -176,6 +202,13 @@ def _who(name: str, me: str) -> str:
 
 def _snake(text: str) -> str:
     return "_".join(_WORD.findall(text.casefold()))[:64]
+
+
+def _mostly_said(text: str, said: str) -> bool:
+    """At least half of the sentence's content words (longer than 3 letters) occur in what was
+    said: a paraphrase passes, a fact about something else does not."""
+    words = [w for w in _WORD.findall(text.casefold()) if len(w) > 3]
+    return not words or sum(w in said for w in words) * 2 >= len(words)
 
 
 def _grounded(value: str, said: str) -> bool:

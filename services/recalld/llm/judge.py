@@ -25,11 +25,11 @@ class LLMVerdict(BaseModel):
     fact: int = Field(description="the fact's number")
     action: Literal["ADD", "UPDATE", "INVALIDATE", "NOOP"]
     memory: int | None = Field(default=None, description="the memory's number, for UPDATE, INVALIDATE and NOOP")
-    text: str = Field(default="", description="for UPDATE: the corrected memory as one sentence")
+    text: str = Field(default="", max_length=300, description="for UPDATE: the corrected memory as one sentence")
 
 
 class LLMVerdicts(BaseModel):
-    decisions: list[LLMVerdict]
+    decisions: list[LLMVerdict] = Field(max_length=32)  # bounded: see extraction's FACTS_PER_MESSAGE
 
 
 SYSTEM = (
