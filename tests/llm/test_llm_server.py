@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from recalld.extraction.llm import LLMExtractor
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, EventKind, Scope
 from recalld.kernel.errors import Unavailable
 from recalld.kernel.ports import JudgeCase
+from recalld.llm.extractor import LLMExtractor
 from recalld.llm.judge import LLMJudge
 from recalld.llm.structured import LLMSettings, ResponseFormat, StructuredClient, make_client
 from recalld.server.app import build_app

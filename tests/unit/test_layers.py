@@ -4,7 +4,7 @@ Layers, bottom to top (a module may import its own layer and the layers below it
 
     client     recalld.v1 (generated), recalld.client        imports nothing of the server
     kernel     recalld.kernel                               imports only recalld.kernel
-    backends   recalld.graph, recalld.vector, recalld.extraction   kernel only; never each other
+    backends   recalld.graph, recalld.vector, recalld.extraction, recalld.llm   kernel only; never each other
     core       recalld.core                                 kernel only (stores through the ports)
     edge       recalld.server                               anything
 """
@@ -30,10 +30,11 @@ ALLOWED: dict[str, set[str]] = {
     "recalld.graph": {"recalld.kernel"},
     "recalld.vector": {"recalld.kernel"},
     "recalld.extraction": {"recalld.kernel"},
+    "recalld.llm": {"recalld.kernel"},
     "recalld.core": {"recalld.kernel"},
     "recalld.server": {
-        "recalld.kernel", "recalld.core", "recalld.graph", "recalld.vector", "recalld.extraction", "recalld.v1",
-        "recalld.client",
+        "recalld.kernel", "recalld.core", "recalld.graph", "recalld.vector", "recalld.extraction", "recalld.llm",
+        "recalld.v1", "recalld.client",
     },
 }  # fmt: skip
 

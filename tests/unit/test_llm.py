@@ -15,10 +15,10 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from recalld.extraction.llm import LLMExtraction, LLMExtractor
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage
 from recalld.kernel.ports import JudgeCase
+from recalld.llm.extractor import LLMExtraction, LLMExtractor
 from recalld.llm.judge import LLMJudge, LLMVerdicts
 from recalld.llm.structured import (
     LLMFailure,

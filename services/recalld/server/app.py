@@ -165,7 +165,7 @@ def _llm_parts(
     wants_llm = settings.extractor is ExtractorKind.LLM or settings.truth_judge is JudgeKind.LLM
     if not wants_llm:
         return spacy, None, None
-    from recalld.extraction.llm import LLMExtractor
+    from recalld.llm.extractor import LLMExtractor
     from recalld.llm.judge import LLMJudge
     from recalld.llm.structured import StructuredClient, make_client
 
