@@ -661,10 +661,6 @@ class MemoryPipeline:
             raise InvalidArgument(f"importance must be between 0 and 1, not {importance}")
         if not text and not lifecycle:
             raise InvalidArgument("text must not be empty")
-        if not text:
-            return await self._update_lifecycle(
-                scope, memory_id, expected_version, expires_at, clear_expiry, importance, metadata
-            )
         if len(text) > self._limits.max_text_chars:
             raise ResourceExhausted(f"text has {len(text)} characters; the limit is {self._limits.max_text_chars}")
         if expected_version < 0:
@@ -673,69 +669,31 @@ class MemoryPipeline:
             self._check_metadata(metadata)
         old = await self.get(scope, memory_id)
         _check_expected(old, expected_version)
-        facts = await self._extractor.extract([ChatMessage("user", text)], default_speaker=old.scope.speaker)
-        triples = tuple(t for f in facts for t in f.triples)
         now = datetime.now(UTC)
         new = replace(
             old,
-            text=text,
-            triples=triples,
-            attributes=tuple(dict.fromkeys(a for f in facts for a in f.attributes)),
             metadata=dict(metadata) if metadata is not None else old.metadata,
             updated_at=now,
-            content_hash=content_hash(text),
             version=old.version + 1,
             expires_at=None if clear_expiry else (expires_at or old.expires_at),
             importance=old.importance if importance is None else importance,
         )
-        vectors = await self._embedder.embed([text])
-        entry = HistoryEntry(
-            memory_id, EventKind.UPDATE, old.text, text, now, _actor(scope), "api", "", old.triples, new.triples
-        )
+        vectors = None  # same text: the indexer re-embeds it for the new version
+        if text:
+            facts = await self._extractor.extract([ChatMessage("user", text)], default_speaker=old.scope.speaker)
+            new = replace(
+                new,
+                text=text,
+                triples=tuple(t for f in facts for t in f.triples),
+                attributes=tuple(dict.fromkeys(a for f in facts for a in f.attributes)),
+                content_hash=content_hash(text),
+            )
+            vectors = await self._embedder.embed([text])
+        rule = "api" if text else "lifecycle"
+        entry = HistoryEntry(memory_id, EventKind.UPDATE, old.text, new.text, now, _actor(scope), rule, "",
+                             old.triples, new.triples)  # fmt: skip
         await self._graph.replace_memory(new, entry, expected_version=old.version)
         await self._sync_quietly([new], vectors)
-        return new
-
-    async def _update_lifecycle(
-        self,
-        scope: Scope,
-        memory_id: str,
-        expected_version: int,
-        expires_at: datetime | None,
-        clear_expiry: bool,
-        importance: float | None,
-        metadata: Metadata | None,
-    ) -> Memory:
-        """An Update of expiry, importance (and metadata) only: same text and relations."""
-        if expected_version < 0:
-            raise InvalidArgument("expected_version must not be negative (0: the version the server reads)")
-        if metadata is not None:
-            self._check_metadata(metadata)
-        old = await self.get(scope, memory_id)
-        _check_expected(old, expected_version)
-        now = datetime.now(UTC)
-        new = replace(
-            old,
-            metadata=dict(metadata) if metadata is not None else old.metadata,
-            updated_at=now,
-            version=old.version + 1,
-            expires_at=None if clear_expiry else (expires_at or old.expires_at),
-            importance=old.importance if importance is None else importance,
-        )
-        entry = HistoryEntry(
-            memory_id,
-            EventKind.UPDATE,
-            old.text,
-            old.text,
-            now,
-            _actor(scope),
-            "lifecycle",
-            "",
-            old.triples,
-            old.triples,
-        )
-        await self._graph.replace_memory(new, entry, expected_version=old.version)
-        await self._sync_quietly([new])
         return new
 
     async def delete(self, scope: Scope, memory_id: str, *, expected_version: int = 0) -> None:
