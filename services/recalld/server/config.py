@@ -70,6 +70,16 @@ class EmbeddingSettings:
     api_key_file: str = ""
 
 
+class LogFormat(enum.StrEnum):
+    TEXT = "text"  # human-readable lines (default)
+    JSON = "json"  # one JSON object per line, with the request id of the RPC being served
+
+
+class Tracing(enum.StrEnum):
+    OFF = "off"  # no spans (default)
+    OTLP = "otlp"  # OpenTelemetry spans over OTLP/HTTP (RECALLD_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_*)
+
+
 class LogLevel(enum.StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
@@ -102,8 +112,21 @@ class Settings:
     embedder_threads: int = 2
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
     sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
-    grace_period_s: float = 5.0
+    grace_period_s: float = 5.0  # on SIGTERM: health NOT_SERVING, in-flight calls get this long, then stores close
     log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = LogFormat.TEXT
+    # operations: Prometheus /metrics on its own HTTP port, a plaintext health-only gRPC port (for
+    # Kubernetes probes when the main port speaks TLS), tracing, and how often readiness probes the stores
+    metrics_listen: str = ""  # host:port, e.g. 0.0.0.0:9464 ("" = off)
+    health_listen: str = ""  # host:port ("" = off; health is always served on the main port too)
+    readiness_interval_s: float = 5.0
+    tracing: Tracing = Tracing.OFF
+    otlp_endpoint: str = ""  # e.g. http://otel-collector:4318 (the /v1/traces path is added)
+    # TLS on the gRPC port from PEM files, re-read when they change (Kubernetes rotates secrets in
+    # place); a client CA makes it mutual TLS (clients must present a certificate it signed)
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
     truth: ReconcileSettings = field(default_factory=ReconcileSettings)  # RECALLD_TRUTH_*: reconciliation rules
@@ -173,14 +196,29 @@ def _load(cls: type, env: Mapping[str, str], prefix: str) -> object:
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         kind = hints[f.name]
-        if kind in (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings, LLMSettings,
-                    EmbeddingSettings):  # fmt: skip
+        if kind in _NESTED:
             values[f.name] = _load(kind, env, f"{prefix}{f.name.upper()}_")
             continue
         key = prefix + f.name.upper()
         if key in env:
             values[f.name] = _convert(env[key], kind, key)
     return cls(**values)
+
+
+_NESTED = (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings, LLMSettings, EmbeddingSettings)
+
+
+def known_variables(cls: type = Settings, prefix: str = "RECALLD_") -> list[str]:
+    """Every environment variable the settings read (for deployment tooling and its tests)."""
+    out: list[str] = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        kind = hints[f.name]
+        if kind in _NESTED:
+            out += known_variables(kind, f"{prefix}{f.name.upper()}_")
+        else:
+            out.append(prefix + f.name.upper())
+    return sorted(out)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
