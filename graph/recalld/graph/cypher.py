@@ -1374,6 +1374,9 @@ class CypherGraphStore:
     async def close(self) -> None:
         await self._runner.close()
 
+    async def ping(self) -> None:
+        await self._runner.read(Query("ping", "RETURN 1 AS ok"))
+
     # -- writes: one statement each ----------------------------------------------------------------
     async def add_memories(
         self,

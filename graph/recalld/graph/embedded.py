@@ -50,7 +50,7 @@ from recalld.kernel.domain import (
     Validity,
     norm,
 )
-from recalld.kernel.errors import Conflict, ResourceExhausted, memory_gone, version_conflict
+from recalld.kernel.errors import Conflict, ResourceExhausted, Unavailable, memory_gone, version_conflict
 from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
 
@@ -212,6 +212,12 @@ class EmbeddedGraphStore:
             await self._run(self._db.close)
             self._db = None
         self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        # In-process: the store answers while the database is open. No query, so a queue of writes
+        # on the store's one thread does not read as an outage.
+        if self._db is None:
+            raise Unavailable("graph store is not open")
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

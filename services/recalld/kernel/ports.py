@@ -111,6 +111,11 @@ class GraphStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Answer a trivial query now, or raise (Unavailable when the store cannot be reached):
+        readiness."""
+        ...
+
     # -- writes: each call is one transaction -------------------------------
     async def add_memories(
         self,
@@ -325,6 +330,10 @@ class VectorStore(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Answer a trivial request now, or raise (Unavailable when the store cannot be reached)."""
+        ...
 
     async def upsert(self, records: Sequence[VectorRecord]) -> None: ...
 

@@ -22,8 +22,12 @@ from recalld.core.retrieval import HybridRetriever
 from recalld.core.sharing import Sharing
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, Judge, VectorStore
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings
+from recalld.server.instrumented import instrument
+from recalld.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+_LAG_READ = 10_000  # pending index entries read for the lag gauge (it saturates there)
 
 
 @dataclass
@@ -39,6 +43,7 @@ class App:
     explorer: GraphExplorer
     operations: OperationRunner
     sharing: Sharing
+    metrics: Metrics = field(default_factory=Metrics)
     llm_stats: typing.Callable[[], dict[str, int]] | None = None
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -49,6 +54,7 @@ class App:
         await self.graph.open()
         await self.vector.open()
         upserted, deleted = await self.indexer.reconcile()
+        self.metrics.reconciled("reconcile", upserted, deleted)
         log.info(
             "stores open in %.2fs (reconciled %d upserts, %d deletes)", time.perf_counter() - t0, upserted, deleted
         )
@@ -58,7 +64,7 @@ class App:
         if self.settings.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
         else:
-            await self.indexer.sweep()
+            await self._pass("sweep")
         await self.operations.start()
         if self.settings.prune_interval_s > 0:
             self._pruner = asyncio.create_task(self._prune_forever(), name="pruner")
@@ -72,11 +78,22 @@ class App:
                 log.exception("pruning expired memories failed; retried next interval")
             await asyncio.sleep(self.settings.prune_interval_s)
 
+    async def _pass(self, kind: str) -> None:
+        """One reconciler pass (``reconcile``: pending index work; ``sweep``: full comparison),
+        counted in the metrics."""
+        run = self.indexer.reconcile if kind == "reconcile" else self.indexer.sweep
+        try:
+            upserted, deleted = await run()
+        except Exception:
+            self.metrics.reconciler_failures.labels(kind).inc()
+            raise
+        self.metrics.reconciled(kind, upserted, deleted)
+
     async def _reconcile_forever(self) -> None:
         """A full sweep first, then pending index work every ``reconcile_interval_s`` and a full
         sweep every ``sweep_interval_s``."""
         try:
-            await self.indexer.sweep()
+            await self._pass("sweep")
         except Exception:
             log.exception("start-up sweep failed; the periodic sweep retries")
         last_sweep = time.monotonic()
@@ -88,12 +105,34 @@ class App:
                     and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
                 ):
                     last_sweep = time.monotonic()
-                    await self.indexer.reconcile()
-                    await self.indexer.sweep()
+                    await self._pass("reconcile")
+                    await self._pass("sweep")
                 else:
-                    await self.indexer.reconcile()
+                    await self._pass("reconcile")
             except Exception:
                 log.exception("periodic reconcile failed")
+
+    async def check_stores(self, timeout_s: float = 3.0) -> dict[str, str | None]:
+        """Ping each store (``None``: it answered; else why not) and refresh the gauges that need
+        them (index lag, pending asynchronous Adds). Readiness follows the answer."""
+        out: dict[str, str | None] = {}
+        for name, store in (("graph", self.graph), ("vector", self.vector)):
+            try:
+                await asyncio.wait_for(store.ping(), timeout_s)
+                out[name] = None
+            except TimeoutError:
+                out[name] = f"no answer within {timeout_s:g}s"
+            except Exception as exc:
+                out[name] = str(exc) or type(exc).__name__
+            self.metrics.store_up.labels(name).set(0 if out[name] else 1)
+        if out["graph"] is None:
+            with contextlib.suppress(Exception):
+                pending = await asyncio.wait_for(self.graph.pending_index(_LAG_READ), timeout_s)
+                self.metrics.index_lag.set(len(pending.upserts) + len(pending.deletes))
+                self.metrics.operations_pending.set(
+                    await asyncio.wait_for(self.graph.count_unfinished_operations(), timeout_s)
+                )
+        return out
 
     async def close(self) -> None:
         if self.llm_stats is not None:
@@ -196,9 +235,10 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
     from recalld.vector.milvus import MilvusVectorStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    graph = _graph_store(settings)
-    embedder = embedder or _embedder(settings)
-    vector = MilvusVectorStore(
+    metrics = Metrics()
+    graph = instrument(_graph_store(settings), "graph", metrics)
+    embedder = instrument(embedder or _embedder(settings), "embedder", metrics)
+    vector: VectorStore = MilvusVectorStore(
         uri=settings.milvus_uri,
         token=settings.vector_token,
         dim=embedder.dim,
@@ -208,8 +248,10 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         user_buckets=settings.vector_user_buckets,
         consistency_level=settings.vector_consistency.value,
     )
+    vector = instrument(vector, "vector", metrics)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     extractor, judge, llm_stats = _llm_parts(settings, extractor)
+    extractor = instrument(extractor, "extractor", metrics)
     indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
     memories = MemoryPipeline(
         graph=graph,
@@ -248,5 +290,6 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
             exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
         ),
         sharing=Sharing(graph=graph),
+        metrics=metrics,
         llm_stats=llm_stats,
     )

@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import logging
 import os
 import re
 import sys
@@ -430,12 +429,9 @@ def _serve(a: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = replace(settings, **overrides)
-    logging.basicConfig(level=settings.log_level.value, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Milvus Lite runs a sync gRPC server in-process and logs a harmless traceback
-    # (AllocTimestamp not implemented) when pymilvus creates an index; faiss logs
-    # every CPU feature probe. recalld's own server is grpc.aio and logs elsewhere.
-    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    from recalld.server.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
     return 0
 

@@ -19,9 +19,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import grpc
 from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import ConnectError, ConnectionNotExistException, MilvusException, MilvusUnavailableException
 
 from recalld.kernel.domain import CURRENT, MetadataFilter, Scope, TimeRange, Validity
+from recalld.kernel.errors import Unavailable
 from recalld.kernel.ports import VectorHit, VectorRecord, Vectors
 from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
@@ -129,10 +132,25 @@ class MilvusVectorStore:
         self._has_validity = True
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
+        self._ping_timeout_s = 3.0
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        except Exception as exc:
+            raise unreachable(exc) from exc
+
+    async def ping(self) -> None:
+        """A round trip to the server on a thread of its own (not behind queued calls on the
+        store's thread); the gRPC channel is thread-safe."""
+        client = self._client
+        if client is None:
+            raise Unavailable("Milvus is not connected")
+        try:
+            await asyncio.to_thread(client.has_collection, self._collection, timeout=self._ping_timeout_s)
+        except Exception as exc:
+            raise unreachable(exc) from exc
 
     @property
     def _c(self) -> MilvusClient:
@@ -339,3 +357,26 @@ class MilvusVectorStore:
         finally:
             it.close()
         return ids
+
+
+_UNREACHABLE = (MilvusUnavailableException, ConnectError, ConnectionNotExistException)
+_UNREACHABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def unreachable(exc: Exception) -> Exception:
+    """``Unavailable`` naming Milvus for an error that means the server cannot be reached now (a
+    down or restarting server, a timeout); any other error unchanged."""
+    if isinstance(exc, Unavailable):
+        return exc
+    if isinstance(exc, _UNREACHABLE) or (isinstance(exc, grpc.RpcError) and _code(exc) in _UNREACHABLE_CODES):
+        return Unavailable(f"Milvus unreachable: {exc}")
+    if isinstance(exc, MilvusException) and any(
+        marker in str(exc) for marker in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "Fail connecting", "onnection refused")
+    ):
+        return Unavailable(f"Milvus unreachable: {exc}")
+    return exc
+
+
+def _code(exc: grpc.RpcError) -> grpc.StatusCode | None:
+    code = getattr(exc, "code", None)
+    return code() if callable(code) else None

@@ -1,0 +1,161 @@
+"""One interceptor around every RPC: request id, a server span, metrics and an access line.
+
+- Request id: the caller's ``x-request-id`` metadata when it is a short printable token, else a new
+  one; it is in every log line written while the call is served and is sent back as initial
+  metadata.
+- Span: ``/recalld.v1.MemoryService/Search`` (kind SERVER), its parent the W3C trace context of the
+  call's metadata (``traceparent``); the store, embedder and extractor spans are its children.
+- Metrics: count and latency by method and status code, and the calls in flight.
+- Access log: ``recalld.rpc`` at info (debug for health checks): method, status, milliseconds.
+  Never request content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from recalld.server.logs import request_id
+from recalld.server.metrics import Metrics
+
+log = logging.getLogger("recalld.rpc")
+_tracer = trace.get_tracer("recalld")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_HEALTH = "/grpc.health.v1.Health/"
+
+
+def _code_of(context: grpc.aio.ServicerContext, exc: BaseException | None) -> grpc.StatusCode:
+    if isinstance(exc, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if isinstance(code, int):  # some grpc versions keep the raw number once set
+        for c in grpc.StatusCode:
+            if c.value[0] == code:
+                return c
+    return grpc.StatusCode.UNKNOWN if exc is not None else grpc.StatusCode.OK
+
+
+class _Call:
+    """The bookkeeping of one RPC, shared by the unary and the streaming wrappers."""
+
+    def __init__(self, metrics: Metrics, method: str, context: grpc.aio.ServicerContext) -> None:
+        self.metrics, self.method, self.context = metrics, method, context
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        given = metadata.get("x-request-id", "")
+        self.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        self.parent = propagate.extract(metadata)
+        self.t0 = time.perf_counter()
+
+    def finish(self, span: trace.Span, exc: BaseException | None) -> None:
+        code = _code_of(self.context, exc)
+        seconds = time.perf_counter() - self.t0
+        self.metrics.rpc_requests.labels(self.method, code.name).inc()
+        self.metrics.rpc_seconds.labels(self.method, code.name).observe(seconds)
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code is not grpc.StatusCode.OK:
+            span.set_status(Status(StatusCode.ERROR, code.name))
+        level = logging.DEBUG if self.method.startswith(_HEALTH) else logging.INFO
+        log.log(level, "%s %s %.1fms", self.method, code.name, seconds * 1000)
+
+
+class ObservingInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # health Watch (writes through the context), reflection: served as they are
+
+    def _span(self, call: _Call) -> Any:
+        service, _, name = call.method.lstrip("/").partition("/")
+        return _tracer.start_as_current_span(
+            call.method,
+            context=call.parent,
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name,
+                        "recalld.request_id": call.request_id},
+        )  # fmt: skip
+
+    def _unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        metrics = self._metrics
+
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            call = _Call(metrics, method, context)
+            token = request_id.set(call.request_id)
+            metrics.rpc_in_flight.inc()
+            try:
+                if not method.startswith(_HEALTH):
+                    await context.send_initial_metadata((("x-request-id", call.request_id),))
+                with self._span(call) as span:
+                    failure: BaseException | None = None
+                    try:
+                        return await behavior(request, context)
+                    except BaseException as exc:
+                        failure = exc
+                        raise
+                    finally:
+                        call.finish(span, failure)
+            finally:
+                metrics.rpc_in_flight.dec()
+                with contextlib.suppress(ValueError):  # a generator finished in another context
+                    request_id.reset(token)
+
+        return wrapper
+
+    def _stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        metrics = self._metrics
+
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            call = _Call(metrics, method, context)
+            token = request_id.set(call.request_id)
+            metrics.rpc_in_flight.inc()
+            try:
+                await context.send_initial_metadata((("x-request-id", call.request_id),))
+                with self._span(call) as span:
+                    failure: BaseException | None = None
+                    try:
+                        async for item in behavior(request, context):
+                            yield item
+                    except BaseException as exc:
+                        failure = exc
+                        raise
+                    finally:
+                        call.finish(span, failure)
+            finally:
+                metrics.rpc_in_flight.dec()
+                with contextlib.suppress(ValueError):  # a generator finished in another context
+                    request_id.reset(token)
+
+        return wrapper
