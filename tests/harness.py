@@ -28,6 +28,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 _READY = re.compile(r"recalld serving on [\d.]+:(\d+) \(ready in ([\d.]+)s")
+_HEALTH_PORT = re.compile(r"health-only port on [\d.]+:(\d+)")
 
 
 class ServerProcess:
@@ -47,6 +48,7 @@ class ServerProcess:
         self._env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.health_port = 0  # RECALLD_HEALTH_LISTEN's port, when set
         self.ready_s = 0.0
 
     @property
@@ -73,9 +75,12 @@ class ServerProcess:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
             with self.log_path.open("rb") as f:
                 f.seek(offset)
-                m = _READY.search(f.read().decode(errors="replace"))
-            if m:
+                text = f.read().decode(errors="replace")
+            m = _READY.search(text)
+            if m and ("RECALLD_HEALTH_LISTEN" not in self._env or _HEALTH_PORT.search(text)):
                 self.port = int(m.group(1))
+                if h := _HEALTH_PORT.search(text):
+                    self.health_port = int(h.group(1))
                 self.wait_serving(deadline - time.monotonic())
                 self.ready_s = time.perf_counter() - t0
                 return self
@@ -83,8 +88,13 @@ class ServerProcess:
         self.kill()
         raise TimeoutError(f"server not ready after {timeout}s:\n{self.log()[-4000:]}")
 
+    @property
+    def health_address(self) -> str:
+        """The plaintext health-only port when there is one, else the main port."""
+        return f"127.0.0.1:{self.health_port or self.port}"
+
     def wait_serving(self, timeout: float) -> None:
-        with grpc.insecure_channel(self.address) as ch:
+        with grpc.insecure_channel(self.health_address) as ch:
             stub = health_pb2_grpc.HealthStub(ch)
             deadline = time.monotonic() + timeout
             while True:

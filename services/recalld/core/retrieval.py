@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from recalld.core.memory import validate_scope
 from recalld.core.profile import decay_weight, half_lives
@@ -58,6 +60,9 @@ from recalld.kernel.errors import InvalidArgument, ResourceExhausted
 from recalld.kernel.filters import validate_filters
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorHit, VectorStore
 from recalld.kernel.times import to_micros
+
+# The OpenTelemetry API only (a no-op until the server installs an SDK provider).
+_tracer = trace.get_tracer("recalld")
 
 _MAX_PATHS_PER_HIT = 3
 
@@ -304,7 +309,8 @@ class HybridRetriever:
         memories = await self._graph.get_memories(ids, scope, filters, time_range, validity)
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
-        fused = self._fuse(mode, vec_score, graph_score, memories)
+        with _tracer.start_as_current_span("fusion"):
+            fused = self._fuse(mode, vec_score, graph_score, memories)
         hits: list[SearchHit] = []
         # Decay may lift hits from below the cut: keep a margin of candidates for the final ranking.
         for mid, score, sources in fused[: max(limit * 3, limit + 20)]:

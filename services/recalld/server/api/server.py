@@ -185,15 +185,18 @@ async def serve(settings: Settings) -> None:
     metrics_server = MetricsServer(server.app.metrics, settings.metrics_listen) if settings.metrics_listen else None
     await server.start()
     host = settings.listen.rsplit(":", 1)[0]
+    security = "plaintext" if not server.tls else "mutual TLS" if settings.tls_client_ca_file else "TLS"
     log.info(
-        "recalld serving on %s:%d%s (ready in %.2fs, data in %s, pid %d)",
+        "recalld serving on %s:%d (ready in %.2fs, %s, data in %s, pid %d)",
         host,
         server.port,
-        " with TLS" if server.tls else "",
         time.perf_counter() - t0,
+        security,
         settings.data_dir,
         os.getpid(),
     )
+    if server.health_port is not None:
+        log.info("health-only port on %s:%d", settings.health_listen.rsplit(":", 1)[0], server.health_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
