@@ -1,9 +1,18 @@
+import re
 from pathlib import Path
 
 import pytest
 
 from recalld.core.settings import FusionMethod
-from recalld.server.config import Consistency, GraphBackend, LogLevel, Settings, VectorIndex, load_settings
+from recalld.server.config import (
+    Consistency,
+    GraphBackend,
+    LogLevel,
+    Settings,
+    VectorIndex,
+    known_variables,
+    load_settings,
+)
 
 
 def test_defaults_run_on_embedded_stores() -> None:
@@ -78,3 +87,35 @@ def test_booleans_must_say_true_or_false() -> None:
     assert config._convert("yes", bool, "X") is True
     with pytest.raises(ValueError, match="X='maybe'"):
         config._convert("maybe", bool, "X")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RECALLD_TLS_CERT_FILE": "/tls/tls.crt"}, "go together"),
+        ({"RECALLD_TLS_KEY_FILE": "/tls/tls.key"}, "go together"),
+        ({"RECALLD_TLS_CLIENT_CA_FILE": "/tls/ca.crt"}, "mutual TLS"),
+        ({"RECALLD_METRICS_LISTEN": "9464"}, "RECALLD_METRICS_LISTEN='9464': expected host:port"),
+        ({"RECALLD_HEALTH_LISTEN": "0.0.0.0:http"}, "RECALLD_HEALTH_LISTEN"),
+        ({"RECALLD_LOG_FORMAT": "xml"}, "'text', 'json'"),
+        ({"RECALLD_TRACING": "jaeger"}, "'off', 'otlp'"),
+    ],
+)
+def test_operations_settings_that_cannot_work_stop_start_up(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_settings(env)
+
+
+def test_known_variables_are_the_ones_load_settings_reads() -> None:
+    names = known_variables()
+    assert {"RECALLD_LISTEN", "RECALLD_METRICS_LISTEN", "RECALLD_LIMITS_MAX_MESSAGES", "RECALLD_LLM_MODEL"} <= set(
+        names
+    )
+    assert "RECALLD_LIMITS" not in names and "RECALLD_LLM" not in names  # nested groups are expanded
+    # every variable is read: a value either changes the settings or is refused naming it
+    for name in names:
+        try:
+            changed = load_settings({name: "x9"}) != Settings()
+        except ValueError as exc:
+            changed = name in str(exc)
+        assert changed, name

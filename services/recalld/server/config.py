@@ -226,4 +226,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     naming the variable for a value that does not parse or is not one of the choices."""
     settings = _load(Settings, os.environ if env is None else env, "RECALLD_")
     assert isinstance(settings, Settings)
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ValueError("RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE go together: set both or neither")
+    if settings.tls_client_ca_file and not settings.tls_cert_file:
+        raise ValueError("RECALLD_TLS_CLIENT_CA_FILE (mutual TLS) needs RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE")
+    for name, value in (("RECALLD_METRICS_LISTEN", settings.metrics_listen),
+                        ("RECALLD_HEALTH_LISTEN", settings.health_listen)):  # fmt: skip
+        if value and not (":" in value and value.rpartition(":")[2].isdigit()):
+            raise ValueError(f"{name}={value!r}: expected host:port")
     return settings

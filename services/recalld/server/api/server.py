@@ -105,10 +105,6 @@ class RecalldServer:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self._server,
         )
-        if bool(s.tls_cert_file) != bool(s.tls_key_file):
-            raise ValueError("RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE go together")
-        if s.tls_client_ca_file and not s.tls_cert_file:
-            raise ValueError("RECALLD_TLS_CLIENT_CA_FILE needs RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE")
         self.tls = bool(s.tls_cert_file)
         if self.tls:
             creds = TlsFiles(s.tls_cert_file, s.tls_key_file, s.tls_client_ca_file).credentials
