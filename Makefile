@@ -72,3 +72,11 @@ $(HELM):
 chart-lint: $(HELM)          ## helm lint --strict the chart with its defaults and each ci/ values file
 	$(HELM) lint --strict $(CHART)
 	set -e; for f in $(CHART)/ci/*-values.yaml; do $(HELM) lint --strict $(CHART) --values $$f; done
+
+# --- Container image (Containerfile) ---
+# buildah on the vfs driver, no Docker engine or registry needed (deploy/build-image.sh installs
+# buildah and mmdebstrap with apt-get when missing). BASE=python:3.11-slim-bookworm builds on the
+# official image where a registry is reachable; tested by tests/image (runs the built image).
+.PHONY: image
+image: install               ## container image localhost/recalld:<version> (Containerfile)
+	deploy/build-image.sh
