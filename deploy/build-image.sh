@@ -15,8 +15,8 @@
 #
 # Environment: IMAGE (default localhost/recalld:<version>), BASE, SUITE (bookworm), MIRROR (a Debian
 # mirror for mmdebstrap, default Debian's), IMAGE_ARCHIVE (also write an OCI archive there),
-# LAYERS=true (cache every step: faster code-only rebuilds, but vfs stores each step as a full
-# copy of the filesystem), VENV (.venv).
+# VENV (.venv). No layer cache (buildah bud --layers): vfs stores each step as a full copy of the
+# filesystem, which made a rebuild twice as slow (241 s against 120 s), not faster.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -144,16 +144,18 @@ T=$(now)
 log "image: $IMAGE from $BASE"
 REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || REVISION=$REVISION-dirty
-"${BUILDAH[@]}" bud --isolation chroot --layers="${LAYERS:-false}" --force-rm --quiet \
+# Offline: the base is in the store by now (imported, or pulled by `buildah from` above), and the
+# build runs in a network namespace of its own with no interface up, so nothing in the
+# Containerfile can download (chroot isolation has no --network none).
+unshare --net "${BUILDAH[@]}" bud --isolation chroot --pull=never --layers=false --force-rm --quiet \
     --build-arg "BASE=$BASE" \
     --build-arg "VERSION=$VERSION" \
     --build-arg "REVISION=$REVISION" \
     --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     -f Containerfile -t "$IMAGE" . >/dev/null
 BUILD_S=$(since "$T")
-# The image an earlier build tagged: vfs keeps every layer as a full copy, so it goes now
-# (with LAYERS=true the cached steps are kept for the next build).
-if [[ ${LAYERS:-false} != true ]]; then "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true; fi
+# The image an earlier build tagged, now nameless: vfs keeps it as a full copy, so it goes.
+"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
 if [[ -n ${IMAGE_ARCHIVE:-} ]]; then
     log "writing $IMAGE_ARCHIVE"
     rm -f "$IMAGE_ARCHIVE"
