@@ -21,8 +21,11 @@ from recalld.graph.cypher import CypherGraphStore, Query
 from recalld.graph.falkordb import decode_text, encode_text
 from recalld.kernel.domain import (
     CURRENT,
+    ApiKey,
     ChatMessage,
     Episode,
+    Erasure,
+    ErasureCounts,
     EventKind,
     FilterOp,
     Grant,
@@ -31,6 +34,7 @@ from recalld.kernel.domain import (
     MetadataFilter,
     Operation,
     OperationStatus,
+    Role,
     Scope,
     TimeRange,
     Triple,
@@ -128,7 +132,48 @@ def all_queries() -> list[Query]:
         cypher.put_grant_query(Grant(HOSTILE, HOSTILE, HOSTILE, HOSTILE + "2", NOW, HOSTILE)),
         cypher.revoke_grant_query(HOSTILE, HOSTILE, HOSTILE, NOW, HOSTILE),
         cypher.list_grants_query(HOSTILE, owner_agent=HOSTILE, grantee_agent=HOSTILE, include_revoked=True),
+        # erasure and credentials
+        cypher.count_user_memories_query(HOSTILE),
+        cypher.begin_erasure_query(Erasure(HOSTILE, SCOPE, NOW, HOSTILE, completed_at=NOW)),
+        cypher.get_erasure_query(HOSTILE),
+        cypher.unfinished_erasures_query(),
+        cypher.finish_erasure_query(HOSTILE, 3, NOW),
+        *(cypher.erase_scope_query(HOSTILE, s) for s in ERASE_SCOPES),
+        cypher.put_api_key_query(hostile_key()),
+        cypher.get_api_key_query(HOSTILE),
+        cypher.list_api_keys_query(HOSTILE, include_revoked=True),
+        cypher.list_api_keys_query("", include_revoked=False),
+        cypher.revoke_api_key_query(HOSTILE, NOW, HOSTILE),
+        cypher.register_tenant_query(HOSTILE, NOW),
+        cypher.list_tenants_query(),
     ]
+
+
+ERASE_SCOPES = [
+    SCOPE,
+    Scope(HOSTILE),
+    Scope(HOSTILE, exact=True),
+    Scope(HOSTILE, HOSTILE),
+    Scope(agent_id=HOSTILE),
+    Scope(run_id=HOSTILE),
+    Scope(HOSTILE, "", HOSTILE, exact=True),
+]
+
+
+def hostile_key() -> ApiKey:
+    return ApiKey(
+        id=HOSTILE + "k",
+        tenant=HOSTILE,
+        name=HOSTILE,
+        role=Role.WRITE,
+        secret_hash=HOSTILE,
+        created_at=NOW,
+        users=frozenset({HOSTILE, "b"}),
+        agents=frozenset({HOSTILE}),
+        created_by=HOSTILE,
+        revoked_at=NOW,
+        revoked_by=HOSTILE,
+    )
 
 
 @pytest.mark.parametrize("query", all_queries(), ids=lambda q: q.name)
@@ -518,6 +563,51 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
     assert await store.count_memories() == 3
     assert await store.delete_memories([m.id], at=NOW) == {m.id: 1}
     await store.replace_memory(m, HistoryEntry(m.id, EventKind.UPDATE, "", "", NOW), expected_version=1)
+
+
+@pytest.mark.parametrize("scope", ERASE_SCOPES, ids=lambda s: "+".join(k for k, _ in s.items()) + "/exact" * s.exact)
+async def test_erase_scope_is_one_statement(scope: Scope) -> None:
+    """The erasure is one transaction: one statement, no read before it."""
+    runner = RecordingRunner(rows=[dict.fromkeys(cypher.ERASURE_COUNTS, 1)])
+    counts = await CypherGraphStore(runner=runner).erase_scope("e", scope)
+    assert [q.name for q in runner.writes] == ["erase_scope"] and runner.reads == []
+    assert counts == ErasureCounts(1, 1, 1, 1, 1, 1, 1, 0)  # vectors are finish_erasure's
+
+
+def test_erase_scope_removes_grants_and_the_namespace_as_the_scope_says() -> None:
+    def text(scope: Scope) -> str:
+        return cypher.erase_scope_query("e", scope).text
+
+    assert "(g:Grant {user_key: $grant_user_key})" in text(Scope("u"))
+    assert "$grant_agent" in text(Scope("u", "a")) and "$grant_agent" in text(Scope(agent_id="a"))
+    assert "(g:Grant" not in text(Scope("u", "", "r")) and "(g:Grant" not in text(Scope(run_id="r"))
+    assert "$namespace" in text(Scope("u"))
+    for scope in (Scope("u", exact=True), Scope("u", "a"), Scope("u", "", "r"), Scope(agent_id="a")):
+        assert "$namespace" not in text(scope)
+    assert cypher.erase_scope_query("e", Scope("u")).params["namespace"] == "u:u"
+    with pytest.raises(ValueError, match="empty scope"):
+        cypher.erase_scope_query("e", Scope())
+
+
+async def test_control_plane_rows_are_read_by_alias() -> None:
+    key = hostile_key()
+    erasure = Erasure(HOSTILE, SCOPE, NOW, HOSTILE, ErasureCounts(1, 2, 3, 4, 5, 6, 7, 8), NOW)
+    values = {**cypher.api_key_props(key), **cypher.erasure_props(erasure), "name": key.name, "total": 4}
+    values["id"] = key.id
+    runner = ColumnsRunner(values, {})
+    store = CypherGraphStore(runner=runner)
+    assert await store.get_api_key(key.id) == key
+    assert await store.list_api_keys("") == [key]
+    assert await store.revoke_api_key(key.id, NOW, HOSTILE) == key
+    assert await store.count_user_memories(HOSTILE) == 4
+    values.update(cypher.erasure_props(erasure))
+    assert await store.get_erasure(erasure.id) == erasure
+    assert await store.unfinished_erasures() == [erasure]
+    assert await store.finish_erasure(erasure.id, 8, NOW) == erasure
+    assert await store.list_tenants() == [key.name]
+    assert cypher.row_to_api_key(dict(reversed(list(cypher.api_key_props(key).items())))) == key
+    unfinished = replace(erasure, completed_at=None)
+    assert cypher.row_to_erasure({**cypher.erasure_props(unfinished), "completed_at": None}) == unfinished
 
 
 def test_neo4j_schema_is_idempotent() -> None:

@@ -37,6 +37,7 @@ Data model::
     (:History {memory_id, seq, event, old_text, new_text, at, actor, rule, episode_id,
                old_triples, new_triples})
     (:Operation), (:Grant), (:Counter)                see "the operation log and grants" below
+    (:Erasure), (:ApiKey), (:Tenant)                  see "erasure and credentials" below
 
 * Validity: ``valid_to`` is absent (null) while a memory or relation holds; reads filter on it
   (``validity_predicate``). A relation's validity is its memory's, written with it and ended
@@ -75,7 +76,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -88,9 +89,12 @@ from recalld.graph.rows import (
 )
 from recalld.kernel.domain import (
     CURRENT,
+    ApiKey,
     Edge,
     EntityNode,
     Episode,
+    Erasure,
+    ErasureCounts,
     FilterOp,
     Grant,
     HistoryEntry,
@@ -100,6 +104,7 @@ from recalld.kernel.domain import (
     Operation,
     OperationStatus,
     Path,
+    Role,
     Scope,
     Subgraph,
     TimeRange,
@@ -176,6 +181,9 @@ UNIQUE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Alias", ("key",)),
     ("Operation", ("id",)),
     ("Counter", ("key",)),
+    ("ApiKey", ("id",)),
+    ("Tenant", ("key",)),
+    ("Erasure", ("id",)),
 )
 NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Memory", "user_key"),
@@ -188,6 +196,7 @@ NODE_INDEXES: tuple[tuple[str, str], ...] = (
     ("Alias", "entity_key"),
     ("Operation", "status"),
     ("Grant", "user_key"),
+    ("ApiKey", "tenant_key"),
 )
 REL_INDEXES: tuple[tuple[str, str], ...] = (("REL", "memory_id"),)
 
@@ -577,6 +586,146 @@ WHERE g.user_id = $user_id AND ($owner_agent = '' OR g.owner_agent = $owner_agen
   AND ($grantee_agent = '' OR g.grantee_agent = $grantee_agent) AND ($include_revoked OR g.revoked_at IS NULL)
 RETURN {_GRANT_COLUMNS} ORDER BY granted_at, id"""
 
+# -- erasure and credentials --------------------------------------------------------------------------
+#
+#     (:Erasure {id, user_id, agent_id, run_id, requested_at, requested_by, completed_at,
+#                memories, relations, entities, episodes, history_entries, operations, grants,
+#                vectors})                                   unique id
+#     (:ApiKey  {id, tenant, tenant_key, name, role, secret_hash, users, agents, created_at,
+#                created_by, revoked_at, revoked_by})         unique id; tenant_key indexed
+#     (:Tenant  {key, name, created_at})                     unique key
+#
+# An erasure's counts are integer properties, one per ErasureCounts field, so that erase_scope adds
+# what it removed in the same statement that removes it (a JSON text could not be added to inside
+# Cypher). An API key's ``users`` and ``agents`` are JSON lists (sorted), ``role`` the Role's int.
+ERASURE_COUNTS = tuple(f.name for f in fields(ErasureCounts))
+ERASURE_PROPS = ("id", "user_id", "agent_id", "run_id", "requested_at", "requested_by", "completed_at", *ERASURE_COUNTS)
+_ERASURE_COLUMNS = ", ".join(f"er.{p} AS {p}" for p in ERASURE_PROPS)
+_LOCK_ERASURE = "SET er._lock = true SET er._lock = null"
+API_KEY_PROPS = (
+    "id",
+    "tenant",
+    "name",
+    "role",
+    "secret_hash",
+    "users",
+    "agents",
+    "created_at",
+    "created_by",
+    "revoked_at",
+    "revoked_by",
+)
+_API_KEY_COLUMNS = ", ".join(f"k.{p} AS {p}" for p in API_KEY_PROPS)
+
+BEGIN_ERASURE = "MERGE (er:Erasure {id: $id}) ON CREATE SET er += $erasure"
+
+GET_ERASURE = f"MATCH (er:Erasure {{id: $id}}) RETURN {_ERASURE_COLUMNS}"
+
+UNFINISHED_ERASURES = f"""
+MATCH (er:Erasure) WHERE er.completed_at IS NULL
+RETURN {_ERASURE_COLUMNS} ORDER BY requested_at, id"""
+
+# Adds the vectors and completes the erasure once; a second call changes nothing. Returns the record.
+FINISH_ERASURE = f"""
+MATCH (er:Erasure {{id: $id}})
+{_LOCK_ERASURE}
+SET er.vectors = CASE WHEN er.completed_at IS NULL THEN coalesce(er.vectors, 0) + $vectors ELSE er.vectors END,
+    er.completed_at = coalesce(er.completed_at, $at)
+RETURN {_ERASURE_COLUMNS}"""
+
+COUNT_USER_MEMORIES = """
+MATCH (m:Memory {user_key: $user_key}) WHERE m.user_id = $user_id AND m.state = 'active'
+RETURN count(m) AS total"""
+
+# erase_scope is ONE statement (one transaction in Neo4j, one atomic GRAPH.QUERY in FalkorDB), put
+# together by erase_scope_query from the parts below. It carries one row from part to part: every
+# aggregation groups on the erasure node and counts only (never on a list, which would be hashed
+# once per input row), and every UNWIND of a list that may be empty appends a null, which matches
+# nothing. Sizes are taken before the nodes they count are deleted. Episodes, operations, an
+# agent's grants and a namespace's entities and aliases are found by label scan (their scope fields
+# are not indexed): an erasure is rare, and a scan of one label is cheap next to its deletes.
+#
+# The erasure record, locked first: a second erase of the same erasure (a resumed one) waits, then
+# finds nothing left.
+_ERASE_BEGIN = """
+OPTIONAL MATCH (er:Erasure {id: $erasure_id})
+FOREACH (x IN CASE WHEN er IS NULL THEN [] ELSE [er] END | SET x._lock = true SET x._lock = null)
+WITH er"""
+
+# After ``OPTIONAL MATCH (m:Memory) WHERE <scope>``: the memories (every state) and their history,
+# their relations, then the entities those relations touched that no relation touches any more,
+# with the aliases naming them. (The WITH first: FalkorDB fails an index lookup on a property of a
+# node the OPTIONAL MATCH just before did not find, "No record was given to locate a value".)
+_ERASE_MEMORIES = """
+WITH er, m
+OPTIONAL MATCH (h:History {memory_id: m.id})
+WITH er, collect(DISTINCT m) AS ms, collect(h) AS hs
+WITH er, ms, hs, size(ms) AS memories, size(hs) AS history_entries
+FOREACH (x IN hs | DELETE x)
+WITH er, memories, history_entries, ms
+UNWIND ms + [null] AS m
+OPTIONAL MATCH ()-[r:REL {memory_id: m.id}]->()
+WITH er, memories, history_entries, collect(DISTINCT m) AS ms, collect(r) AS rels
+WITH er, memories, history_entries, ms, rels, size(rels) AS relations,
+     [x IN rels | startNode(x)] + [x IN rels | endNode(x)] AS ends
+FOREACH (x IN rels | DELETE x)
+FOREACH (x IN ms | DELETE x)
+WITH er, memories, history_entries, relations, ends
+UNWIND ends + [null] AS e
+OPTIONAL MATCH (e)-[y:REL]-()
+WITH er, memories, history_entries, relations, e, count(y) AS degree
+WITH er, memories, history_entries, relations, collect(DISTINCT CASE WHEN degree = 0 THEN e END) AS orphans
+UNWIND orphans + [null] AS e
+OPTIONAL MATCH (a:Alias {entity_key: e.key})
+WITH er, memories, history_entries, relations, collect(DISTINCT e) AS orphans, collect(a) AS als
+WITH er, memories, history_entries, relations, orphans, als, size(orphans) AS entities
+FOREACH (x IN als | DELETE x)
+FOREACH (x IN orphans | DELETE x)
+WITH er, memories, history_entries, relations, entities"""
+
+# The grants an erasure removes: about its user, and/or given or held by its agent (a run's: none).
+_ERASE_GRANTS_OF_USER = "OPTIONAL MATCH (g:Grant {user_key: $grant_user_key}) WHERE g.user_id = $grant_user_id"
+_ERASE_GRANTS_OF_USER_AGENT = (
+    "OPTIONAL MATCH (g:Grant {user_key: $grant_user_key}) WHERE g.user_id = $grant_user_id "
+    "AND (g.owner_agent = $grant_agent OR g.grantee_agent = $grant_agent)"
+)
+_ERASE_GRANTS_OF_AGENT = "OPTIONAL MATCH (g:Grant) WHERE g.owner_agent = $grant_agent OR g.grantee_agent = $grant_agent"
+# A user's whole entity namespace (what the relations left: aliases, entities already orphaned).
+_ERASE_NAMESPACE_ALIASES = "OPTIONAL MATCH (a:Alias) WHERE a.namespace = $namespace"
+_ERASE_NAMESPACE_ENTITIES = "OPTIONAL MATCH (e:Entity) WHERE e.namespace = $namespace"
+
+_ERASE_END = (
+    "\nFOREACH (x IN CASE WHEN er IS NULL THEN [] ELSE [er] END |\n  SET "
+    + ", ".join(f"x.{c} = coalesce(x.{c}, 0) + {c}" for c in ERASURE_COUNTS if c != "vectors")
+    + ")\nRETURN "
+    + ", ".join(f"{c} AS {c}" for c in ERASURE_COUNTS if c != "vectors")
+)
+
+PUT_API_KEY = "CREATE (k:ApiKey) SET k = $key"
+
+GET_API_KEY = f"MATCH (k:ApiKey {{id: $id}}) RETURN {_API_KEY_COLUMNS}"
+
+LIST_TENANT_API_KEYS = f"""
+MATCH (k:ApiKey {{tenant_key: $tenant_key}})
+WHERE k.tenant = $tenant AND ($include_revoked OR k.revoked_at IS NULL)
+RETURN {_API_KEY_COLUMNS} ORDER BY created_at, id"""
+
+LIST_ALL_API_KEYS = f"""
+MATCH (k:ApiKey) WHERE $include_revoked OR k.revoked_at IS NULL
+RETURN {_API_KEY_COLUMNS} ORDER BY created_at, id"""
+
+# Revoked once: a second revocation keeps the first time and revoker. Returns the key as stored.
+REVOKE_API_KEY = f"""
+MATCH (k:ApiKey {{id: $id}})
+SET k._lock = true SET k._lock = null
+SET k.revoked_by = CASE WHEN k.revoked_at IS NULL THEN $by ELSE k.revoked_by END,
+    k.revoked_at = coalesce(k.revoked_at, $at)
+RETURN {_API_KEY_COLUMNS}"""
+
+REGISTER_TENANT = "MERGE (t:Tenant {key: $key}) ON CREATE SET t.name = $name, t.created_at = $at"
+
+LIST_TENANTS = "MATCH (t:Tenant) RETURN t.name AS name ORDER BY name"
+
 _EDGE_LIST = (
     "[r IN relationships(p) | [startNode(r).name, r.predicate, endNode(r).name, r.memory_id, r.valid_from, r.valid_to]]"
 )
@@ -590,8 +739,9 @@ def scope_predicate(var: str, scope: Scope) -> tuple[str, dict[str, Any]]:
     """``var.user_id = $scope_user_id AND ...`` for the equalities of a read scope
     (``Scope.filter_items``: the set fields, and with ``exact`` the unset ones as ""); on memories
     (``m``) a set field is also looked up through its indexed ``user_key`` etc. An unset field is
-    compared raw only: its key would be the same for most memories."""
-    if var not in ("m", "r"):
+    compared raw only: its key would be the same for most memories. ``ep`` (episodes) and ``o``
+    (operations) compare the raw fields only, like relations (``r``)."""
+    if var not in ("m", "r", "ep", "o"):
         raise ValueError(f"unexpected variable {var!r}")
     if scope.is_empty:
         raise ValueError("empty scope")
@@ -1120,6 +1270,109 @@ def list_grants_query(
     return Query("list_grants", LIST_GRANTS, params)
 
 
+def count_user_memories_query(user_id: str) -> Query:
+    return Query("count_user_memories", COUNT_USER_MEMORIES, {"user_key": lookup_key(user_id), "user_id": user_id})
+
+
+def begin_erasure_query(erasure: Erasure) -> Query:
+    return Query("begin_erasure", BEGIN_ERASURE, {"id": erasure.id, "erasure": erasure_props(erasure)})
+
+
+def get_erasure_query(erasure_id: str) -> Query:
+    return Query("get_erasure", GET_ERASURE, {"id": erasure_id})
+
+
+def unfinished_erasures_query() -> Query:
+    return Query("unfinished_erasures", UNFINISHED_ERASURES)
+
+
+def finish_erasure_query(erasure_id: str, vectors: int, at: datetime) -> Query:
+    return Query("finish_erasure", FINISH_ERASURE, {"id": erasure_id, "vectors": vectors, "at": to_micros(at)})
+
+
+def _erase_step(match: str, var: str, counted: str, carried: Sequence[str], delete: str = "DELETE") -> str:
+    """One more kind of node to remove: ``match`` binds ``var`` (OPTIONAL MATCH), the nodes are
+    counted into ``counted`` and deleted; ``carried`` names the counts so far."""
+    keep = ", ".join(["er", *carried])
+    return (
+        f"\n{match}\nWITH {keep}, collect({var}) AS doomed\nWITH {keep}, doomed, size(doomed) AS {counted}\n"
+        f"FOREACH (x IN doomed | {delete} x)\nWITH {keep}, {counted}"
+    )
+
+
+def erase_scope_query(erasure_id: str, scope: Scope) -> Query:
+    """The one statement of erase_scope (see _ERASE_BEGIN): memories matching ``scope`` as a read
+    filter in any state, with their history and relations and the entities left without relations;
+    episodes and operations matching it; the grants naming its user and/or agent (none for a run);
+    for a scope that is only a user (not exact), everything left in the user's entity namespace. Adds the counts
+    to the erasure's record (when there is one) and returns them, one row."""
+    mwhere, params = scope_predicate("m", scope)
+    epwhere, _ = scope_predicate("ep", scope)
+    owhere, _ = scope_predicate("o", scope)
+    params = {**params, "erasure_id": erasure_id}
+    carried = ["memories", "history_entries", "relations", "entities"]
+    text = _ERASE_BEGIN + f"\nOPTIONAL MATCH (m:Memory) WHERE {mwhere}" + _ERASE_MEMORIES
+    text += _erase_step(f"OPTIONAL MATCH (ep:Episode) WHERE {epwhere}", "ep", "episodes", carried)
+    carried.append("episodes")
+    text += _erase_step(f"OPTIONAL MATCH (o:Operation) WHERE {owhere}", "o", "operations", carried)
+    carried.append("operations")
+    if scope.run_id:
+        grants = ""
+    elif scope.user_id and scope.agent_id:
+        grants = _ERASE_GRANTS_OF_USER_AGENT
+    elif scope.user_id:
+        grants = _ERASE_GRANTS_OF_USER
+    else:
+        grants = _ERASE_GRANTS_OF_AGENT
+    if grants:
+        text += _erase_step(grants, "g", "grants", carried)
+        params.update(
+            {"grant_user_key": lookup_key(scope.user_id), "grant_user_id": scope.user_id} if scope.user_id else {}
+        )
+        params.update({"grant_agent": scope.agent_id} if scope.agent_id else {})
+    else:
+        text += f"\nWITH er, {', '.join(carried)}, 0 AS grants"
+    carried.append("grants")
+    # Not for an exact scope: {alice, exact} erases alice's user-level memories only, and the
+    # namespace is shared with the memories her agents and runs keep.
+    if scope.user_id and not scope.agent_id and not scope.run_id and not scope.exact:
+        text += _erase_step(_ERASE_NAMESPACE_ALIASES, "a", "aliases", carried)
+        text += _erase_step(_ERASE_NAMESPACE_ENTITIES, "e", "rest", carried, delete="DETACH DELETE")
+        others = [c for c in carried if c != "entities"]
+        text += f"\nWITH er, {', '.join(others)}, entities + rest AS entities"
+        params["namespace"] = Scope(scope.user_id).namespace
+    return Query("erase_scope", text + _ERASE_END, params)
+
+
+def put_api_key_query(key: ApiKey) -> Query:
+    return Query("put_api_key", PUT_API_KEY, {"key": api_key_props(key)})
+
+
+def get_api_key_query(key_id: str) -> Query:
+    return Query("get_api_key", GET_API_KEY, {"id": key_id})
+
+
+def list_api_keys_query(tenant: str, include_revoked: bool = False) -> Query:
+    """Oldest first; ``tenant`` "" lists every tenant's keys."""
+    if not tenant:
+        return Query("list_all_api_keys", LIST_ALL_API_KEYS, {"include_revoked": include_revoked})
+    params = {"tenant_key": lookup_key(tenant), "tenant": tenant, "include_revoked": include_revoked}
+    return Query("list_api_keys", LIST_TENANT_API_KEYS, params)
+
+
+def revoke_api_key_query(key_id: str, at: datetime, by: str) -> Query:
+    return Query("revoke_api_key", REVOKE_API_KEY, {"id": key_id, "at": to_micros(at), "by": by})
+
+
+def register_tenant_query(tenant: str, at: datetime) -> Query:
+    params = {"key": lookup_key("tenant", tenant), "name": tenant, "at": to_micros(at)}
+    return Query("register_tenant", REGISTER_TENANT, params)
+
+
+def list_tenants_query() -> Query:
+    return Query("list_tenants", LIST_TENANTS)
+
+
 # -- values ---------------------------------------------------------------------------------------------
 
 
@@ -1258,6 +1511,72 @@ def row_to_grant(row: Mapping[str, Any]) -> Grant:
         grantee_agent=row["grantee_agent"],
         granted_at=from_micros(row["granted_at"]),
         granted_by=row["granted_by"] or "",
+        revoked_at=_opt_time(row["revoked_at"]),
+        revoked_by=row["revoked_by"] or "",
+    )
+
+
+def erasure_props(e: Erasure) -> dict[str, Any]:
+    """The record begin_erasure creates (``completed_at`` absent: not completed)."""
+    s = e.scope
+    props: dict[str, Any] = {
+        "id": e.id,
+        "user_id": s.user_id,
+        "agent_id": s.agent_id,
+        "run_id": s.run_id,
+        "requested_at": to_micros(e.requested_at),
+        "requested_by": e.requested_by,
+        **{c: getattr(e.counts, c) for c in ERASURE_COUNTS},
+    }
+    if e.completed_at is not None:
+        props["completed_at"] = to_micros(e.completed_at)
+    return props
+
+
+def row_to_erasure(row: Mapping[str, Any]) -> Erasure:
+    return Erasure(
+        id=row["id"],
+        scope=Scope(row["user_id"], row["agent_id"], row["run_id"]),
+        requested_at=from_micros(row["requested_at"]),
+        requested_by=row["requested_by"] or "",
+        counts=ErasureCounts(**{c: int(row[c] or 0) for c in ERASURE_COUNTS}),
+        completed_at=_opt_time(row["completed_at"]),
+    )
+
+
+def erasure_counts(row: Mapping[str, Any]) -> ErasureCounts:
+    """The counts erase_scope returns (every field but ``vectors``)."""
+    return ErasureCounts(**{c: int(row[c] or 0) for c in ERASURE_COUNTS if c != "vectors"})
+
+
+def api_key_props(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "tenant": k.tenant,
+        "tenant_key": lookup_key(k.tenant),
+        "name": k.name,
+        "role": int(k.role),
+        "secret_hash": k.secret_hash,
+        "users": json.dumps(sorted(k.users)),
+        "agents": json.dumps(sorted(k.agents)),
+        "created_at": to_micros(k.created_at),
+        "created_by": k.created_by,
+        "revoked_at": None if k.revoked_at is None else to_micros(k.revoked_at),
+        "revoked_by": k.revoked_by,
+    }
+
+
+def row_to_api_key(row: Mapping[str, Any]) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        tenant=row["tenant"],
+        name=row["name"],
+        role=Role(int(row["role"])),
+        secret_hash=row["secret_hash"],
+        users=frozenset(json.loads(row["users"] or "[]")),
+        agents=frozenset(json.loads(row["agents"] or "[]")),
+        created_at=from_micros(row["created_at"]),
+        created_by=row["created_by"] or "",
         revoked_at=_opt_time(row["revoked_at"]),
         revoked_by=row["revoked_by"] or "",
     )
@@ -1700,3 +2019,50 @@ class CypherGraphStore:
     async def count_memories(self) -> int:
         rows = await self._runner.read(Query("count_memories", COUNT_MEMORIES))
         return int(rows[0]["total"]) if rows else 0
+
+    async def count_user_memories(self, user_id: str) -> int:
+        rows = await self._runner.read(count_user_memories_query(user_id))
+        return int(rows[0]["total"]) if rows else 0
+
+    # -- erasure ---------------------------------------------------------------------------------------
+    async def begin_erasure(self, erasure: Erasure) -> None:
+        await self._runner.write(begin_erasure_query(erasure))
+
+    async def unfinished_erasures(self) -> list[Erasure]:
+        return [row_to_erasure(r) for r in await self._runner.read(unfinished_erasures_query())]
+
+    async def get_erasure(self, erasure_id: str) -> Erasure | None:
+        rows = await self._runner.read(get_erasure_query(erasure_id))
+        return row_to_erasure(rows[0]) if rows else None
+
+    async def erase_scope(self, erasure_id: str, scope: Scope) -> ErasureCounts:
+        """One statement, hence one transaction (see erase_scope_query); idempotent."""
+        rows = await self._runner.write(erase_scope_query(erasure_id, scope))
+        return erasure_counts(rows[0]) if rows else ErasureCounts()
+
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
+        rows = await self._runner.write(finish_erasure_query(erasure_id, vectors, at))
+        if not rows:
+            raise KeyError(erasure_id)
+        return row_to_erasure(rows[0])
+
+    # -- credentials (the control plane) ----------------------------------------------------------------
+    async def put_api_key(self, key: ApiKey) -> None:
+        await self._runner.write(put_api_key_query(key))
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        rows = await self._runner.read(get_api_key_query(key_id))
+        return row_to_api_key(rows[0]) if rows else None
+
+    async def list_api_keys(self, tenant: str, *, include_revoked: bool = False) -> list[ApiKey]:
+        return [row_to_api_key(r) for r in await self._runner.read(list_api_keys_query(tenant, include_revoked))]
+
+    async def revoke_api_key(self, key_id: str, at: datetime, by: str) -> ApiKey | None:
+        rows = await self._runner.write(revoke_api_key_query(key_id, at, by))
+        return row_to_api_key(rows[0]) if rows else None
+
+    async def register_tenant(self, tenant: str, at: datetime) -> None:
+        await self._runner.write(register_tenant_query(tenant, at))
+
+    async def list_tenants(self) -> list[str]:
+        return [r["name"] for r in await self._runner.read(list_tenants_query())]
