@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import cast
 
-import pytest
-
 from recalld.kernel.domain import (
     ApiKey,
     Episode,
@@ -240,19 +238,7 @@ async def test_erasing_a_run_keeps_the_users_other_runs_and_grants(graph_store: 
     assert await store.erase_scope(erasure.id, run) == ErasureCounts()
 
 
-async def test_erasing_an_exact_user_scope_keeps_the_namespace_its_agents_use(
-    graph_store: GraphStore, request: pytest.FixtureRequest
-) -> None:
-    from recalld.graph.embedded import EmbeddedGraphStore
-
-    if isinstance(graph_store, EmbeddedGraphStore):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="EmbeddedGraphStore._erase_sync sweeps namespace u:<user> for an exact user scope too, "
-                "deleting the entities of the memories the user's agents and runs keep",
-            )
-        )
+async def test_erasing_an_exact_user_scope_keeps_the_namespace_its_agents_use(graph_store: GraphStore) -> None:
     store = graph_store
     top = mem(ALICE, "Alice likes tea.", ("alice", "like", "tea"))
     coach = mem(COACH, "Alice runs 5 km.", ("alice", "run", "5 km"), minutes=1)

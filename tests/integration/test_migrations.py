@@ -70,7 +70,10 @@ async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) ->
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    # schema 4: the control plane and erasure records, empty
+    assert db.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM erasures").fetchone()[0] == 0
     assert db.execute("SELECT created_at FROM memories").fetchone()[0] == int(WHEN.timestamp() * 1_000_000)
 
 

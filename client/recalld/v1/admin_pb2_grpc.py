@@ -27,7 +27,9 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """Operator RPCs: consistency between the system of record and the vector index.
+    """Operator RPCs: consistency between the system of record and the vector index, API keys, and
+    erasure. Every RPC here needs the admin role; Verify, Reindex and Erase act on the caller's
+    tenant.
     """
 
     def __init__(self, channel):
@@ -46,10 +48,32 @@ class AdminServiceStub:
                 request_serializer=recalld_dot_v1_dot_admin__pb2.ReindexRequest.SerializeToString,
                 response_deserializer=recalld_dot_v1_dot_admin__pb2.ReindexResponse.FromString,
                 _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/recalld.v1.AdminService/CreateApiKey',
+                request_serializer=recalld_dot_v1_dot_admin__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_admin__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/recalld.v1.AdminService/ListApiKeys',
+                request_serializer=recalld_dot_v1_dot_admin__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_admin__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/recalld.v1.AdminService/RevokeApiKey',
+                request_serializer=recalld_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_admin__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
+        self.Erase = channel.unary_unary(
+                '/recalld.v1.AdminService/Erase',
+                request_serializer=recalld_dot_v1_dot_admin__pb2.EraseRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_admin__pb2.EraseResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
-    """Operator RPCs: consistency between the system of record and the vector index.
+    """Operator RPCs: consistency between the system of record and the vector index, API keys, and
+    erasure. Every RPC here needs the admin role; Verify, Reindex and Erase act on the caller's
+    tenant.
     """
 
     def Verify(self, request, context):
@@ -61,6 +85,37 @@ class AdminServiceServicer:
 
     def Reindex(self, request, context):
         """Repair drift: re-embed and upsert missing vectors, delete orphans.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """A new API key for a tenant (the caller's, or any with the bootstrap key). The token is in
+        this response only: the server keeps a hash of it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """The tenant's API keys (never their tokens).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revoke an API key: it is refused from then on (kept, with revoked_at, for the audit trail).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Erase(self, request, context):
+        """Forget a user, an agent or a run entirely: memories (current and retired), relations,
+        entities, episodes, history, vectors, grants and pending asynchronous work. Durable: once
+        accepted it completes, across a crash (resumed at start-up). Answers with a receipt of counts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,6 +134,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=recalld_dot_v1_dot_admin__pb2.ReindexRequest.FromString,
                     response_serializer=recalld_dot_v1_dot_admin__pb2.ReindexResponse.SerializeToString,
             ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=recalld_dot_v1_dot_admin__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_admin__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=recalld_dot_v1_dot_admin__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_admin__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=recalld_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_admin__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'Erase': grpc.unary_unary_rpc_method_handler(
+                    servicer.Erase,
+                    request_deserializer=recalld_dot_v1_dot_admin__pb2.EraseRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_admin__pb2.EraseResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'recalld.v1.AdminService', rpc_method_handlers)
@@ -88,7 +163,9 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """Operator RPCs: consistency between the system of record and the vector index.
+    """Operator RPCs: consistency between the system of record and the vector index, API keys, and
+    erasure. Every RPC here needs the admin role; Verify, Reindex and Erase act on the caller's
+    tenant.
     """
 
     @staticmethod
@@ -135,6 +212,114 @@ class AdminService:
             '/recalld.v1.AdminService/Reindex',
             recalld_dot_v1_dot_admin__pb2.ReindexRequest.SerializeToString,
             recalld_dot_v1_dot_admin__pb2.ReindexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.AdminService/CreateApiKey',
+            recalld_dot_v1_dot_admin__pb2.CreateApiKeyRequest.SerializeToString,
+            recalld_dot_v1_dot_admin__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.AdminService/ListApiKeys',
+            recalld_dot_v1_dot_admin__pb2.ListApiKeysRequest.SerializeToString,
+            recalld_dot_v1_dot_admin__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.AdminService/RevokeApiKey',
+            recalld_dot_v1_dot_admin__pb2.RevokeApiKeyRequest.SerializeToString,
+            recalld_dot_v1_dot_admin__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Erase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/recalld.v1.AdminService/Erase',
+            recalld_dot_v1_dot_admin__pb2.EraseRequest.SerializeToString,
+            recalld_dot_v1_dot_admin__pb2.EraseResponse.FromString,
             options,
             channel_credentials,
             insecure,

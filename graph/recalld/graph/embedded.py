@@ -25,6 +25,8 @@ import networkx as nx
 from recalld.graph.rows import (
     attribute_name_marker,
     attributes_json,
+    erasure_counts_from_json,
+    erasure_counts_json,
     history_from_fields,
     memory_from_fields,
     triples_from_json,
@@ -33,9 +35,12 @@ from recalld.graph.rows import (
 from recalld.graph.sqlite_filters import sql_metadata_filter
 from recalld.kernel.domain import (
     CURRENT,
+    ApiKey,
     Edge,
     EntityNode,
     Episode,
+    Erasure,
+    ErasureCounts,
     EventKind,
     Grant,
     HistoryEntry,
@@ -44,6 +49,7 @@ from recalld.kernel.domain import (
     Operation,
     OperationStatus,
     Path,
+    Role,
     Scope,
     Subgraph,
     TimeRange,
@@ -107,7 +113,7 @@ _dt = from_micros
 # 2 = validity, reinforcement, richer history, aliases (recalld 0.3), 3 = importance, use, expiry,
 # attributes, the operation log and grants (recalld 0.4). Each step migrates in place at open, in
 # one transaction.
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 _V2 = """
 ALTER TABLE memories ADD COLUMN valid_from INTEGER;
 ALTER TABLE memories ADD COLUMN valid_to INTEGER;
@@ -151,6 +157,22 @@ CREATE TABLE IF NOT EXISTS grants(
   granted_at INTEGER NOT NULL, granted_by TEXT NOT NULL, revoked_at INTEGER, revoked_by TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS grant_user ON grants(user_id, grantee_agent);
 """
+_V4 = """
+CREATE TABLE IF NOT EXISTS api_keys(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL, role INTEGER NOT NULL, secret_hash TEXT NOT NULL,
+  users TEXT NOT NULL, agents TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL,
+  revoked_at INTEGER, revoked_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS key_tenant ON api_keys(tenant, created_at);
+CREATE TABLE IF NOT EXISTS tenants(name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS erasures(
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, agent_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  requested_at INTEGER NOT NULL, requested_by TEXT NOT NULL, counts TEXT NOT NULL, completed_at INTEGER);
+CREATE INDEX IF NOT EXISTS erasure_open ON erasures(requested_at) WHERE completed_at IS NULL;
+CREATE INDEX IF NOT EXISTS episode_user ON episodes(user_id);
+CREATE INDEX IF NOT EXISTS op_user ON operations(user_id)
+"""
+_KEY_COLUMNS = "id, tenant, name, role, secret_hash, users, agents, created_at, created_by, revoked_at, revoked_by"
+_ERASURE_COLUMNS = "id, user_id, agent_id, run_id, requested_at, requested_by, counts, completed_at"
 _TIME_COLUMNS = {
     "episodes": ("reference_time", "created_at"),
     "memories": ("reference_time", "created_at", "updated_at"),
@@ -204,7 +226,9 @@ class EmbeddedGraphStore:
         if db.execute("PRAGMA user_version").fetchone()[0] < 2:
             _migrate(db, _V2, 2)
         if db.execute("PRAGMA user_version").fetchone()[0] < 3:
-            _migrate(db, _V3, _SCHEMA_VERSION)
+            _migrate(db, _V3, 3)
+        if db.execute("PRAGMA user_version").fetchone()[0] < 4:
+            _migrate(db, _V4, _SCHEMA_VERSION)
         self._db = db
 
     async def close(self) -> None:
@@ -1151,6 +1175,153 @@ class EmbeddedGraphStore:
         )
         return int(row[0])
 
+    async def count_user_memories(self, user_id: str) -> int:
+        row = await self._run(
+            lambda: self._conn.execute(
+                "SELECT count(*) FROM memories WHERE user_id=? AND state='active'", (user_id,)
+            ).fetchone()
+        )
+        return int(row[0])
+
+    # -- erasure ---------------------------------------------------------------------------
+    async def begin_erasure(self, erasure: Erasure) -> None:
+        def begin() -> None:
+            with self._tx():
+                self._conn.execute(
+                    f"INSERT OR IGNORE INTO erasures ({_ERASURE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (erasure.id, erasure.scope.user_id, erasure.scope.agent_id, erasure.scope.run_id,
+                     _ts(erasure.requested_at), erasure.requested_by, erasure_counts_json(erasure.counts), None),
+                )  # fmt: skip
+
+        await self._run(begin)
+
+    async def unfinished_erasures(self) -> list[Erasure]:
+        rows = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE completed_at IS NULL ORDER BY requested_at"
+            ).fetchall()
+        )
+        return [_row_to_erasure(r) for r in rows]
+
+    async def get_erasure(self, erasure_id: str) -> Erasure | None:
+        row = await self._run(
+            lambda: self._conn.execute(f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE id=?", (erasure_id,)).fetchone()
+        )
+        return None if row is None else _row_to_erasure(row)
+
+    async def erase_scope(self, erasure_id: str, scope: Scope) -> ErasureCounts:
+        return await self._run(self._erase_sync, erasure_id, scope)
+
+    def _erase_sync(self, erasure_id: str, scope: Scope) -> ErasureCounts:
+        db = self._conn
+        where, params = _scope_sql(scope)
+        with self._tx():
+            rows = db.execute(f"SELECT id, user_id, agent_id, run_id FROM memories WHERE {where}", params).fetchall()
+            ids = [r[0] for r in rows]
+            namespaces = {Scope(r[1], r[2], r[3]).namespace for r in rows}
+            touched = self._relation_entities(ids)
+            relations = history = 0
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                relations += db.execute(f"DELETE FROM relations WHERE memory_id IN ({marks})", chunk).rowcount
+                history += db.execute(f"DELETE FROM history WHERE memory_id IN ({marks})", chunk).rowcount
+                db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
+            episodes = db.execute(f"DELETE FROM episodes WHERE {where}", params).rowcount
+            operations = db.execute(f"DELETE FROM operations WHERE {where}", params).rowcount
+            gwhere, gparams = _grant_sql(scope)
+            grants = db.execute(f"DELETE FROM grants WHERE {gwhere}", gparams).rowcount if gwhere else 0
+            entities = len(self._drop_orphan_entities(touched))
+            if scope.user_id and not scope.agent_id and not scope.run_id and not scope.exact:  # the namespace goes
+                ns = Scope(scope.user_id).namespace
+                namespaces.add(ns)
+                entities += db.execute("DELETE FROM entities WHERE namespace=?", (ns,)).rowcount
+                db.execute("DELETE FROM aliases WHERE namespace=?", (ns,))
+            counts = ErasureCounts(
+                memories=len(ids), relations=relations, entities=entities, episodes=episodes,
+                history_entries=history, operations=operations, grants=grants,
+            )  # fmt: skip
+            row = db.execute("SELECT counts FROM erasures WHERE id=?", (erasure_id,)).fetchone()
+            if row is not None:
+                total = erasure_counts_from_json(row[0]) + counts
+                db.execute("UPDATE erasures SET counts=? WHERE id=?", (erasure_counts_json(total), erasure_id))
+        with self._graph_lock:
+            for ns in namespaces:
+                self._graphs.pop(ns, None)  # reloaded from SQLite at the next use
+        return counts
+
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
+        def finish() -> Erasure:
+            db = self._conn
+            with self._tx():
+                row = db.execute(f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE id=?", (erasure_id,)).fetchone()
+                if row is None:
+                    raise KeyError(erasure_id)
+                e = _row_to_erasure(row)
+                if e.completed_at is None:
+                    total = e.counts + ErasureCounts(vectors=vectors)
+                    db.execute(
+                        "UPDATE erasures SET counts=?, completed_at=? WHERE id=?",
+                        (erasure_counts_json(total), _ts(at), erasure_id),
+                    )
+                row = db.execute(f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE id=?", (erasure_id,)).fetchone()
+                return _row_to_erasure(row)
+
+        return await self._run(finish)
+
+    # -- credentials (the control plane) ----------------------------------------------------
+    async def put_api_key(self, key: ApiKey) -> None:
+        def put() -> None:
+            with self._tx():
+                self._conn.execute(
+                    f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (key.id, key.tenant, key.name, int(key.role), key.secret_hash, json.dumps(sorted(key.users)),
+                     json.dumps(sorted(key.agents)), _ts(key.created_at), key.created_by, _opt_ts(key.revoked_at),
+                     key.revoked_by),
+                )  # fmt: skip
+
+        await self._run(put)
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        row = await self._run(
+            lambda: self._conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id=?", (key_id,)).fetchone()
+        )
+        return None if row is None else _row_to_key(row)
+
+    async def list_api_keys(self, tenant: str, *, include_revoked: bool = False) -> list[ApiKey]:
+        where = " AND ".join(
+            [c for c, on in (("tenant=?", bool(tenant)), ("revoked_at IS NULL", not include_revoked)) if on] or ["1"]
+        )
+        rows = await self._run(
+            lambda: self._conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE {where} ORDER BY created_at, id", [tenant] if tenant else []
+            ).fetchall()
+        )
+        return [_row_to_key(r) for r in rows]
+
+    async def revoke_api_key(self, key_id: str, at: datetime, by: str) -> ApiKey | None:
+        def revoke() -> ApiKey | None:
+            db = self._conn
+            with self._tx():
+                db.execute(
+                    "UPDATE api_keys SET revoked_at=?, revoked_by=? WHERE id=? AND revoked_at IS NULL",
+                    (_ts(at), by, key_id),
+                )
+                row = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id=?", (key_id,)).fetchone()
+            return None if row is None else _row_to_key(row)
+
+        return await self._run(revoke)
+
+    async def register_tenant(self, tenant: str, at: datetime) -> None:
+        def register() -> None:
+            with self._tx():
+                self._conn.execute("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, ?)", (tenant, _ts(at)))
+
+        await self._run(register)
+
+    async def list_tenants(self) -> list[str]:
+        rows = await self._run(lambda: self._conn.execute("SELECT name FROM tenants ORDER BY name").fetchall())
+        return [r[0] for r in rows]
+
 
 def _migrate(db: sqlite3.Connection, script: str, version: int) -> None:
     """Apply one schema step (statements separated by ``;`` at line ends) in one transaction."""
@@ -1227,6 +1398,49 @@ def _row_to_operation(r: sqlite3.Row) -> Operation:
         result=r["result"],
         owner=r["owner"],
         lease_until=_opt_dt(r["lease_until"]),
+    )
+
+
+def _grant_sql(scope: Scope) -> tuple[str, list[Any]]:
+    """The grants an erasure of ``scope`` removes: about its user, and/or given or held by its agent
+    (a run has none)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if scope.user_id:
+        clauses.append("user_id = ?")
+        params.append(scope.user_id)
+    if scope.agent_id:
+        clauses.append("(owner_agent = ? OR grantee_agent = ?)")
+        params += [scope.agent_id, scope.agent_id]
+    if scope.run_id:
+        return "", []
+    return " AND ".join(clauses), params
+
+
+def _row_to_key(r: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=r["id"],
+        tenant=r["tenant"],
+        name=r["name"],
+        role=Role(r["role"]),
+        secret_hash=r["secret_hash"],
+        users=frozenset(json.loads(r["users"])),
+        agents=frozenset(json.loads(r["agents"])),
+        created_at=_dt(r["created_at"]),
+        created_by=r["created_by"],
+        revoked_at=_opt_dt(r["revoked_at"]),
+        revoked_by=r["revoked_by"],
+    )
+
+
+def _row_to_erasure(r: sqlite3.Row) -> Erasure:
+    return Erasure(
+        id=r["id"],
+        scope=Scope(r["user_id"], r["agent_id"], r["run_id"]),
+        requested_at=_dt(r["requested_at"]),
+        requested_by=r["requested_by"],
+        counts=erasure_counts_from_json(r["counts"]),
+        completed_at=_opt_dt(r["completed_at"]),
     )
 
 

@@ -7,7 +7,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from recalld.kernel.domain import Attribute, EventKind, HistoryEntry, Memory, MemoryState, Scope, Triple
+from recalld.kernel.domain import (
+    Attribute,
+    ErasureCounts,
+    EventKind,
+    HistoryEntry,
+    Memory,
+    MemoryState,
+    Scope,
+    Triple,
+)
 from recalld.kernel.times import from_micros
 
 
@@ -85,3 +94,15 @@ def triples_json(triples: Iterable[Triple]) -> str:
 
 def triples_from_json(text: str) -> tuple[Triple, ...]:
     return tuple(Triple(*t) for t in json.loads(text))
+
+
+_COUNT_FIELDS = ("memories", "relations", "entities", "episodes", "history_entries", "operations", "grants", "vectors")
+
+
+def erasure_counts_json(c: ErasureCounts) -> str:
+    return json.dumps({f: getattr(c, f) for f in _COUNT_FIELDS}, sort_keys=True)
+
+
+def erasure_counts_from_json(text: str) -> ErasureCounts:
+    raw = json.loads(text or "{}")
+    return ErasureCounts(**{f: int(raw.get(f, 0)) for f in _COUNT_FIELDS})

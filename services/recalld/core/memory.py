@@ -24,6 +24,7 @@ import numpy as np
 
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
+from recalld.core.fence import ScopeFence
 from recalld.core.indexing import Indexer
 from recalld.core.profile import ProfileValue, build_profile, is_multi
 from recalld.core.reconcile import CESSATION_VERBS, Action, Candidate, Decision, decide, is_correction, variants
@@ -118,11 +119,13 @@ class MemoryPipeline:
         reconcile: ReconcileSettings,
         session_ttl: timedelta | None = None,
         judge: Judge | None = None,
+        fence: ScopeFence | None = None,
     ) -> None:
         """``judge``: decides the facts the rules leave as plain ADDs although similar memories
         exist (LLM-assisted reconciliation); None: the rules alone."""
         self._session_ttl = session_ttl
         self._judge = judge
+        self._fence = fence or ScopeFence()
         self._graph = graph
         self._vector = vector
         self._reconcile = reconcile
@@ -171,13 +174,45 @@ class MemoryPipeline:
         ttl: timedelta | None = None,
         episode_id: str = "",
     ) -> tuple[str, list[MemoryEvent]]:
+        """:meth:`_add` inside the scope's fence (refused while the scope is being erased), after
+        the per-user quota."""
+        self.check_add(scope, messages, metadata, importance, ttl)
+        async with self._fence.writing(scope):
+            await self._check_quota(scope)
+            return await self._add(
+                scope, messages, metadata=metadata, reference_time=reference_time, infer=infer,
+                importance=importance, ttl=ttl, episode_id=episode_id,
+            )  # fmt: skip
+
+    async def _check_quota(self, scope: Scope) -> None:
+        limit = self._limits.max_memories_per_user
+        if not limit or not scope.user_id:
+            return
+        held = await self._graph.count_user_memories(scope.user_id)
+        if held >= limit:
+            raise ResourceExhausted(
+                f"limit max_memories_per_user={limit} reached: user {scope.user_id!r} holds {held} current "
+                "memories; delete or erase some first (retrying will not help)"
+            )
+
+    async def _add(
+        self,
+        scope: Scope,
+        messages: Sequence[ChatMessage],
+        *,
+        metadata: Metadata | None = None,
+        reference_time: datetime | None = None,
+        infer: bool = True,
+        importance: float | None = None,
+        ttl: timedelta | None = None,
+        episode_id: str = "",
+    ) -> tuple[str, list[MemoryEvent]]:
         """Distil ``messages`` into facts and reconcile each with what the scope holds (see
         recalld.core.reconcile). Everything one Add decides is written in one graph-store
         transaction; if a memory it retires changed meanwhile, the Add is decided again.
         ``importance`` (0..1) and ``ttl`` apply to every memory the Add makes; memories of a run
         without a ``ttl`` expire after the session lifetime. ``episode_id``: the id to record the
         Add under (an asynchronous Add's operation id), else a new one."""
-        self.check_add(scope, messages, metadata, importance, ttl)
         meta = dict(metadata or {})
         now = datetime.now(UTC)
         ref = reference_time or now
@@ -635,6 +670,25 @@ class MemoryPipeline:
 
     # -- Update / Delete ---------------------------------------------------------------
     async def update(
+        self,
+        scope: Scope,
+        memory_id: str,
+        text: str,
+        metadata: Metadata | None = None,
+        *,
+        expected_version: int = 0,
+        expires_at: datetime | None = None,
+        clear_expiry: bool = False,
+        importance: float | None = None,
+    ) -> Memory:
+        """:meth:`_update` inside the scope's fence (refused while the scope is being erased)."""
+        async with self._fence.writing(scope):
+            return await self._update(
+                scope, memory_id, text, metadata, expected_version=expected_version, expires_at=expires_at,
+                clear_expiry=clear_expiry, importance=importance,
+            )  # fmt: skip
+
+    async def _update(
         self,
         scope: Scope,
         memory_id: str,

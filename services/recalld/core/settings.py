@@ -20,6 +20,7 @@ class Limits:
     max_query_chars: int = 2_000
     max_text_chars: int = 16_000  # Update text
     max_request_bytes: int = 4 * 1024 * 1024  # gRPC receive limit
+    max_memories_per_user: int = 0  # current memories one user may hold (0: no limit); Add refuses beyond
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ frozen dataclasses so they can be shared between tasks without copying.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -356,6 +357,96 @@ class Grant:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+DEFAULT_TENANT = "default"  # the tenant of data written before tenants existed, and of unauthenticated use
+# 1-32 of a-z, 0-9 and inner dashes: a tenant id is usable as a directory, FalkorDB graph, Neo4j
+# database and (dashes as underscores, which no id contains) Milvus collection name.
+TENANT_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+
+
+class Role(enum.IntEnum):
+    """What a credential may do; each role includes the ones below it."""
+
+    READ = 1  # Search, Get, List, History, Profile, graph reads, operation status
+    WRITE = 2  # + Add, Update, Delete, MarkUsed, grants between agents
+    ADMIN = 3  # + Erase, Verify, Reindex, the tenant's API keys
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the credential says: its tenant, a name for the audit log, its role, and
+    optionally the only users / agents it may touch (empty: any)."""
+
+    tenant: str
+    name: str
+    role: Role
+    users: frozenset[str] = frozenset()
+    agents: frozenset[str] = frozenset()
+    key_id: str = ""  # the API key's id ("" for a JWT or no authentication)
+    method: str = "none"  # "api_key", "jwt", "bootstrap" or "none" (authentication off)
+    superuser: bool = False  # the bootstrap key: manages the API keys of every tenant
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether a request on ``scope`` stays inside this principal's users and agents."""
+        if self.users and scope.user_id not in self.users:
+            return False
+        return not self.agents or scope.agent_id in self.agents
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored API key: only a hash of its secret is kept; the token is shown once, at creation."""
+
+    id: str
+    tenant: str
+    name: str
+    role: Role
+    secret_hash: str
+    created_at: datetime
+    users: frozenset[str] = frozenset()
+    agents: frozenset[str] = frozenset()
+    created_by: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureCounts:
+    """What an erasure removed (counts only: the receipt never holds content)."""
+
+    memories: int = 0  # every version: current, retired and tombstones
+    relations: int = 0
+    entities: int = 0
+    episodes: int = 0
+    history_entries: int = 0
+    operations: int = 0  # asynchronous Adds not applied yet, and records of applied ones
+    grants: int = 0
+    vectors: int = 0
+
+    def __add__(self, other: ErasureCounts) -> ErasureCounts:
+        return ErasureCounts(*(a + b for a, b in zip(_counts(self), _counts(other), strict=True)))
+
+
+def _counts(c: ErasureCounts) -> tuple[int, ...]:
+    return (c.memories, c.relations, c.entities, c.episodes, c.history_entries, c.operations, c.grants, c.vectors)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A request to forget a scope entirely, recorded before any of it happens so that it
+    completes across a crash; done once ``completed_at`` is set. Kept as the receipt."""
+
+    id: str
+    scope: Scope
+    requested_at: datetime
+    requested_by: str = ""
+    counts: ErasureCounts = ErasureCounts()
+    completed_at: datetime | None = None
 
 
 class OperationStatus(enum.Enum):

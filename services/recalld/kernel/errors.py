@@ -25,6 +25,14 @@ class Unavailable(RecalldError):
     """A backing store cannot be reached; the caller may retry."""
 
 
+class Unauthenticated(RecalldError):
+    """No credential, or one that is malformed, unknown, revoked, expired or wrongly signed."""
+
+
+class PermissionDenied(RecalldError):
+    """A valid credential asking for something outside its grant (role, users, agents, tenant)."""
+
+
 def memory_gone(memory_id: str) -> NotFound:
     """A write found the memory deleted, or never there."""
     return NotFound(f"memory {memory_id} not found (deleted, or never existed)")

@@ -38,8 +38,11 @@ import numpy.typing as npt
 
 from recalld.kernel.domain import (
     CURRENT,
+    ApiKey,
     ChatMessage,
     Episode,
+    Erasure,
+    ErasureCounts,
     Fact,
     Grant,
     HistoryEntry,
@@ -298,6 +301,28 @@ class GraphStore(Protocol):
 
     async def count_memories(self) -> int: ...
 
+    async def count_user_memories(self, user_id: str) -> int:
+        """Current (active) memories of one user, every agent and run: the per-user quota."""
+
+    # -- erasure ---------------------------------------------------------------------------
+    async def begin_erasure(self, erasure: Erasure) -> None:
+        """Record the request (before anything is removed)."""
+
+    async def unfinished_erasures(self) -> list[Erasure]:
+        """Erasures recorded and not completed, oldest first: resumed at start-up."""
+
+    async def get_erasure(self, erasure_id: str) -> Erasure | None: ...
+
+    async def erase_scope(self, erasure_id: str, scope: Scope) -> ErasureCounts:
+        """In one transaction: remove every memory matching ``scope`` as a read filter (current,
+        retired, tombstones), their relations and history, the episodes left without memories,
+        the entities left without relations in the affected namespaces, the operations of the
+        scope (pending or finished) and the grants naming it; add the counts to the erasure's
+        record. Idempotent: a second call finds nothing and counts zero."""
+
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
+        """Add the vector count and mark the erasure completed; returns the receipt."""
+
 
 # -- the vector index -------------------------------------------------------------------------
 
@@ -323,6 +348,26 @@ class VectorHit:
     score: float  # cosine similarity
 
 
+class CredentialStore(Protocol):
+    """API keys (hashed) and the tenants that exist: the control plane, kept in the default
+    tenant's graph store."""
+
+    async def put_api_key(self, key: ApiKey) -> None: ...
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_api_keys(self, tenant: str, *, include_revoked: bool = False) -> list[ApiKey]:
+        """Oldest first; ``tenant`` "" lists every tenant's."""
+
+    async def revoke_api_key(self, key_id: str, at: datetime, by: str) -> ApiKey | None:
+        """Mark the key revoked (kept for the audit trail); the key as stored after, or None."""
+
+    async def register_tenant(self, tenant: str, at: datetime) -> None:
+        """Remember that ``tenant`` has stores (idempotent)."""
+
+    async def list_tenants(self) -> list[str]: ...
+
+
 class VectorStore(Protocol):
     """A derived index of memory embeddings. Every query is scoped inside the
     store (scope, metadata and time filters are part of the store's query)."""
@@ -336,6 +381,9 @@ class VectorStore(Protocol):
         ...
 
     async def upsert(self, records: Sequence[VectorRecord]) -> None: ...
+
+    async def delete_scope(self, scope: Scope) -> int:
+        """Delete every vector whose scope matches ``scope`` as a read filter; how many."""
 
     async def delete(self, ids: Sequence[str]) -> None: ...
 

@@ -11,16 +11,21 @@ import json
 import logging
 import time
 import typing
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from recalld.core.erasure import Eraser
 from recalld.core.explore import GraphExplorer
+from recalld.core.fence import ScopeFence
 from recalld.core.indexing import Indexer
 from recalld.core.memory import MemoryPipeline
 from recalld.core.operations import OperationRunner
 from recalld.core.retrieval import HybridRetriever
 from recalld.core.sharing import Sharing
-from recalld.kernel.ports import Embedder, Extractor, GraphStore, Judge, VectorStore
+from recalld.kernel.domain import DEFAULT_TENANT, TENANT_ID
+from recalld.kernel.errors import InvalidArgument
+from recalld.kernel.ports import CredentialStore, Embedder, Extractor, GraphStore, Judge, VectorStore
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
@@ -31,57 +36,167 @@ _LAG_READ = 10_000  # pending index entries read for the lag gauge (it saturates
 
 
 @dataclass
-class App:
-    settings: Settings
+class Tenant:
+    """Everything of one tenant: its own stores (a database, graph, collection or data directory
+    of its own: no query of one tenant can reach another's data) and the services over them."""
+
+    name: str
     graph: GraphStore
     vector: VectorStore
-    embedder: Embedder
-    extractor: Extractor
     indexer: Indexer
     memories: MemoryPipeline
     retriever: HybridRetriever
     explorer: GraphExplorer
     operations: OperationRunner
     sharing: Sharing
+    eraser: Eraser
+    rate: float = 0.0  # requests per second (0: unlimited)
+
+
+class Tenants:
+    """The tenants this process serves, opened on first use (and at start-up for every tenant
+    the control store knows, so their interrupted erasures and asynchronous Adds resume)."""
+
+    def __init__(self, default: Tenant, build: typing.Callable[[str], Tenant], control: CredentialStore) -> None:
+        self.default = default
+        self._build = build
+        self.control = control
+        self._open: dict[str, Tenant] = {}
+        self._lock = asyncio.Lock()
+
+    def opened(self) -> list[Tenant]:
+        return list(self._open.values())
+
+    async def get(self, name: str) -> Tenant:
+        tenant = self._open.get(name)
+        if tenant is not None:
+            return tenant
+        async with self._lock:
+            tenant = self._open.get(name)
+            if tenant is None:
+                if not TENANT_ID.fullmatch(name):
+                    raise InvalidArgument(f"tenant id {name!r} is invalid: 1-32 of a-z, 0-9 and inner dashes")
+                tenant = self.default if name == DEFAULT_TENANT else self._build(name)
+                await _open_tenant(tenant)
+                await self.control.register_tenant(name, datetime.now(UTC))
+                self._open[name] = tenant
+            return tenant
+
+    async def start(self) -> None:
+        await self.get(DEFAULT_TENANT)
+        for name in await self.control.list_tenants():
+            await self.get(name)
+
+    async def close(self) -> None:
+        for tenant in reversed(self.opened()):
+            await tenant.operations.close()
+            await tenant.vector.close()
+            await tenant.graph.close()
+        self._open.clear()
+
+
+async def _open_tenant(t: Tenant) -> None:
+    t0 = time.perf_counter()
+    await t.graph.open()
+    await t.vector.open()
+    upserted, deleted = await t.indexer.reconcile()
+    resumed = await t.eraser.resume()
+    await t.operations.start()
+    log.info(
+        "tenant %s: stores open in %.2fs (reconciled %d upserts, %d deletes; %d erasures resumed)",
+        t.name, time.perf_counter() - t0, upserted, deleted, resumed,
+    )  # fmt: skip
+
+
+@dataclass
+class App:
+    settings: Settings
+    embedder: Embedder
+    extractor: Extractor
+    tenants: Tenants
     metrics: Metrics = field(default_factory=Metrics)
     llm_stats: typing.Callable[[], dict[str, int]] | None = None
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
 
+    # The default tenant's parts, for callers that serve one tenant (tests, benchmarks, tools).
+    @property
+    def default(self) -> Tenant:
+        return self.tenants.default
+
+    @property
+    def graph(self) -> GraphStore:
+        return self.default.graph
+
+    @property
+    def vector(self) -> VectorStore:
+        return self.default.vector
+
+    @property
+    def indexer(self) -> Indexer:
+        return self.default.indexer
+
+    @property
+    def memories(self) -> MemoryPipeline:
+        return self.default.memories
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self.default.retriever
+
+    @property
+    def explorer(self) -> GraphExplorer:
+        return self.default.explorer
+
+    @property
+    def operations(self) -> OperationRunner:
+        return self.default.operations
+
+    @property
+    def sharing(self) -> Sharing:
+        return self.default.sharing
+
+    @property
+    def eraser(self) -> Eraser:
+        return self.default.eraser
+
+    @property
+    def control(self) -> CredentialStore:
+        """API keys and the tenant registry: kept in the default tenant's graph store."""
+        return self.tenants.control
+
+    async def tenant(self, name: str) -> Tenant:
+        return await self.tenants.get(name)
+
     async def start(self) -> None:
-        """Open the stores and converge the vector index with the system of record."""
-        t0 = time.perf_counter()
-        await self.graph.open()
-        await self.vector.open()
-        upserted, deleted = await self.indexer.reconcile()
-        self.metrics.reconciled("reconcile", upserted, deleted)
-        log.info(
-            "stores open in %.2fs (reconciled %d upserts, %d deletes)", time.perf_counter() - t0, upserted, deleted
-        )
+        """Open the stores of every known tenant and converge each vector index with its system
+        of record (resuming interrupted erasures and asynchronous Adds)."""
+        await self.tenants.start()
         # What a crash left also includes vectors whose mark it never wrote: a full sweep finds
         # those. It reads every id on both sides, so it runs in the background when a reconciler
         # runs (serving starts at once), else here.
         if self.settings.reconcile_interval_s > 0:
             self._reconciler = asyncio.create_task(self._reconcile_forever(), name="reconciler")
         else:
-            await self._pass("sweep")
-        await self.operations.start()
+            for t in self.tenants.opened():
+                await self._pass(t, "sweep")
         if self.settings.prune_interval_s > 0:
             self._pruner = asyncio.create_task(self._prune_forever(), name="pruner")
 
     async def _prune_forever(self) -> None:
         """Remove expired memories every ``prune_interval_s`` (the first time at start-up)."""
         while True:
-            try:
-                await self.memories.prune_expired()
-            except Exception:
-                log.exception("pruning expired memories failed; retried next interval")
+            for t in self.tenants.opened():
+                try:
+                    await t.memories.prune_expired()
+                except Exception:
+                    log.exception("pruning expired memories of tenant %s failed; retried next interval", t.name)
             await asyncio.sleep(self.settings.prune_interval_s)
 
-    async def _pass(self, kind: str) -> None:
+    async def _pass(self, tenant: Tenant, kind: str) -> None:
         """One reconciler pass (``reconcile``: pending index work; ``sweep``: full comparison),
         counted in the metrics."""
-        run = self.indexer.reconcile if kind == "reconcile" else self.indexer.sweep
+        run = tenant.indexer.reconcile if kind == "reconcile" else tenant.indexer.sweep
         try:
             upserted, deleted = await run()
         except Exception:
@@ -91,75 +206,81 @@ class App:
 
     async def _reconcile_forever(self) -> None:
         """A full sweep first, then pending index work every ``reconcile_interval_s`` and a full
-        sweep every ``sweep_interval_s``."""
-        try:
-            await self._pass("sweep")
-        except Exception:
-            log.exception("start-up sweep failed; the periodic sweep retries")
+        sweep every ``sweep_interval_s``, for every open tenant."""
+        for t in self.tenants.opened():
+            try:
+                await self._pass(t, "sweep")
+            except Exception:
+                log.exception("start-up sweep of tenant %s failed; the periodic sweep retries", t.name)
         last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.reconcile_interval_s)
-            try:
-                if (
-                    self.settings.sweep_interval_s > 0
-                    and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
-                ):
-                    last_sweep = time.monotonic()
-                    await self._pass("reconcile")
-                    await self._pass("sweep")
-                else:
-                    await self._pass("reconcile")
-            except Exception:
-                log.exception("periodic reconcile failed")
+            sweep = (
+                self.settings.sweep_interval_s > 0 and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
+            )
+            if sweep:
+                last_sweep = time.monotonic()
+            for t in self.tenants.opened():
+                try:
+                    await self._pass(t, "reconcile")
+                    if sweep:
+                        await self._pass(t, "sweep")
+                except Exception:
+                    log.exception("periodic reconcile of tenant %s failed", t.name)
 
     async def check_stores(self, timeout_s: float = 3.0) -> dict[str, str | None]:
-        """Ping each store (``None``: it answered; else why not) and refresh the gauges that need
-        them (index lag, pending asynchronous Adds). Readiness follows the answer."""
-        out: dict[str, str | None] = {}
-        for name, store in (("graph", self.graph), ("vector", self.vector)):
-            try:
-                await asyncio.wait_for(store.ping(), timeout_s)
-                out[name] = None
-            except TimeoutError:
-                out[name] = f"no answer within {timeout_s:g}s"
-            except Exception as exc:
-                out[name] = str(exc) or type(exc).__name__
-            self.metrics.store_up.labels(name).set(0 if out[name] else 1)
-        if out["graph"] is None:
+        """Ping each store of each open tenant (``None``: it answered; else why not) and refresh
+        the gauges that need them (index lag, pending asynchronous Adds). Readiness follows."""
+        out: dict[str, str | None] = {"graph": None, "vector": None}
+        lag = pending = 0
+        for t in self.tenants.opened():
+            for name, store in (("graph", t.graph), ("vector", t.vector)):
+                try:
+                    await asyncio.wait_for(store.ping(), timeout_s)
+                except TimeoutError:
+                    out[name] = out[name] or f"no answer within {timeout_s:g}s"
+                except Exception as exc:
+                    out[name] = out[name] or (str(exc) or type(exc).__name__)
             with contextlib.suppress(Exception):
-                pending = await asyncio.wait_for(self.graph.pending_index(_LAG_READ), timeout_s)
-                self.metrics.index_lag.set(len(pending.upserts) + len(pending.deletes))
-                self.metrics.operations_pending.set(
-                    await asyncio.wait_for(self.graph.count_unfinished_operations(), timeout_s)
-                )
+                p = await asyncio.wait_for(t.graph.pending_index(_LAG_READ), timeout_s)
+                lag += len(p.upserts) + len(p.deletes)
+                pending += await asyncio.wait_for(t.graph.count_unfinished_operations(), timeout_s)
+        for name, problem in out.items():
+            self.metrics.store_up.labels(name).set(0 if problem else 1)
+        if out["graph"] is None:
+            self.metrics.index_lag.set(lag)
+            self.metrics.operations_pending.set(pending)
         return out
 
     async def close(self) -> None:
         if self.llm_stats is not None:
             # Counts only (calls, fallbacks, repairs, ...): never content.
             log.info("llm stats %s", json.dumps(self.llm_stats(), sort_keys=True))
-        await self.operations.close()
         for task in (self._reconciler, self._pruner):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self.vector.close()
-        await self.graph.close()
+        await self.tenants.close()
 
 
-def _graph_store(settings: Settings) -> GraphStore:
+def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> GraphStore:
+    """The tenant's graph store: the default tenant's is the one configured (so data written
+    before tenants existed is the default tenant's); another tenant gets a database of its own
+    (a SQLite file in its own directory, a FalkorDB graph, a Neo4j database)."""
     backend = GraphBackend(settings.graph_backend)
+    own = tenant != DEFAULT_TENANT
     if backend is GraphBackend.EMBEDDED:
         from recalld.graph.embedded import EmbeddedGraphStore
 
-        return EmbeddedGraphStore(path=settings.data_dir / "graph.db")
+        return EmbeddedGraphStore(path=_tenant_dir(settings, tenant) / "graph.db")
     if backend is GraphBackend.FALKORDB:
         from recalld.graph.falkordb import FalkorDBGraphStore
 
+        base = settings.graph_database or "recalld"
         return FalkorDBGraphStore(
             url=settings.graph_uri or "falkor://127.0.0.1:6379",
-            graph=settings.graph_database or "recalld",
+            graph=f"{base}__{tenant}" if own else base,
             username=settings.graph_user or None,
             password=settings.graph_password or None,
         )
@@ -168,13 +289,43 @@ def _graph_store(settings: Settings) -> GraphStore:
 
         if not settings.graph_uri:
             raise ValueError("the neo4j graph backend needs RECALLD_GRAPH_URI (e.g. neo4j+s://host:7687)")
+        # A database per tenant (Neo4j Enterprise / Aura: create it first); names allow a-z 0-9 . -
+        database = f"{settings.graph_database or 'recalld'}-{tenant}" if own else settings.graph_database or None
         return Neo4jGraphStore(
             uri=settings.graph_uri,
             user=settings.graph_user,
             password=settings.graph_password,
-            database=settings.graph_database or None,
+            database=database,
         )
     typing.assert_never(backend)
+
+
+def _tenant_dir(settings: Settings, tenant: str) -> Path:
+    return settings.data_dir if tenant == DEFAULT_TENANT else settings.data_dir / "tenants" / tenant
+
+
+def _vector_store(settings: Settings, tenant: str, dim: int) -> VectorStore:
+    """The tenant's vector store: on a Milvus server a collection of its own; on Milvus Lite a file
+    in the tenant's directory."""
+    from recalld.vector.milvus import MilvusVectorStore
+
+    own = tenant != DEFAULT_TENANT
+    uri = settings.milvus_uri
+    collection = settings.vector_collection
+    if own and settings.milvus_is_server:
+        collection = f"{collection}__{tenant.replace('-', '_')}"  # tenant ids have no "_": no collisions
+    elif own:
+        uri = str(_tenant_dir(settings, tenant) / "milvus.db")
+    return MilvusVectorStore(
+        uri=uri,
+        token=settings.vector_token,
+        dim=dim,
+        collection=collection,
+        index_type=settings.milvus_index.value,
+        flush_rows=settings.milvus_flush_rows,
+        user_buckets=settings.vector_user_buckets,
+        consistency_level=settings.vector_consistency.value,
+    )
 
 
 def _embedder(settings: Settings) -> Embedder:
@@ -232,64 +383,70 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
     """Everything wired from settings. ``embedder``/``extractor`` may be passed in
     to share one loaded model between several apps (tests, benchmarks)."""
     from recalld.extraction.spacy import SpacyExtractor
-    from recalld.vector.milvus import MilvusVectorStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
-    graph = instrument(_graph_store(settings), "graph", metrics)
     embedder = instrument(embedder or _embedder(settings), "embedder", metrics)
-    vector: VectorStore = MilvusVectorStore(
-        uri=settings.milvus_uri,
-        token=settings.vector_token,
-        dim=embedder.dim,
-        collection=settings.vector_collection,
-        index_type=settings.milvus_index.value,
-        flush_rows=settings.milvus_flush_rows,
-        user_buckets=settings.vector_user_buckets,
-        consistency_level=settings.vector_consistency.value,
-    )
-    vector = instrument(vector, "vector", metrics)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     extractor, judge, llm_stats = _llm_parts(settings, extractor)
     extractor = instrument(extractor, "extractor", metrics)
-    indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
-    memories = MemoryPipeline(
-        graph=graph,
-        vector=vector,
-        embedder=embedder,
-        extractor=extractor,
-        indexer=indexer,
-        limits=settings.limits,
-        reconcile=settings.truth,
-        session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
-        judge=judge,
-    )
-    return App(
-        settings=settings,
-        graph=graph,
-        vector=vector,
-        embedder=embedder,
-        extractor=extractor,
-        indexer=indexer,
-        memories=memories,
-        retriever=HybridRetriever(
+
+    def build(tenant: str) -> Tenant:
+        _tenant_dir(settings, tenant).mkdir(parents=True, exist_ok=True)
+        graph = instrument(_graph_store(settings, tenant), "graph", metrics)
+        vector = instrument(_vector_store(settings, tenant, embedder.dim), "vector", metrics)
+        indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
+        fence = ScopeFence()
+        limits = settings.limits
+        if tenant in settings.tenant_max_memories_per_user:
+            limits = replace(limits, max_memories_per_user=int(settings.tenant_max_memories_per_user[tenant]))
+        memories = MemoryPipeline(
             graph=graph,
             vector=vector,
             embedder=embedder,
             extractor=extractor,
-            settings=settings.search,
-            limits=settings.limits,
-            decay=settings.decay,
-        ),
-        explorer=GraphExplorer(graph=graph),
-        operations=OperationRunner(
+            indexer=indexer,
+            limits=limits,
+            reconcile=settings.truth,
+            session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
+            judge=judge,
+            fence=fence,
+        )
+        return Tenant(
+            name=tenant,
             graph=graph,
-            pipeline=memories,
-            settings=settings.async_add,
-            # SQLite and Milvus Lite allow one process per data directory: nobody else holds a lease.
-            exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
-        ),
-        sharing=Sharing(graph=graph),
+            vector=vector,
+            indexer=indexer,
+            memories=memories,
+            retriever=HybridRetriever(
+                graph=graph,
+                vector=vector,
+                embedder=embedder,
+                extractor=extractor,
+                settings=settings.search,
+                limits=settings.limits,
+                decay=settings.decay,
+            ),
+            explorer=GraphExplorer(graph=graph),
+            operations=OperationRunner(
+                graph=graph,
+                pipeline=memories,
+                settings=settings.async_add,
+                # SQLite and Milvus Lite allow one process per data directory: nobody else holds a lease.
+                exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
+            ),
+            sharing=Sharing(graph=graph),
+            eraser=Eraser(graph=graph, vector=vector, fence=fence),
+            rate=float(settings.tenant_rates.get(tenant, settings.tenant_rate)),
+        )
+
+    default = build(DEFAULT_TENANT)
+    control = typing.cast(CredentialStore, default.graph)
+    return App(
+        settings=settings,
+        embedder=embedder,
+        extractor=extractor,
+        tenants=Tenants(default, build, control),
         metrics=metrics,
         llm_stats=llm_stats,
     )

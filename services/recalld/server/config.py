@@ -80,6 +80,12 @@ class Tracing(enum.StrEnum):
     OTLP = "otlp"  # OpenTelemetry spans over OTLP/HTTP (RECALLD_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_*)
 
 
+class AuthMode(enum.StrEnum):
+    AUTO = "auto"  # on unless the server listens on loopback only (default)
+    ON = "on"
+    OFF = "off"  # everyone is an admin of the default tenant: local development only
+
+
 class LogLevel(enum.StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
@@ -127,6 +133,23 @@ class Settings:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
+    # authentication and tenants: API keys (kept hashed in the default tenant's graph store) and
+    # JWT bearer tokens verified against JWKS files; a bootstrap key (from a file) manages every
+    # tenant's keys
+    auth: AuthMode = AuthMode.AUTO
+    auth_bootstrap_key_file: str = ""
+    auth_jwt_issuers: Mapping[str, str] = field(default_factory=dict)  # issuer=path/to/jwks.json, comma-separated
+    auth_jwt_audience: str = ""  # required in the tokens when set
+    auth_jwt_leeway_s: float = 30.0
+    auth_key_cache_s: float = 5.0  # a revoked key is refused by other replicas within this long
+    # per-tenant limits: requests per second (token bucket per replica; 0: none) and burst, with
+    # per-tenant overrides (tenant=value, comma-separated); memories per user: RECALLD_LIMITS_MAX_MEMORIES_PER_USER
+    # with per-tenant overrides
+    tenant_rate: float = 0.0
+    tenant_burst: float = 0.0  # default: one second's worth of tenant_rate (at least 1)
+    tenant_rates: Mapping[str, str] = field(default_factory=dict)
+    tenant_max_memories_per_user: Mapping[str, str] = field(default_factory=dict)
+    audit_log: str = "stderr"  # "stderr", "off", or a file: one JSON line per call (logger recalld.audit)
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
     truth: ReconcileSettings = field(default_factory=ReconcileSettings)  # RECALLD_TRUTH_*: reconciliation rules
@@ -134,6 +157,13 @@ class Settings:
     async_add: AsyncSettings = field(default_factory=AsyncSettings)  # RECALLD_ASYNC_ADD_*: asynchronous Add
     session_ttl_s: float = 7 * 86400.0  # memories of a run (session) expire this long after they are made (0: never)
     prune_interval_s: float = 60.0  # how often expired memories are removed (0: never)
+
+    @property
+    def auth_enabled(self) -> bool:
+        if self.auth is AuthMode.AUTO:
+            host = self.listen.rpartition(":")[0].strip("[]")
+            return host not in ("127.0.0.1", "localhost", "::1")
+        return self.auth is AuthMode.ON
 
     @property
     def milvus_uri(self) -> str:
@@ -230,6 +260,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ValueError("RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE go together: set both or neither")
     if settings.tls_client_ca_file and not settings.tls_cert_file:
         raise ValueError("RECALLD_TLS_CLIENT_CA_FILE (mutual TLS) needs RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE")
+    per_tenant = (
+        ("RECALLD_TENANT_RATES", settings.tenant_rates, float),
+        ("RECALLD_TENANT_MAX_MEMORIES_PER_USER", settings.tenant_max_memories_per_user, int),
+    )
+    for name, table, kind in per_tenant:
+        for tenant, raw in table.items():
+            try:
+                kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}: {tenant}={raw!r} is not a number") from None
     for name, value in (("RECALLD_METRICS_LISTEN", settings.metrics_listen),
                         ("RECALLD_HEALTH_LISTEN", settings.health_listen)):  # fmt: skip
         if value and not (":" in value and value.rpartition(":")[2].isdigit()):

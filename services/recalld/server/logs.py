@@ -24,6 +24,30 @@ class _RequestId(logging.Filter):
         return True
 
 
+def configure_audit(target: str) -> None:
+    """The audit logger ``recalld.audit``: JSON lines, always, to stderr, a file, or nowhere
+    ("off"); it does not propagate to the application log."""
+    audit = logging.getLogger("recalld.audit")
+    audit.propagate = False
+    audit.setLevel(logging.INFO)
+    for h in list(audit.handlers):
+        audit.removeHandler(h)
+        h.close()
+    if target == "off":
+        audit.disabled = True
+        return
+    audit.disabled = False
+    handler: logging.Handler = logging.StreamHandler() if target == "stderr" else logging.FileHandler(target)
+    handler.addFilter(_RequestId())
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    audit.addHandler(handler)
+
+
 def configure_logging(level: LogLevel, fmt: LogFormat) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(_RequestId())

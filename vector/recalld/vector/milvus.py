@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _MAX_ID = 64
 _MAX_SCOPE = 256
 _BUCKET = re.compile(r"u[0-9]{3}")
+_ERASE_BATCH = 1000
 
 
 def _bucket_name(b: int) -> str:
@@ -269,6 +270,34 @@ class MilvusVectorStore:
             # cannot wait for it: the next search runs Strong (measured: a deleted id
             # was still returned by a Session search right after the delete).
             self._deletes += 1
+
+    async def delete_scope(self, scope: Scope) -> int:
+        """Query the ids matching the scope (in its user's partition when it names one) and delete
+        them by id, batch by batch until none is left; the next search runs Strong."""
+        expr = scope_expression(scope)
+        partitions = [p] if scope.user_id and (p := self._partition(scope.user_id)) else None
+        deleted = 0
+        seen: set[str] = set()
+        while True:
+            rows = await self._run(
+                self._c.query,
+                self._collection,
+                filter=expr,
+                output_fields=["id"],
+                limit=_ERASE_BATCH,
+                partition_names=partitions,
+                consistency_level="Strong",
+            )
+            ids = [r["id"] for r in rows if r["id"] not in seen]
+            if not ids:  # none left (or only ones already deleted, still visible: nothing more to do)
+                break
+            seen.update(ids)
+            await self._run(self._c.delete, self._collection, ids=ids)
+            self._deletes += 1
+            deleted += len(ids)
+            if self._flush_rows:
+                await self._run(self._c.flush, self._collection)
+        return deleted
 
     def _write(self, op: Callable[[str, Any], object], payload: list[Any]) -> None:
         op(self._collection, payload)

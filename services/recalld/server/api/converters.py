@@ -343,3 +343,35 @@ def verify_response(r: VerifyReport, sample: int = 100) -> admin_pb2.VerifyRespo
         orphan_relation_samples=list(r.graph.relation_samples),
         orphan_entity_samples=list(r.graph.entity_samples),
     )
+
+
+def role(value: int) -> d.Role:
+    if value == admin_pb2.ROLE_UNSPECIFIED:
+        return d.Role.READ
+    try:
+        return d.Role(value)
+    except ValueError:
+        raise InvalidArgument(f"role {value} is not a role (ROLE_READ, ROLE_WRITE or ROLE_ADMIN)") from None
+
+
+def api_key_msg(k: d.ApiKey) -> admin_pb2.ApiKey:
+    msg = admin_pb2.ApiKey(
+        id=k.id, tenant=k.tenant, name=k.name, role=admin_pb2.Role.Name(int(k.role)), user_ids=sorted(k.users),
+        agent_ids=sorted(k.agents), created_at=_ts(k.created_at), created_by=k.created_by, revoked_by=k.revoked_by,
+    )  # fmt: skip
+    if k.revoked_at is not None:
+        msg.revoked_at.CopyFrom(_ts(k.revoked_at))
+    return msg
+
+
+def erase_receipt(e: d.Erasure) -> admin_pb2.EraseReceipt:
+    c = e.counts
+    msg = admin_pb2.EraseReceipt(
+        id=e.id, scope=common_pb2.Scope(user_id=e.scope.user_id, agent_id=e.scope.agent_id, run_id=e.scope.run_id),
+        memories=c.memories, relations=c.relations, entities=c.entities, episodes=c.episodes,
+        history_entries=c.history_entries, vectors=c.vectors, operations=c.operations, grants=c.grants,
+        requested_at=_ts(e.requested_at),
+    )  # fmt: skip
+    if e.completed_at is not None:
+        msg.completed_at.CopyFrom(_ts(e.completed_at))
+    return msg

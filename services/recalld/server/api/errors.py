@@ -9,7 +9,16 @@ from typing import Any, TypeVar
 
 import grpc
 
-from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, RecalldError, ResourceExhausted, Unavailable
+from recalld.kernel.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RecalldError,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +28,8 @@ STATUS: dict[type[RecalldError], grpc.StatusCode] = {
     Conflict: grpc.StatusCode.ABORTED,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 R = TypeVar("R")

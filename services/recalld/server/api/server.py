@@ -29,10 +29,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from recalld.server.api.guard import Authenticator, GuardInterceptor, RateLimiter
 from recalld.server.api.interceptor import ObservingInterceptor
 from recalld.server.api.servicers import AdminServicer, GraphServicer, MemoryServicer
 from recalld.server.app import App, build_app
 from recalld.server.config import Settings
+from recalld.server.keys import ApiKeys
 from recalld.server.metrics import MetricsServer
 from recalld.server.tracing import start_tracing
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
@@ -95,11 +97,14 @@ class RecalldServer:
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.aio.server(interceptors=[ObservingInterceptor(app.metrics)], options=options)
+        self.authenticator = Authenticator.from_settings(s, app.control) if s.auth_enabled else None
+        guard = GuardInterceptor(s, self.authenticator, RateLimiter(s))
+        self._server = grpc.aio.server(interceptors=[ObservingInterceptor(app.metrics), guard], options=options)
         self._health = health_aio.HealthServicer()
         memory_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(app), self._server)
         graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(app), self._server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(app), self._server)
+        keys = ApiKeys(app.control, on_revoke=self.authenticator.forget if self.authenticator else lambda _: None)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(app, keys), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -182,15 +187,22 @@ async def serve(settings: Settings) -> None:
     await server.start()
     host = settings.listen.rsplit(":", 1)[0]
     security = "plaintext" if not server.tls else "mutual TLS" if settings.tls_client_ca_file else "TLS"
+    auth = "authentication on" if settings.auth_enabled else "AUTHENTICATION OFF"
     log.info(
-        "recalld serving on %s:%d (ready in %.2fs, %s, data in %s, pid %d)",
+        "recalld serving on %s:%d (ready in %.2fs, %s, %s, data in %s, pid %d)",
         host,
         server.port,
         time.perf_counter() - t0,
         security,
+        auth,
         settings.data_dir,
         os.getpid(),
     )
+    if not settings.auth_enabled:
+        log.warning(
+            "authentication is off: every caller is an admin of the default tenant (RECALLD_AUTH=on to require "
+            "API keys or JWTs; it is on by default when listening beyond localhost)"
+        )
     if server.health_port is not None:
         log.info("health-only port on %s:%d", settings.health_listen.rsplit(":", 1)[0], server.health_port)
     stop = asyncio.Event()
