@@ -3,7 +3,8 @@
 Blocking (:class:`Recalld`) and asyncio (:class:`AsyncRecalld`) with the same verbs: add, search,
 get, list / iterate, update, delete, delete_all, history; get_operation, watch_operations,
 wait_operations (asynchronous adds); profile, mark_used; grant_access, revoke_access, list_grants
-(sharing between agents); subgraph, paths; verify, reindex. Values in and out are plain Python
+(sharing between agents); subgraph, paths; verify, reindex; create_api_key, list_api_keys,
+revoke_api_key, erase. ``api_key=`` sends an API key or JWT with every call. Values in and out are plain Python
 (frozen dataclasses, aware datetimes, dicts; enumerations as lowercase strings); failures raise
 :class:`RecalldError` subclasses. Every call has a deadline (``timeout``, 30 s by default) and only
 UNAVAILABLE is retried (:class:`RetryPolicy`). Depends on grpcio and protobuf only; the generated
@@ -36,10 +37,12 @@ from recalld.client._types import (
     NO_RETRY,
     AddMode,
     AddResult,
+    ApiKey,
     Attribute,
     Edge,
     Entity,
     EntityNode,
+    EraseReceipt,
     Filter,
     FilterOp,
     Grant,
@@ -70,6 +73,7 @@ __all__ = [
     "NO_RETRY",
     "AddMode",
     "AddResult",
+    "ApiKey",
     "AsyncRecalld",
     "Attribute",
     "Conflict",
@@ -77,6 +81,7 @@ __all__ = [
     "Edge",
     "Entity",
     "EntityNode",
+    "EraseReceipt",
     "Filter",
     "FilterOp",
     "Grant",

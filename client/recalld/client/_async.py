@@ -17,6 +17,8 @@ from recalld.client._types import (
     DEFAULT_RETRY,
     AddMode,
     AddResult,
+    ApiKey,
+    EraseReceipt,
     Grant,
     GraphPath,
     HistoryEntry,
@@ -70,6 +72,7 @@ class AsyncRecalld:
         credentials: grpc.ChannelCredentials | None = None,
         call_credentials: grpc.CallCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        api_key: str = "",
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         options: Sequence[tuple[str, Any]] = (),
@@ -90,7 +93,8 @@ class AsyncRecalld:
                     creds = grpc.composite_channel_credentials(credentials, call_credentials)
                 channel = grpc.aio.secure_channel(address, creds, options=list(options))
         self._channel = channel
-        self._metadata = tuple(metadata)
+        # ``api_key``: an API key (rk_...) or a JWT, sent as "authorization: Bearer <it>" on every call
+        self._metadata = tuple(metadata) + ((("authorization", f"Bearer {api_key}"),) if api_key else ())
         self._timeout = timeout
         self._retry = retry
         self._memory = memory_pb2_grpc.MemoryServiceStub(channel)
@@ -527,3 +531,44 @@ class AsyncRecalld:
         """Repair drift between graph and vector index; returns (upserted, deleted)."""
         resp = await self._call(self._admin.Reindex, admin_pb2.ReindexRequest(full=full), timeout)
         return int(resp.upserted), int(resp.deleted)
+
+    async def create_api_key(
+        self,
+        name: str,
+        *,
+        role: str = "read",
+        tenant: str = "",
+        user_ids: Sequence[str] = (),
+        agent_ids: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new API key (admin role; ``tenant`` other than the caller's needs the bootstrap key):
+        the key and its token, which the server does not keep — store it now. ``user_ids`` /
+        ``agent_ids`` limit it to those users / agents."""
+        req = admin_pb2.CreateApiKeyRequest(
+            tenant=tenant, name=name, role=conv.role(role), user_ids=list(user_ids), agent_ids=list(agent_ids)
+        )
+        resp = await self._call(self._admin.CreateApiKey, req, timeout)
+        return conv.api_key(resp.key), resp.token
+
+    async def list_api_keys(
+        self, *, tenant: str = "", include_revoked: bool = False, timeout: float | None = None
+    ) -> builtins.list[ApiKey]:
+        """The tenant's API keys, oldest first (never their tokens)."""
+        req = admin_pb2.ListApiKeysRequest(tenant=tenant, include_revoked=include_revoked)
+        return [conv.api_key(k) for k in (await self._call(self._admin.ListApiKeys, req, timeout)).keys]
+
+    async def revoke_api_key(self, key_id: str, *, timeout: float | None = None) -> ApiKey:
+        """Revoke an API key: refused from then on (kept, with revoked_at, for the audit trail)."""
+        resp = await self._call(self._admin.RevokeApiKey, admin_pb2.RevokeApiKeyRequest(key_id=key_id), timeout)
+        return conv.api_key(resp.key)
+
+    async def erase(
+        self, *, user_id: str = "", agent_id: str = "", run_id: str = "", timeout: float | None = None
+    ) -> EraseReceipt:
+        """Forget a user (with every agent and run), an agent (across users) or a run entirely:
+        memories, relations, entities, episodes, history, vectors, grants, pending asynchronous
+        adds. Admin role. Returns the receipt (counts only). Not retried on its own: the server
+        completes an accepted erasure even across a crash."""
+        req = admin_pb2.EraseRequest(scope=conv.scope(user_id, agent_id, run_id))
+        return conv.erase_receipt((await self._call(self._admin.Erase, req, timeout)).receipt)

@@ -16,9 +16,11 @@ from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from recalld.client._types import (
     AddResult,
+    ApiKey,
     Attribute,
     Edge,
     Entity,
+    EraseReceipt,
     Filter,
     FilterOp,
     Grant,
@@ -474,4 +476,47 @@ def verify_report(r: admin_pb2.VerifyResponse) -> VerifyReport:
         consistent=r.consistent,
         orphan_relations=r.orphan_relations,
         orphan_entities=r.orphan_entities,
+    )
+
+
+_ROLES = {"read": admin_pb2.ROLE_READ, "write": admin_pb2.ROLE_WRITE, "admin": admin_pb2.ROLE_ADMIN}
+
+
+def role(value: str) -> admin_pb2.Role:
+    if value not in _ROLES:
+        raise ValueError(f"role must be one of {', '.join(_ROLES)}, not {value!r}")
+    return _ROLES[value]
+
+
+def api_key(k: admin_pb2.ApiKey) -> ApiKey:
+    return ApiKey(
+        id=k.id,
+        tenant=k.tenant,
+        name=k.name,
+        role=admin_pb2.Role.Name(k.role).removeprefix("ROLE_").lower(),
+        user_ids=tuple(k.user_ids),
+        agent_ids=tuple(k.agent_ids),
+        created_at=_dt(k.created_at),
+        created_by=k.created_by,
+        revoked_at=_opt_dt(k, "revoked_at"),
+        revoked_by=k.revoked_by,
+    )
+
+
+def erase_receipt(r: admin_pb2.EraseReceipt) -> EraseReceipt:
+    return EraseReceipt(
+        id=r.id,
+        user_id=r.scope.user_id,
+        agent_id=r.scope.agent_id,
+        run_id=r.scope.run_id,
+        memories=r.memories,
+        relations=r.relations,
+        entities=r.entities,
+        episodes=r.episodes,
+        history_entries=r.history_entries,
+        vectors=r.vectors,
+        operations=r.operations,
+        grants=r.grants,
+        requested_at=_dt(r.requested_at),
+        completed_at=_opt_dt(r, "completed_at"),
     )

@@ -62,6 +62,7 @@ class Recalld:
         credentials: grpc.ChannelCredentials | None = None,
         call_credentials: grpc.CallCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        api_key: str = "",
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         options: Sequence[tuple[str, Any]] = (),
@@ -78,6 +79,7 @@ class Recalld:
                 credentials=credentials,
                 call_credentials=call_credentials,
                 metadata=metadata,
+                api_key=api_key,
                 timeout=timeout,
                 retry=retry,
                 options=options,
@@ -145,6 +147,10 @@ class Recalld:
     paths = _blocking(AsyncRecalld.paths)
     verify = _blocking(AsyncRecalld.verify)
     reindex = _blocking(AsyncRecalld.reindex)
+    create_api_key = _blocking(AsyncRecalld.create_api_key)
+    list_api_keys = _blocking(AsyncRecalld.list_api_keys)
+    revoke_api_key = _blocking(AsyncRecalld.revoke_api_key)
+    erase = _blocking(AsyncRecalld.erase)
 
     def iterate(
         self,

@@ -291,6 +291,43 @@ class Subgraph:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as the server keeps it (never its token). ``role``: "read", "write" or "admin";
+    ``user_ids``/``agent_ids``: the only users/agents it may touch (empty: any)."""
+
+    id: str
+    tenant: str
+    name: str
+    role: str
+    user_ids: tuple[str, ...]
+    agent_ids: tuple[str, ...]
+    created_at: datetime
+    created_by: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EraseReceipt:
+    """Proof of an erasure: what was removed (counts only) and when."""
+
+    id: str
+    user_id: str
+    agent_id: str
+    run_id: str
+    memories: int
+    relations: int
+    entities: int
+    episodes: int
+    history_entries: int
+    vectors: int
+    operations: int
+    grants: int
+    requested_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     """Graph store (system of record) against vector index. The id lists are samples."""
 

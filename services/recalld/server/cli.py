@@ -300,6 +300,42 @@ def cmd_reindex(c: Recalld, a: argparse.Namespace) -> Any:
     return {"upserted": upserted, "deleted": deleted}
 
 
+def cmd_keys_create(c: Recalld, a: argparse.Namespace) -> Any:
+    key, token = c.create_api_key(a.name, role=a.role, tenant=a.tenant or "", user_ids=a.user, agent_ids=a.agent)
+    if not a.json:
+        print(f"API key {key.id} for tenant {key.tenant} ({key.role}): store the token now, it is not shown again")
+        print(token)
+    return {"key": key, "token": token}
+
+
+def cmd_keys_list(c: Recalld, a: argparse.Namespace) -> Any:
+    keys = c.list_api_keys(tenant=a.tenant or "", include_revoked=a.all)
+    if not a.json:
+        for k in keys:
+            limits = " ".join([*(f"user={u}" for u in k.user_ids), *(f"agent={x}" for x in k.agent_ids)])
+            revoked = f"  REVOKED {_fmt_time(k.revoked_at)}" if k.revoked_at else ""
+            print(f"{k.id}  {k.tenant}  {k.role:<5}  {k.name}  {limits}{revoked}")
+    return keys
+
+
+def cmd_keys_revoke(c: Recalld, a: argparse.Namespace) -> Any:
+    key = c.revoke_api_key(a.key_id)
+    if not a.json:
+        print(f"revoked {key.id} ({key.name}, tenant {key.tenant})")
+    return key
+
+
+def cmd_erase(c: Recalld, a: argparse.Namespace) -> Any:
+    r = c.erase(user_id=a.user or "", agent_id=a.agent or "", run_id=a.run or "")
+    if not a.json:
+        print(
+            f"erased {r.memories} memories, {r.relations} relations, {r.entities} entities, {r.episodes} episodes, "
+            f"{r.history_entries} history entries, {r.vectors} vectors, {r.operations} operations, {r.grants} grants"
+            f" (receipt {r.id})"
+        )
+    return r
+
+
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The same options on the main parser (before the command, with defaults) and on every
     command (after it; SUPPRESS keeps a value given before the command when none is given after)."""
@@ -311,6 +347,11 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--address",
         default=default(os.environ.get("RECALLD_ADDRESS", DEFAULT_ADDRESS)),
         help="server host:port (RECALLD_ADDRESS, default 127.0.0.1:50051)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=default(os.environ.get("RECALLD_API_KEY", "")),
+        help="API key (rk_...) or JWT sent with every call (RECALLD_API_KEY)",
     )
     parser.add_argument("--json", action="store_true", default=default(False), help="print the result as JSON")
     parser.add_argument("--timeout", type=float, default=default(30.0), help="seconds per call (default 30)")
@@ -404,6 +445,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--to", help="show paths from entity to this entity")
     c.add_argument("--depth", type=int, default=2)
     command("verify", cmd_verify, client, "report drift between graph and vector stores")
+    c = command("keys-create", cmd_keys_create, client, "create an API key (prints its token once)")
+    c.add_argument("--name", required=True, help="who holds it (for the audit log)")
+    c.add_argument("--role", choices=("read", "write", "admin"), default="read")
+    c.add_argument("--tenant", help="default: the caller's tenant (another one needs the bootstrap key)")
+    c.add_argument("--user", action="append", default=[], help="only this user (repeat)")
+    c.add_argument("--agent", action="append", default=[], help="only this agent (repeat)")
+    c = command("keys-list", cmd_keys_list, client, "list API keys (never their tokens)")
+    c.add_argument("--tenant")
+    c.add_argument("--all", action="store_true", help="revoked keys too")
+    c = command("keys-revoke", cmd_keys_revoke, client, "revoke an API key")
+    c.add_argument("key_id")
+    command("erase", cmd_erase, scoped, "forget a user, agent or run entirely (prints the receipt)")
     c = command("reindex", cmd_reindex, client, "repair the vector index from the system of record")
     c.add_argument("--full", action="store_true", help="re-embed every memory")
     return p
@@ -446,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("recalld: give a scope: --user, --agent and/or --run", file=sys.stderr)
         return 2
     try:
-        with Recalld(args.address, timeout=args.timeout) as client:
+        with Recalld(args.address, timeout=args.timeout, api_key=args.api_key) as client:
             result = args.fn(client, args)
     except RecalldError as exc:
         print(f"recalld: {exc}", file=sys.stderr)
