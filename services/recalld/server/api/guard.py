@@ -40,7 +40,8 @@ from recalld.server.config import Settings
 audit_log = logging.getLogger("recalld.audit")
 log = logging.getLogger(__name__)
 
-ANONYMOUS = Principal(tenant=DEFAULT_TENANT, name="anonymous", role=Role.ADMIN, method="none")
+ANONYMOUS = Principal(tenant=DEFAULT_TENANT, name="anonymous", role=Role.ADMIN, method="none")  # auth off
+_NOBODY = Principal(tenant="", name="unauthenticated", role=Role.READ, method="none")  # for refused calls
 principal_var: ContextVar[Principal] = ContextVar("principal", default=ANONYMOUS)
 
 _M, _G, _A = "/recalld.v1.MemoryService/", "/recalld.v1.GraphService/", "/recalld.v1.AdminService/"
@@ -261,7 +262,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
 
     async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Principal:
         """Authenticate, authorize and rate-limit; on refusal abort with the status (and audit it)."""
-        principal = ANONYMOUS
+        principal = ANONYMOUS if self._auth is None else _NOBODY
         try:
             if self._auth is not None:
                 principal = await self._auth.authenticate(context.invocation_metadata() or ())
