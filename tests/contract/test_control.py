@@ -140,9 +140,11 @@ async def test_erasing_a_user_removes_everything_of_theirs_and_nothing_else(grap
     recorded = await store.get_erasure(erasure.id)
     assert recorded == replace(erasure, counts=counts)
     assert await store.unfinished_erasures() == [recorded]
-    done = await store.finish_erasure(erasure.id, 6, NOW + DAY)
-    assert done == replace(erasure, counts=replace(counts, vectors=6), completed_at=NOW + DAY)
-    assert await store.finish_erasure(erasure.id, 9, NOW + 2 * DAY) == done  # completed once
+    hidden = Scope("sha256:" + "a" * 32)
+    done = await store.finish_erasure(erasure.id, 6, NOW + DAY, hidden)
+    # completed, and the stored receipt names the scope by its digest only
+    assert done == replace(erasure, scope=hidden, counts=replace(counts, vectors=6), completed_at=NOW + DAY)
+    assert await store.finish_erasure(erasure.id, 9, NOW + 2 * DAY, Scope("other")) == done  # completed once
     assert await store.get_erasure(erasure.id) == done
     assert await store.unfinished_erasures() == []
     assert await store.get_erasure(str(uuid.uuid4())) is None
@@ -153,7 +155,7 @@ async def test_erasure_records_are_kept_once_and_resumed_oldest_first(graph_stor
     first = await _erasure(graph_store, Scope(agent_id="coach", run_id="s1"), n=1)
     await graph_store.begin_erasure(replace(first, requested_by="someone else"))  # recorded already: kept
     assert await graph_store.unfinished_erasures() == [first, later]
-    await graph_store.finish_erasure(first.id, 0, NOW + DAY)
+    await graph_store.finish_erasure(first.id, 0, NOW + DAY, Scope(agent_id="x"))
     assert await graph_store.unfinished_erasures() == [later]
     # an erase without a record still erases (and records nothing)
     await write(graph_store, mem(BOB, "Bob swims."))
@@ -204,7 +206,7 @@ async def test_erasing_an_agent_spans_users_and_keeps_other_agents(graph_store: 
     drift = await store.graph_drift()
     assert (drift.orphan_relations, drift.orphan_entities) == (0, 0)
     assert await store.erase_scope(erasure.id, coach) == ErasureCounts()
-    assert (await store.finish_erasure(erasure.id, 3, NOW)).counts == replace(counts, vectors=3)
+    assert (await store.finish_erasure(erasure.id, 3, NOW, Scope("x"))).counts == replace(counts, vectors=3)
 
 
 async def test_erasing_a_run_keeps_the_users_other_runs_and_grants(graph_store: GraphStore) -> None:

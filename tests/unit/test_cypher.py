@@ -137,7 +137,7 @@ def all_queries() -> list[Query]:
         cypher.begin_erasure_query(Erasure(HOSTILE, SCOPE, NOW, HOSTILE, completed_at=NOW)),
         cypher.get_erasure_query(HOSTILE),
         cypher.unfinished_erasures_query(),
-        cypher.finish_erasure_query(HOSTILE, 3, NOW),
+        cypher.finish_erasure_query(HOSTILE, 3, NOW, Scope(HOSTILE, HOSTILE, HOSTILE)),
         *(cypher.erase_scope_query(HOSTILE, s) for s in ERASE_SCOPES),
         cypher.put_api_key_query(hostile_key()),
         cypher.get_api_key_query(HOSTILE),
@@ -603,7 +603,7 @@ async def test_control_plane_rows_are_read_by_alias() -> None:
     values.update(cypher.erasure_props(erasure))
     assert await store.get_erasure(erasure.id) == erasure
     assert await store.unfinished_erasures() == [erasure]
-    assert await store.finish_erasure(erasure.id, 8, NOW) == erasure
+    assert await store.finish_erasure(erasure.id, 8, NOW, erasure.scope) == erasure
     assert await store.list_tenants() == [key.name]
     assert cypher.row_to_api_key(dict(reversed(list(cypher.api_key_props(key).items())))) == key
     unfinished = replace(erasure, completed_at=None)

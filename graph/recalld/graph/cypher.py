@@ -629,7 +629,11 @@ RETURN {_ERASURE_COLUMNS} ORDER BY requested_at, id"""
 FINISH_ERASURE = f"""
 MATCH (er:Erasure {{id: $id}})
 {_LOCK_ERASURE}
-SET er.vectors = CASE WHEN er.completed_at IS NULL THEN coalesce(er.vectors, 0) + $vectors ELSE er.vectors END,
+WITH er, er.completed_at IS NULL AS first
+SET er.vectors = CASE WHEN first THEN coalesce(er.vectors, 0) + $vectors ELSE er.vectors END,
+    er.user_id = CASE WHEN first THEN $user_id ELSE er.user_id END,
+    er.agent_id = CASE WHEN first THEN $agent_id ELSE er.agent_id END,
+    er.run_id = CASE WHEN first THEN $run_id ELSE er.run_id END,
     er.completed_at = coalesce(er.completed_at, $at)
 RETURN {_ERASURE_COLUMNS}"""
 
@@ -1286,8 +1290,13 @@ def unfinished_erasures_query() -> Query:
     return Query("unfinished_erasures", UNFINISHED_ERASURES)
 
 
-def finish_erasure_query(erasure_id: str, vectors: int, at: datetime) -> Query:
-    return Query("finish_erasure", FINISH_ERASURE, {"id": erasure_id, "vectors": vectors, "at": to_micros(at)})
+def finish_erasure_query(erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Query:
+    return Query(
+        "finish_erasure",
+        FINISH_ERASURE,
+        {"id": erasure_id, "vectors": vectors, "at": to_micros(at), "user_id": pseudonym.user_id,
+         "agent_id": pseudonym.agent_id, "run_id": pseudonym.run_id},
+    )  # fmt: skip
 
 
 def _erase_step(match: str, var: str, counted: str, carried: Sequence[str], delete: str = "DELETE") -> str:
@@ -2040,8 +2049,8 @@ class CypherGraphStore:
         rows = await self._runner.write(erase_scope_query(erasure_id, scope))
         return erasure_counts(rows[0]) if rows else ErasureCounts()
 
-    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
-        rows = await self._runner.write(finish_erasure_query(erasure_id, vectors, at))
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:
+        rows = await self._runner.write(finish_erasure_query(erasure_id, vectors, at, pseudonym))
         if not rows:
             raise KeyError(erasure_id)
         return row_to_erasure(rows[0])

@@ -1249,7 +1249,7 @@ class EmbeddedGraphStore:
                 self._graphs.pop(ns, None)  # reloaded from SQLite at the next use
         return counts
 
-    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:
         def finish() -> Erasure:
             db = self._conn
             with self._tx():
@@ -1260,9 +1260,10 @@ class EmbeddedGraphStore:
                 if e.completed_at is None:
                     total = e.counts + ErasureCounts(vectors=vectors)
                     db.execute(
-                        "UPDATE erasures SET counts=?, completed_at=? WHERE id=?",
-                        (erasure_counts_json(total), _ts(at), erasure_id),
-                    )
+                        "UPDATE erasures SET counts=?, completed_at=?, user_id=?, agent_id=?, run_id=? WHERE id=?",
+                        (erasure_counts_json(total), _ts(at), pseudonym.user_id, pseudonym.agent_id, pseudonym.run_id,
+                         erasure_id),
+                    )  # fmt: skip
                 row = db.execute(f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE id=?", (erasure_id,)).fetchone()
                 return _row_to_erasure(row)
 

@@ -19,8 +19,10 @@ periodic reconciler removes any vector whose memory is gone.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from recalld.core.fence import ScopeFence
@@ -64,6 +66,17 @@ class Eraser:
         async with self._fence.erasing(erasure.scope):
             await self._graph.erase_scope(erasure.id, erasure.scope)
             vectors = await self._vector.delete_scope(erasure.scope)
-            done = await self._graph.finish_erasure(erasure.id, vectors, datetime.now(UTC))
+            done = await self._graph.finish_erasure(erasure.id, vectors, datetime.now(UTC), pseudonym(erasure.scope))
         log.info("erasure %s completed: %d memories, %d vectors", done.id, done.counts.memories, done.counts.vectors)
-        return done
+        return replace(done, scope=erasure.scope)  # the caller learns what it named; the store keeps digests
+
+
+def pseudonym(scope: Scope) -> Scope:
+    """What the stored receipt keeps of an erased scope: a digest of each id ("sha256:" and the
+    first 32 hex digits), so it proves which ids were erased to whoever knows them, and names
+    nobody."""
+
+    def digest(value: str) -> str:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:32] if value else ""
+
+    return Scope(digest(scope.user_id), digest(scope.agent_id), digest(scope.run_id))

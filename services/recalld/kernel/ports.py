@@ -320,8 +320,10 @@ class GraphStore(Protocol):
         scope (pending or finished) and the grants naming it; add the counts to the erasure's
         record. Idempotent: a second call finds nothing and counts zero."""
 
-    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime) -> Erasure:
-        """Add the vector count and mark the erasure completed; returns the receipt."""
+    async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:
+        """Add the vector count, mark the erasure completed and replace its scope by ``pseudonym``
+        (digests of the ids: nothing of the erased scope stays in the store); returns the receipt.
+        Only the first call changes anything."""
 
 
 # -- the vector index -------------------------------------------------------------------------
