@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from recalld.server.config import known_variables
+from recalld.server.config import known_variables, load_settings
 from tests.chart.conftest import CHART, CI_VALUES, Helm
 
 Manifest = dict[str, Any]
@@ -40,7 +40,7 @@ CASES: dict[str, tuple[tuple[Path, ...], tuple[str, ...]]] = {
 
 
 def test_ci_values_files_exist() -> None:
-    assert set(CI) == {"embedded", "production", "tls"}
+    assert set(CI) == {"dev", "embedded", "production", "tls"}
 
 
 def kinds(docs: list[Manifest]) -> dict[str, list[Manifest]]:
@@ -154,6 +154,25 @@ def test_validator_rejects_a_misspelt_field(helm: Helm) -> None:
         (("config.RECALLD_SEARCH_FUSSION=rrf",), "RECALLD_SEARCH_FUSSION"),
         (("config.RECALLD_LISTEN=0.0.0.0:1",), "RECALLD_LISTEN"),
         (("config.RECALLD_GRAPH_PASSWORD=x",), "RECALLD_GRAPH_PASSWORD"),
+        (("config.RECALLD_AUTH=off",), "RECALLD_AUTH"),
+        (("config.RECALLD_TENANT_RATES=a=1",), "RECALLD_TENANT_RATES"),
+        (("auth.mode=maybe",), "/auth/mode"),
+        (("auth.bootstrapKey.secret=x",), "'secret'"),
+        (("auth.audit.log=audit.jsonl",), "/auth/audit/log"),
+        (("tenants.rates.Acme=5",), "Acme"),
+        (("tenants.rates.acme_corp=5",), "acme_corp"),
+        (("tenants.rates.-acme=5",), "-acme"),
+        (("tenants.rates.acme=-1",), "/tenants/rates/acme"),
+        (("tenants.maxMemoriesPerUser.acme=1.5",), "/tenants/maxMemoriesPerUser/acme"),
+        (("tenants.rate=fast",), "/tenants/rate"),
+        (("limits.maxMemoriesPerUser=-1",), "/limits/maxMemoriesPerUser"),
+        (("limits.maxMessages=5",), "'maxMessages'"),
+        (
+            ("auth.jwt.issuers[0].issuer=https://a", "auth.jwt.issuers[0].configMap=j", "auth.jwt.issuers[0].secret=j"),
+            "/auth/jwt/issuers/0",
+        ),
+        (("auth.jwt.issuers[0].issuer=https://a",), "/auth/jwt/issuers/0"),
+        (("auth.jwt.issuers[0].issuer=https://a?x=1", "auth.jwt.issuers[0].configMap=j"), "/auth/jwt/issuers/0/issuer"),
     ],
 )
 def test_schema_rejects_typos_and_bad_values(helm: Helm, sets: tuple[str, ...], where: str) -> None:
@@ -218,6 +237,25 @@ def test_config_passes_other_settings_through(helm: Helm, tmp_path: Path) -> Non
         (("mode=external", "external.graph.uri=neo4j://n:7687"), "needs external.vector.uri"),
         (("tls.enabled=true",), "tls.enabled needs tls.existingSecret"),
         (("terminationGracePeriodSeconds=15",), "must exceed gracePeriodSeconds"),
+        (("config.RECALLD_AUTH=off",), "is set by the chart"),
+        (("config.RECALLD_TENANT_RATE=5",), "is set by the chart"),
+        (("auth.mode=maybe",), "auth.mode must be auto, on or off"),
+        (("auth.mode=off", "service.type=LoadBalancer"), "auth.mode=off with service.type=LoadBalancer"),
+        (("auth.mode=off", "service.type=NodePort"), "use service.type=ClusterIP"),
+        (("auth.jwt.issuers[0].issuer=https://a",), "set exactly one of configMap or secret"),
+        (
+            ("auth.jwt.issuers[0].issuer=https://a", "auth.jwt.issuers[0].configMap=j", "auth.jwt.issuers[0].secret=j"),
+            "set exactly one of configMap or secret",
+        ),
+        (
+            (
+                "auth.jwt.issuers[0].issuer=https://a",
+                "auth.jwt.issuers[0].configMap=j",
+                "auth.jwt.issuers[1].issuer=https://a",
+                "auth.jwt.issuers[1].secret=k",
+            ),
+            "issuer https://a is listed twice",
+        ),
     ],
 )
 def test_render_time_checks_explain_themselves(helm: Helm, sets: tuple[str, ...], message: str) -> None:
@@ -417,6 +455,145 @@ def test_plaintext_by_default(helm: Helm) -> None:
     assert config["RECALLD_LOG_FORMAT"] == "json"
 
 
+# --- authentication and tenants ------------------------------------------------------------------
+
+
+def mounts_by_path(docs: list[Manifest]) -> dict[str, dict[str, Any]]:
+    return {m["mountPath"]: m for m in container(docs)["volumeMounts"]}
+
+
+def volume(docs: list[Manifest], name: str) -> dict[str, Any]:
+    [found] = [v for v in pod_spec(docs)["volumes"] if v["name"] == name]
+    return found
+
+
+def mounted_source(docs: list[Manifest], file: str) -> tuple[dict[str, Any], str]:
+    """The volume a file path in the container lives on (a directory mount, never subPath), and the
+    key of that volume's ConfigMap/Secret it is."""
+    directory, _, key = file.rpartition("/")
+    mount = mounts_by_path(docs)[directory]
+    assert "subPath" not in mount and "subPathExpr" not in mount  # so updates reach the pod
+    assert mount["readOnly"] is True
+    return volume(docs, mount["name"]), key
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_recalld_accepts_the_rendered_settings(helm: Helm, case: str) -> None:
+    """recalld's own loader parses every ConfigMap value (types, enums, per-tenant tables), and
+    authentication is on in every pod unless the values turn it off."""
+    docs = render_case(helm, case)
+    settings = load_settings(config_data(docs))
+    assert settings.auth_enabled is (case != "dev")
+    assert settings.audit_log == "stderr"
+    assert not [m for m in container(docs)["volumeMounts"] if "subPath" in m or "subPathExpr" in m]
+
+
+@pytest.mark.parametrize("case", ["production", "tls", "embedded"])
+def test_bootstrap_key_is_a_mounted_secret(helm: Helm, case: str) -> None:
+    docs = render_case(helm, case)
+    path = config_data(docs)["RECALLD_AUTH_BOOTSTRAP_KEY_FILE"]
+    assert path == "/etc/recalld/auth/bootstrap/bootstrap-key"
+    source, key = mounted_source(docs, path)
+    assert source["secret"]["secretName"] == "recalld-bootstrap"
+    assert key == "bootstrap-key"
+    assert "items" not in source["secret"] and "optional" not in source["secret"]  # no pod without the key
+    # the key itself is never in the ConfigMap or the environment
+    assert not any("bootstrap" in e["name"].lower() for e in container(docs).get("env", []))
+
+
+@pytest.mark.parametrize(
+    ("case", "issuer", "kind", "name", "key"),
+    [
+        ("production", "https://idp.example.com/", "configMap", "idp-jwks", "jwks.json"),
+        ("tls", "https://auth.internal.example", "secret", "auth-jwks", "keys.json"),
+    ],
+)
+def test_jwks_files_are_mounted_where_recalld_looks(
+    helm: Helm, case: str, issuer: str, kind: str, name: str, key: str
+) -> None:
+    docs = render_case(helm, case)
+    settings = load_settings(config_data(docs))
+    assert list(settings.auth_jwt_issuers) == [issuer]
+    source, file_key = mounted_source(docs, settings.auth_jwt_issuers[issuer])
+    assert file_key == key
+    assert (source[kind].get("name") or source[kind].get("secretName")) == name
+    assert "items" not in source[kind]
+
+
+def test_several_jwt_issuers(helm: Helm) -> None:
+    sets = (
+        "auth.jwt.issuers[0].issuer=https://a.example/",
+        "auth.jwt.issuers[0].configMap=a-jwks",
+        "auth.jwt.issuers[1].issuer=b-issuer",
+        "auth.jwt.issuers[1].secret=b-jwks",
+        "auth.jwt.issuers[1].key=b.json",
+        "auth.jwt.audience=memory",
+        "auth.jwt.leewaySeconds=5",
+    )
+    docs = helm.render((), sets)
+    config = config_data(docs)
+    assert config["RECALLD_AUTH_JWT_ISSUERS"] == (
+        "https://a.example/=/etc/recalld/auth/jwks/0/jwks.json,b-issuer=/etc/recalld/auth/jwks/1/b.json"
+    )
+    settings = load_settings(config)
+    assert settings.auth_jwt_audience == "memory" and settings.auth_jwt_leeway_s == 5
+    sources = {iss: mounted_source(docs, path) for iss, path in settings.auth_jwt_issuers.items()}
+    assert sources["https://a.example/"][0]["configMap"]["name"] == "a-jwks"
+    assert sources["b-issuer"] == (volume(docs, "jwks-1"), "b.json")
+    assert sources["b-issuer"][0]["secret"]["secretName"] == "b-jwks"
+    assert "RECALLD_AUTH_BOOTSTRAP_KEY_FILE" not in config  # no bootstrap Secret named
+
+
+def test_auth_defaults(helm: Helm) -> None:
+    docs = render_case(helm, "default")
+    config = config_data(docs)
+    assert config["RECALLD_AUTH"] == "auto"
+    assert config["RECALLD_AUDIT_LOG"] == "stderr"
+    assert not {k for k in config if k.startswith(("RECALLD_AUTH_", "RECALLD_TENANT_"))}
+    assert "RECALLD_LIMITS_MAX_MEMORIES_PER_USER" not in config
+    assert not [m for m in container(docs)["volumeMounts"] if m["mountPath"].startswith("/etc/recalld/auth")]
+
+
+def test_auth_off_mounts_nothing(helm: Helm) -> None:
+    docs = render_case(helm, "dev")
+    config = config_data(docs)
+    assert config["RECALLD_AUTH"] == "off"
+    # configured credentials are not mounted while authentication is off (recalld would not read them)
+    docs = helm.render((CI["production"],), ("auth.mode=off",))
+    config = config_data(docs)
+    assert config["RECALLD_AUTH"] == "off"
+    assert not {k for k in config if k.startswith("RECALLD_AUTH_")}
+    assert not {v["name"] for v in pod_spec(docs)["volumes"]} & {"auth-bootstrap", "jwks-0"}
+    assert load_settings(config).auth_enabled is False
+
+
+@pytest.mark.parametrize(("yaml_value", "expected"), [("on", "on"), ("off", "off"), ("true", "on"), ('"auto"', "auto")])
+def test_auth_mode_as_bare_yaml(helm: Helm, tmp_path: Path, yaml_value: str, expected: str) -> None:
+    """`mode: on` / `mode: off` unquoted are YAML booleans: the chart reads them as meant."""
+    values = tmp_path / "v.yaml"
+    values.write_text(f"auth:\n  mode: {yaml_value}\n")
+    assert config_data(helm.render((values,)))["RECALLD_AUTH"] == expected
+
+
+def test_tenant_limits(helm: Helm, tmp_path: Path) -> None:
+    config = config_data(render_case(helm, "production"))
+    assert config["RECALLD_TENANT_RATE"] == "50"
+    assert config["RECALLD_TENANT_BURST"] == "100"
+    assert config["RECALLD_TENANT_RATES"] == "acme=200,trial-co=5"
+    assert config["RECALLD_TENANT_MAX_MEMORIES_PER_USER"] == "trial-co=1000"
+    assert config["RECALLD_LIMITS_MAX_MEMORIES_PER_USER"] == "100000"
+    assert config["RECALLD_AUTH_KEY_CACHE_S"] == "5"
+    settings = load_settings(config)
+    assert settings.tenant_rates == {"acme": "200", "trial-co": "5"}
+    assert settings.limits.max_memories_per_user == 100000
+    values = tmp_path / "v.yaml"
+    values.write_text("tenants:\n  rates: {a: 0.5}\n  maxMemoriesPerUser: {b-2: 2000000}\n")
+    config = config_data(helm.render((values,)))
+    assert config["RECALLD_TENANT_RATES"] == "a=0.5"
+    assert config["RECALLD_TENANT_MAX_MEMORIES_PER_USER"] == "b-2=2000000"  # not 2e+06
+    assert load_settings(config).tenant_max_memories_per_user == {"b-2": "2000000"}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_security_context(helm: Helm, case: str) -> None:
     docs = render_case(helm, case)
@@ -492,3 +669,35 @@ def test_notes_show_how_to_call_it(helm: Helm) -> None:
     out = helm.run("install", "r", str(CHART), "--dry-run=client", "--values", str(CI["tls"])).stdout
     notes = out[out.index("NOTES:") :]
     assert "-cert client.crt" in notes and "localhost:50052" in notes
+    assert "recalld.v1.AdminService/CreateApiKey" in notes and "Bearer $BOOTSTRAP" in notes
+
+
+def notes(helm: Helm, *args: str) -> str:
+    out = helm.run("install", "r", str(CHART), "--dry-run=client", "--namespace", "mem", *args).stdout
+    return out[out.index("NOTES:") :]
+
+
+def test_notes_show_how_to_get_a_first_key(helm: Helm) -> None:
+    text = notes(helm, "--values", str(CI["production"]))
+    assert "Authentication is ON" in text
+    assert "get secret recalld-bootstrap -o jsonpath='{.data.bootstrap-key}'" in text
+    assert (
+        'recalld --address localhost:50051 --api-key "$BOOTSTRAP" keys create --tenant acme --role admin --name ops'
+        in text
+    )
+    assert "export RECALLD_API_KEY=" in text
+    assert 'grpcurl -plaintext -H "authorization: Bearer $RECALLD_API_KEY"' in text
+    assert "https://idp.example.com/" in text
+    # no bootstrap key configured: how to make one
+    text = notes(helm)
+    assert "auth.mode=auto" in text
+    assert "kubectl --namespace mem create secret generic recalld-bootstrap" in text
+    assert "--from-literal=bootstrap-key=$(openssl rand -hex 32)" in text
+    assert "--set auth.bootstrapKey.existingSecret=recalld-bootstrap" in text
+    assert "WARNING" not in text
+
+
+def test_notes_warn_when_auth_is_off(helm: Helm) -> None:
+    text = notes(helm, "--values", str(CI["dev"]))
+    assert "WARNING: authentication is OFF" in text
+    assert "Authentication is ON" not in text and "keys create" not in text

@@ -98,6 +98,50 @@ main gRPC port.
 {{- end }}
 
 {{/*
+auth.mode as RECALLD_AUTH wants it: auto, on or off (a bare YAML on/off arrives as a boolean).
+*/}}
+{{- define "recalld.authMode" -}}
+{{- $m := .Values.auth.mode }}
+{{- if kindIs "bool" $m }}{{ ternary "on" "off" $m }}{{ else }}{{ $m }}{{ end }}
+{{- end }}
+
+{{/*
+"true" unless auth.mode is off (auto is on: the chart listens on 0.0.0.0, not loopback).
+*/}}
+{{- define "recalld.authEnabled" -}}
+{{- if ne (include "recalld.authMode" .) "off" }}true{{ end }}
+{{- end }}
+
+{{- define "recalld.bootstrapKeyDir" -}}/etc/recalld/auth/bootstrap{{- end }}
+
+{{/*
+The directory a JWT issuer's JWKS volume is mounted at; the argument is its index in auth.jwt.issuers.
+*/}}
+{{- define "recalld.jwksDir" -}}{{ printf "/etc/recalld/auth/jwks/%d" (int .) }}{{- end }}
+
+{{/*
+RECALLD_AUTH_JWT_ISSUERS: issuer=<JWKS file> pairs, comma-separated, in the order of auth.jwt.issuers.
+*/}}
+{{- define "recalld.jwtIssuers" -}}
+{{- $pairs := list }}
+{{- range $i, $iss := .Values.auth.jwt.issuers }}
+{{- $pairs = append $pairs (printf "%s=%s/%s" $iss.issuer (include "recalld.jwksDir" $i) ($iss.key | default "jwks.json")) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
+A map of tenant -> number as RECALLD_TENANT_* wants it: tenant=value pairs, comma-separated, sorted.
+*/}}
+{{- define "recalld.tenantTable" -}}
+{{- $pairs := list }}
+{{- range $tenant, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $tenant (include "recalld.envString" $value)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
 Render-time checks the schema cannot express, each with what to do instead.
 */}}
 {{- define "recalld.validate" -}}
@@ -126,6 +170,25 @@ Render-time checks the schema cannot express, each with what to do instead.
 {{- end }}
 {{- if le (float64 .Values.terminationGracePeriodSeconds) (float64 .Values.gracePeriodSeconds) }}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must exceed gracePeriodSeconds (%v): the kubelet kills the container before in-flight calls finish" .Values.terminationGracePeriodSeconds .Values.gracePeriodSeconds) }}
+{{- end }}
+{{- if not (has (include "recalld.authMode" .) (list "auto" "on" "off")) }}
+{{- fail (printf "auth.mode must be auto, on or off, not %v" .Values.auth.mode) }}
+{{- end }}
+{{- if and (not (include "recalld.authEnabled" .)) (ne .Values.service.type "ClusterIP") }}
+{{- fail (printf "auth.mode=off with service.type=%s: without authentication every caller is an admin of the default tenant, so the chart will not expose it outside the cluster; use service.type=ClusterIP (and kubectl port-forward), or leave auth.mode at auto/on" .Values.service.type) }}
+{{- end }}
+{{- $issuers := list }}
+{{- range $i, $iss := .Values.auth.jwt.issuers }}
+{{- if not $iss.issuer }}
+{{- fail (printf "auth.jwt.issuers[%d] needs issuer (the tokens' \"iss\")" $i) }}
+{{- end }}
+{{- if eq (len (compact (list ($iss.configMap | default "") ($iss.secret | default "")))) 1 | not }}
+{{- fail (printf "auth.jwt.issuers[%d] (%s): set exactly one of configMap or secret (holding the issuer's JWKS file)" $i $iss.issuer) }}
+{{- end }}
+{{- if has $iss.issuer $issuers }}
+{{- fail (printf "auth.jwt.issuers: issuer %s is listed twice" $iss.issuer) }}
+{{- end }}
+{{- $issuers = append $issuers $iss.issuer }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) }}
 {{- fail "podDisruptionBudget: set either minAvailable or maxUnavailable (the other to null), not both" }}
@@ -179,14 +242,40 @@ first; `config` adds any other setting but may not override these nor carry a se
 {{- $_ := set $d "RECALLD_TLS_CLIENT_CA_FILE" (printf "%s/%s" $v.tls.mountPath $v.tls.caKey) }}
 {{- end }}
 {{- end }}
-{{- $managed := list "RECALLD_LISTEN" "RECALLD_DATA_DIR" "RECALLD_LOG_FORMAT" "RECALLD_LOG_LEVEL" "RECALLD_GRACE_PERIOD_S" "RECALLD_TRACING" "RECALLD_OTLP_ENDPOINT" "RECALLD_METRICS_LISTEN" "RECALLD_HEALTH_LISTEN" "RECALLD_GRAPH_BACKEND" "RECALLD_GRAPH_URI" "RECALLD_GRAPH_USER" "RECALLD_GRAPH_DATABASE" "RECALLD_VECTOR_URI" "RECALLD_TLS_CERT_FILE" "RECALLD_TLS_KEY_FILE" "RECALLD_TLS_CLIENT_CA_FILE" }}
+{{- $_ := set $d "RECALLD_AUTH" (include "recalld.authMode" .) }}
+{{- if include "recalld.authEnabled" . }}
+{{- if $v.auth.bootstrapKey.existingSecret }}
+{{- $_ := set $d "RECALLD_AUTH_BOOTSTRAP_KEY_FILE" (printf "%s/%s" (include "recalld.bootstrapKeyDir" .) $v.auth.bootstrapKey.key) }}
+{{- end }}
+{{- if $v.auth.jwt.issuers }}
+{{- $_ := set $d "RECALLD_AUTH_JWT_ISSUERS" (include "recalld.jwtIssuers" .) }}
+{{- $_ := set $d "RECALLD_AUTH_JWT_LEEWAY_S" (include "recalld.envString" $v.auth.jwt.leewaySeconds) }}
+{{- with $v.auth.jwt.audience }}{{ $_ := set $d "RECALLD_AUTH_JWT_AUDIENCE" . }}{{ end }}
+{{- end }}
+{{- if not (kindIs "invalid" $v.auth.keyCacheSeconds) }}
+{{- $_ := set $d "RECALLD_AUTH_KEY_CACHE_S" (include "recalld.envString" $v.auth.keyCacheSeconds) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $d "RECALLD_AUDIT_LOG" $v.auth.audit.log }}
+{{- if gt (float64 $v.tenants.rate) 0.0 }}
+{{- $_ := set $d "RECALLD_TENANT_RATE" (include "recalld.envString" $v.tenants.rate) }}
+{{- end }}
+{{- if gt (float64 $v.tenants.burst) 0.0 }}
+{{- $_ := set $d "RECALLD_TENANT_BURST" (include "recalld.envString" $v.tenants.burst) }}
+{{- end }}
+{{- with $v.tenants.rates }}{{ $_ := set $d "RECALLD_TENANT_RATES" (include "recalld.tenantTable" .) }}{{ end }}
+{{- with $v.tenants.maxMemoriesPerUser }}{{ $_ := set $d "RECALLD_TENANT_MAX_MEMORIES_PER_USER" (include "recalld.tenantTable" .) }}{{ end }}
+{{- if gt (int64 $v.limits.maxMemoriesPerUser) 0 }}
+{{- $_ := set $d "RECALLD_LIMITS_MAX_MEMORIES_PER_USER" (include "recalld.envString" $v.limits.maxMemoriesPerUser) }}
+{{- end }}
+{{- $managed := list "RECALLD_LISTEN" "RECALLD_DATA_DIR" "RECALLD_LOG_FORMAT" "RECALLD_LOG_LEVEL" "RECALLD_GRACE_PERIOD_S" "RECALLD_TRACING" "RECALLD_OTLP_ENDPOINT" "RECALLD_METRICS_LISTEN" "RECALLD_HEALTH_LISTEN" "RECALLD_GRAPH_BACKEND" "RECALLD_GRAPH_URI" "RECALLD_GRAPH_USER" "RECALLD_GRAPH_DATABASE" "RECALLD_VECTOR_URI" "RECALLD_TLS_CERT_FILE" "RECALLD_TLS_KEY_FILE" "RECALLD_TLS_CLIENT_CA_FILE" "RECALLD_AUTH" "RECALLD_AUTH_BOOTSTRAP_KEY_FILE" "RECALLD_AUTH_JWT_ISSUERS" "RECALLD_AUTH_JWT_AUDIENCE" "RECALLD_AUTH_JWT_LEEWAY_S" "RECALLD_AUTH_KEY_CACHE_S" "RECALLD_AUDIT_LOG" "RECALLD_TENANT_RATE" "RECALLD_TENANT_BURST" "RECALLD_TENANT_RATES" "RECALLD_TENANT_MAX_MEMORIES_PER_USER" "RECALLD_LIMITS_MAX_MEMORIES_PER_USER" }}
 {{- $secret := list "RECALLD_GRAPH_PASSWORD" "RECALLD_VECTOR_TOKEN" "RECALLD_LLM_API_KEY" "RECALLD_EMBEDDING_API_KEY" }}
 {{- range $k, $val := $v.config }}
 {{- if has $k $secret }}
 {{- fail (printf "config.%s is a secret: set it under secrets (or in secrets.existingSecret), not in the ConfigMap" $k) }}
 {{- end }}
 {{- if has $k $managed }}
-{{- fail (printf "config.%s is set by the chart from its own values (service.port, metrics, healthPort, logging, gracePeriodSeconds, tracing, external, tls): set those instead" $k) }}
+{{- fail (printf "config.%s is set by the chart from its own values (service.port, metrics, healthPort, logging, gracePeriodSeconds, tracing, external, tls, auth, tenants, limits): set those instead" $k) }}
 {{- end }}
 {{- $_ := set $d $k (include "recalld.envString" $val) }}
 {{- end }}
@@ -337,6 +426,19 @@ spec:
           mountPath: {{ .Values.tls.mountPath }}
           readOnly: true
         {{- end }}
+        {{- if include "recalld.authEnabled" . }}
+        {{- if .Values.auth.bootstrapKey.existingSecret }}
+        # directory mounts (no subPath): a restarted container sees a rotated key, JWKS files update in place
+        - name: auth-bootstrap
+          mountPath: {{ include "recalld.bootstrapKeyDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- range $i, $iss := .Values.auth.jwt.issuers }}
+        - name: {{ printf "jwks-%d" $i }}
+          mountPath: {{ include "recalld.jwksDir" $i }}
+          readOnly: true
+        {{- end }}
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -352,6 +454,26 @@ spec:
       secret:
         secretName: {{ .Values.tls.existingSecret }}
         defaultMode: 0440
+    {{- end }}
+    {{- if include "recalld.authEnabled" . }}
+    {{- if .Values.auth.bootstrapKey.existingSecret }}
+    - name: auth-bootstrap
+      secret:
+        secretName: {{ .Values.auth.bootstrapKey.existingSecret }}
+        defaultMode: 0440
+    {{- end }}
+    {{- range $i, $iss := .Values.auth.jwt.issuers }}
+    - name: {{ printf "jwks-%d" $i }}
+      {{- if $iss.secret }}
+      secret:
+        secretName: {{ $iss.secret }}
+        defaultMode: 0440
+      {{- else }}
+      configMap:
+        name: {{ $iss.configMap }}
+        defaultMode: 0440
+      {{- end }}
+    {{- end }}
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
