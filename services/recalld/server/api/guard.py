@@ -219,8 +219,9 @@ def _memory_ids(message: Any, limit: int = 100) -> list[str]:
         out.append(message.memory.id)
     if messages("memories"):
         out += [m.id for m in message.memories]
-    for name in ("hits", "events"):
-        if messages(name):
+    for name in ("hits", "results"):  # Search hits, Add results (each with a memory)
+        f = fields.get(name)
+        if f is not None and f.message_type is not None and "memory" in f.message_type.fields_by_name:
             out += [x.memory.id for x in getattr(message, name)]
     return list(dict.fromkeys(out))[:limit]
 
