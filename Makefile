@@ -22,13 +22,13 @@ $(STAMP): pyproject.toml client/pyproject.toml
 run: install                 ## serve on the embedded defaults (data in ./data, port 50051)
 	$(VENV)/bin/recalld serve
 
-test: install                ## every test tier, including e2e over real gRPC
+test: install helm image-current  ## every test tier: unit to e2e over real gRPC, the chart, the built image
 	$(PY) -m pytest
 
-test-fast: install           ## unit, contract and integration tiers: no e2e, nothing marked slow (~1 min)
+test-fast: install helm      ## unit, contract, integration and chart tiers: no e2e, nothing marked slow
 	$(PY) -m pytest -m "not e2e and not slow"
 
-lint: install buf-lint       ## ruff, mypy (server and client), stale generated code, buf lint
+lint: install buf-lint chart-lint  ## ruff, mypy (server and client), stale generated code, buf lint, helm lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check services graph vector client tests bench
 	$(VENV)/bin/mypy
@@ -77,6 +77,9 @@ chart-lint: $(HELM)          ## helm lint --strict the chart with its defaults a
 # buildah on the vfs driver, no Docker engine or registry needed (deploy/build-image.sh installs
 # buildah and mmdebstrap with apt-get when missing). BASE=python:3.11-slim-bookworm builds on the
 # official image where a registry is reachable; tested by tests/image (runs the built image).
-.PHONY: image
+.PHONY: image image-current
 image: install               ## container image localhost/recalld:<version> (Containerfile)
 	deploy/build-image.sh
+
+image-current: install       ## the image, unless it was built from this commit with no changes since
+	IF_STALE=1 deploy/build-image.sh

@@ -39,6 +39,18 @@ T0=$(now)
 ctr=""  # a working container of this script, removed however the script ends
 trap '[[ -z $ctr ]] || "${BUILDAH[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT
 
+# IF_STALE=1 (make test): nothing to do when the image was built from this very commit and the
+# tree has no changes since (its revision label says so).
+if [[ -n ${IF_STALE:-} ]] && command -v buildah >/dev/null && git diff --quiet HEAD 2>/dev/null; then
+    head_rev=$(git rev-parse --short=12 HEAD)
+    built_rev=$("${BUILDAH[@]}" inspect --type image --format \
+        '{{index .OCIv1.Config.Labels "org.opencontainers.image.revision"}}' "$IMAGE" 2>/dev/null || true)
+    if [[ $built_rev == "$head_rev" ]]; then
+        log "$IMAGE is up to date (revision $head_rev)"
+        exit 0
+    fi
+fi
+
 # --- 1. tools ----------------------------------------------------------------------------------
 need=()
 command -v buildah >/dev/null || need+=(buildah)

@@ -31,6 +31,8 @@ TIERS = {
     "contract": "every store implementation passes the same tests, real servers included: tests/contract",
     "integration": "the wired core on the embedded stores, in-process: tests/integration",
     "e2e": "starts real server processes and talks real gRPC: tests/e2e",
+    "chart": "the Helm chart linted, rendered and validated offline against Kubernetes schemas: tests/chart",
+    "image": "the built container image, its entrypoint run read-only: tests/image",
 }
 
 
