@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from recalld.kernel.domain import DEFAULT_TENANT, ApiKey, Principal, Role, Scope
 from recalld.kernel.errors import PermissionDenied, RecalldError, ResourceExhausted, Unauthenticated
 from recalld.kernel.ports import CredentialStore
 from recalld.server.api.errors import status_for
+from recalld.server.api.interceptor import rewrap
 from recalld.server.auth import JwtVerifier, bearer_token, hash_secret, parse_api_key, secret_matches
 from recalld.server.config import Settings
 
@@ -241,25 +242,12 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(_OPEN):
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
-            return grpc.unary_stream_rpc_method_handler(
-                self._unary_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:  # reflection
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream_stream(method, handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrap(
+            handler,
+            unary=partial(self._unary, method),
+            stream=partial(self._unary_stream, method),
+            bidi=partial(self._stream_stream, method),  # reflection
+        )
 
     async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Principal:
         """Authenticate, authorize and rate-limit; on refusal abort with the status (and audit it)."""

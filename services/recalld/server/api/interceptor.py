@@ -20,6 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import grpc
@@ -71,6 +72,25 @@ class _Call:
         log.log(level, "%s %s %.1fms", self.method, code.name, seconds * 1000)
 
 
+Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def rewrap(
+    handler: grpc.RpcMethodHandler, *, unary: Wrap, stream: Wrap, bidi: Wrap | None = None
+) -> grpc.RpcMethodHandler:
+    """``handler`` with its behaviour wrapped: ``unary`` for unary-unary methods, ``stream`` for
+    unary-stream ones written as async generators, ``bidi`` (if given) for stream-stream ones; any
+    other handler (health Watch writes through its context) is returned as it is."""
+    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **codec)
+    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+        return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **codec)
+    if bidi is not None and handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(bidi(handler.stream_stream), **codec)
+    return handler
+
+
 class ObservingInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -83,20 +103,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        method = details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # health Watch (writes through the context), reflection: served as they are
+        return rewrap(handler, unary=partial(self._unary, details.method), stream=partial(self._stream, details.method))
 
     def _span(self, call: _Call) -> Any:
         service, _, name = call.method.lstrip("/").partition("/")
