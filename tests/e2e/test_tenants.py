@@ -259,3 +259,15 @@ def test_cli_bootstraps_a_tenant_and_erases_a_user(tmp_path: Path) -> None:
         assert erased.returncode == 0 and erased.stdout.startswith("erased 1 memories"), erased
         denied = cli("search", "--user", "bob", "latex", key="rk_000000000000_" + "y" * 43)
         assert denied.returncode == 1 and "UNAUTHENTICATED" in denied.stderr
+
+
+def test_data_from_before_authentication_is_the_default_tenants(tmp_path: Path) -> None:
+    s = SecureServer(tmp_path)
+    plain = ServerProcess(s.root / "data", env={"RECALLD_RECONCILE_INTERVAL_S": "0"})  # auth off, as before
+    with plain, Recalld(plain.address) as c:
+        mid = c.add("I'm allergic to penicillin.", user_id="alice").events[0].memory.id
+    with s:  # the same data directory, now with authentication
+        with s.client(s.key("default", "read")) as c:
+            assert c.get(mid, user_id="alice").text == "I'm allergic to penicillin."
+        with s.client(s.key("other", "read")) as c:
+            assert c.search("allergy", user_id="alice") == []
