@@ -37,6 +37,7 @@ def main() -> int:
             "decay",
             "decay-off",
             "async",
+            "tenants",
         ),
         action="append",
     )
@@ -75,6 +76,7 @@ def main() -> int:
             f"bench/results/locomo-{today}-decay-off.md",
         ],
         "async": ["bench.async_add"] + (["--adds", "100", "--clients", "4", "--users", "10"] if quick else []),
+        "tenants": ["bench.tenants", "--backend", "falkordb+milvus"] + (["--seconds", "15"] if quick else []),
     }
     failed = []
     for name, argv in runs.items():
