@@ -36,6 +36,16 @@ R = TypeVar("R")
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]]
 
 
+_MAX_DETAIL = 500
+
+
+def detail(exc: RecalldError) -> str:
+    """The message a caller gets: the error's own, cut at ``_MAX_DETAIL`` characters (messages
+    quote the offending input, which may be huge)."""
+    text = str(exc)
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
 def status_for(exc: RecalldError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -51,7 +61,7 @@ def translated(fn: Handler[R]) -> Handler[R]:
         try:
             return await fn(self, request, context)
         except RecalldError as exc:
-            await context.abort(status_for(exc), str(exc))
+            await context.abort(status_for(exc), detail(exc))
         except Exception:
             log.exception("%s failed", fn.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
@@ -72,7 +82,7 @@ def translated_stream(fn: StreamHandler[R]) -> StreamHandler[R]:
             async for item in fn(self, request, context):
                 yield item
         except RecalldError as exc:
-            await context.abort(status_for(exc), str(exc))
+            await context.abort(status_for(exc), detail(exc))
         except Exception:
             log.exception("%s failed", fn.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")

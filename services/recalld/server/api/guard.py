@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from recalld.kernel.domain import DEFAULT_TENANT, ApiKey, Principal, Role, Scope
 from recalld.kernel.errors import PermissionDenied, RecalldError, ResourceExhausted, Unauthenticated
 from recalld.kernel.ports import CredentialStore
-from recalld.server.api.errors import status_for
+from recalld.server.api.errors import detail, status_for
 from recalld.server.api.interceptor import rewrap
 from recalld.server.auth import JwtVerifier, bearer_token, hash_secret, parse_api_key, secret_matches
 from recalld.server.config import Settings
@@ -57,6 +58,7 @@ ROLES: dict[str, Role] = {
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": Role.READ,
 }  # fmt: skip
 _OPEN = ("/grpc.health.v1.Health/",)  # no credential needed
+_TENANT_WIDE = frozenset(_A + m for m in ("Verify", "Reindex"))
 
 
 def current_principal() -> Principal:
@@ -196,6 +198,11 @@ def authorize(principal: Principal, method: str, request: Any) -> None:
             f"this credential has the {principal.role.name.lower()} role; {method.rsplit('/', 1)[-1]} needs "
             f"{needed.name.lower()}"
         )
+    if method in _TENANT_WIDE and (principal.users or principal.agents):
+        raise PermissionDenied(
+            f"{method.rsplit('/', 1)[-1]} acts on the whole tenant: a credential limited to some users or agents "
+            "may not run it"
+        )
     scope = request_scope(request) if request is not None else None
     if scope is not None and not principal.allows(scope):
         if principal.users and scope.user_id not in principal.users:
@@ -247,10 +254,13 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
             unary=partial(self._unary, method),
             stream=partial(self._unary_stream, method),
             bidi=partial(self._stream_stream, method),  # reflection
+            decode=_tolerant,
         )
 
     async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Principal:
         """Authenticate, authorize and rate-limit; on refusal abort with the status (and audit it)."""
+        if isinstance(request, Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {request.kind} message")
         principal = ANONYMOUS if self._auth is None else _NOBODY
         try:
             if self._auth is not None:
@@ -263,7 +273,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
             trailing: tuple[tuple[str, str], ...] = ()
             if isinstance(exc, RateLimited):
                 trailing = (("retry-after-ms", str(max(1, round(exc.retry_after_s * 1000)))),)
-            await context.abort(code, str(exc), trailing_metadata=trailing)
+            await context.abort(code, detail(exc), trailing_metadata=trailing)
         return principal
 
     def _unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -335,6 +345,26 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                 "status": code.name,
             },
         )
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """What a request that does not parse becomes, so that it is answered INVALID_ARGUMENT (not
+    UNKNOWN with a traceback in the log for every garbage request)."""
+
+    kind: str
+
+
+def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    kind = getattr(deserialize, "__qualname__", "request").split(".")[0]
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return Undecodable(kind)
+
+    return decode
 
 
 def _code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:

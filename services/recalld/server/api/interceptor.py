@@ -76,12 +76,16 @@ Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def rewrap(
-    handler: grpc.RpcMethodHandler, *, unary: Wrap, stream: Wrap, bidi: Wrap | None = None
+    handler: grpc.RpcMethodHandler, *, unary: Wrap, stream: Wrap, bidi: Wrap | None = None, decode: Wrap | None = None
 ) -> grpc.RpcMethodHandler:
     """``handler`` with its behaviour wrapped: ``unary`` for unary-unary methods, ``stream`` for
     unary-stream ones written as async generators, ``bidi`` (if given) for stream-stream ones; any
-    other handler (health Watch writes through its context) is returned as it is."""
-    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+    other handler (health Watch writes through its context) is returned as it is. ``decode`` wraps
+    the request deserializer."""
+    deserializer = handler.request_deserializer
+    if decode is not None and deserializer is not None:
+        deserializer = decode(deserializer)
+    codec = {"request_deserializer": deserializer, "response_serializer": handler.response_serializer}
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **codec)
     if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
