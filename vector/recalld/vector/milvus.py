@@ -140,7 +140,18 @@ class MilvusVectorStore:
         try:
             return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         except Exception as exc:
-            raise unreachable(exc) from exc
+            if not _not_loaded(exc):
+                raise unreachable(exc) from exc
+            # A Milvus server that restarted serves again before it has loaded the collection:
+            # load it (once, on the store's thread: later calls queue behind it) and retry.
+            log.warning("Milvus reports collection %r not loaded (a restarted server?): loading it", self._collection)
+            try:
+                await loop.run_in_executor(
+                    self._executor, lambda: self._c.load_collection(self._collection, timeout=_LOAD_TIMEOUT_S)
+                )
+                return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+            except Exception as again:
+                raise unreachable(again) from again
 
     async def ping(self) -> None:
         """A round trip to the server on a thread of its own (not behind queued calls on the
@@ -389,14 +400,24 @@ class MilvusVectorStore:
 
 
 _UNREACHABLE = (MilvusUnavailableException, ConnectError, ConnectionNotExistException)
+_COLLECTION_NOT_LOADED = 101  # Milvus's error code for a search/query on a collection not loaded
+_LOAD_TIMEOUT_S = 30.0
 _UNREACHABLE_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+def _not_loaded(exc: Exception) -> bool:
+    return isinstance(exc, MilvusException) and (
+        getattr(exc, "code", None) == _COLLECTION_NOT_LOADED or "not loaded" in str(exc)
+    )
+
+
 def unreachable(exc: Exception) -> Exception:
-    """``Unavailable`` naming Milvus for an error that means the server cannot be reached now (a
-    down or restarting server, a timeout); any other error unchanged."""
+    """``Unavailable`` naming Milvus for an error that means the server cannot serve now (a
+    down or restarting server, a collection still loading, a timeout); any other error unchanged."""
     if isinstance(exc, Unavailable):
         return exc
+    if _not_loaded(exc):
+        return Unavailable(f"Milvus is not serving the collection yet (loading after a restart?): {exc}")
     if isinstance(exc, _UNREACHABLE) or (isinstance(exc, grpc.RpcError) and _code(exc) in _UNREACHABLE_CODES):
         return Unavailable(f"Milvus unreachable: {exc}")
     if isinstance(exc, MilvusException) and any(
