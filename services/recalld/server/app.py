@@ -26,7 +26,7 @@ from recalld.core.sharing import Sharing
 from recalld.kernel.domain import DEFAULT_TENANT, TENANT_ID
 from recalld.kernel.errors import InvalidArgument
 from recalld.kernel.ports import CredentialStore, Embedder, Extractor, GraphStore, Judge, VectorStore
-from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings
+from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
 
@@ -386,15 +386,16 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
-    embedder = instrument(embedder or _embedder(settings), "embedder", metrics)
+    traced = settings.tracing is not Tracing.OFF
+    embedder = instrument(embedder or _embedder(settings), "embedder", metrics, traced=traced)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     extractor, judge, llm_stats = _llm_parts(settings, extractor)
-    extractor = instrument(extractor, "extractor", metrics)
+    extractor = instrument(extractor, "extractor", metrics, traced=traced)
 
     def build(tenant: str) -> Tenant:
         _tenant_dir(settings, tenant).mkdir(parents=True, exist_ok=True)
-        graph = instrument(_graph_store(settings, tenant), "graph", metrics)
-        vector = instrument(_vector_store(settings, tenant, embedder.dim), "vector", metrics)
+        graph = instrument(_graph_store(settings, tenant), "graph", metrics, traced=traced)
+        vector = instrument(_vector_store(settings, tenant, embedder.dim), "vector", metrics, traced=traced)
         indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
         fence = ScopeFence()
         limits = settings.limits
