@@ -29,6 +29,7 @@ BASE=${BASE:-}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-}
 OUT=build/image
+mkdir -p "$OUT"
 BUILDAH=(buildah --storage-driver vfs)
 
 log() { printf '==> %s\n' "$*" >&2; }
