@@ -50,7 +50,6 @@ class Tenant:
     operations: OperationRunner
     sharing: Sharing
     eraser: Eraser
-    rate: float = 0.0  # requests per second (0: unlimited)
 
 
 class Tenants:
@@ -77,7 +76,12 @@ class Tenants:
                 if not TENANT_ID.fullmatch(name):
                     raise InvalidArgument(f"tenant id {name!r} is invalid: 1-32 of a-z, 0-9 and inner dashes")
                 tenant = self.default if name == DEFAULT_TENANT else self._build(name)
-                await _open_tenant(tenant)
+                try:
+                    await _open_tenant(tenant)
+                except BaseException:
+                    if tenant is not self.default:
+                        await _close_tenant(tenant)  # the next call builds it afresh
+                    raise
                 await self.control.register_tenant(name, datetime.now(UTC))
                 self._open[name] = tenant
             return tenant
@@ -89,10 +93,16 @@ class Tenants:
 
     async def close(self) -> None:
         for tenant in reversed(self.opened()):
-            await tenant.operations.close()
-            await tenant.vector.close()
-            await tenant.graph.close()
+            await _close_tenant(tenant)
         self._open.clear()
+
+
+async def _close_tenant(t: Tenant) -> None:
+    for step in (t.operations.close, t.vector.close, t.graph.close):
+        try:
+            await step()
+        except Exception:
+            log.exception("closing tenant %s", t.name)
 
 
 async def _open_tenant(t: Tenant) -> None:
@@ -438,7 +448,6 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
             ),
             sharing=Sharing(graph=graph),
             eraser=Eraser(graph=graph, vector=vector, fence=fence),
-            rate=float(settings.tenant_rates.get(tenant, settings.tenant_rate)),
         )
 
     default = build(DEFAULT_TENANT)
