@@ -9,6 +9,9 @@ Runs, each as its own process, writing its tables to bench/results/:
   6. bench.evolution memory that stays true: 73 scripted conversations, reconciliation on vs off
   7. bench.locomo --ask-at end [--no-decay]: the recall cost of decay
   8. bench.async_add asynchronous Add under a burst of 1,000 Adds
+  9. bench.tenants   two tenants, 32 clients, auth on, both backends; the Milvus fault run
+ 10. bench.ops       a /metrics scrape after a short load
+The container image's size and build time come from `make image` (bench/results/image-*.md).
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
 """
@@ -38,6 +41,9 @@ def main() -> int:
             "decay-off",
             "async",
             "tenants",
+            "tenants-embedded",
+            "tenants-fault",
+            "ops",
         ),
         action="append",
     )
@@ -77,6 +83,10 @@ def main() -> int:
         ],
         "async": ["bench.async_add"] + (["--adds", "100", "--clients", "4", "--users", "10"] if quick else []),
         "tenants": ["bench.tenants", "--backend", "falkordb+milvus"] + (["--seconds", "15"] if quick else []),
+        "tenants-embedded": ["bench.tenants", "--backend", "embedded"] + (["--seconds", "15"] if quick else []),
+        "tenants-fault": ["bench.tenants", "--backend", "falkordb+milvus", "--fault"]
+        + (["--seconds", "30"] if quick else []),
+        "ops": ["bench.ops"] + (["--seconds", "10"] if quick else []),
     }
     failed = []
     for name, argv in runs.items():
