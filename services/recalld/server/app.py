@@ -128,6 +128,12 @@ class App:
     llm_stats: typing.Callable[[], dict[str, int]] | None = None
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sweep_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def request_sweep(self) -> None:
+        """Run a full sweep at the reconciler's next wake-up instead of at its interval: after a
+        store outage (a vector store killed mid-write may have lost writes it acknowledged)."""
+        self._sweep_now.set()
 
     # The default tenant's parts, for callers that serve one tenant (tests, benchmarks, tools).
     @property
@@ -224,10 +230,12 @@ class App:
                 log.exception("start-up sweep of tenant %s failed; the periodic sweep retries", t.name)
         last_sweep = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.reconcile_interval_s)
-            sweep = (
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), self.settings.reconcile_interval_s)
+            sweep = self._sweep_now.is_set() or (
                 self.settings.sweep_interval_s > 0 and time.monotonic() - last_sweep >= self.settings.sweep_interval_s
             )
+            self._sweep_now.clear()
             if sweep:
                 last_sweep = time.monotonic()
             for t in self.tenants.opened():

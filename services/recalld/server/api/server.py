@@ -147,6 +147,8 @@ class RecalldServer:
         if ready != self._ready:
             if ready:
                 log.info("ready: every store answers")
+                if self._ready is False:  # back from an outage: look for writes a store lost
+                    self.app.request_sweep()
             else:
                 log.warning("not ready: %s", "; ".join(f"{k} store: {v}" for k, v in sorted(problems.items())))
             for name in _READY_NAMES:
