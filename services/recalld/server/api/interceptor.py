@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -119,54 +119,42 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
                         "recalld.request_id": call.request_id},
         )  # fmt: skip
 
+    @contextlib.asynccontextmanager
+    async def _observed(self, method: str, context: grpc.aio.ServicerContext, *, announce: bool) -> AsyncIterator[None]:
+        """The bookkeeping around one call, unary or streaming: request id, span, metrics, log."""
+        call = _Call(self._metrics, method, context)
+        token = request_id.set(call.request_id)
+        self._metrics.rpc_in_flight.inc()
+        try:
+            if announce:
+                await context.send_initial_metadata((("x-request-id", call.request_id),))
+            with self._span(call) as span:
+                failure: BaseException | None = None
+                try:
+                    yield
+                except BaseException as exc:
+                    failure = exc
+                    raise
+                finally:
+                    call.finish(span, failure)
+        finally:
+            self._metrics.rpc_in_flight.dec()
+            with contextlib.suppress(ValueError):  # a generator finished in another context
+                request_id.reset(token)
+
     def _unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        metrics = self._metrics
+        announce = not method.startswith(_HEALTH)
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            call = _Call(metrics, method, context)
-            token = request_id.set(call.request_id)
-            metrics.rpc_in_flight.inc()
-            try:
-                if not method.startswith(_HEALTH):
-                    await context.send_initial_metadata((("x-request-id", call.request_id),))
-                with self._span(call) as span:
-                    failure: BaseException | None = None
-                    try:
-                        return await behavior(request, context)
-                    except BaseException as exc:
-                        failure = exc
-                        raise
-                    finally:
-                        call.finish(span, failure)
-            finally:
-                metrics.rpc_in_flight.dec()
-                with contextlib.suppress(ValueError):  # a generator finished in another context
-                    request_id.reset(token)
+            async with self._observed(method, context, announce=announce):
+                return await behavior(request, context)
 
         return wrapper
 
     def _stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-        metrics = self._metrics
-
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            call = _Call(metrics, method, context)
-            token = request_id.set(call.request_id)
-            metrics.rpc_in_flight.inc()
-            try:
-                await context.send_initial_metadata((("x-request-id", call.request_id),))
-                with self._span(call) as span:
-                    failure: BaseException | None = None
-                    try:
-                        async for item in behavior(request, context):
-                            yield item
-                    except BaseException as exc:
-                        failure = exc
-                        raise
-                    finally:
-                        call.finish(span, failure)
-            finally:
-                metrics.rpc_in_flight.dec()
-                with contextlib.suppress(ValueError):  # a generator finished in another context
-                    request_id.reset(token)
+            async with self._observed(method, context, announce=True):
+                async for item in behavior(request, context):
+                    yield item
 
         return wrapper
