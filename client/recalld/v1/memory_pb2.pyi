@@ -511,3 +511,41 @@ class ListGrantsResponse(_message.Message):
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     grants: _containers.RepeatedCompositeFieldContainer[Grant]
     def __init__(self, grants: _Optional[_Iterable[_Union[Grant, _Mapping]]] = ...) -> None: ...
+
+class ImportItem(_message.Message):
+    __slots__ = ("source_id", "scope", "messages", "metadata", "reference_time", "infer", "importance", "ttl")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_TIME_FIELD_NUMBER: _ClassVar[int]
+    INFER_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    scope: _common_pb2.Scope
+    messages: _containers.RepeatedCompositeFieldContainer[Message]
+    metadata: _struct_pb2.Struct
+    reference_time: _timestamp_pb2.Timestamp
+    infer: bool
+    importance: float
+    ttl: _duration_pb2.Duration
+    def __init__(self, source_id: _Optional[str] = ..., scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., infer: _Optional[bool] = ..., importance: _Optional[float] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ImportRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ImportItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[ImportItem, _Mapping]]] = ...) -> None: ...
+
+class ImportResponse(_message.Message):
+    __slots__ = ("received", "imported", "skipped_duplicates", "memories_written")
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    MEMORIES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    received: int
+    imported: int
+    skipped_duplicates: int
+    memories_written: int
+    def __init__(self, received: _Optional[int] = ..., imported: _Optional[int] = ..., skipped_duplicates: _Optional[int] = ..., memories_written: _Optional[int] = ...) -> None: ...

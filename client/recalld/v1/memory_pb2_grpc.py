@@ -115,6 +115,11 @@ class MemoryServiceStub:
                 request_serializer=recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.SerializeToString,
                 response_deserializer=recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.FromString,
                 _registered_method=True)
+        self.Import = channel.stream_unary(
+                '/recalld.v1.MemoryService/Import',
+                request_serializer=recalld_dot_v1_dot_memory__pb2.ImportRequest.SerializeToString,
+                response_deserializer=recalld_dot_v1_dot_memory__pb2.ImportResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -230,6 +235,15 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Import(self, request_iterator, context):
+        """Bulk import: a stream of items, each what one Add would carry plus a source_id that makes
+        it idempotent (an item whose source_id was imported before is skipped). A bad item fails
+        the stream with INVALID_ARGUMENT naming it; the items before it stay imported.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -307,6 +321,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.ListGrants,
                     request_deserializer=recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.FromString,
                     response_serializer=recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.SerializeToString,
+            ),
+            'Import': grpc.stream_unary_rpc_method_handler(
+                    servicer.Import,
+                    request_deserializer=recalld_dot_v1_dot_memory__pb2.ImportRequest.FromString,
+                    response_serializer=recalld_dot_v1_dot_memory__pb2.ImportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -719,6 +738,33 @@ class MemoryService:
             '/recalld.v1.MemoryService/ListGrants',
             recalld_dot_v1_dot_memory__pb2.ListGrantsRequest.SerializeToString,
             recalld_dot_v1_dot_memory__pb2.ListGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Import(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/recalld.v1.MemoryService/Import',
+            recalld_dot_v1_dot_memory__pb2.ImportRequest.SerializeToString,
+            recalld_dot_v1_dot_memory__pb2.ImportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -858,3 +859,178 @@ def _check_expected(memory: Memory, expected_version: int) -> None:
             f"memory {memory.id} is at version {memory.version}, not the expected version {expected_version}; "
             "read it again and retry"
         )
+
+
+# -- bulk import (recalld.core.importer) ----------------------------------------------------------------
+# Appended: the importer batches extraction, embedding and vector indexing across items, then
+# writes each item through the same decision and write code as an Add (MemoryPipeline._add_once).
+
+
+class _Ready(_Ahead):
+    """Vectors computed before the Add (the importer embeds a whole batch in one call)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:  # not super().__init__: it starts a task
+        self._texts = []
+        self._task = None
+        self._vectors = vectors
+
+    async def result(self, texts: list[str]) -> tuple[Vectors | None, list[list[VectorHit]] | None]:
+        if not texts or any(t not in self._vectors for t in texts):
+            return None, None
+        return np.stack([self._vectors[t] for t in texts]), None
+
+
+class PendingIndex:
+    """The vector side of a batch of imported items, written once per batch: the memories each
+    item commits are kept here (latest version per id) until :meth:`flush` indexes them all in
+    one upsert; meanwhile reconciliation searches see them as a sequence of Adds would
+    (brute-force cosine over the pending ones, merged with the store's hits)."""
+
+    def __init__(self, indexer: Indexer, vector: VectorStore) -> None:
+        self._indexer = indexer
+        self._vector = vector
+        self._pending: dict[str, tuple[Memory, np.ndarray]] = {}
+
+    # the Indexer face (only sync is used on the Add path)
+    async def sync(self, memories: Sequence[Memory], vectors: Vectors | None = None) -> None:
+        if vectors is None:
+            vectors = await self._indexer._embedder.embed([m.text for m in memories])
+        for m, v in zip(memories, vectors, strict=True):
+            self._pending[m.id] = (m, np.asarray(v, dtype=np.float32))
+
+    # the VectorStore face (only search_many is used on the Add path)
+    async def search_many(
+        self,
+        vectors: Vectors | Sequence[Sequence[float]],
+        scope: Scope,
+        limit: int,
+        validity: Validity = CURRENT,
+        *,
+        may_lag: bool = False,
+    ) -> list[list[VectorHit]]:
+        found = await self._vector.search_many(vectors, scope, limit, validity, may_lag=may_lag)
+        mine = [
+            (m, v)
+            for m, v in self._pending.values()
+            if m.current and all(getattr(m.scope, k) == val for k, val in scope.items())
+        ]
+        if not mine:
+            return found
+        ids = [m.id for m, _ in mine]
+        matrix = np.stack([v for _, v in mine])
+        scores = np.asarray(vectors, dtype=np.float32) @ matrix.T
+        out: list[list[VectorHit]] = []
+        for hits, row in zip(found, scores, strict=True):
+            # the pending version of a memory wins over the store's older one
+            merged = {h.id: h for h in hits if h.id not in self._pending}
+            merged.update((i, VectorHit(i, float(s))) for i, s in zip(ids, row, strict=True))
+            out.append(sorted(merged.values(), key=lambda h: -h.score)[:limit])
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._vector, name)
+
+    async def flush(self) -> int:
+        """Index every pending memory (one vector upsert, one mark); failures are left to the
+        reconciler like any Add's. Returns how many were written."""
+        if not self._pending:
+            return 0
+        memories = [m for m, _ in self._pending.values()]
+        vectors = np.stack([v for _, v in self._pending.values()])
+        self._pending = {}
+        try:
+            await self._indexer.sync(memories, vectors)
+        except Exception:
+            log.exception("vector index sync failed for %d imported memories; left for the reconciler", len(memories))
+        return len(memories)
+
+
+def _batched(pipeline: MemoryPipeline) -> tuple[MemoryPipeline, PendingIndex]:
+    twin = copy.copy(pipeline)
+    pending = PendingIndex(pipeline._indexer, pipeline._vector)
+    twin._indexer = cast(Indexer, pending)
+    twin._vector = cast(VectorStore, pending)
+    return twin, pending
+
+
+class ImportParts:
+    """What the importer needs of a pipeline, without reaching into it."""
+
+    def __init__(self, pipeline: MemoryPipeline) -> None:
+        self._p = pipeline
+
+    def check(
+        self,
+        scope: Scope,
+        messages: Sequence[ChatMessage],
+        metadata: Metadata | None,
+        importance: float | None,
+        ttl: timedelta | None,
+    ) -> None:
+        self._p.check_add(scope, messages, metadata, importance, ttl)
+
+    async def check_quota(self, scope: Scope) -> None:
+        await self._p._check_quota(scope)
+
+    async def existing(self, episode_ids: Sequence[str]) -> set[str]:
+        found = await asyncio.gather(*(self._p._graph.episode_exists(i) for i in episode_ids))
+        return {i for i, yes in zip(episode_ids, found, strict=True) if yes}
+
+    async def extract_many(self, requests: Sequence[tuple[Sequence[ChatMessage], str, datetime]]) -> list[list[Fact]]:
+        """Facts of each (messages, default speaker, reference time), as :meth:`Extractor.extract`
+        gives them one call at a time; one batched pass when the extractor has ``extract_many``."""
+        extractor = self._p._extractor
+        many = getattr(extractor, "extract_many", None)
+        if many is not None:
+            return cast(list[list[Fact]], await many([(m, s) for m, s, _ in requests]))
+        return list(
+            await asyncio.gather(*(extractor.extract(m, default_speaker=s, reference_time=r) for m, s, r in requests))
+        )
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        return await self._p._embedder.embed(texts)
+
+    def batch(self) -> tuple[MemoryPipeline, PendingIndex]:
+        """A twin of the pipeline whose vector writes wait in a :class:`PendingIndex` (flush it)."""
+        return _batched(self._p)
+
+
+async def add_extracted(
+    pipeline: MemoryPipeline,
+    scope: Scope,
+    messages: Sequence[ChatMessage],
+    facts: Sequence[Fact],
+    vectors: dict[str, np.ndarray],
+    *,
+    metadata: Metadata | None,
+    reference_time: datetime | None,
+    infer: bool,
+    importance: float | None,
+    ttl: timedelta | None,
+    episode_id: str,
+) -> tuple[str, list[MemoryEvent]]:
+    """:meth:`MemoryPipeline._add` of facts already extracted (and texts already embedded): the
+    same episode, decisions and writes, inside the scope's fence. Checks and quota are the
+    caller's (the importer checks each item when it arrives and the quota once per batch)."""
+    p = pipeline
+    async with p._fence.writing(scope):
+        meta = dict(metadata or {})
+        now = datetime.now(UTC)
+        ref = reference_time or now
+        if ttl is None and scope.run_id and p._session_ttl is not None:
+            ttl = p._session_ttl
+        expires_at = now + ttl if ttl is not None else None
+        resolved, aliases = await p._resolve_entities(scope, facts)
+        episode = Episode(id=episode_id, scope=scope, messages=tuple(messages), metadata=meta,
+                          reference_time=ref, created_at=now)  # fmt: skip
+        ready = _Ready(vectors)
+        for attempt in range(1, _ADD_ATTEMPTS + 1):
+            try:
+                return episode.id, await p._add_once(
+                    episode, resolved, aliases, reconcile=infer, ahead=ready if attempt == 1 else None,
+                    importance=0.5 if importance is None else importance, expires_at=expires_at,
+                )  # fmt: skip
+            except Conflict:
+                if attempt == _ADD_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")

@@ -358,6 +358,33 @@ class SpacyExtractor:
                 antecedent = _next_antecedent(fact, antecedent)
         return facts
 
+    async def extract_many(self, requests: Sequence[tuple[Sequence[ChatMessage], str]]) -> list[list[Fact]]:
+        """:meth:`extract` of each (messages, default speaker), with one ``nlp.pipe`` over all
+        their texts (bulk import): the facts of each request are exactly what its own call gives."""
+        return await asyncio.to_thread(self.extract_many_sync, requests)
+
+    def extract_many_sync(self, requests: Sequence[tuple[Sequence[ChatMessage], str]]) -> list[list[Fact]]:
+        kept = [[m for m in msgs if (m.name or m.role.lower() == "user") and m.content.strip()] for msgs, _ in requests]
+        with self._lock:
+            docs = iter(list(self._nlp.pipe((m.content for ms in kept for m in ms), batch_size=256)))
+        out: list[list[Fact]] = []
+        for ms, (_, default_speaker) in zip(kept, requests, strict=True):
+            known: dict[str, str] = {}
+            facts: list[Fact] = []
+            antecedent = ""
+            for message in ms:
+                doc = next(docs)
+                speaker = message.name or default_speaker
+                ents = {t.i: e for e in doc.ents for t in e}
+                for sent in _sentences(doc):
+                    if _is_trivial(sent):
+                        continue
+                    fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
+                    facts.append(fact)
+                    antecedent = _next_antecedent(fact, antecedent)
+            out.append(facts)
+        return out
+
     def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
         triples: list[Triple] = []
         for t in sent:

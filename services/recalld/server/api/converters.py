@@ -9,6 +9,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
+from recalld.core.importer import ImportItem, ImportReport
 from recalld.core.indexing import VerifyReport
 from recalld.core.operations import decode_results
 from recalld.core.profile import ProfileValue
@@ -117,7 +118,7 @@ def is_async(req: memory_pb2.AddRequest) -> bool:
     return req.mode == memory_pb2.ADD_MODE_ASYNC
 
 
-def ttl(req: memory_pb2.AddRequest) -> timedelta | None:
+def ttl(req: memory_pb2.AddRequest | memory_pb2.ImportItem) -> timedelta | None:
     if not req.HasField("ttl"):
         return None
     d_: duration_pb2.Duration = req.ttl
@@ -375,3 +376,25 @@ def erase_receipt(e: d.Erasure) -> admin_pb2.EraseReceipt:
     if e.completed_at is not None:
         msg.completed_at.CopyFrom(_ts(e.completed_at))
     return msg
+
+
+def import_item(msg: memory_pb2.ImportItem) -> ImportItem:
+    return ImportItem(
+        source_id=msg.source_id,
+        scope=scope(msg.scope),
+        messages=tuple(messages(msg.messages)),
+        metadata=metadata(msg.metadata),
+        reference_time=optional_timestamp(msg, "reference_time"),
+        infer=msg.infer if msg.HasField("infer") else True,
+        importance=msg.importance if msg.HasField("importance") else None,
+        ttl=ttl(msg),
+    )
+
+
+def import_response(report: ImportReport) -> memory_pb2.ImportResponse:
+    return memory_pb2.ImportResponse(
+        received=report.received,
+        imported=report.imported,
+        skipped_duplicates=report.skipped_duplicates,
+        memories_written=report.memories_written,
+    )

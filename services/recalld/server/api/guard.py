@@ -32,7 +32,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from recalld.kernel.domain import DEFAULT_TENANT, ApiKey, Principal, Role, Scope
-from recalld.kernel.errors import PermissionDenied, RecalldError, ResourceExhausted, Unauthenticated
+from recalld.kernel.errors import InvalidArgument, PermissionDenied, RecalldError, ResourceExhausted, Unauthenticated
 from recalld.kernel.ports import CredentialStore
 from recalld.server.api.errors import detail, status_for
 from recalld.server.api.interceptor import rewrap
@@ -50,7 +50,7 @@ _M, _G, _A = "/recalld.v1.MemoryService/", "/recalld.v1.GraphService/", "/recall
 ROLES: dict[str, Role] = {
     **{_M + m: Role.READ for m in ("Search", "Get", "List", "History", "GetOperation", "WatchOperations",
                                     "Profile", "ListGrants")},
-    **{_M + m: Role.WRITE for m in ("Add", "Update", "Delete", "DeleteAll", "MarkUsed", "GrantAccess",
+    **{_M + m: Role.WRITE for m in ("Add", "Import", "Update", "Delete", "DeleteAll", "MarkUsed", "GrantAccess",
                                      "RevokeAccess")},
     _G + "Subgraph": Role.READ,
     _G + "Paths": Role.READ,
@@ -249,6 +249,12 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(_OPEN):
             return handler
+        if handler.stream_unary is not None:  # Import: authorized per item as the stream is read
+            return grpc.stream_unary_rpc_method_handler(
+                self._stream_unary(method, handler.stream_unary),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
         return rewrap(
             handler,
             unary=partial(self._unary, method),
@@ -299,6 +305,38 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                     yield item
             finally:
                 self._record(principal, method, request, None, _code(context))
+                with contextlib.suppress(ValueError):
+                    principal_var.reset(token)
+
+        return wrapper
+
+    def _stream_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """A client stream (Import): the credential and its role are checked when the call opens;
+        each request message then costs a rate-limit token and each of its items' scopes must
+        be inside the credential's users and agents (else the stream stops with
+        PERMISSION_DENIED, raised where the servicer reads the item)."""
+
+        async def wrapper(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            principal = await self._admit(method, None, context)
+            token = principal_var.set(principal)
+            first = True
+
+            async def checked() -> AsyncIterator[Any]:
+                nonlocal first
+                async for request in requests:
+                    if isinstance(request, Undecodable):
+                        raise InvalidArgument(f"a request of the stream is not a valid {request.kind} message")
+                    if not first:
+                        self._limiter.admit(principal.tenant)
+                    first = False
+                    for item in getattr(request, "items", ()):
+                        authorize(principal, method, item)
+                    yield request
+
+            try:
+                return await behavior(checked(), context)
+            finally:
+                self._record(principal, method, None, None, _code(context))
                 with contextlib.suppress(ValueError):
                     principal_var.reset(token)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeAlias
 
 import grpc
 
+from recalld.core.importer import Importer, ImportItem
 from recalld.kernel.domain import Operation
 from recalld.kernel.errors import NotFound
 from recalld.server.api import converters as conv
@@ -49,6 +50,15 @@ class MemoryServicer(_TenantServicer, memory_pb2_grpc.MemoryServiceServicer):
             scope, msgs, metadata=meta, reference_time=ref, infer=infer, importance=importance, ttl=ttl
         )
         return conv.add_response(episode_id, events)
+
+    @translated
+    async def Import(
+        self, request_iterator: AsyncIterable[memory_pb2.ImportRequest], context: Ctx
+    ) -> memory_pb2.ImportResponse:
+        """Each item's scope is authorized by the guard as it is read (it wraps the stream)."""
+        t = await self._tenant()
+        report = await Importer(t.memories).run(_import_items(request_iterator))
+        return conv.import_response(report)
 
     @translated
     async def Search(self, request: memory_pb2.SearchRequest, context: Ctx) -> memory_pb2.SearchResponse:
@@ -252,6 +262,12 @@ class AdminServicer(_TenantServicer, admin_pb2_grpc.AdminServiceServicer):
         principal = current_principal()
         erasure = await t.eraser.erase(conv.scope(request.scope), requested_by=f"{principal.method}:{principal.name}")
         return admin_pb2.EraseResponse(receipt=conv.erase_receipt(erasure))
+
+
+async def _import_items(requests: AsyncIterable[memory_pb2.ImportRequest]) -> AsyncIterator[ImportItem]:
+    async for request in requests:
+        for item in request.items:
+            yield conv.import_item(item)
 
 
 def _visible(op: Operation) -> Operation:
