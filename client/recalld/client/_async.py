@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from recalld.client._types import (
     Grant,
     GraphPath,
     HistoryEntry,
+    ImportResult,
     Memory,
     Mode,
     Operation,
@@ -35,6 +36,7 @@ from recalld.client._types import (
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
 
 R = TypeVar("R")
+T = TypeVar("T")
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 30.0
 WATCH_LIMIT = 100  # operation ids one WatchOperations stream follows
@@ -171,6 +173,52 @@ class AsyncRecalld:
         if ttl is not None:
             req.ttl.CopyFrom(conv.duration(ttl))
         return conv.add_result(await self._call(self._memory.Add, req, timeout))
+
+    async def import_items(
+        self,
+        items: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        *,
+        infer: bool | None = None,
+        batch: int = 64,
+        progress: Callable[[int], None] | None = None,
+        timeout: float | None = None,
+    ) -> ImportResult:
+        """Bulk import over one client stream: ``items`` (read lazily, sync or async iterable)
+        are mappings with ``source_id``, the scope (``user_id``, ``agent_id``, ``run_id``),
+        ``messages`` (as for :meth:`add`) or one message as ``content`` (+ ``role``, ``name``),
+        and optionally ``metadata``, ``reference_time``, ``infer``, ``importance``, ``ttl``.
+        ``infer`` applies to items that do not set it. Items go ``batch`` to a request;
+        ``progress(n)`` is called with the number of items sent so far. Re-sending the same
+        items (after a failure or a crash) skips the ones already imported. ``timeout`` is the
+        deadline of the whole stream (default: none); it is not retried."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+
+        async def requests() -> AsyncIterator[memory_pb2.ImportRequest]:
+            chunk: list[memory_pb2.ImportItem] = []
+            sent = 0
+            source: AsyncIterator[Mapping[str, Any]] = (
+                aiter(items) if isinstance(items, AsyncIterable) else _aiter_sync(items)
+            )
+            async for item in source:
+                chunk.append(conv.import_item(item, sent + len(chunk), infer=infer))
+                if len(chunk) >= batch:
+                    yield memory_pb2.ImportRequest(items=chunk)
+                    sent += len(chunk)
+                    chunk = []
+                    if progress is not None:
+                        progress(sent)
+            if chunk:
+                yield memory_pb2.ImportRequest(items=chunk)
+                sent += len(chunk)
+                if progress is not None:
+                    progress(sent)
+
+        try:
+            response = await self._memory.Import(requests(), timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return conv.import_result(response)
 
     async def search(
         self,
@@ -572,3 +620,8 @@ class AsyncRecalld:
         completes an accepted erasure even across a crash."""
         req = admin_pb2.EraseRequest(scope=conv.scope(user_id, agent_id, run_id))
         return conv.erase_receipt((await self._call(self._admin.Erase, req, timeout)).receipt)
+
+
+async def _aiter_sync(items: Iterable[T]) -> AsyncIterator[T]:
+    for item in items:
+        yield item

@@ -26,6 +26,7 @@ from recalld.client._types import (
     Grant,
     GraphPath,
     HistoryEntry,
+    ImportResult,
     Memory,
     MemoryEvent,
     Message,
@@ -520,3 +521,43 @@ def erase_receipt(r: admin_pb2.EraseReceipt) -> EraseReceipt:
         requested_at=_dt(r.requested_at),
         completed_at=_opt_dt(r, "completed_at"),
     )
+
+
+_IMPORT_KEYS = frozenset(
+    {"source_id", "user_id", "agent_id", "run_id", "messages", "content", "role", "name", "metadata",
+     "reference_time", "infer", "importance", "ttl"}
+)  # fmt: skip
+
+
+def import_item(item: Mapping[str, Any], i: int, *, infer: bool | None = None) -> memory_pb2.ImportItem:
+    """An import item from a mapping: ``source_id``, the scope (``user_id``, ``agent_id``,
+    ``run_id``), ``messages`` (as for add) or one message as ``content`` (+ ``role``, ``name``),
+    and optionally ``metadata``, ``reference_time``, ``infer``, ``importance``, ``ttl``."""
+    unknown = set(item) - _IMPORT_KEYS
+    if unknown:
+        raise ValueError(f"import item {i}: unknown keys {sorted(unknown)}")
+    if "messages" in item:
+        msgs = messages(item["messages"])
+    else:
+        msgs = messages([{"role": item.get("role", "user"), "content": item.get("content", ""),
+                          "name": item.get("name", "")}])  # fmt: skip
+    out = memory_pb2.ImportItem(
+        source_id=str(item.get("source_id", "")),
+        scope=scope(str(item.get("user_id", "")), str(item.get("agent_id", "")), str(item.get("run_id", ""))),
+        messages=msgs,
+        metadata=struct(item.get("metadata") or {}),
+    )
+    chosen = item.get("infer", infer)
+    if chosen is not None:
+        out.infer = bool(chosen)
+    if item.get("reference_time") is not None:
+        out.reference_time.CopyFrom(timestamp(item["reference_time"]))
+    if item.get("importance") is not None:
+        out.importance = number(item["importance"], "importance")
+    if item.get("ttl") is not None:
+        out.ttl.CopyFrom(duration(item["ttl"]))
+    return out
+
+
+def import_result(r: memory_pb2.ImportResponse) -> ImportResult:
+    return ImportResult(r.received, r.imported, r.skipped_duplicates, r.memories_written)

@@ -129,6 +129,7 @@ class Recalld:
         self.close()
 
     add = _blocking(AsyncRecalld.add)
+    import_items = _blocking(AsyncRecalld.import_items)
     search = _blocking(AsyncRecalld.search)
     get = _blocking(AsyncRecalld.get)
     list = _blocking(AsyncRecalld.list)

@@ -118,6 +118,17 @@ class MemoryEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did: items the server read, imported, skipped as imported before (same
+    source id and scope), and the memories the imported items added."""
+
+    received: int
+    imported: int
+    skipped_duplicates: int
+    memories_written: int
+
+
+@dataclass(frozen=True, slots=True)
 class AddResult:
     """The episode an add recorded and what it did to each memory. An asynchronous add (mode
     "async") has no events yet: follow ``operation_id`` (also the future ``episode_id``) with

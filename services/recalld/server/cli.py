@@ -123,6 +123,107 @@ def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
     return result
 
 
+_LOCOMO_DATE = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d %B, %Y", "%d %B %Y", "%Y-%m-%d")
+
+
+def locomo_date(text: str) -> datetime | None:
+    """A LoCoMo session date ("1:56 pm on 8 May, 2023") in UTC; None when it does not parse."""
+    for fmt in _LOCOMO_DATE:
+        try:
+            return datetime.strptime(" ".join(text.split()), fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def read_jsonl(path: str, scope: _Scope) -> list[dict[str, Any]]:
+    """Import items of a JSONL file: one message per line, ``{"role", "content", "name",
+    "timestamp" or "reference_time", "metadata", "source_id", "infer"}`` (only ``content``
+    required); the source id defaults to "<file name>:<line number>"."""
+    name = os.path.basename(path)
+    items: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{name}:{n}: not JSON: {exc}") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{name}:{n}: each line must be a JSON object")
+            at = row.get("reference_time", row.get("timestamp"))
+            item: dict[str, Any] = {
+                **scope,
+                "source_id": str(row.get("source_id") or f"{name}:{n}"),
+                "role": row.get("role", "user"),
+                "content": row.get("content", ""),
+                "name": row.get("name", ""),
+                "metadata": row.get("metadata") or {},
+                "reference_time": _time(str(at)) if at else None,
+            }
+            if "infer" in row:
+                item["infer"] = bool(row["infer"])
+            items.append(item)
+    return items
+
+
+def read_locomo(path: str, scope: _Scope) -> list[dict[str, Any]]:
+    """Import items of a LoCoMo-style file (a list of conversations: ``sample_id``,
+    ``conversation`` with ``session_<n>`` turn lists and ``session_<n>_date_time``): one item per
+    turn, said by its ``speaker`` at the session's date; source id "<file>:<sample_id>:<dia_id>",
+    metadata ``{"sample_id", "session", "dia_id"}``."""
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    items: list[dict[str, Any]] = []
+    for conv in data if isinstance(data, list) else [data]:
+        sample = str(conv.get("sample_id", ""))
+        sessions = conv.get("conversation", {})
+        numbers = sorted(int(m.group(1)) for k in sessions if (m := re.fullmatch(r"session_(\d+)", k)))
+        for n in numbers:
+            at = locomo_date(str(sessions.get(f"session_{n}_date_time", "")))
+            for turn in sessions[f"session_{n}"]:
+                text = str(turn.get("text", "")).strip()
+                caption = str(turn.get("blip_caption") or "").strip()
+                if caption:
+                    text = f"{text} [shares a photo of {caption}]".strip()
+                if not text:
+                    continue
+                dia = str(turn.get("dia_id", ""))
+                items.append(
+                    {
+                        **scope,
+                        "source_id": f"{name}:{sample}:{dia}",
+                        "role": "user",
+                        "content": text,
+                        "name": str(turn.get("speaker", "")),
+                        "metadata": {"sample_id": sample, "session": n, "dia_id": dia},
+                        "reference_time": at,
+                    }
+                )
+    return items
+
+
+def cmd_import(c: Recalld, a: argparse.Namespace) -> Any:
+    from tqdm import tqdm  # a dependency of spaCy; only this command needs it
+
+    fmt = a.format or ("jsonl" if a.file.endswith((".jsonl", ".ndjson")) else "locomo")
+    items = (read_jsonl if fmt == "jsonl" else read_locomo)(a.file, _scope(a))
+    with tqdm(total=len(items), unit="msg", disable=a.json or a.quiet, desc=os.path.basename(a.file)) as bar:
+
+        def progress(sent: int) -> None:
+            bar.update(sent - bar.n)
+
+        result = c.import_items(items, infer=a.infer, batch=a.batch, progress=progress, timeout=a.import_timeout)
+    if not a.json:
+        print(
+            f"{result.received} items: {result.imported} imported, {result.skipped_duplicates} already imported "
+            f"(skipped), {result.memories_written} memories written"
+        )
+    return result
+
+
 def cmd_search(c: Recalld, a: argparse.Namespace) -> Any:
     hits = c.search(
         a.query,
@@ -390,6 +491,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--async", dest="async_", action="store_true", help="answer once recorded (an operation id)")
     c.add_argument("--importance", type=float, help="0..1 (default 0.5): how slowly the memories fade")
     c.add_argument("--ttl", type=float, help="seconds until the memories expire")
+    c = command("import", cmd_import, scoped, "bulk import a JSONL or LoCoMo-style file (resumable)")
+    c.add_argument("file")
+    c.add_argument("--format", choices=("jsonl", "locomo"), help="default: jsonl for .jsonl/.ndjson, else locomo")
+    c.add_argument("--infer", action=argparse.BooleanOptionalAction, default=None, help="extract facts (default: yes)")
+    c.add_argument("--batch", type=int, default=64, help="items per request (default 64)")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    c.add_argument(
+        "--import-timeout", type=float, default=None, help="deadline of the whole import in seconds (default: none)"
+    )
     c = command("search", cmd_search, scoped, "search memories")
     c.add_argument("query")
     c.add_argument("--limit", "-n", type=int, default=10)
