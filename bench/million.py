@@ -493,14 +493,16 @@ What recalld's code does, and how the same layout maps onto clustered stores:
   (`RECALLD_GRAPH_URI=neo4j://` or `neo4j+s://host:7687`, recalld.graph.neo4j). Every store
   call runs in a managed transaction: writes through `execute_write`, which the driver sends to
   the database's leader (primary) and retries on transient errors and lost leaders; reads
-  through `execute_read`, which the driver can route to secondaries / read replicas, so Search
-  and Get load spreads over them while Adds go to the one writer per database. A Neo4j 5
-  database has one writer: write capacity grows by giving tenants databases of their own (that
-  is what recalld does for every tenant but the default; Enterprise/Aura: create the database
-  first), not by adding servers to one database. Reads routed to a secondary may lag the leader
-  (causal consistency would need bookmarks, which recalld's runner does not pass between
-  sessions); recalld's Adds read their own scope inside the write path, so only a Search right
-  after an Add could miss it, as it can on Milvus with Session/Bounded consistency.
+  through `execute_read`, which the driver routes to secondaries (read replicas), so Search and
+  Get load spreads over them while Adds go to the one writer per database. A Neo4j 5 database
+  has one writer: write capacity grows by giving tenants databases of their own (what recalld
+  does for every tenant but the default; Enterprise/Aura: create the database first), not by
+  adding servers to one database. Causal consistency holds within one driver session (and for
+  `execute_query`, whose bookmark manager chains calls); recalld's runner opens a new session
+  per store call and passes no bookmarks, so a read routed to a secondary may miss a write
+  committed just before on the leader. An Add's own reads (dedup, reconciliation) would then
+  see a slightly old scope, like a Milvus search at Session/Bounded consistency already can;
+  sharing one bookmark manager across the runner's sessions would close that gap (not done).
 - **Milvus distributed.** The same URI setting (`RECALLD_VECTOR_URI=http://proxy:19530`, and
   `RECALLD_VECTOR_TOKEN`) points at a distributed Milvus's proxy; nothing in recalld changes.
   A collection's data is split into shards (virtual channels, 1 by default when recalld
@@ -510,9 +512,11 @@ What recalld's code does, and how the same layout maps onto clustered stores:
   proxy merges the results. Query-node capacity (memory for HNSW segments, CPU for search)
   therefore scales by adding query nodes (and replicas of the collection for throughput);
   index building moves to index nodes, off the query path. Per-tenant collections keep tenants
-  apart and let a big tenant get more shards/replicas; at many thousands of tenants the number
-  of collections (and 64 partitions each) becomes the limit to watch, and a partition-key
-  layout would be the alternative once the filter problem above is fixed upstream.
+  apart and let a big tenant get more shards/replicas. Milvus counts capacity in collection
+  units, shards x partitions summed over collections (`rootCoord.maxGeneralCapacity`; the
+  documented default is 65,536 from 2.4 on, 1,024 in older docs): each recalld tenant costs 64
+  units with the default bucket count, so at many hundreds of tenants the bucket count (or a
+  partition-key layout, once the filter problem above is fixed) is what to revisit.
 - **recalld itself** is stateless between requests apart from caches: several `recalld serve`
   replicas can sit behind one load balancer on the same stores (the async-Add queue takes
   leases in the graph store; the rate limiter is per replica).
