@@ -293,7 +293,7 @@ def f1(x: float | None) -> str:
 
 
 def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b else "-"
+    return f"{a / b:.2f}" if b and a == a and b == b else "-"  # x == x: not NaN
 
 
 def level_of(levels: list[dict[str, Any]], clients: int) -> dict[str, Any] | None:
@@ -356,6 +356,8 @@ def report(args: argparse.Namespace, inst: dict[str, Any], mq: dict[str, Any], m
 
     named = (("mem0 + Qdrant", mq), ("mem0 + Milvus Lite", mm), ("recalld HYBRID", hyb), ("recalld VECTOR", vec))
     errors = {name: sum(lv["errors"] for lv in c["concurrency"]) for name, c in named}
+    thin = [f"{name} at {lv['clients']} clients ({lv['requests']})" for name, c in named for lv in c["concurrency"]
+            if lv["requests"] < 20]  # fmt: skip
     met = [hyb["search"][k] < mq["search"][k] for k in ("p50", "p95")]
     verdict = "MET" if all(met) else "NOT MET"
     reading = [
@@ -378,7 +380,7 @@ def report(args: argparse.Namespace, inst: dict[str, Any], mq: dict[str, Any], m
     ]
     for clients in levels:
         a, b = level_of(hyb["concurrency"], clients), level_of(mq["concurrency"], clients)
-        if a and b:
+        if a and b and a["requests"] and b["requests"]:
             reading.append(
                 f"- {clients} concurrent clients, Search only: recalld HYBRID {a['rps']:.1f} searches/s "
                 f"(p50 {a['latency']['p50']:.0f} ms) vs mem0 + Qdrant {b['rps']:.1f} "
@@ -466,7 +468,15 @@ def report(args: argparse.Namespace, inst: dict[str, Any], mq: dict[str, Any], m
         + f". Mean hits per search: mem0 + Qdrant {mq['mean_hits']:.1f}, mem0 + Milvus Lite "
         f"{mm['mean_hits']:.1f}, recalld HYBRID {hyb['mean_hits']:.1f}, VECTOR {vec['mean_hits']:.1f}; share of "
         f"HYBRID hits the graph retriever found: {hyb['graph_share']:.0%}.",
-        "- errors in the concurrency phases: " + ", ".join(f"{k} {v}" for k, v in errors.items()) + ".",
+        "- errors in the concurrency phases: "
+        + ", ".join(f"{k} {v}" for k, v in errors.items())
+        + "."
+        + (
+            f" Levels with fewer than 20 requests completed in the window (their figures are thin; a longer "
+            f"--conc-seconds fixes it): {', '.join(thin)}."
+            if thin
+            else ""
+        ),
         f"- every Add added one memory: mem0 + Qdrant {mq['added']}, mem0 + Milvus Lite {mm['added']}, "
         f"recalld {rec['added']} of {n}. Slowest Add: {mq['add']['max']:.0f} / {mm['add']['max']:.0f} / "
         f"{rec['add']['max']:.0f} ms (recalld flushes Milvus Lite inside every 256th Add).",
