@@ -329,6 +329,7 @@ def every_rpc(w: World) -> dict[str, Callable[[Metadata], Any]]:
     reflection = reflection_pb2_grpc.ServerReflectionStub(w.channel)
     return {
         "Add": lambda md: m.Add(memory_pb2.AddRequest(scope=alice, messages=user_msg("I like chess."), infer=False), metadata=md),  # noqa: E501
+        "Import": lambda md: m.Import(iter([memory_pb2.ImportRequest(items=[memory_pb2.ImportItem(source_id="attack:1", scope=alice, messages=user_msg("I like go."), infer=False)])]), metadata=md),  # noqa: E501
         "Search": lambda md: m.Search(memory_pb2.SearchRequest(scope=alice, query="cat"), metadata=md),
         "Get": lambda md: m.Get(memory_pb2.GetRequest(scope=alice, memory_id=a_id), metadata=md),
         "List": lambda md: m.List(memory_pb2.ListRequest(scope=alice), metadata=md),
@@ -355,7 +356,7 @@ def every_rpc(w: World) -> dict[str, Callable[[Metadata], Any]]:
     }  # fmt: skip
 
 
-WRITES = ("Add", "Update", "Delete", "DeleteAll", "MarkUsed", "GrantAccess", "RevokeAccess")
+WRITES = ("Add", "Import", "Update", "Delete", "DeleteAll", "MarkUsed", "GrantAccess", "RevokeAccess")
 ADMINS = ("Verify", "Reindex", "CreateApiKey", "ListApiKeys", "RevokeApiKey", "Erase")
 
 
