@@ -186,3 +186,25 @@ def test_sigkill_mid_import_then_rerun_imports_each_item_once(tmp_path: Path) ->
         assert v.memories == n
     finally:
         server.stop()
+
+
+def test_import_checks_each_item_against_the_credential(tmp_path: Path) -> None:
+    """A key limited to alice imports into alice; an item for bob stops the stream with
+    PERMISSION_DENIED after alice's items before it; a read-only key may not import at all."""
+    from recalld.client import PermissionDenied
+    from tests.e2e.secure import SecureServer
+
+    with SecureServer(tmp_path / "secure") as s:
+        writer = s.key("tenant-a", "write", users=["alice"])
+        reader = s.key("tenant-a", "read")
+        alice = [{"source_id": f"a:{i}", "user_id": "alice", "content": f"I own {i} books.", "infer": False}
+                 for i in range(3)]  # fmt: skip
+        bob = {"source_id": "b:1", "user_id": "bob", "content": "I own a boat.", "infer": False}
+        with s.client(writer) as c:
+            with pytest.raises(PermissionDenied, match=r"item 3.*may not access user 'bob'.*3 imported"):
+                c.import_items([*alice, bob, *alice], batch=10)
+            assert len(list(c.iterate(user_id="alice"))) == 3
+        with s.client(reader) as c, pytest.raises(PermissionDenied, match="write"):
+            c.import_items(alice)
+        with s.client(s.key("tenant-a", "admin")) as c:
+            assert not list(c.iterate(user_id="bob"))

@@ -329,8 +329,14 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                     if not first:
                         self._limiter.admit(principal.tenant)
                     first = False
-                    for item in getattr(request, "items", ()):
-                        authorize(principal, method, item)
+                    items = list(getattr(request, "items", ()))
+                    for n, item in enumerate(items):
+                        try:
+                            authorize(principal, method, item)
+                        except RecalldError:
+                            if n:  # the items before the refused one go ahead, as in their own request
+                                yield type(request)(items=items[:n])
+                            raise
                     yield request
 
             try:
