@@ -923,7 +923,7 @@ class EmbeddedGraphStore:
         return paths
 
     def _incident(
-        self, g: nx.MultiDiGraph, node: str, ok: Callable[[Mapping[str, Any]], bool]
+        self, g: nx.MultiDiGraph, node: str, ok: Callable[[dict[str, Any]], bool]
     ) -> Iterator[tuple[Edge, str]]:
         for u, v, data in g.out_edges(node, data=True):
             if ok(data):
@@ -936,16 +936,20 @@ class EmbeddedGraphStore:
     def _display(g: nx.MultiDiGraph, key: str) -> str:
         return str(g.nodes[key].get("name", key))
 
-    def _edge(self, g: nx.MultiDiGraph, u: str, v: str, data: Mapping[str, Any]) -> Edge:
-        # Orientation comes from the stored relation, not from how it was reached.
-        return Edge(
-            self._display(g, data["src"]),
-            data["predicate"],
-            self._display(g, data["dst"]),
-            data["memory_id"],
-            _opt_dt(data["valid_from"]),
-            _opt_dt(data["valid_to"]),
-        )
+    def _edge(self, g: nx.MultiDiGraph, u: str, v: str, data: dict[str, Any]) -> Edge:
+        # Orientation comes from the stored relation, not from how it was reached. Built once per
+        # mirrored edge (a walk from a hub meets hundreds per search); _mirror_refresh drops it.
+        edge = data.get("edge")
+        if edge is None:
+            edge = data["edge"] = Edge(
+                self._display(g, data["src"]),
+                data["predicate"],
+                self._display(g, data["dst"]),
+                data["memory_id"],
+                _opt_dt(data["valid_from"]),
+                _opt_dt(data["valid_to"]),
+            )
+        return edge
 
     async def subgraph(
         self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
@@ -1090,6 +1094,7 @@ class EmbeddedGraphStore:
         for _, _, k, data in g.edges(keys=True, data=True):
             if data["memory_id"] in wanted and k in stored:
                 data["valid_from"], data["valid_to"] = stored[k]
+                data.pop("edge", None)
 
     def _mirror_remove(self, ids: Sequence[str], namespace: str, gone: Collection[tuple[str, str]] = ()) -> None:
         with self._graph_lock:

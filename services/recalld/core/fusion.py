@@ -68,9 +68,11 @@ def weighted_score_fusion(
     top = max(graph.values(), default=0.0)
     scores: dict[str, float] = {}
     sources: dict[str, tuple[str, ...]] = {}
+    both, vector_only, graph_only = ("vector", "graph"), ("vector",), ("graph",)
+    scale = alpha / top if top > 0 else 0.0
     for doc in dict.fromkeys([*vector, *graph]):
-        g = graph.get(doc, 0.0) / top if top > 0 else 0.0
-        scores[doc] = (clamp.get(doc, base) + alpha * g) / (1.0 + alpha)
-        sources[doc] = tuple(name for name, table in (("vector", vector), ("graph", graph)) if doc in table)
+        in_graph = doc in graph
+        scores[doc] = (clamp.get(doc, base) + scale * graph[doc] if in_graph else clamp[doc]) / (1.0 + alpha)
+        sources[doc] = (both if doc in vector else graph_only) if in_graph else vector_only
     order = sorted(scores, key=lambda d: (-scores[d], d))
     return [Fused(d, scores[d], sources[d]) for d in order]

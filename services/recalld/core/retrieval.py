@@ -67,6 +67,11 @@ _tracer = trace.get_tracer("recalld")
 _MAX_PATHS_PER_HIT = 3
 
 
+def _margin(limit: int) -> int:
+    """Hits a view hands to the final ranking: decay may lift hits from below the cut."""
+    return max(limit * 3, limit + 20)
+
+
 @dataclass(slots=True)
 class _GraphCandidate:
     score: float = 0.0
@@ -79,8 +84,14 @@ def _tokens(text: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=65536)
+def _triple_tokens(subject: str, predicate: str, obj: str) -> frozenset[str]:
+    return _tokens(predicate) | _tokens(subject) | _tokens(obj)
+
+
 def _edge_tokens(e: Edge) -> frozenset[str]:
-    return _tokens(e.predicate) | _tokens(e.subject) | _tokens(e.object)
+    # keyed by the three strings (their hashes are cached), not the Edge: hashing a dataclass of
+    # six fields, datetimes included, on every walk step cost more than the scoring itself
+    return _triple_tokens(e.subject, e.predicate, e.object)
 
 
 _POSSESSIVE = r"(?:'s|\u2019s)?"
@@ -113,19 +124,28 @@ def score_walks(
     """Pure scoring of traversal walks into per-memory candidates."""
     wanted = frozenset(terms)
     out: dict[str, _GraphCandidate] = {}
+    starts: dict[str, tuple[float, frozenset[str]]] = {}
     for walk in walks:
-        weight = seed_weights.get(norm(walk.start), 0.0)
+        start = starts.get(walk.start)
+        if start is None:
+            start = starts[walk.start] = (seed_weights.get(norm(walk.start), 0.0), _tokens(walk.start))
+        weight, start_tokens = start
         if weight <= 0:
             continue
-        matched: set[str] = set()
-        for e in walk.edges:
-            matched |= wanted & _edge_tokens(e)
-        matched -= _tokens(walk.start)
-        score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + len(matched))
+        if len(walk.edges) == 1:
+            matched = len((wanted & _edge_tokens(walk.edges[0])) - start_tokens)
+        else:
+            found: set[str] = set()
+            for e in walk.edges:
+                found |= wanted & _edge_tokens(e)
+            matched = len(found - start_tokens)
+        score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + matched)
         cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
         cand.score = max(cand.score, score)
         cand.walks.append((score, walk))
     for cand in out.values():
+        if len(cand.walks) == 1:
+            continue
         # Best first; among equal scores the longer walk explains more. Walks far
         # weaker than the best one (from incidental seeds) explain nothing.
         best = heapq.nsmallest(_MAX_PATHS_PER_HIT, cand.walks, key=lambda sw: (-sw[0], -len(sw[1].edges)))
@@ -305,15 +325,13 @@ class HybridRetriever:
             if allowed is not None:
                 graph_cands = {k: v for k, v in graph_cands.items() if k in allowed}
 
-        ids = list(dict.fromkeys([h.id for h in vector_hits] + list(graph_cands)))
-        memories = await self._graph.get_memories(ids, scope, filters, time_range, validity)
+        memories = await self._fetch(scope, vector_hits, graph_cands, limit, filters, time_range, validity)
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
         with _tracer.start_as_current_span("fusion"):
             fused = self._fuse(mode, vec_score, graph_score, memories)
         hits: list[SearchHit] = []
-        # Decay may lift hits from below the cut: keep a margin of candidates for the final ranking.
-        for mid, score, sources in fused[: max(limit * 3, limit + 20)]:
+        for mid, score, sources in fused[: _margin(limit)]:
             cand = graph_cands.get(mid)
             hits.append(
                 SearchHit(
@@ -325,6 +343,44 @@ class HybridRetriever:
                 )
             )
         return hits
+
+    async def _fetch(
+        self,
+        scope: Scope,
+        vector_hits: Sequence[VectorHit],
+        graph_cands: Mapping[str, _GraphCandidate],
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity,
+    ) -> dict[str, Memory]:
+        """The candidates that can rank, read from the system of record (which applies scope,
+        filters, time range and validity): every vector hit, and the graph-only candidates best
+        first until ``_margin(limit)`` of them pass (ties at the cut included, up to a bound).
+
+        A walk from a hub (the user's own node links to every first-person fact) reaches up to
+        ``max_paths`` memories; reading them all made a Search cost grow with the user's memory.
+        Fusion ranks graph-only candidates by graph score alone (their cosine is the same floor),
+        so those below the cut could not have entered the first ``_margin(limit)`` hits."""
+        want = _margin(limit)
+        vector_ids = [h.id for h in vector_hits]
+        seen = set(vector_ids)
+        order = sorted((m for m in graph_cands if m not in seen), key=lambda m: (-graph_cands[m].score, m))
+        memories = await self._graph.get_memories(vector_ids + order[:want], scope, filters, time_range, validity)
+        passed = sum(1 for m in order[:want] if m in memories)
+        fetched = want
+        while passed < want and fetched < len(order):  # filtered out or gone: read further down
+            chunk = order[fetched : fetched + 2 * want]
+            fetched += len(chunk)
+            more = await self._graph.get_memories(chunk, scope, filters, time_range, validity)
+            memories.update(more)
+            passed += len(more)
+        if fetched < len(order):  # equal scores at the cut: fusion's tie-breaks need them all
+            cut = graph_cands[order[fetched - 1]].score
+            ties = [m for m in order[fetched : fetched + 4 * want] if graph_cands[m].score == cut]
+            if ties:
+                memories.update(await self._graph.get_memories(ties, scope, filters, time_range, validity))
+        return memories
 
     def _fuse(
         self, mode: SearchMode, vec: dict[str, float], graph: dict[str, float], memories: Mapping[str, Memory]

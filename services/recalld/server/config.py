@@ -118,6 +118,12 @@ class Settings:
     embedder_threads: int = 2
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
     sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
+    # serving under load: RPCs running at once (0: no bound), RPCs waiting for a slot beyond them (past
+    # that: RESOURCE_EXHAUSTED at once), and server processes sharing the port (SO_REUSEPORT; the
+    # embedded stores allow one process per data directory, so >1 needs Neo4j/FalkorDB + a Milvus server)
+    max_concurrent_rpcs: int = 4
+    max_queued_rpcs: int = 64
+    workers: int = 1
     grace_period_s: float = 5.0  # on SIGTERM: health NOT_SERVING, in-flight calls get this long, then stores close
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
@@ -270,6 +276,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 kind(raw)
             except ValueError:
                 raise ValueError(f"{name}: {tenant}={raw!r} is not a number") from None
+    if settings.max_concurrent_rpcs < 0 or settings.max_queued_rpcs < 0:
+        raise ValueError("RECALLD_MAX_CONCURRENT_RPCS and RECALLD_MAX_QUEUED_RPCS must be >= 0")
+    if settings.workers < 1:
+        raise ValueError(f"RECALLD_WORKERS={settings.workers}: must be >= 1")
+    if settings.workers > 1:
+        if settings.graph_backend is GraphBackend.EMBEDDED or not settings.milvus_is_server:
+            raise ValueError(
+                f"RECALLD_WORKERS={settings.workers} needs the production stores: the embedded graph store and "
+                "Milvus Lite allow one process per data directory. Set RECALLD_GRAPH_BACKEND=neo4j|falkordb and "
+                "RECALLD_VECTOR_URI=http://<milvus>:19530, or leave RECALLD_WORKERS=1"
+            )
+        if settings.listen.rpartition(":")[2] == "0":
+            raise ValueError("RECALLD_WORKERS > 1 needs a fixed port in RECALLD_LISTEN (the workers share it)")
     for name, value in (("RECALLD_METRICS_LISTEN", settings.metrics_listen),
                         ("RECALLD_HEALTH_LISTEN", settings.health_listen)):  # fmt: skip
         if value and not (":" in value and value.rpartition(":")[2].isdigit()):

@@ -32,6 +32,13 @@ class Metrics:
             buckets=_LATENCY, registry=r,
         )  # fmt: skip
         self.rpc_in_flight = Gauge("recalld_rpc_in_flight", "RPCs being served now", registry=r)
+        self.rpc_queued = Gauge(
+            "recalld_rpc_queued", "RPCs waiting for a slot (RECALLD_MAX_CONCURRENT_RPCS)", registry=r
+        )
+        self.rpc_rejected = Counter(
+            "recalld_rpc_rejected", "RPCs refused RESOURCE_EXHAUSTED because the waiting line was full, by method",
+            ["method"], registry=r,
+        )  # fmt: skip
         self.store_seconds = Histogram(
             "recalld_store_call_duration_seconds", "Store call latency, by store and operation", ["store", "op"],
             buckets=_LATENCY, registry=r,

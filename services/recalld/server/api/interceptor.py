@@ -76,12 +76,19 @@ Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def rewrap(
-    handler: grpc.RpcMethodHandler, *, unary: Wrap, stream: Wrap, bidi: Wrap | None = None, decode: Wrap | None = None
+    handler: grpc.RpcMethodHandler,
+    *,
+    unary: Wrap,
+    stream: Wrap,
+    bidi: Wrap | None = None,
+    client_stream: Wrap | None = None,
+    decode: Wrap | None = None,
 ) -> grpc.RpcMethodHandler:
     """``handler`` with its behaviour wrapped: ``unary`` for unary-unary methods, ``stream`` for
-    unary-stream ones written as async generators, ``bidi`` (if given) for stream-stream ones; any
-    other handler (health Watch writes through its context) is returned as it is. ``decode`` wraps
-    the request deserializer."""
+    unary-stream ones written as async generators, ``bidi`` (if given) for stream-stream ones,
+    ``client_stream`` (if given) for stream-unary ones (called like a unary behaviour, with the
+    request iterator in place of the request); any other handler (health Watch writes through its
+    context) is returned as it is. ``decode`` wraps the request deserializer."""
     deserializer = handler.request_deserializer
     if decode is not None and deserializer is not None:
         deserializer = decode(deserializer)
@@ -90,6 +97,8 @@ def rewrap(
         return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **codec)
     if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
         return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **codec)
+    if client_stream is not None and handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(client_stream(handler.stream_unary), **codec)
     if bidi is not None and handler.stream_stream is not None:
         return grpc.stream_stream_rpc_method_handler(bidi(handler.stream_stream), **codec)
     return handler
@@ -107,7 +116,12 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        return rewrap(handler, unary=partial(self._unary, details.method), stream=partial(self._stream, details.method))
+        return rewrap(
+            handler,
+            unary=partial(self._unary, details.method),
+            stream=partial(self._stream, details.method),
+            client_stream=partial(self._unary, details.method),  # Import: the stream is one call
+        )
 
     def _span(self, call: _Call) -> Any:
         service, _, name = call.method.lstrip("/").partition("/")

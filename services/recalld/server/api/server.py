@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from recalld.server.api.admission import AdmissionInterceptor
 from recalld.server.api.guard import Authenticator, GuardInterceptor, RateLimiter
 from recalld.server.api.interceptor import ObservingInterceptor
 from recalld.server.api.servicers import AdminServicer, GraphServicer, MemoryServicer
@@ -37,6 +38,7 @@ from recalld.server.config import Settings
 from recalld.server.keys import ApiKeys
 from recalld.server.metrics import MetricsServer
 from recalld.server.tracing import start_tracing
+from recalld.server.workers import is_worker, supervise
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -95,11 +97,21 @@ class RecalldServer:
         options = [
             ("grpc.max_receive_message_length", s.limits.max_request_bytes),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.so_reuseport", 0),
+            # several worker processes share the port (RECALLD_WORKERS): the kernel spreads new
+            # connections over them; one process alone must not share a port by accident
+            ("grpc.so_reuseport", 1 if s.workers > 1 else 0),
         ]
         self.authenticator = Authenticator.from_settings(s, app.control) if s.auth_enabled else None
         guard = GuardInterceptor(s, self.authenticator, RateLimiter(s))
-        self._server = grpc.aio.server(interceptors=[ObservingInterceptor(app.metrics), guard], options=options)
+        interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(app.metrics)]
+        if s.max_concurrent_rpcs > 0:
+            self.admission: AdmissionInterceptor | None = AdmissionInterceptor(
+                s.max_concurrent_rpcs, s.max_queued_rpcs, app.metrics
+            )
+            interceptors.append(self.admission)
+        else:
+            self.admission = None
+        self._server = grpc.aio.server(interceptors=[*interceptors, guard], options=options)
         self._health = health_aio.HealthServicer()
         memory_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(app), self._server)
         graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(app), self._server)
@@ -121,7 +133,7 @@ class RecalldServer:
         self._health_server: grpc.aio.Server | None = None
         self.health_port: int | None = None
         if s.health_listen:
-            self._health_server = grpc.aio.server()
+            self._health_server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if s.workers > 1 else 0)])
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._health_server)
             self.health_port = self._health_server.add_insecure_port(s.health_listen)
             if self.health_port == 0:
@@ -182,6 +194,11 @@ class RecalldServer:
 
 
 async def serve(settings: Settings) -> None:
+    if settings.workers > 1 and not is_worker():
+        status = await supervise(settings)
+        if status:
+            raise SystemExit(status)
+        return
     t0 = time.perf_counter()
     tracing = start_tracing(settings)
     server = RecalldServer(build_app(settings))
