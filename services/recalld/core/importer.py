@@ -19,6 +19,7 @@ error naming the item; every item before it is written first, nothing of it or a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -82,27 +83,34 @@ class Importer:
 
     async def run(self, items: AsyncIterable[ImportItem]) -> ImportReport:
         """Import ``items`` in order; raises the first bad item's error (its message names the
-        item and how far the import got), after the items before it are written."""
+        item and how far the import got), after the items before it are written. Batch k+1 is
+        extracted and embedded while batch k is written."""
         report = ImportReport()
         batch: list[ImportItem] = []
         seen: set[str] = set()
+        queue = _Queue(self, report, seen)
         it = aiter(items)
-        while True:
-            index = report.received
-            try:
-                item = await anext(it)
-                report.received += 1
-                self._check(item)
-            except StopAsyncIteration:
-                break
-            except RecalldError as exc:
-                await self._write(batch, seen, report)
-                raise _stopped(exc, index, getattr(exc, "source_id", ""), report) from None
-            batch.append(item)
-            if len(batch) >= self._batch_size:
-                await self._write(batch, seen, report)
-                batch = []
-        await self._write(batch, seen, report)
+        try:
+            while True:
+                index = report.received
+                try:
+                    item = await anext(it)
+                    report.received += 1
+                    self._check(item)
+                except StopAsyncIteration:
+                    break
+                except RecalldError as exc:
+                    await queue.put(batch)
+                    await queue.drain()
+                    raise _stopped(exc, index, getattr(exc, "source_id", ""), report) from None
+                batch.append(item)
+                if len(batch) >= self._batch_size:
+                    await queue.put(batch)
+                    batch = []
+            await queue.put(batch)
+            await queue.drain()
+        finally:
+            queue.cancel()
         if report.received == 0:
             raise InvalidArgument("the import stream had no items: send at least one ImportItem")
         return report
@@ -116,24 +124,20 @@ class Importer:
             exc.source_id = item.source_id  # type: ignore[attr-defined]
             raise
 
-    async def _write(self, batch: Sequence[ImportItem], seen: set[str], report: ImportReport) -> None:
-        """Write the new items of a batch: skip the imported ones, extract and embed the rest in
-        one pass each, write each through the Add path, then index the batch."""
-        if not batch:
-            return
+    async def _prepare(self, batch: Sequence[ImportItem], seen: set[str]) -> _Prepared:
+        """What a batch's writes need and the store's state does not change: which items are new
+        (an episode id is only ever written by its own item), their facts and vectors."""
         ids = [episode_id_for(i.scope, i.source_id) for i in batch]
-        existing = await self._parts.existing([i for i in ids if i not in seen])
+        fresh = [i for i in ids if i not in seen]
+        seen.update(ids)
+        existing = await self._parts.existing(fresh) if fresh else set()
         todo: list[tuple[str, ImportItem]] = []
+        taken: set[str] = set()
         for eid, item in zip(ids, batch, strict=True):
-            if eid in seen or eid in existing:
-                report.skipped_duplicates += 1
-            else:
+            if eid in fresh and eid not in existing and eid not in taken:
                 todo.append((eid, item))
-            seen.add(eid)
-        if not todo:
-            return
-        for scope in {i.scope for _, i in todo}:
-            await self._parts.check_quota(scope)
+                taken.add(eid)
+        skipped = len(batch) - len(todo)
         inferred = [i for _, i in todo if i.infer]
         extracted = iter(
             await self._parts.extract_many(
@@ -150,15 +154,24 @@ class Importer:
         ]
         texts = list(dict.fromkeys(f.text for fs in facts for f in fs))
         vectors = dict(zip(texts, np.asarray(await self._parts.embed(texts)), strict=True)) if texts else {}
+        return _Prepared(todo, facts, vectors, skipped)
+
+    async def _commit(self, prepared: _Prepared, report: ImportReport) -> None:
+        """Write each new item of a batch through the Add path, in order, then index the batch."""
+        report.skipped_duplicates += prepared.skipped
+        if not prepared.todo:
+            return
+        for scope in {i.scope for _, i in prepared.todo}:
+            await self._parts.check_quota(scope)
         twin, pending = self._parts.batch()
         try:
-            for (eid, item), item_facts in zip(todo, facts, strict=True):
+            for (eid, item), item_facts in zip(prepared.todo, prepared.facts, strict=True):
                 _, events = await add_extracted(
                     twin,
                     item.scope,
                     item.messages,
                     item_facts,
-                    vectors,
+                    prepared.vectors,
                     metadata=item.metadata,
                     reference_time=item.reference_time,
                     infer=item.infer,
@@ -170,6 +183,41 @@ class Importer:
                 report.memories_written += sum(e.event is EventKind.ADD for e in events)
         finally:
             await pending.flush()
+
+
+@dataclass(slots=True)
+class _Prepared:
+    todo: list[tuple[str, ImportItem]]
+    facts: list[list[Fact]]
+    vectors: dict[str, np.ndarray]
+    skipped: int
+
+
+class _Queue:
+    """Batches in flight: at most one prepared (or preparing) batch waits while one is written."""
+
+    def __init__(self, importer: Importer, report: ImportReport, seen: set[str]) -> None:
+        self._importer, self._report, self._seen = importer, report, seen
+        self._next: asyncio.Future[_Prepared] | None = None
+
+    async def put(self, batch: Sequence[ImportItem]) -> None:
+        """Start preparing ``batch``, and write the batch before it meanwhile."""
+        if not batch:
+            return
+        ahead = asyncio.ensure_future(self._importer._prepare(list(batch), self._seen))
+        previous, self._next = self._next, ahead
+        if previous is not None:
+            await self._importer._commit(await previous, self._report)
+
+    async def drain(self) -> None:
+        previous, self._next = self._next, None
+        if previous is not None:
+            await self._importer._commit(await previous, self._report)
+
+    def cancel(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
 
 
 def _stopped(exc: RecalldError, index: int, source_id: str, report: ImportReport) -> RecalldError:

@@ -1020,7 +1020,10 @@ async def add_extracted(
         if ttl is None and scope.run_id and p._session_ttl is not None:
             ttl = p._session_ttl
         expires_at = now + ttl if ttl is not None else None
-        resolved, aliases = await p._resolve_entities(scope, facts)
+        if any(f.triples or f.aliases for f in facts):
+            resolved, aliases = await p._resolve_entities(scope, facts)
+        else:  # no names to resolve (what _resolve_entities returns then, without its store query)
+            resolved, aliases = list(facts), {}
         episode = Episode(id=episode_id, scope=scope, messages=tuple(messages), metadata=meta,
                           reference_time=ref, created_at=now)  # fmt: skip
         ready = _Ready(vectors)
