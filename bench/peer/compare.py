@@ -489,8 +489,10 @@ def report(args: argparse.Namespace, inst: dict[str, Any], mq: dict[str, Any], m
         "- **mem0 + Qdrant** is mem0's `QdrantConfig` default for local use: `QdrantClient(path=...)`, "
         "qdrant-client's *local mode*, which is not the Qdrant server but a pure-Python/numpy re-implementation "
         "inside the client: every point in memory, persisted to a SQLite file, each search a brute-force scan "
-        "of all points with the payload filter checked in Python (no payload index in local mode: mem0 skips "
-        "creating one). Without fastembed (mem0's `extras`; its BM25 model is fetched from a model hub at run "
+        "of all points with the payload filter checked in Python, point by point (no payload index in local mode: "
+        "mem0 skips creating one), so its search time grows linearly with the whole collection, every user's "
+        "memories included, and a figure for it holds only at this table's size. "
+        "Without fastembed (mem0's `extras`; its BM25 model is fetched from a model hub at run "
         "time, not possible offline) mem0 turns keyword search off, so its Qdrant search is dense only.",
         '- **mem0 + Milvus Lite**: mem0 filters `metadata["user_id"]` on a JSON field, twice per search '
         "(dense and BM25 sparse), over the whole collection, and never flushes, so every row stays in the "
