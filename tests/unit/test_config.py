@@ -119,3 +119,16 @@ def test_known_variables_are_the_ones_load_settings_reads() -> None:
         except ValueError as exc:
             changed = name in str(exc)
         assert changed, name
+
+
+def test_workers_need_the_production_stores_and_a_fixed_port() -> None:
+    with pytest.raises(ValueError, match="RECALLD_WORKERS=2 needs the production stores"):
+        load_settings({"RECALLD_WORKERS": "2"})
+    prod = {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_VECTOR_URI": "http://milvus:19530", "RECALLD_WORKERS": "2"}
+    with pytest.raises(ValueError, match="fixed port"):
+        load_settings({**prod, "RECALLD_LISTEN": "127.0.0.1:0"})
+    assert load_settings({**prod, "RECALLD_LISTEN": "0.0.0.0:50051"}).workers == 2
+    with pytest.raises(ValueError, match="RECALLD_WORKERS=0"):
+        load_settings({"RECALLD_WORKERS": "0"})
+    with pytest.raises(ValueError, match="MAX_QUEUED"):
+        load_settings({"RECALLD_MAX_QUEUED_RPCS": "-1"})
