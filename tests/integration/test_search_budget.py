@@ -10,7 +10,9 @@ from recalld.kernel.domain import ChatMessage, FilterOp, MetadataFilter, Scope, 
 from recalld.server.app import App
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-NAMES = [f"{a}{b}" for a in ("Ka", "Lo", "Mi", "Ra", "Ven", "Tor", "Bel", "An", "Is") for b in ("mar", "do", "sun", "pe", "ju", "ost", "eli", "tor", "ven")]  # fmt: skip
+_FIRST = ("Ka", "Lo", "Mi", "Ra", "Ven", "Tor", "Bel", "An", "Is")
+_SECOND = ("mar", "do", "sun", "pe", "ju", "ost", "eli", "tor", "ven")
+NAMES = [a + b for a in _FIRST for b in _SECOND]
 
 
 async def test_filtered_graph_search_reads_past_the_cut_and_ranks_ties_by_recency(app: App) -> None:
