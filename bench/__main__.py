@@ -44,6 +44,7 @@ def main() -> int:
             "tenants-embedded",
             "tenants-fault",
             "ops",
+            "import",
         ),
         action="append",
     )
@@ -87,6 +88,7 @@ def main() -> int:
         "tenants-fault": ["bench.tenants", "--backend", "falkordb+milvus", "--fault"]
         + (["--seconds", "30"] if quick else []),
         "ops": ["bench.ops"] + (["--seconds", "10"] if quick else []),
+        "import": ["bench.importing"] + (["--messages", "200"] if quick else []),
     }
     failed = []
     for name, argv in runs.items():

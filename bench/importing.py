@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.latency import machine_lines, rss_mb, sentence
+from bench.locomo import DEFAULT_DATA as LOCOMO
 from recalld.client import Recalld
 from recalld.server.cli import read_locomo
 from tests.harness import ServerProcess
 
 RESULTS = Path(__file__).parent / "results"
-LOCOMO = Path("/work/shared/data/locomo-dev.json")
 TARGETS = {True: 500.0, False: 1500.0}
 
 
