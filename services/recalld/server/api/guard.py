@@ -249,17 +249,12 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(_OPEN):
             return handler
-        if handler.stream_unary is not None:  # Import: authorized per item as the stream is read
-            return grpc.stream_unary_rpc_method_handler(
-                self._stream_unary(method, handler.stream_unary),
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
         return rewrap(
             handler,
             unary=partial(self._unary, method),
             stream=partial(self._unary_stream, method),
             bidi=partial(self._stream_stream, method),  # reflection
+            client_stream=partial(self._stream_unary, method),  # Import: authorized per item as read
             decode=_tolerant,
         )
 
