@@ -28,7 +28,16 @@ from recalld.core.dates import resolve as resolve_time
 from recalld.core.fence import ScopeFence
 from recalld.core.indexing import Indexer
 from recalld.core.profile import ProfileValue, build_profile, is_multi
-from recalld.core.reconcile import CESSATION_VERBS, Action, Candidate, Decision, decide, is_correction, variants
+from recalld.core.reconcile import (
+    CESSATION_VERBS,
+    Action,
+    Candidate,
+    Decision,
+    canonical,
+    decide,
+    is_correction,
+    variants,
+)
 from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel.domain import (
     CURRENT,
@@ -529,20 +538,36 @@ class MemoryPipeline:
             if any(corrections)
             else _value(no_recent),
         )
-        by_subject: dict[str, set[str]] = {}
+        # Each fact's candidates are the relations a rule could use on IT (not every relation the
+        # batch's predicates found for its subject: with thousands of first-person facts that was
+        # the whole user, read and compared per fact): the same slot where the whole slot matters
+        # (a single-valued predicate, or a correction), else the same slot and object; for "I gave
+        # up X" the subject's relations to X.
+        slot: dict[tuple[str, str], list[Relation]] = {}
+        to_object: dict[tuple[str, str], set[str]] = {}
         for r in relations:
-            by_subject.setdefault(r.subject, set()).add(r.memory_id)
+            slot.setdefault((norm(r.subject), r.predicate), []).append(r)
+            to_object.setdefault((norm(r.subject), norm(r.object)), set()).add(r.memory_id)
+        per_fact: list[set[str]] = []
+        for fact, correction in zip(facts, corrections, strict=True):
+            wanted: set[str] = set()
+            for t in fact.triples:
+                subject, obj = norm(t.subject), norm(t.object)
+                whole_slot = correction or canonical(t.predicate, settings) in settings.single_valued
+                for p in variants(t.predicate, settings):
+                    wanted |= {r.memory_id for r in slot.get((subject, p), ()) if whole_slot or norm(r.object) == obj}
+                if t.predicate in CESSATION_VERBS:
+                    wanted |= to_object.get((subject, obj), set())
+            per_fact.append(wanted)
         close = {h.id for hits in neighbours for h in hits if h.score >= settings.noop_similarity}
-        wanted_ids = close | {r.memory_id for r in relations}
+        wanted_ids = close.union(*per_fact)
         current = await self._graph.get_memories(sorted(wanted_ids), scope, validity=CURRENT) if wanted_ids else {}
         current.update((m.id, m) for m in recent)
         decisions: list[Decision] = []
         considered: list[list[Candidate]] = []
-        for fact, hits, start, correction in zip(facts, neighbours, starts, corrections, strict=True):
+        for fact, hits, start, correction, wanted in zip(facts, neighbours, starts, corrections, per_fact, strict=True):
             similarity = {h.id: h.score for h in hits}
-            wanted = set(similarity)
-            for t in fact.triples:
-                wanted |= by_subject.get(norm(t.subject), set())
+            wanted |= set(similarity)
             if correction:
                 wanted |= {m.id for m in recent}
             candidates = [Candidate(current[i], similarity.get(i)) for i in sorted(wanted) if i in current]
