@@ -249,7 +249,7 @@ def profile_recalld(server_pid: int, searches: list[list[str]], address: str, li
     Returns the top frames: inclusive share of recalld's own functions, and self share of all."""
     spy = Path(sys.executable).with_name("py-spy")
     proc = subprocess.Popen([str(spy), "record", "--pid", str(server_pid), "--rate", "250", "--format", "raw",
-                             "--output", str(out), "--nonblocking"],
+                             "--output", str(out), "--nonblocking", "--full-filenames"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     time.sleep(1.0)
     with Recalld(address) as client:
@@ -278,9 +278,10 @@ def profile_recalld(server_pid: int, searches: list[list[str]], address: str, li
         for f in stack.split(";"):
             func, _, where = f.partition(" (")
             path = where.rsplit(":", 1)[0]
-            frames.append((f"{func} ({path.rsplit('/', 1)[-1]})", path))
+            frames.append((f"{func} ({path.rsplit('/recalld/', 1)[-1].rsplit('site-packages/', 1)[-1]})", path))
         own[frames[-1][0]] = own.get(frames[-1][0], 0) + count
-        for name in {name for name, path in frames if "recalld/" in path and "site-packages" not in path}:
+        ours = {name for name, path in frames if path.startswith(str(ROOT)) and "site-packages" not in path}
+        for name in ours:
             inclusive[name] = inclusive.get(name, 0) + count
     top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:12]
     top_own = sorted(own.items(), key=lambda kv: -kv[1])[:12]
