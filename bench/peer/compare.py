@@ -28,9 +28,10 @@ counted; each concurrency level has ``--conc-warmup`` uncounted seconds before i
 (bench/peer/common.py). Both embedders get the same onnxruntime thread count (``--threads``,
 default: recalld's default, 2).
 
-A full run at the defaults takes about 6-8 minutes on 2 quiet cores (mostly mem0 on Milvus
-Lite, whose searches take ~0.1-0.2 s each); ``--memories 300 --samples 50 --conc-seconds 4
---conc-warmup 1 --out /tmp/peer.md`` proves the code in about 2 minutes.
+A full run at the defaults is expected to take about 7 minutes on 2 quiet cores (8 concurrency
+windows of 18 s, ~6,000 Adds, mem0 on Milvus Lite's slow searches); it took 20 minutes at load
+average 12 on a shared machine. ``--memories 300 --samples 50 --conc-seconds 4 --conc-warmup 1
+--out /tmp/peer.md`` proves the code (about 4 minutes at that load).
 """
 
 from __future__ import annotations
@@ -375,9 +376,9 @@ def report(args: argparse.Namespace, inst: dict[str, Any], mq: dict[str, Any], m
         f"- mem0 + Milvus Lite (the store of the earlier table) vs mem0 + Qdrant: Search p50 "
         f"{mm['search']['p50']:.1f} vs {mq['search']['p50']:.1f} ms, so the earlier table compared recalld with "
         "mem0 at its slowest; this table's reference column is Qdrant.",
-        "- Concurrency on 2 cores: once both cores are busy, more clients only queue (latency grows with the "
-        "client count, throughput stays flat), and in recalld's case the bench client's own gRPC work shares "
-        "those cores with the server.",
+        "- Concurrency on 2 cores: once both cores are busy, more clients mostly queue (latency grows about "
+        "with the client count, throughput little), and in recalld's case the bench client's own gRPC work "
+        "shares those cores with the server.",
     ]
     for clients in levels:
         a, b = level_of(hyb["concurrency"], clients), level_of(mq["concurrency"], clients)
