@@ -11,6 +11,12 @@ Runs, each as its own process, writing its tables to bench/results/:
   8. bench.async_add asynchronous Add under a burst of 1,000 Adds
   9. bench.tenants   two tenants, 32 clients, auth on, both backends; the Milvus fault run
  10. bench.ops       a /metrics scrape after a short load
+ 11. bench.importing the Import RPC: messages/s with and without extraction, resend
+ 12. bench.load      32 clients, 80/20 Search/Add on 1,400-memory scopes: embedded, FalkorDB + Milvus,
+                     and 2 worker processes
+ 13. bench.peruser   Search cost at 100, 1,000, 10,000 memories in one user's scope
+ 14. bench.million   1M memories on FalkorDB + Milvus server (HNSW): load rate, latency, RSS, disk
+                     (about an hour or more on 2 cores)
 The container image's size and build time come from `make image` (bench/results/image-*.md).
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
@@ -45,6 +51,11 @@ def main() -> int:
             "tenants-fault",
             "ops",
             "import",
+            "load",
+            "load-servers",
+            "load-workers",
+            "peruser",
+            "million",
         ),
         action="append",
     )
@@ -57,7 +68,7 @@ def main() -> int:
         "backends": ["bench.latency", "--backend", "falkordb+milvus"]
         + (["--memories", "500", "--users", "10", "--samples", "30"] if quick else []),
         "peer": ["bench.peer.compare"]
-        + (["--memories", "300", "--samples", "30"] if quick else ["--memories", "2000"]),
+        + (["--memories", "300", "--samples", "30", "--conc-seconds", "4", "--conc-warmup", "1"] if quick else []),
         "locomo": ["bench.locomo"],
         "writes": ["bench.writes"] + (["--memories", "300", "--samples", "30", "--race-rounds", "2"] if quick else []),
         "writes-servers": ["bench.writes", "--backend", "falkordb+milvus"]
@@ -89,6 +100,18 @@ def main() -> int:
         + (["--seconds", "30"] if quick else []),
         "ops": ["bench.ops"] + (["--seconds", "10"] if quick else []),
         "import": ["bench.importing"] + (["--messages", "200"] if quick else []),
+        "load": ["bench.load"] + (["--seconds", "10", "--users", "2", "--per-user", "200"] if quick else []),
+        "load-servers": ["bench.load", "--backend", "falkordb+milvus"]
+        + (["--seconds", "10", "--users", "2", "--per-user", "200"] if quick else []),
+        "load-workers": ["bench.load", "--backend", "falkordb+milvus", "--workers", "2"]
+        + (["--seconds", "10", "--users", "2", "--per-user", "200"] if quick else []),
+        "peruser": ["bench.peruser"] + (["--sizes", "100,500", "--samples", "30"] if quick else []),
+        "million": ["bench.million"]  # defaults: 1M memories, checkpoints at 100k and 300k
+        + (
+            ["--memories", "5000", "--users", "50", "--large-size", "500", "--checkpoints", "1000", "--pool", "1000"]
+            if quick
+            else []
+        ),
     }
     failed = []
     for name, argv in runs.items():

@@ -325,7 +325,11 @@ class HybridRetriever:
             if allowed is not None:
                 graph_cands = {k: v for k, v in graph_cands.items() if k in allowed}
 
-        memories = await self._fetch(scope, vector_hits, graph_cands, limit, filters, time_range, validity)
+        # GRAPH mode and rank fusion break graph-score ties by recency: they need the tied ones read
+        by_recency = mode is SearchMode.GRAPH or (mode is SearchMode.HYBRID and self._s.fusion is FusionMethod.RRF)
+        memories = await self._fetch(
+            scope, vector_hits, graph_cands, limit, filters, time_range, validity, ties=by_recency
+        )
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
         with _tracer.start_as_current_span("fusion"):
@@ -353,10 +357,13 @@ class HybridRetriever:
         filters: Sequence[MetadataFilter],
         time_range: TimeRange | None,
         validity: Validity,
+        *,
+        ties: bool,
     ) -> dict[str, Memory]:
         """The candidates that can rank, read from the system of record (which applies scope,
         filters, time range and validity): every vector hit, and the graph-only candidates best
-        first until ``_margin(limit)`` of them pass (ties at the cut included, up to a bound).
+        first until ``_margin(limit)`` of them pass (with ``ties``, those tied with the last one
+        too, up to a bound; score fusion breaks ties by id, as this order does).
 
         A walk from a hub (the user's own node links to every first-person fact) reaches up to
         ``max_paths`` memories; reading them all made a Search cost grow with the user's memory.
@@ -375,7 +382,7 @@ class HybridRetriever:
             more = await self._graph.get_memories(chunk, scope, filters, time_range, validity)
             memories.update(more)
             passed += len(more)
-        if fetched < len(order):  # equal scores at the cut: fusion's tie-breaks need them all
+        if ties and fetched < len(order):  # equal scores at the cut: recency decides among them
             cut = graph_cands[order[fetched - 1]].score
             ties = [m for m in order[fetched : fetched + 4 * want] if graph_cands[m].score == cut]
             if ties:
