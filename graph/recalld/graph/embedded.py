@@ -1475,16 +1475,25 @@ def _validity_sql(validity: Validity | None) -> tuple[str, list[Any]]:
 
 def _edge_filter(scope: Scope, validity: Validity) -> Callable[[Mapping[str, Any]], bool]:
     """Mirrored edges a walk may follow: visible in the scope and valid per ``validity``."""
+    # the mirror walked is the scope's namespace: with a user-only filter every edge in it is visible
+    own_namespace = scope.filter_items() == [("user_id", scope.user_id)]
+    visible: Callable[[Mapping[str, Any]], bool] = _always if own_namespace else lambda d: scope.contains(d["scope"])
     if validity.include_retired:
-        return lambda d: scope.contains(d["scope"])
+        return visible
     if validity.as_of is not None:
         t = _ts(validity.as_of)
         return lambda d: (
-            scope.contains(d["scope"])
+            visible(d)
             and (d["valid_from"] is None or d["valid_from"] <= t)
             and (d["valid_to"] is None or d["valid_to"] > t)
         )
-    return lambda d: scope.contains(d["scope"]) and d["valid_to"] is None
+    if visible is _always:
+        return lambda d: d["valid_to"] is None
+    return lambda d: d["valid_to"] is None and visible(d)
+
+
+def _always(_: Mapping[str, Any]) -> bool:
+    return True
 
 
 def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:
