@@ -384,9 +384,9 @@ class HybridRetriever:
             passed += len(more)
         if ties and fetched < len(order):  # equal scores at the cut: recency decides among them
             cut = graph_cands[order[fetched - 1]].score
-            ties = [m for m in order[fetched : fetched + 4 * want] if graph_cands[m].score == cut]
-            if ties:
-                memories.update(await self._graph.get_memories(ties, scope, filters, time_range, validity))
+            tied = [m for m in order[fetched : fetched + 4 * want] if graph_cands[m].score == cut]
+            if tied:
+                memories.update(await self._graph.get_memories(tied, scope, filters, time_range, validity))
         return memories
 
     def _fuse(

@@ -160,6 +160,11 @@ def lemma(t: Token) -> str:
     return base
 
 
+def _distilled(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages facts are taken from: user messages and any with a name, not empty."""
+    return [m for m in messages if (m.name or m.role.lower() == "user") and m.content.strip()]
+
+
 def _sentences(doc: Doc) -> Iterator[Span]:
     """spaCy's sentences, also split after ``. ! ?`` before a capital ("Hi! I live...")."""
     for sent in doc.sents:
@@ -341,13 +346,17 @@ class SpacyExtractor:
     # -- extraction ---------------------------------------------------------
 
     def extract_sync(self, messages: Sequence[ChatMessage], *, default_speaker: str) -> list[Fact]:
-        kept = [m for m in messages if (m.name or m.role.lower() == "user") and m.content.strip()]
+        kept = _distilled(messages)
         with self._lock:
             docs = list(self._nlp.pipe(m.content for m in kept))
+        return self._facts(kept, docs, default_speaker)
+
+    def _facts(self, messages: Sequence[ChatMessage], docs: Sequence[Doc], default_speaker: str) -> list[Fact]:
+        """The facts of one request's parsed messages (names and antecedents carry over)."""
         known: dict[str, str] = {}
         facts: list[Fact] = []
         antecedent = ""
-        for message, doc in zip(kept, docs, strict=True):
+        for message, doc in zip(messages, docs, strict=True):
             speaker = message.name or default_speaker
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
@@ -364,25 +373,14 @@ class SpacyExtractor:
         return await asyncio.to_thread(self.extract_many_sync, requests)
 
     def extract_many_sync(self, requests: Sequence[tuple[Sequence[ChatMessage], str]]) -> list[list[Fact]]:
-        kept = [[m for m in msgs if (m.name or m.role.lower() == "user") and m.content.strip()] for msgs, _ in requests]
+        kept = [_distilled(msgs) for msgs, _ in requests]
         with self._lock:
-            docs = iter(list(self._nlp.pipe((m.content for ms in kept for m in ms), batch_size=256)))
+            docs = list(self._nlp.pipe((m.content for ms in kept for m in ms), batch_size=256))
         out: list[list[Fact]] = []
+        at = 0
         for ms, (_, default_speaker) in zip(kept, requests, strict=True):
-            known: dict[str, str] = {}
-            facts: list[Fact] = []
-            antecedent = ""
-            for message in ms:
-                doc = next(docs)
-                speaker = message.name or default_speaker
-                ents = {t.i: e for e in doc.ents for t in e}
-                for sent in _sentences(doc):
-                    if _is_trivial(sent):
-                        continue
-                    fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
-                    facts.append(fact)
-                    antecedent = _next_antecedent(fact, antecedent)
-            out.append(facts)
+            out.append(self._facts(ms, docs[at : at + len(ms)], default_speaker))
+            at += len(ms)
         return out
 
     def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
