@@ -29,21 +29,15 @@ import grpc
 from bench.latency import RESULTS, backend_env, machine_lines, pct, rss_mb
 from bench.peruser import QUERIES, fact
 from recalld.client import Recalld, RecalldError
-from tests.harness import ServerProcess, free_port
+from tests.harness import ServerProcess, children, free_port
 
 
 def tree_rss_mb(pid: int) -> float:
     """RSS of a process and all its descendants (workers, Milvus Lite), MB."""
-    parents: dict[int, int] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError):
-                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    tree, frontier = {pid}, [pid]
+    tree, frontier = [pid], [pid]
     while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parents.items() if pp == p and c not in tree]
-        tree.update(kids)
+        kids = children(frontier.pop())
+        tree += kids
         frontier += kids
     return sum(rss_mb(p) for p in tree if Path(f"/proc/{p}").exists())
 

@@ -44,6 +44,7 @@ from bench.latency import QUERIES, RESULTS, machine_lines, pct, sentence
 from recalld.client import AsyncRecalld, NotFound, RecalldError, RetryPolicy, VerifyReport
 from tests.e2e.secure import SecureServer
 from tests.harness import FalkorDBServer, MilvusServerProcess
+from tests.harness import children as harness_children
 
 TENANTS = ("tenant-a", "tenant-b")
 USERS = [f"user-{i:02d}" for i in range(20)]  # the same user ids in both tenants
@@ -71,7 +72,7 @@ class MilvusOutage:
         self.milvus = milvus
         child = milvus.proc.pid  # the wrapper, or the binary itself once restarted here
         if _cmdline(child)[-2:] != ["run", "standalone"]:
-            children = _children(child)
+            children = harness_children(child)
             if len(children) != 1:
                 raise RuntimeError(f"expected one Milvus child process of {child}, found {children}")
             child = children[0]
@@ -118,13 +119,6 @@ class MilvusOutage:
 
 def _cmdline(pid: int) -> list[str]:
     return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
 
 
 # -- the load -------------------------------------------------------------------------------------

@@ -237,6 +237,17 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         proc.wait()
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (none once it is gone)."""
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(c) for c in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        return []
+    return sorted(out)
+
+
 def free_port() -> int:
     import socket
 

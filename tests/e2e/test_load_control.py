@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from recalld.client import Recalld, RecalldError
 from tests.conftest import backend_env
-from tests.harness import ServerProcess, free_port
+from tests.harness import ServerProcess, children, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -59,18 +59,6 @@ def test_past_the_waiting_line_calls_are_refused_at_once_and_write_nothing(tmp_p
                 assert (len(stored) == 0) == (u in refused), (u, len(stored))
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except OSError:
-                continue
-    return sorted(out)
-
-
 def _rpc_count(port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         text = r.read().decode()
@@ -93,9 +81,9 @@ def test_workers_share_the_port_and_are_replaced_and_stopped(tmp_path: Path, req
     server = ServerProcess(tmp_path / "data", env=env).start()
     try:
         deadline = time.monotonic() + 60
-        while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
+        while len(children(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        workers = _children(server.pid)
+        workers = children(server.pid)
         assert len(workers) == 2
 
         def use(k: int) -> None:
@@ -115,7 +103,7 @@ def test_workers_share_the_port_and_are_replaced_and_stopped(tmp_path: Path, req
         os.kill(workers[0], signal.SIGKILL)  # a worker dies: the supervisor starts another
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            now = _children(server.pid)
+            now = children(server.pid)
             if len(now) == 2 and workers[0] not in now:
                 break
             time.sleep(0.2)
@@ -135,6 +123,6 @@ def test_workers_share_the_port_and_are_replaced_and_stopped(tmp_path: Path, req
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         code = server.proc.wait(90)
-        left = _children(server.pid)
+        left = children(server.pid)
     assert code == 0
     assert left == []

@@ -223,12 +223,8 @@ class MemoryPipeline:
         ``importance`` (0..1) and ``ttl`` apply to every memory the Add makes; memories of a run
         without a ``ttl`` expire after the session lifetime. ``episode_id``: the id to record the
         Add under (an asynchronous Add's operation id), else a new one."""
-        meta = dict(metadata or {})
         now = datetime.now(UTC)
         ref = reference_time or now
-        if ttl is None and scope.run_id and self._session_ttl is not None:
-            ttl = self._session_ttl
-        expires_at = now + ttl if ttl is not None else None
 
         # Most chat turns are one sentence, and a one-sentence message is its own fact: embed it
         # (and look up its neighbours) while spaCy parses, instead of after.
@@ -252,10 +248,29 @@ class MemoryPipeline:
             id=episode_id or str(uuid.uuid4()),
             scope=scope,
             messages=tuple(messages),
-            metadata=meta,
+            metadata=dict(metadata or {}),
             reference_time=ref,
             created_at=now,
         )
+        return await self._write_episode(episode, facts, aliases, ahead, infer=infer, importance=importance, ttl=ttl)
+
+    async def _write_episode(
+        self,
+        episode: Episode,
+        facts: Sequence[Fact],
+        aliases: dict[str, str],
+        ahead: _Ahead | None,
+        *,
+        infer: bool,
+        importance: float | None,
+        ttl: timedelta | None,
+    ) -> tuple[str, list[MemoryEvent]]:
+        """Decide and write an episode's facts; if a memory it retires changed meanwhile, decide
+        again (the vectors found ahead are used on the first attempt only). Memories of a run
+        without a ``ttl`` expire after the session lifetime."""
+        if ttl is None and episode.scope.run_id and self._session_ttl is not None:
+            ttl = self._session_ttl
+        expires_at = episode.created_at + ttl if ttl is not None else None
         for attempt in range(1, _ADD_ATTEMPTS + 1):
             try:
                 return episode.id, await self._add_once(
@@ -299,8 +314,8 @@ class MemoryPipeline:
         taught: dict[str, str] = {}
         for f in facts:
             taught.update(f.aliases)
-        names = {x for f in facts for t in f.triples for x in (t.subject, t.object)}
-        known = await self._graph.resolve_aliases(scope, sorted(n for n in names if n not in taught))
+        names = sorted({x for f in facts for t in f.triples for x in (t.subject, t.object)} - taught.keys())
+        known = await self._graph.resolve_aliases(scope, names) if names else {}
         known.update(taught)
         lookup = {norm(k): v for k, v in known.items() if norm(k) != norm(v)}
         if not lookup:
@@ -1039,26 +1054,10 @@ async def add_extracted(
     caller's (the importer checks each item when it arrives and the quota once per batch)."""
     p = pipeline
     async with p._fence.writing(scope):
-        meta = dict(metadata or {})
         now = datetime.now(UTC)
-        ref = reference_time or now
-        if ttl is None and scope.run_id and p._session_ttl is not None:
-            ttl = p._session_ttl
-        expires_at = now + ttl if ttl is not None else None
-        if any(f.triples or f.aliases for f in facts):
-            resolved, aliases = await p._resolve_entities(scope, facts)
-        else:  # no names to resolve (what _resolve_entities returns then, without its store query)
-            resolved, aliases = list(facts), {}
-        episode = Episode(id=episode_id, scope=scope, messages=tuple(messages), metadata=meta,
-                          reference_time=ref, created_at=now)  # fmt: skip
-        ready = _Ready(vectors)
-        for attempt in range(1, _ADD_ATTEMPTS + 1):
-            try:
-                return episode.id, await p._add_once(
-                    episode, resolved, aliases, reconcile=infer, ahead=ready if attempt == 1 else None,
-                    importance=0.5 if importance is None else importance, expires_at=expires_at,
-                )  # fmt: skip
-            except Conflict:
-                if attempt == _ADD_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
+        resolved, aliases = await p._resolve_entities(scope, facts)
+        episode = Episode(id=episode_id, scope=scope, messages=tuple(messages), metadata=dict(metadata or {}),
+                          reference_time=reference_time or now, created_at=now)  # fmt: skip
+        return await p._write_episode(
+            episode, resolved, aliases, _Ready(vectors), infer=infer, importance=importance, ttl=ttl
+        )
