@@ -402,10 +402,14 @@ OPTIONAL MATCH (e)-[x:REL]-()
 WITH e, count(x) AS degree WHERE degree = 0
 RETURN e.namespace AS namespace, e.name AS name"""
 
+# The WITH makes the entity key a value before the second MATCH: FalkorDB plans
+# ``MATCH (e:Entity {key: a.entity_key})`` as a hash join against every Entity node
+# (tests/contract/test_falkordb_plans.py).
 RESOLVE_ALIASES = """
 UNWIND $keys AS k
 MATCH (a:Alias {key: k})
-MATCH (e:Entity {key: a.entity_key})
+WITH k, a.entity_key AS ek
+MATCH (e:Entity {key: ek})
 RETURN k AS key, e.name AS name"""
 
 ENTITY_ALIASES = """
