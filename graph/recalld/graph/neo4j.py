@@ -3,7 +3,11 @@
 Every query runs in a managed transaction (``execute_write`` / ``execute_read``), which the
 driver retries on transient errors and lost leaders; each GraphStore write is one statement, so
 one transaction. Works with Neo4j 5 Community, Enterprise and Aura: no APOC, no GDS. The schema
-(uniqueness constraints and indexes) is created with ``IF NOT EXISTS`` at open.
+(uniqueness constraints, indexes and the full-text index) is created with ``IF NOT EXISTS`` at open.
+
+Lexical search: the full-text index ``recalld_memory_text`` on Memory.text (Lucene, English
+analyzer), one Lucene query of the terms ORed (:func:`lucene_query`); Lucene sums the BM25 scores
+of the terms a memory matches.
 
 ``uri`` picks transport and TLS: ``neo4j://`` (routing) or ``bolt://`` (direct), ``+s`` for TLS
 with a verified certificate (``neo4j+s://``, what Aura uses), ``+ssc`` for self-signed.
@@ -11,10 +15,45 @@ with a verified certificate (``neo4j+s://``, what Aura uses), ``+ssc`` for self-
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from recalld.graph.cypher import CypherGraphStore, Query, Row, neo4j_schema
+from recalld.graph.cypher import (
+    NEO4J_FULLTEXT_CALL,
+    CypherGraphStore,
+    FullText,
+    Query,
+    Row,
+    neo4j_schema,
+)
 from recalld.kernel.errors import Unavailable
+
+# Lucene's classic query syntax: every character with a meaning (``&&``/``||`` escaped one by one).
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def lucene_query(terms: Sequence[str]) -> str:
+    """The Lucene query for "any of ``terms``": each term a quoted phrase (so AND/OR/NOT in a term
+    are words, and a term of several words is a phrase) with every special character
+    backslash-escaped inside it, control characters as spaces; joined with `` OR ``. Terms without
+    a letter or digit (the analyzer would make nothing of them) and repeats (compared
+    case-insensitively) are left out; "" when none is left."""
+    kept: dict[str, str] = {}
+    for term in terms:
+        if any(c.isalnum() for c in term):
+            clean = _CONTROL.sub(" ", term)
+            kept.setdefault(clean.lower(), '"' + _LUCENE_SPECIAL.sub(r"\\\1", clean) + '"')
+    return " OR ".join(kept.values())
+
+
+def _lucene_queries(terms: Sequence[str]) -> list[str]:
+    query = lucene_query(terms)
+    return [query] if query else []
+
+
+NEO4J_FULLTEXT = FullText(NEO4J_FULLTEXT_CALL, _lucene_queries)
 
 
 class Neo4jRunner:
@@ -80,4 +119,6 @@ class Neo4jGraphStore(CypherGraphStore):
     """The GraphStore on a Neo4j 5 server or Aura."""
 
     def __init__(self, *, uri: str, user: str = "", password: str = "", database: str | None = None) -> None:
-        super().__init__(runner=Neo4jRunner(uri=uri, user=user, password=password, database=database))
+        super().__init__(
+            runner=Neo4jRunner(uri=uri, user=user, password=password, database=database), fulltext=NEO4J_FULLTEXT
+        )

@@ -178,6 +178,22 @@ class GraphStore(Protocol):
         """Active memories among ``ids`` that match scope, filters, time range and ``validity``
         (None: current and retired alike)."""
 
+    async def lexical_search(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+        validity: Validity | None = None,
+    ) -> list[tuple[str, float]]:
+        """Memories in the scope whose text matches any of ``terms`` (OR), best first, as
+        (memory id, score) with score > 0, higher better (BM25 or the store's full-text score;
+        only the order within one call is meaningful). Applied inside the store, before the
+        limit: scope, metadata filters, time range and validity exactly as get_memories applies
+        them, and only active memories. ``terms`` are plain words chosen by the caller (stop words
+        already removed); the store escapes them for its query language. Empty terms -> []."""
+
     async def get_all(self, ids: Sequence[str]) -> list[Memory]:
         """Active memories among ``ids`` whatever their scope (operator use only)."""
 
