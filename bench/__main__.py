@@ -17,6 +17,8 @@ Runs, each as its own process, writing its tables to bench/results/:
  13. bench.peruser   Search cost at 100, 1,000, 10,000 memories in one user's scope
  14. bench.million   1M memories on FalkorDB + Milvus server (HNSW): load rate, latency, RSS, disk
                      (about an hour or more on 2 cores)
+ 15. bench.ablation  LoCoMo with each retriever on and off; fusion weights by cross-validation
+ 16. bench.plots     PNGs of the 1M, per-user and load tables (drawn from the Markdown results)
 The container image's size and build time come from `make image` (bench/results/image-*.md).
 
 ``--quick`` shrinks every size (a smoke run, minutes instead of the better part of an hour).
@@ -56,6 +58,8 @@ def main() -> int:
             "load-workers",
             "peruser",
             "million",
+            "ablation",
+            "plots",
         ),
         action="append",
     )
@@ -112,6 +116,9 @@ def main() -> int:
             if quick
             else []
         ),
+        "ablation": ["bench.ablation"]
+        + (["--conversation", "conv-30", "--no-ablation", "--grid", "0.1"] if quick else []),
+        "plots": ["bench.plots"],
     }
     failed = []
     for name, argv in runs.items():

@@ -67,10 +67,12 @@ async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) ->
             assert (got.valid_from, got.valid_to, got.confirmations, got.confirmed_at) == (WHEN, None, 1, WHEN)
             assert set(await store.get_memories([mid], ALICE, validity=CURRENT)) == {mid}
             assert (history[0].actor, history[0].episode_id, history[0].old_triples) == ("system", "e", ())
+            # schema 5: the full-text index was built from the rows already there
+            assert [m for m, _ in await store.lexical_search(ALICE, ["siamese"], 5)] == [mid]
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     # schema 4: the control plane and erasure records, empty
     assert db.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM erasures").fetchone()[0] == 0

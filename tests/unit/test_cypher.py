@@ -612,7 +612,8 @@ async def test_control_plane_rows_are_read_by_alias() -> None:
 
 def test_neo4j_schema_is_idempotent() -> None:
     ddl = cypher.neo4j_schema()
-    assert ddl and all(re.match(r"CREATE (CONSTRAINT|INDEX) recalld_\w+ IF NOT EXISTS FOR ", s) for s in ddl)
+    pattern = r"CREATE (CONSTRAINT|INDEX|FULLTEXT INDEX) recalld_\w+ IF NOT EXISTS FOR "
+    assert ddl and all(re.match(pattern, s) for s in ddl)
     assert len({s.split()[2] for s in ddl}) == len(ddl)  # unique names
 
 

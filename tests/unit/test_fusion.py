@@ -67,3 +67,45 @@ def test_weighted_fusion_edge_cases() -> None:
     assert [(f.id, f.score) for f in clamped] == [("big", 1.0), ("neg", 0.0)]
     with pytest.raises(ValueError):
         weighted_score_fusion({"a": 1.0}, {}, alpha=-1)
+
+
+def test_boosted_fusion_adds_each_retrievers_normalized_score() -> None:
+    from recalld.core.fusion import boosted_score_fusion
+
+    vector = {"a": 0.8, "b": 0.6, "c": 0.5}
+    graph = {"b": 2.0, "g": 4.0}
+    lexical = {"c": 10.0, "x": 5.0}
+    fused = {
+        f.id: f
+        for f in boosted_score_fusion(vector, {"graph": graph, "lexical": lexical}, {"graph": 0.2, "lexical": 0.3})
+    }
+    total = 1.5
+    assert fused["a"].score == pytest.approx(0.8 / total)
+    assert fused["b"].score == pytest.approx((0.6 + 0.2 * 0.5) / total)
+    assert fused["c"].score == pytest.approx((0.5 + 0.3 * 1.0) / total)
+    # found by one other retriever only: the weakest cosine, plus its boost
+    assert fused["g"].score == pytest.approx((0.5 + 0.2) / total)
+    assert fused["x"].score == pytest.approx((0.5 + 0.3 * 0.5) / total)
+    assert fused["c"].sources == ("vector", "lexical")
+    assert fused["x"].sources == ("lexical",)
+    assert [
+        f.id for f in boosted_score_fusion(vector, {"graph": graph, "lexical": lexical}, {"graph": 0.2, "lexical": 0.3})
+    ] == ["a", "c", "b", "g", "x"]  # equal scores: by id
+
+
+def test_boosted_fusion_with_a_zero_alpha_ignores_that_retriever() -> None:
+    from recalld.core.fusion import boosted_score_fusion
+
+    vector = {"a": 0.9, "b": 0.1}
+    fused = boosted_score_fusion(vector, {"graph": {}, "lexical": {"b": 1.0}}, {"graph": 0.15, "lexical": 0.0})
+    assert [f.id for f in fused] == ["a", "b"]
+    assert fused[1].score == pytest.approx(0.1 / 1.15)
+
+
+def test_two_list_score_fusion_is_the_boosted_one() -> None:
+    from recalld.core.fusion import boosted_score_fusion
+
+    vector, graph = {"a": 0.7, "b": 0.4}, {"b": 3.0, "z": 1.0}
+    old = weighted_score_fusion(vector, graph, alpha=0.15)
+    new = boosted_score_fusion(vector, {"graph": graph}, {"graph": 0.15})
+    assert old == new

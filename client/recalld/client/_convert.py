@@ -67,7 +67,11 @@ _EVENTS = {
     memory_pb2.EVENT_NOOP: "noop",
     memory_pb2.EVENT_INVALIDATE: "invalidate",
 }
-_RETRIEVERS = {memory_pb2.RETRIEVER_VECTOR: "vector", memory_pb2.RETRIEVER_GRAPH: "graph"}
+_RETRIEVERS = {
+    memory_pb2.RETRIEVER_VECTOR: "vector",
+    memory_pb2.RETRIEVER_GRAPH: "graph",
+    memory_pb2.RETRIEVER_LEXICAL: "lexical",
+}
 _STATES = {common_pb2.MEMORY_STATE_ACTIVE: "active", common_pb2.MEMORY_STATE_DELETED: "deleted"}
 _ADD_MODES: dict[str, memory_pb2.AddMode] = {"sync": memory_pb2.ADD_MODE_SYNC, "async": memory_pb2.ADD_MODE_ASYNC}
 _LEVELS: dict[str, common_pb2.Level] = {

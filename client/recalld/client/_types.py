@@ -167,9 +167,9 @@ class GraphPath:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """A memory found by search. ``retrievers``: which found it ("vector", "graph"); ``paths``: the
-    graph walks that led to it, best first; ``vector_score``: cosine similarity, or None when the
-    vector retriever did not find it. ``score = relevance * weight``: the retrievers' fused
+    """A memory found by search. ``retrievers``: which found it ("vector", "graph", "lexical");
+    ``paths``: the graph walks that led to it, best first; ``vector_score``: cosine similarity, or
+    None when the vector retriever did not find it. ``score = relevance * weight``: the retrievers' fused
     relevance and the decay weight (0..1, from age, use and importance). ``level``: where the
     memory sits relative to the reading agent ("user", "session", "agent" or "shared")."""
 

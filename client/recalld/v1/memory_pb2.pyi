@@ -52,6 +52,7 @@ class Retriever(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RETRIEVER_UNSPECIFIED: _ClassVar[Retriever]
     RETRIEVER_VECTOR: _ClassVar[Retriever]
     RETRIEVER_GRAPH: _ClassVar[Retriever]
+    RETRIEVER_LEXICAL: _ClassVar[Retriever]
 
 class OperationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -84,6 +85,7 @@ FILTER_OP_IN: FilterOp
 RETRIEVER_UNSPECIFIED: Retriever
 RETRIEVER_VECTOR: Retriever
 RETRIEVER_GRAPH: Retriever
+RETRIEVER_LEXICAL: Retriever
 OPERATION_STATUS_UNSPECIFIED: OperationStatus
 OPERATION_STATUS_PENDING: OperationStatus
 OPERATION_STATUS_RUNNING: OperationStatus

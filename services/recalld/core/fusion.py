@@ -44,6 +44,53 @@ def reciprocal_rank_fusion(
     return [Fused(d, scores[d] / best, tuple(sources[d])) for d in order]
 
 
+def boosts(scores: Mapping[str, Mapping[str, float]], alphas: Mapping[str, float]) -> dict[str, float]:
+    """``sum over retrievers r of alpha_r * score_r(d) / max(score_r)`` for every id any of them
+    found: what score fusion adds to an item's cosine. Scores are any non-negative relevance;
+    a retriever without an alpha (or with 0) adds nothing."""
+    out: dict[str, float] = {}
+    for name, found in scores.items():
+        alpha = alphas.get(name, 0.0)
+        if alpha < 0:
+            raise ValueError("alphas must be >= 0")
+        top = max(found.values(), default=0.0)
+        scale = alpha / top if top > 0 else 0.0
+        for doc, v in found.items():
+            out[doc] = out.get(doc, 0.0) + scale * max(v, 0.0)
+    return out
+
+
+def boosted_score_fusion(
+    vector: Mapping[str, float],
+    others: Mapping[str, Mapping[str, float]],
+    alphas: Mapping[str, float],
+    *,
+    floor: float | None = None,
+) -> list[Fused]:
+    """Score fusion: ``(cosine + boosts) / (1 + sum of alphas)`` (see :func:`boosts`).
+
+    Vector scores are cosine similarities (clamped to [0, 1]); every other retriever (graph
+    walks, lexical matches) promotes what it found by its normalized score times its alpha. An
+    id no vector hit has is given the ``floor`` cosine (default: the lowest vector score, i.e. "no
+    better than the last vector candidate"), so the other retrievers lift memories the vector
+    search ranked low or missed without letting them jump ahead on one signal alone. Unlike rank
+    fusion, a strong vector hit keeps its lead over an item that every retriever found weakly.
+    Ties break by id. ``sources``: "vector" first, then the others in input order."""
+    if any(a < 0 for a in alphas.values()):
+        raise ValueError("alphas must be >= 0")
+    clamp = {k: min(max(v, 0.0), 1.0) for k, v in vector.items()}
+    base = floor if floor is not None else (min(clamp.values()) if clamp else 0.0)
+    extra = boosts(others, alphas)
+    total = 1.0 + sum(alphas.get(name, 0.0) for name in others)
+    scores: dict[str, float] = {}
+    for doc in dict.fromkeys([*vector, *extra]):
+        scores[doc] = (clamp.get(doc, base) + extra.get(doc, 0.0)) / total
+    order = sorted(scores, key=lambda d: (-scores[d], d))
+    names = ["vector", *others]
+    found = {"vector": vector, **others}
+    return [Fused(d, scores[d], tuple(n for n in names if d in found[n])) for d in order]
+
+
 def weighted_score_fusion(
     vector: Mapping[str, float],
     graph: Mapping[str, float],
@@ -51,28 +98,8 @@ def weighted_score_fusion(
     alpha: float = 0.15,
     floor: float | None = None,
 ) -> list[Fused]:
-    """Score fusion: ``cosine + alpha * graph / max(graph)``, divided by ``1 + alpha``.
-
-    Vector scores are cosine similarities (clamped to [0, 1]); graph scores are
-    any non-negative relevance. An id found only by the graph is given the
-    ``floor`` cosine (default: the lowest vector score, i.e. "no better than the
-    last vector candidate"), so the graph promotes memories the vector search
-    ranked low or missed without letting them jump ahead on structure alone.
-    Unlike rank fusion, a strong vector hit keeps its lead over an item that
-    both retrievers found weakly. Ties break by id.
-    """
+    """Score fusion of the vector and graph retrievers alone: ``cosine + alpha * graph /
+    max(graph)``, divided by ``1 + alpha`` (:func:`boosted_score_fusion` with one other list)."""
     if alpha < 0:
         raise ValueError("alpha must be >= 0")
-    clamp = {k: min(max(v, 0.0), 1.0) for k, v in vector.items()}
-    base = floor if floor is not None else (min(clamp.values()) if clamp else 0.0)
-    top = max(graph.values(), default=0.0)
-    scores: dict[str, float] = {}
-    sources: dict[str, tuple[str, ...]] = {}
-    both, vector_only, graph_only = ("vector", "graph"), ("vector",), ("graph",)
-    scale = alpha / top if top > 0 else 0.0
-    for doc in dict.fromkeys([*vector, *graph]):
-        in_graph = doc in graph
-        scores[doc] = (clamp.get(doc, base) + scale * graph[doc] if in_graph else clamp[doc]) / (1.0 + alpha)
-        sources[doc] = (both if doc in vector else graph_only) if in_graph else vector_only
-    order = sorted(scores, key=lambda d: (-scores[d], d))
-    return [Fused(d, scores[d], sources[d]) for d in order]
+    return boosted_score_fusion(vector, {"graph": graph}, {"graph": alpha}, floor=floor)

@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 
 from opentelemetry import trace
 
-from recalld.core.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fusion
+from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
 from recalld.core.profile import decay_weight, half_lives
 from recalld.core.settings import DecaySettings, FusionMethod, Limits, SearchSettings
@@ -236,10 +237,11 @@ class HybridRetriever:
 
         now = datetime.now(UTC)
         at = validity.as_of or now
+        words = self._lexical_words(query, linked) if mode is SearchMode.HYBRID and self._s.lexical else []
         per_view = await asyncio.gather(
             *(
                 self._search_view(
-                    view, qvec, linked, analysis.terms, limit, filters, mode, time_range, validity, attributes
+                    view, qvec, linked, analysis.terms, words, limit, filters, mode, time_range, validity, attributes
                 )
                 for view in views
             )
@@ -257,6 +259,18 @@ class HybridRetriever:
                     best[h.memory.id] = hit
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
         return [h for h in ranked if h.score >= threshold][:limit]
+
+    def _lexical_words(self, query: str, linked: Sequence[str]) -> list[str]:
+        """The query's content words for the full-text retriever. Names that link to graph
+        entities are left out unless ``lexical_linked`` (as the vector query leaves them out): a
+        name matches every memory that merely mentions the person, and the graph walks from it
+        already; the query is kept whole when nothing else would remain."""
+        words = lexical_terms(query)
+        if self._s.lexical_linked or not linked:
+            return words
+        names = {w for n in linked for w in lexical_terms(n)}
+        rest = [w for w in words if w not in names]
+        return rest or words
 
     async def views(self, scope: Scope, levels: Sequence[Level]) -> list[Scope]:
         """The read scopes a search over ``levels`` merges: the user's shared memories (no agent,
@@ -293,6 +307,7 @@ class HybridRetriever:
         qvec: Sequence[float] | None,
         linked: Sequence[str],
         terms: Sequence[str],
+        words: Sequence[str],
         limit: int,
         filters: Sequence[MetadataFilter],
         mode: SearchMode,
@@ -311,10 +326,11 @@ class HybridRetriever:
             if not allowed:
                 return []
         vector_hits: list[VectorHit] = []
-        if qvec is not None:
-            candidates = max(self._s.vector_candidates, limit)
-            vector_hits = await self._vector.search(
-                qvec, scope, candidates, filters, time_range, validity, ids=sorted(allowed) if allowed else None
+        lexical: dict[str, float] = {}
+        if qvec is not None or words:
+            vector_hits, lexical = await asyncio.gather(
+                self._vector_hits(scope, qvec, limit, filters, time_range, validity, allowed),
+                self._lexical_hits(scope, words, limit, filters, time_range, validity, allowed),
             )
 
         graph_cands: dict[str, _GraphCandidate] = {}
@@ -327,13 +343,22 @@ class HybridRetriever:
 
         # GRAPH mode and rank fusion break graph-score ties by recency: they need the tied ones read
         by_recency = mode is SearchMode.GRAPH or (mode is SearchMode.HYBRID and self._s.fusion is FusionMethod.RRF)
+        graph_all = {m: c.score for m, c in graph_cands.items()}
         memories = await self._fetch(
-            scope, vector_hits, graph_cands, limit, filters, time_range, validity, ties=by_recency
+            scope,
+            vector_hits,
+            self._fetch_order(mode, graph_all, lexical),
+            limit,
+            filters,
+            time_range,
+            validity,
+            ties=by_recency,
         )
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
-        graph_score = {m: c.score for m, c in graph_cands.items() if m in memories}
+        graph_score = {m: v for m, v in graph_all.items() if m in memories}
+        lexical_score = {m: v for m, v in lexical.items() if m in memories}
         with _tracer.start_as_current_span("fusion"):
-            fused = self._fuse(mode, vec_score, graph_score, memories)
+            fused = self._fuse(mode, vec_score, graph_score, lexical_score, memories)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:
             cand = graph_cands.get(mid)
@@ -348,11 +373,67 @@ class HybridRetriever:
             )
         return hits
 
+    async def _vector_hits(
+        self,
+        scope: Scope,
+        qvec: Sequence[float] | None,
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity,
+        allowed: set[str] | None,
+    ) -> list[VectorHit]:
+        if qvec is None:
+            return []
+        candidates = max(self._s.vector_candidates, limit)
+        return await self._vector.search(
+            qvec, scope, candidates, filters, time_range, validity, ids=sorted(allowed) if allowed else None
+        )
+
+    async def _lexical_hits(
+        self,
+        scope: Scope,
+        words: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter],
+        time_range: TimeRange | None,
+        validity: Validity,
+        allowed: set[str] | None,
+    ) -> dict[str, float]:
+        """Full-text matches of the query's content words, scoped and filtered in the store."""
+        if not words:
+            return {}
+        with _tracer.start_as_current_span("lexical"):
+            found = await self._graph.lexical_search(
+                scope, words, max(self._s.lexical_candidates, limit), filters, time_range, validity
+            )
+        return {m: s for m, s in found if allowed is None or m in allowed}
+
+    def _fetch_order(
+        self, mode: SearchMode, graph: Mapping[str, float], lexical: Mapping[str, float]
+    ) -> dict[str, float]:
+        """How fusion orders the candidates no vector hit has (they share the floor cosine): by
+        their summed boosts under score fusion, by their rank-fusion score under RRF, by graph
+        score in GRAPH mode."""
+        if mode is not SearchMode.HYBRID or not lexical:
+            return dict(graph)
+        if self._s.fusion is FusionMethod.RRF:
+            k = self._s.rrf_k
+            out: dict[str, float] = {}
+            for found, w in ((graph, self._s.graph_weight), (lexical, self._s.lexical_weight)):
+                for rank, m in enumerate(sorted(found, key=lambda x: (-found[x], x)), start=1):
+                    out[m] = out.get(m, 0.0) + w / (k + rank)
+            return out
+        return boosts({"graph": graph, "lexical": lexical}, self._alphas())
+
+    def _alphas(self) -> dict[str, float]:
+        return {"graph": self._s.graph_alpha, "lexical": self._s.lexical_alpha}
+
     async def _fetch(
         self,
         scope: Scope,
         vector_hits: Sequence[VectorHit],
-        graph_cands: Mapping[str, _GraphCandidate],
+        candidates: Mapping[str, float],
         limit: int,
         filters: Sequence[MetadataFilter],
         time_range: TimeRange | None,
@@ -361,18 +442,19 @@ class HybridRetriever:
         ties: bool,
     ) -> dict[str, Memory]:
         """The candidates that can rank, read from the system of record (which applies scope,
-        filters, time range and validity): every vector hit, and the graph-only candidates best
-        first until ``_margin(limit)`` of them pass (with ``ties``, those tied with the last one
+        filters, time range and validity): every vector hit, and the others (graph walks, full-text
+        matches; ``candidates``: id -> the score fusion orders them by) best first until
+        ``_margin(limit)`` of them pass (with ``ties``, those tied with the last one
         too, up to a bound; score fusion breaks ties by id, as this order does).
 
         A walk from a hub (the user's own node links to every first-person fact) reaches up to
         ``max_paths`` memories; reading them all made a Search cost grow with the user's memory.
-        Fusion ranks graph-only candidates by graph score alone (their cosine is the same floor),
-        so those below the cut could not have entered the first ``_margin(limit)`` hits."""
+        Fusion ranks those candidates by that score alone (their cosine is the same floor), so
+        those below the cut could not have entered the first ``_margin(limit)`` hits."""
         want = _margin(limit)
         vector_ids = [h.id for h in vector_hits]
         seen = set(vector_ids)
-        order = sorted((m for m in graph_cands if m not in seen), key=lambda m: (-graph_cands[m].score, m))
+        order = sorted((m for m in candidates if m not in seen), key=lambda m: (-candidates[m], m))
         memories = await self._graph.get_memories(vector_ids + order[:want], scope, filters, time_range, validity)
         passed = sum(1 for m in order[:want] if m in memories)
         fetched = want
@@ -383,16 +465,21 @@ class HybridRetriever:
             memories.update(more)
             passed += len(more)
         if ties and fetched < len(order):  # equal scores at the cut: recency decides among them
-            cut = graph_cands[order[fetched - 1]].score
-            tied = [m for m in order[fetched : fetched + 4 * want] if graph_cands[m].score == cut]
+            cut = candidates[order[fetched - 1]]
+            tied = [m for m in order[fetched : fetched + 4 * want] if candidates[m] == cut]
             if tied:
                 memories.update(await self._graph.get_memories(tied, scope, filters, time_range, validity))
         return memories
 
     def _fuse(
-        self, mode: SearchMode, vec: dict[str, float], graph: dict[str, float], memories: Mapping[str, Memory]
+        self,
+        mode: SearchMode,
+        vec: dict[str, float],
+        graph: dict[str, float],
+        lexical: dict[str, float],
+        memories: Mapping[str, Memory],
     ) -> list[tuple[str, float, tuple[str, ...]]]:
-        vector_name, graph_name = Retriever.VECTOR.value, Retriever.GRAPH.value
+        vector_name, graph_name, lexical_name = Retriever.VECTOR.value, Retriever.GRAPH.value, Retriever.LEXICAL.value
         if mode is SearchMode.VECTOR:
             return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
         if mode is SearchMode.GRAPH:
@@ -404,10 +491,14 @@ class HybridRetriever:
             graph_rank = sorted(graph, key=lambda m: (-graph[m], -to_micros(memories[m].reference_time), m))
             ranked = {vector_name: list(vec), graph_name: graph_rank}
             weights = {vector_name: self._s.vector_weight, graph_name: self._s.graph_weight}
+            if self._s.lexical:
+                ranked[lexical_name] = sorted(lexical, key=lambda m: (-lexical[m], m))
+                weights[lexical_name] = self._s.lexical_weight
             return [
                 (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
             ]
-        fused = weighted_score_fusion(vec, graph, alpha=self._s.graph_alpha)
+        others = {graph_name: graph, lexical_name: lexical} if self._s.lexical else {graph_name: graph}
+        fused = boosted_score_fusion(vec, others, self._alphas())
         return [(f.id, f.score, f.sources) for f in fused]
 
     async def _graph_candidates(

@@ -34,6 +34,11 @@ class SearchSettings:
     vector_weight: float = 1.0
     graph_weight: float = 1.0
     seed_hits: int = 3  # top vector hits whose entities seed the traversal
+    lexical: bool = True  # hybrid mode adds full-text matches (recalld.core.lexical)
+    lexical_alpha: float = 0.15  # score fusion: weight of the normalized full-text score
+    lexical_weight: float = 1.0  # rank fusion: weight of the full-text list
+    lexical_candidates: int = 50
+    lexical_linked: bool = False  # names linked to graph entities stay in the full-text query
 
 
 # Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).

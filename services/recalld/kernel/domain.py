@@ -482,6 +482,7 @@ class Operation:
 class Retriever(enum.Enum):
     VECTOR = "vector"
     GRAPH = "graph"
+    LEXICAL = "lexical"  # full-text match on the memory's words
 
 
 class SearchMode(enum.Enum):

@@ -40,7 +40,11 @@ _EVENTS = {
     d.EventKind.INVALIDATE: memory_pb2.EVENT_INVALIDATE,
 }
 _STATES = {d.MemoryState.ACTIVE: common_pb2.MEMORY_STATE_ACTIVE, d.MemoryState.DELETED: common_pb2.MEMORY_STATE_DELETED}
-_RETRIEVERS = {d.Retriever.VECTOR: memory_pb2.RETRIEVER_VECTOR, d.Retriever.GRAPH: memory_pb2.RETRIEVER_GRAPH}
+_RETRIEVERS = {
+    d.Retriever.VECTOR: memory_pb2.RETRIEVER_VECTOR,
+    d.Retriever.GRAPH: memory_pb2.RETRIEVER_GRAPH,
+    d.Retriever.LEXICAL: memory_pb2.RETRIEVER_LEXICAL,
+}
 _LEVELS = {
     d.Level.USER: common_pb2.LEVEL_USER,
     d.Level.SESSION: common_pb2.LEVEL_SESSION,
