@@ -40,7 +40,8 @@ from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fu
 from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
 from recalld.core.profile import decay_weight, half_lives
-from recalld.core.settings import DecaySettings, FusionMethod, Limits, SearchSettings
+from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
+from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
 from recalld.kernel.domain import (
     CURRENT,
     Attribute,
@@ -511,11 +512,11 @@ class HybridRetriever:
     ) -> dict[str, _GraphCandidate]:
         weights = {norm(n): 1.0 for n in linked}
         top = [h.id for h in vector_hits[: self._s.seed_hits]]
-        if top:
-            for mid, ents in (await self._graph.memory_entities(top)).items():
-                rank_weight = 0.5 * next((h.score for h in vector_hits if h.id == mid), 0.0)
-                for e in ents:
-                    weights[norm(e)] = max(weights.get(norm(e), 0.0), rank_weight)
+        hit_weight = {h.id: 0.5 * h.score for h in vector_hits[: self._s.seed_hits]}
+        top_entities = await self._graph.memory_entities(top) if top else {}
+        for mid, ents in top_entities.items():
+            for e in ents:
+                weights[norm(e)] = max(weights.get(norm(e), 0.0), hit_weight[mid])
         if not weights:
             return {}
         # Entities the query names are walked graph_depth hops; entities borrowed
@@ -529,4 +530,18 @@ class HybridRetriever:
         borrowed = [n for n in order if n not in named]
         if borrowed and len(walks) < self._s.max_paths:
             walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks), validity)
-        return score_walks(walks, weights, terms)
+        cands = score_walks(walks, weights, terms)
+        if self._s.graph_ranking is GraphRanking.WALKS:
+            return cands
+        # Personalized PageRank over the same walks: activation starts at the named entities and
+        # the top vector hits' memories (recalld.core.spreading); the walks stay the explanation.
+        with _tracer.start_as_current_span("spreading"):
+            seeds = {ENTITY + n: 1.0 for n in named} | {MEMORY + m: w for m, w in hit_weight.items()}
+            edges = bipartite_edges(walks, top_entities)
+            scores = memory_scores(personalized_pagerank(edges, seeds, damping=self._s.ppr_damping))
+        out: dict[str, _GraphCandidate] = {}
+        for mid, score in scores.items():
+            cand = cands.get(mid) or _GraphCandidate()
+            cand.score = score
+            out[mid] = cand
+        return out

@@ -12,6 +12,11 @@ class FusionMethod(enum.StrEnum):
     RRF = "rrf"  # reciprocal rank fusion
 
 
+class GraphRanking(enum.StrEnum):
+    WALKS = "walks"  # each memory scored by its best walk from a seed
+    PPR = "ppr"  # personalized PageRank over the walked subgraph (recalld.core.spreading)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_messages: int = 100  # per Add
@@ -34,6 +39,8 @@ class SearchSettings:
     vector_weight: float = 1.0
     graph_weight: float = 1.0
     seed_hits: int = 3  # top vector hits whose entities seed the traversal
+    graph_ranking: GraphRanking = GraphRanking.WALKS
+    ppr_damping: float = 0.5  # spreading: the chance to move on rather than restart at a seed
     lexical: bool = True  # hybrid mode adds full-text matches (recalld.core.lexical)
     lexical_alpha: float = 0.15  # score fusion: weight of the normalized full-text score
     lexical_weight: float = 1.0  # rank fusion: weight of the full-text list
