@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 
 from opentelemetry import trace
 
+from recalld.core.dates import TimeSpan, find_and_resolve
 from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fusion
 from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
@@ -67,6 +68,13 @@ from recalld.kernel.times import to_micros
 _tracer = trace.get_tracer("recalld")
 
 _MAX_PATHS_PER_HIT = 3
+_TIME = "time"  # the fusion's name for "of the time the query names" (a boost, not a retriever)
+_RETRIEVERS = frozenset(r.value for r in Retriever)
+
+
+def _within(memory: Memory, window: TimeSpan) -> bool:
+    """The memory was said, or its fact began, in the window."""
+    return any(window.start <= t < window.end for t in (memory.reference_time, memory.valid_from) if t is not None)
 
 
 def _margin(limit: int) -> int:
@@ -239,10 +247,23 @@ class HybridRetriever:
         now = datetime.now(UTC)
         at = validity.as_of or now
         words = self._lexical_words(query, linked) if mode is SearchMode.HYBRID and self._s.lexical else []
+        # "in May 2023", "last summer": memories of that time rank higher (hybrid mode)
+        window = find_and_resolve(query, at) if mode is SearchMode.HYBRID and self._s.time_alpha > 0 else None
         per_view = await asyncio.gather(
             *(
                 self._search_view(
-                    view, qvec, linked, analysis.terms, words, limit, filters, mode, time_range, validity, attributes
+                    view,
+                    qvec,
+                    linked,
+                    analysis.terms,
+                    words,
+                    window,
+                    limit,
+                    filters,
+                    mode,
+                    time_range,
+                    validity,
+                    attributes,
                 )
                 for view in views
             )
@@ -309,6 +330,7 @@ class HybridRetriever:
         linked: Sequence[str],
         terms: Sequence[str],
         words: Sequence[str],
+        window: TimeSpan | None,
         limit: int,
         filters: Sequence[MetadataFilter],
         mode: SearchMode,
@@ -358,8 +380,9 @@ class HybridRetriever:
         vec_score = {h.id: h.score for h in vector_hits if h.id in memories}
         graph_score = {m: v for m, v in graph_all.items() if m in memories}
         lexical_score = {m: v for m, v in lexical.items() if m in memories}
+        timely = {m: 1.0 for m, mem in memories.items() if window is not None and _within(mem, window)}
         with _tracer.start_as_current_span("fusion"):
-            fused = self._fuse(mode, vec_score, graph_score, lexical_score, memories)
+            fused = self._fuse(mode, vec_score, graph_score, lexical_score, timely if window else None, memories)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:
             cand = graph_cands.get(mid)
@@ -367,7 +390,7 @@ class HybridRetriever:
                 SearchHit(
                     memory=memories[mid],
                     score=score,
-                    retrievers=tuple(Retriever(s) for s in sources),
+                    retrievers=tuple(Retriever(s) for s in sources if s in _RETRIEVERS),
                     paths=tuple(w for _, w in cand.walks) if cand else (),
                     vector_score=vec_score.get(mid),
                 )
@@ -428,7 +451,7 @@ class HybridRetriever:
         return boosts({"graph": graph, "lexical": lexical}, self._alphas())
 
     def _alphas(self) -> dict[str, float]:
-        return {"graph": self._s.graph_alpha, "lexical": self._s.lexical_alpha}
+        return {"graph": self._s.graph_alpha, "lexical": self._s.lexical_alpha, _TIME: self._s.time_alpha}
 
     async def _fetch(
         self,
@@ -478,8 +501,10 @@ class HybridRetriever:
         vec: dict[str, float],
         graph: dict[str, float],
         lexical: dict[str, float],
+        timely: dict[str, float] | None,
         memories: Mapping[str, Memory],
     ) -> list[tuple[str, float, tuple[str, ...]]]:
+        """``timely``: the candidates of the time the query names (None: it names none)."""
         vector_name, graph_name, lexical_name = Retriever.VECTOR.value, Retriever.GRAPH.value, Retriever.LEXICAL.value
         if mode is SearchMode.VECTOR:
             return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -495,10 +520,15 @@ class HybridRetriever:
             if self._s.lexical:
                 ranked[lexical_name] = sorted(lexical, key=lambda m: (-lexical[m], m))
                 weights[lexical_name] = self._s.lexical_weight
+            if timely is not None:
+                ranked[_TIME] = sorted(timely, key=lambda m: (-to_micros(memories[m].reference_time), m))
+                weights[_TIME] = self._s.time_weight
             return [
                 (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
             ]
         others = {graph_name: graph, lexical_name: lexical} if self._s.lexical else {graph_name: graph}
+        if timely is not None:
+            others[_TIME] = timely
         fused = boosted_score_fusion(vec, others, self._alphas())
         return [(f.id, f.score, f.sources) for f in fused]
 
