@@ -39,3 +39,19 @@ async def test_filtered_graph_search_reads_past_the_cut_and_ranks_ties_by_recenc
 
     everything = await app.retriever.search(scope, "who did I meet at the museum?", limit=30)
     assert len(everything) == 30  # hybrid: vector hits and graph candidates together fill the page
+
+
+async def test_the_sweep_repairs_vectors_without_scanning_the_graph_for_drift(app: App, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Graph drift is Verify's report, not the sweep's work: finding it scans every relation,
+    which at 300k memories outlasted the start-up sweep (bench/million.py)."""
+    scope = Scope("sweeper")
+    await app.memories.add(scope, [ChatMessage("user", "I keep bees in the garden.")])
+    (memory,) = (await app.memories.list_memories(scope))[0]
+    await app.vector.delete([memory.id])  # a vector lost: the sweep must put it back
+
+    async def no_drift(*_: object, **__: object) -> None:
+        raise AssertionError("the sweep asked for graph drift")
+
+    monkeypatch.setattr(app.graph, "graph_drift", no_drift)
+    assert await app.indexer.sweep() == (1, 0)
+    assert memory.id in await app.vector.all_ids()

@@ -136,8 +136,17 @@ def _decode(value: Any) -> Any:
 class FalkorDBRunner:
     """Runs recalld.graph.cypher queries on one FalkorDB graph (a Redis key)."""
 
-    def __init__(self, *, url: str, graph: str, username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        graph: str,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
         self._url = url
+        self._timeout_s = timeout_s
         self._graph_name = graph
         self._username = username
         self._password = password
@@ -147,7 +156,10 @@ class FalkorDBRunner:
     async def open(self) -> None:
         from falkordb.asyncio import FalkorDB
 
-        kwargs = {k: v for k, v in (("username", self._username), ("password", self._password)) if v}
+        kwargs: dict[str, Any] = {k: v for k, v in (("username", self._username), ("password", self._password)) if v}
+        # redis-py 6+ gives up on a reply after 5 s; the sweeps and erasures of a large graph take
+        # longer than that (a start-up sweep at 300k memories failed so, bench/million.py).
+        kwargs |= {"socket_timeout": self._timeout_s, "socket_connect_timeout": min(self._timeout_s, 10.0)}
         try:
             self._db = await asyncio.to_thread(FalkorDB.from_url, self._url, **kwargs)
         except Exception as exc:
@@ -244,7 +256,8 @@ def _translate(exc: Exception) -> Exception:
 
 class FalkorDBGraphStore(CypherGraphStore):
     """The GraphStore on a FalkorDB server: ``url`` is ``falkor://host:port`` (``falkors://`` for
-    TLS; ``redis://``/``unix://`` work too), ``graph`` the graph's key."""
+    TLS; ``redis://``/``unix://`` work too), ``graph`` the graph's key; ``timeout_s``: how long a
+    reply may take."""
 
     def __init__(
         self,
@@ -253,8 +266,9 @@ class FalkorDBGraphStore(CypherGraphStore):
         graph: str = "recalld",
         username: str | None = None,
         password: str | None = None,
+        timeout_s: float = 300.0,
     ) -> None:
         super().__init__(
-            runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password),
+            runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password, timeout_s=timeout_s),
             fulltext=FALKORDB_FULLTEXT,
         )

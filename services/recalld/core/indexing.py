@@ -118,13 +118,15 @@ class Indexer:
         deleted, active memories without a vector are indexed. Converges what a process killed
         between a vector write and its mark leaves (run :meth:`reconcile` first: pending work is
         not drift). Returns (upserted, deleted) by the repair."""
-        report = await self.verify()
+        # The vector comparison only: graph drift (orphan relations and entities) is reported by
+        # Verify, not repaired here, and finding it scans every relation of the store.
+        missing, orphan_vectors, _, _ = await self._compare()
         upserted = 0
-        for i in range(0, len(report.missing_vectors), self._batch):
-            mems = await self._graph.get_all(report.missing_vectors[i : i + self._batch])
+        for i in range(0, len(missing), self._batch):
+            mems = await self._graph.get_all(missing[i : i + self._batch])
             await self.sync(mems)
             upserted += len(mems)
-        orphans = list(report.orphan_vectors)
+        orphans = list(orphan_vectors)
         if orphans:
             # Re-check against the record: a memory may have been added since verify read it.
             targets = await self._graph.index_targets(orphans)
@@ -138,17 +140,23 @@ class Indexer:
             )
         return upserted, len(orphans)
 
-    async def verify(self) -> VerifyReport:
-        # Vectors first: a memory committed after this read has no vector in it, so it cannot
-        # look like an orphan (it may look missing while its Add is in flight).
+    async def _compare(self) -> tuple[tuple[str, ...], tuple[str, ...], int, int]:
+        """(active memories without a vector, vectors without an active memory, active
+        memories, vectors). Vectors are read first: a memory committed after this read has no
+        vector in it, so it cannot look like an orphan (it may look missing while its Add is in
+        flight)."""
         vectors = await self._vector.all_ids()
         state = await self._graph.index_state()
         active = {i for i, a in state.items() if a}
+        return tuple(sorted(active - vectors)), tuple(sorted(vectors - active)), len(active), len(vectors)
+
+    async def verify(self) -> VerifyReport:
+        missing, orphans, memories, vectors = await self._compare()
         return VerifyReport(
-            memories=len(active),
-            vectors=len(vectors),
-            missing_vectors=tuple(sorted(active - vectors)),
-            orphan_vectors=tuple(sorted(vectors - active)),
+            memories=memories,
+            vectors=vectors,
+            missing_vectors=missing,
+            orphan_vectors=orphans,
             graph=await self._graph.graph_drift(),
         )
 

@@ -301,6 +301,7 @@ def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> GraphStore
             graph=f"{base}__{tenant}" if own else base,
             username=settings.graph_user or None,
             password=settings.graph_password or None,
+            timeout_s=settings.graph_timeout_s,
         )
     if backend is GraphBackend.NEO4J:
         from recalld.graph.neo4j import Neo4jGraphStore

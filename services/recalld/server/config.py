@@ -102,6 +102,7 @@ class Settings:
     graph_user: str = ""
     graph_password: str = field(default="", repr=False)
     graph_database: str = ""  # neo4j: database name (default: the user's home database); falkordb: graph key
+    graph_timeout_s: float = 300.0  # falkordb: a reply slower than this fails the call (redis-py's default is 5 s)
     vector_uri: str = ""  # default: <data_dir>/milvus.db (Milvus Lite)
     vector_token: str = ""
     vector_collection: str = "recalld_memories"
