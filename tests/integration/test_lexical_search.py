@@ -35,7 +35,8 @@ def retriever(app: App, **search: object) -> HybridRetriever:
         vector=app.vector,
         embedder=app.embedder,
         extractor=app.extractor,
-        settings=replace(settings.search, **search),  # type: ignore[arg-type]
+        # the features under test on, whatever the shipped defaults are
+        settings=replace(settings.search, **{"lexical": True, **search}),  # type: ignore[arg-type]
         limits=settings.limits,
         decay=settings.decay,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from recalld.core.settings import SearchSettings
 from recalld.kernel.domain import ChatMessage, Scope, Validity
 from recalld.server.app import App
 from tests.integration.test_lexical_search import retriever
@@ -27,14 +26,13 @@ async def test_the_named_month_decides_between_two_similar_memories(app: App) ->
 
     off = await retriever(app, time_alpha=0.0).search(scope, query, validity=at)
     assert off[0].memory.reference_time == AUGUST  # without the window the wording wins
-    on = await retriever(app).search(scope, query, validity=at)
+    on = await retriever(app, time_alpha=0.1).search(scope, query, validity=at)
     assert on[0].memory.reference_time == JUNE
     assert on[0].retrievers  # the window is a boost, never reported as a retriever
     assert "time" not in {r.value for h in on for r in h.retrievers}
 
     # no time named, or a time nothing was said in: the same order as without the window
-    plain = await retriever(app).search(scope, "When did I go camping?", validity=at)
+    plain = await retriever(app, time_alpha=0.1).search(scope, "When did I go camping?", validity=at)
     assert [h.memory.id for h in plain] == [
         h.memory.id for h in await retriever(app, time_alpha=0.0).search(scope, "When did I go camping?", validity=at)
     ]
-    assert SearchSettings().time_alpha > 0
