@@ -49,6 +49,7 @@ from bench.locomo import (
     percentile,
     recall_at_k,
     select_questions,
+    write_report,
 )
 
 BASE_ENV = {"RECALLD_RECONCILE_INTERVAL_S": "0"}
@@ -258,11 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"- value to ship: the median of the folds' choices, **{ship:g}**",
         ]
-    report = "\n".join(lines) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(report)
-    print(f"written to {out}", file=sys.stderr)
+    write_report(out, lines)
     if args.dump:
         args.dump.write_text(
             json.dumps(

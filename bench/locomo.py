@@ -422,6 +422,15 @@ def search_all(
     return out, latency
 
 
+def write_report(out: Path, lines: Sequence[str]) -> None:
+    """The Markdown report to ``out`` and to stdout."""
+    report = "\n".join(lines) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)
+    print(f"written to {out}", file=sys.stderr)
+
+
 def _cpu_model() -> str:
     try:
         for ln in Path("/proc/cpuinfo").read_text().splitlines():
@@ -628,11 +637,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"- evidence turns that left no memory of their own in the service: {ev_no_memory} of {ev_total} "
         "(a recall ceiling for hybrid/vector/graph, not for the dense baseline)",
     ]
-    report = "\n".join(lines) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(report)
-    print(f"written to {out}", file=sys.stderr)
+    write_report(out, lines)
     if args.dump:
         args.dump.write_text(
             json.dumps(
