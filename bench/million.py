@@ -299,6 +299,43 @@ class Checkpoint:
     rss: dict[str, float] = field(default_factory=dict)
     disk: dict[str, float] = field(default_factory=dict)
     falkor_used_mb: float = 0.0
+    breakdown: dict[str, tuple[float, float]] = field(default_factory=dict)  # call -> (per Search, mean ms)
+
+
+_CALL_METRICS = {
+    "recalld_store_call_duration_seconds": lambda labels: f"{labels['store']}.{labels['op']}",
+    "recalld_embedding_duration_seconds": lambda labels: "embedder.embed",
+    "recalld_rpc_duration_seconds": lambda labels: f"rpc {labels['method']}",
+}
+
+
+def call_seconds(metrics_url: str) -> dict[str, tuple[float, float]]:
+    """(summed seconds, calls) per store call, embedding batch and RPC, from a /metrics scrape."""
+    import re
+    import urllib.request
+
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    out: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        m = re.match(r"(\w+)_(sum|count)(?:\{([^}]*)\})? (\S+)$", line)
+        if not m or m.group(1) not in _CALL_METRICS:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+        key = _CALL_METRICS[m.group(1)](labels)
+        out.setdefault(key, [0.0, 0.0])[0 if m.group(2) == "sum" else 1] += float(m.group(4))
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def per_search(
+    before: Mapping[str, tuple[float, float]], after: Mapping[str, tuple[float, float]], n: int
+) -> dict[str, tuple[float, float]]:
+    """Calls per Search and mean ms per call, between two scrapes around ``n`` Searches."""
+    out = {}
+    for k, (s1, c1) in after.items():
+        s0, c0 = before.get(k, (0.0, 0.0))
+        if c1 > c0:
+            out[k] = ((c1 - c0) / n, 1000 * (s1 - s0) / (c1 - c0))
+    return out
 
 
 def measure(
@@ -312,12 +349,22 @@ def measure(
     pids: dict[str, int],
     r: random.Random,
 ) -> None:
+    from tests.harness import free_port
+
+    metrics = f"127.0.0.1:{free_port()}"
+    env = {**env, "RECALLD_METRICS_LISTEN": metrics}
     with ServerProcess(root / "recalld-data", env=env, log_path=root / "recalld-server.log") as server:
         cp.ready_s = server.ready_s
         with Recalld(server.address) as client:
             for _ in range(30):  # warm-up
                 client.search(r.choice(QUERIES), user_id=r.choice(users), mode=r.choice(MODES))
-            for mode in MODES:
+            before = call_seconds(f"http://{metrics}/metrics")
+            cp.lat["search hybrid"] = [
+                timed(lambda: client.search(r.choice(QUERIES), user_id=r.choice(users), mode="hybrid"))
+                for _ in range(samples)
+            ]
+            cp.breakdown = per_search(before, call_seconds(f"http://{metrics}/metrics"), samples)
+            for mode in MODES[1:]:
                 cp.lat[f"search {mode}"] = [
                     timed(lambda m=mode: client.search(r.choice(QUERIES), user_id=r.choice(users), mode=m))
                     for _ in range(samples)
@@ -580,6 +627,20 @@ def report(args: argparse.Namespace, facts: dict[str, Any], now: datetime, argv:
             f"| {c.memories:,} | {k} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {pct(v, 99):.1f} | {len(v)} |"
             for c in cps
             for k, v in c.lat.items()
+        ),
+        "",
+        "## Where a hybrid Search's time goes",
+        "",
+        "From the server's own `/metrics` (store-call, embedding and RPC histograms), scraped before and after "
+        "the hybrid Searches of each checkpoint: calls per Search and mean time per call. Calls run partly "
+        "concurrently (vector and full-text search together), so the column does not add up to the RPC.",
+        "",
+        "| memories | call | calls per Search | mean ms | ms per Search |",
+        "|---:|---|---:|---:|---:|",
+        *(
+            f"| {c.memories:,} | {k} | {n:.2f} | {ms:.1f} | {n * ms:.1f} |"
+            for c in cps
+            for k, (n, ms) in sorted(c.breakdown.items(), key=lambda kv: -kv[1][0] * kv[1][1])
         ),
         "",
         "## Memory and disk (MB)",
