@@ -101,6 +101,16 @@ async def test_scopes_apply_as_in_get_memories(graph_store: GraphStore) -> None:
     assert await search(graph_store, Scope(user_id="carol"), ["garden"]) == []
 
 
+@pytest.mark.parametrize("user", ["zoë", 'o"brien', "a b", "ユーザー", "u616c696365"])
+async def test_any_user_id_finds_its_own_memories_only(graph_store: GraphStore, user: str) -> None:
+    # the embedded index narrows to the user's postings by a token made from the id
+    theirs = mem(Scope(user_id=user), "Sapiens is on my nightstand.")
+    other = mem(Scope(user_id=user + "x"), "Sapiens is on the shelf.")
+    await write(graph_store, theirs)
+    await write(graph_store, other)
+    assert await search(graph_store, Scope(user_id=user), ["sapiens"]) == [theirs.id]
+
+
 async def test_filters_time_range_and_validity_apply_as_in_get_memories(graph_store: GraphStore) -> None:
     pets = mem(ALICE, "Luna caught a cold in Boston.", topic="pets", minutes=0)
     work = mem(ALICE, "I flew to Boston for work.", topic="work", minutes=10)

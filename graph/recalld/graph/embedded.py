@@ -6,14 +6,17 @@ MultiDiGraph, built lazily from SQLite on first use and updated after each
 committed write, so traversal never touches disk. All SQLite work runs on one
 dedicated thread; callers stay on the event loop.
 
-Lexical search: ``memories_fts``, an FTS5 index over ``memories.text`` (external content, keyed by the
-memories table's rowid; tokenizer ``porter unicode61 remove_diacritics 2``: "painting" finds
-"painted", "Zoe" finds "Zoë"). Triggers on ``memories`` keep it in step inside the transaction of
-every write (insert, text change, delete), so no write path can forget it; tombstones and retired
-memories stay indexed and are filtered out by the query, like every other read. (Rowids of a table
-without an INTEGER PRIMARY KEY may change on VACUUM, the SQLite manual warns; SQLite 3.40 keeps
-them, and if a VACUUM ever did renumber, ``INSERT INTO memories_fts(memories_fts) VALUES('rebuild')``
-rebuilds the index from the table.)
+Lexical search: ``memories_fts``, an FTS5 index over ``memories.text`` and the memory's owner (a
+token made from its user id), contentless, keyed by the memories table's rowid; tokenizer
+``porter unicode61 remove_diacritics 2``: "painting" finds "painted", "Zoe" finds "Zoë". A search
+with a user matches ``owner : "<token>" AND text : (...)``, so the index intersects the user's
+postings with the words' instead of reading every user's matches (the owner column weighs 0 in
+bm25). Triggers on ``memories`` keep it in step inside the transaction of every write (insert,
+text change, delete), so no write path can forget it; tombstones and retired memories stay
+indexed and are filtered out by the query, like every other read. (Rowids of a table without an
+INTEGER PRIMARY KEY may change on VACUUM, the SQLite manual warns; SQLite 3.40 keeps them; were
+a VACUUM to renumber, ``DELETE FROM memories_fts`` and the insert of _V5's last statement
+rebuild the index.)
 """
 
 from __future__ import annotations
@@ -180,22 +183,25 @@ CREATE INDEX IF NOT EXISTS erasure_open ON erasures(requested_at) WHERE complete
 CREATE INDEX IF NOT EXISTS episode_user ON episodes(user_id);
 CREATE INDEX IF NOT EXISTS op_user ON operations(user_id)
 """
-# The lexical index: FTS5 over memories.text with the memories table as its content, kept in step by
-# triggers (the SQLite manual's "External Content Tables" recipe), then filled from the rows that exist.
+# The lexical index: contentless FTS5 over memories.text and the owner token ("u" + the user id's
+# UTF-8 as hex: one alphanumeric token whatever the id), kept in step by triggers (a contentless
+# table's delete takes the old values, which the triggers have), then filled from the rows that exist.
 _V5 = """
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
-  text, content='memories', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2');
+  text, owner, content='', tokenize='porter unicode61 remove_diacritics 2');
 CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
-  INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+  INSERT INTO memories_fts(rowid, text, owner) VALUES (new.rowid, new.text, 'u' || lower(hex(new.user_id)));
 END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_delete AFTER DELETE ON memories BEGIN
-  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+  INSERT INTO memories_fts(memories_fts, rowid, text, owner)
+    VALUES ('delete', old.rowid, old.text, 'u' || lower(hex(old.user_id)));
 END;
-CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text ON memories BEGIN
-  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-  INSERT INTO memories_fts(rowid, text) VALUES (new.rowid, new.text);
+CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text, user_id ON memories BEGIN
+  INSERT INTO memories_fts(memories_fts, rowid, text, owner)
+    VALUES ('delete', old.rowid, old.text, 'u' || lower(hex(old.user_id)));
+  INSERT INTO memories_fts(rowid, text, owner) VALUES (new.rowid, new.text, 'u' || lower(hex(new.user_id)));
 END;
-INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')
+INSERT INTO memories_fts(rowid, text, owner) SELECT rowid, text, 'u' || lower(hex(user_id)) FROM memories
 """
 _KEY_COLUMNS = "id, tenant, name, role, secret_hash, users, agents, created_at, created_by, revoked_at, revoked_by"
 _ERASURE_COLUMNS = "id, user_id, agent_id, run_id, requested_at, requested_by, counts, completed_at"
@@ -597,6 +603,10 @@ class EmbeddedGraphStore:
         match = fts5_match(terms)
         if not match or limit <= 0:
             return []
+        match = f"text : ({match})"
+        if scope.user_id:  # the user's postings only (the scope predicate below still applies)
+            match = f'owner : "{owner_token(scope.user_id)}" AND {match}'
+
         return await self._run(self._lexical_sync, match, scope, limit, filters, time_range, validity)
 
     def _lexical_sync(
@@ -616,7 +626,7 @@ class EmbeddedGraphStore:
         tsql, tparams = _time_sql(time_range, "m")
         vsql, vparams = _validity_sql(validity, "m")
         rows = self._conn.execute(
-            "SELECT m.id AS id, -bm25(memories_fts) AS score FROM memories_fts "
+            "SELECT m.id AS id, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
             "CROSS JOIN memories m ON m.rowid = memories_fts.rowid "
             f"WHERE memories_fts MATCH ? AND m.state='active' AND {where}{fsql}{tsql}{vsql} "
             "ORDER BY score DESC, m.id LIMIT ?",
@@ -1591,6 +1601,12 @@ def _time_sql(tr: TimeRange | None, table: str = "") -> tuple[str, list[Any]]:
         sql += f" AND {p}reference_time < ?"
         params.append(_ts(tr.end))
     return sql, params
+
+
+def owner_token(user_id: str) -> str:
+    """The lexical index's owner token of a user: what _V5's triggers write ("u" + UTF-8 hex, only
+    [0-9a-f] after the "u", so it needs no escaping inside an FTS5 string)."""
+    return "u" + user_id.encode().hex()
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
