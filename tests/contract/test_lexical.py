@@ -4,6 +4,7 @@ the index existed (a FalkorDB graph, an embedded database), which gets it when t
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -298,6 +299,43 @@ async def test_falkordb_graph_from_before_the_index_is_labelled_and_indexed_on_o
                 assert set(await search(store, ALICE, ["boston", "sapiens"])) == {sapiens.id, boston.id}
             finally:
                 await store.close()
+    finally:
+        await graph.delete()
+        await db.connection.aclose()
+
+
+async def test_falkordb_index_without_user_key_is_made_again_on_open(falkordb_server: FalkorDBServer) -> None:
+    """This session's first full-text index held only the text: a user's search read every user's
+    matches. Opening such a graph makes the index again with ``user_key``."""
+    from falkordb.asyncio import FalkorDB
+
+    from recalld.graph.falkordb import FalkorDBGraphStore
+
+    name = f"lexical-{uuid.uuid4().hex}"
+    store = FalkorDBGraphStore(url=falkordb_server.url, graph=name)
+    await store.open()
+    mine, bobs = mem(ALICE, "I read Sapiens."), mem(BOB, "Bob read Sapiens too.")
+    db = FalkorDB(host="127.0.0.1", port=falkordb_server.port)
+    graph = db.select_graph(name)
+    try:
+        await write(store, mine)
+        await write(store, bobs)
+        await store.close()
+        await graph.query("CALL db.idx.fulltext.drop('MemoryText')")
+        await graph.query("CALL db.idx.fulltext.createNodeIndex({label: 'MemoryText', language: 'english'}, 'text')")
+        store = FalkorDBGraphStore(url=falkordb_server.url, graph=name)
+        await store.open()
+        try:
+            types = {r[0]: r[1] for r in (await graph.query("CALL db.indexes() YIELD label, types")).result_set}
+            assert "FULLTEXT" in types["MemoryText"]["user_key"]
+            for _ in range(50):  # FalkorDB builds the index in the background
+                if await search(store, ALICE, ["Sapiens"]):
+                    break
+                await asyncio.sleep(0.1)
+            assert await search(store, ALICE, ["Sapiens"]) == [mine.id]
+            assert await search(store, BOB, ["Sapiens"]) == [bobs.id]
+        finally:
+            await store.close()
     finally:
         await graph.delete()
         await db.connection.aclose()

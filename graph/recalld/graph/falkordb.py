@@ -45,6 +45,7 @@ from typing import Any
 
 from recalld.graph.cypher import (
     FALKORDB_FULLTEXT_CALL,
+    FALKORDB_FULLTEXT_DROP,
     FALKORDB_FULLTEXT_INDEX,
     LABEL_MEMORY_TEXT,
     LIST_CONSTRAINTS,
@@ -112,7 +113,18 @@ def redisearch_queries(terms: Sequence[str]) -> list[str]:
     return list(out.values())
 
 
-FALKORDB_FULLTEXT = FullText(FALKORDB_FULLTEXT_CALL, redisearch_queries)
+def redisearch_scoped(queries: list[str], user_key: str) -> list[str]:
+    """``queries`` narrowed to one user's memories through the index's ``user_key`` field (a hex
+    digest: nothing to escape)."""
+    if not user_key.isalnum():
+        raise ValueError("user_key must be a hex digest")
+    return [f"@user_key:{user_key} @text:({q})" for q in queries]
+
+
+# Scores are recalld's own (1 / matches per word in the scope): RediSearch divides a match's score
+# by the distance between the words it matched, the user key included, which ranked a word at the
+# end of a sentence below the same word at its start.
+FALKORDB_FULLTEXT = FullText(FALKORDB_FULLTEXT_CALL, redisearch_queries, scoped=redisearch_scoped, idf=True)
 
 
 def _encode(value: Any) -> Any:
@@ -204,10 +216,15 @@ class FalkorDBRunner:
             if (label, prop) not in indexed:
                 with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
                     await self._graph.query(statement)
-        if not any(
-            r["label"] == "MemoryText" and "FULLTEXT" in (r["types"] or {}).get("text", [])
-            for r in await self._rows(LIST_INDEX_TYPES)
-        ):
+        types = {r["label"]: r["types"] or {} for r in await self._rows(LIST_INDEX_TYPES)}
+        text_index = types.get("MemoryText", {})
+        if "FULLTEXT" in text_index.get("text", []) and "FULLTEXT" not in text_index.get("user_key", []):
+            # an index from before it held user_key: made again (the labels are all there)
+            with contextlib.suppress(redis.exceptions.ResponseError):  # dropped meanwhile by a peer
+                await self._graph.query(FALKORDB_FULLTEXT_DROP)
+            with contextlib.suppress(redis.exceptions.ResponseError):  # created meanwhile by a peer
+                await self._graph.query(FALKORDB_FULLTEXT_INDEX)
+        elif "FULLTEXT" not in text_index.get("text", []):
             # First run with the lexical index: label the memories written before it, in batches (one
             # write query holds the graph's write lock), then create the index, so that its presence
             # means "every memory is labelled".
