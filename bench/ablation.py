@@ -153,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--grid", default="0.05,0.1,0.15,0.25,0.4", help="its values")
     ap.add_argument("--conversation", action="append", default=[], help="only these sample ids (repeat)")
     ap.add_argument("--no-ablation", action="store_true", help="the grid only")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="a server setting under every variant"
+    )
+    ap.add_argument(
+        "--ingested", type=Path, default=None, help="keep the ingested data here; if it holds one, reuse it"
+    )
     args = ap.parse_args(argv)
 
     convs: list[Conversation] = load_conversations(args.data)
@@ -171,19 +177,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     from recalld.client import Recalld
     from tests.harness import ServerProcess
 
+    base = dict(kv.split("=", 1) for kv in args.env)
+    variants = [Variant(v.name, {**base, **v.env}, v.mode) for v in variants]
+    grid_variants = [Variant(v.name, {**base, **v.env}, v.mode) for v in grid_variants]
     work = Path(tempfile.mkdtemp(prefix="ablation-"))
-    ingested = work / "ingested"
+    ingested = args.ingested or work / "ingested"
     t0 = time.perf_counter()
     try:
         stats = Ingest()
-        server = ServerProcess(ingested, env=BASE_ENV, log_path=work / "ingest.log").start()
-        try:
-            with Recalld(server.address) as client:
-                for c in convs:
-                    ingest(client, c, stats)
-                    print(f"ingested {c.sample_id}: {stats.added} memories so far", file=sys.stderr)
-        finally:
-            server.stop()
+        reused = ingested.exists() and any(ingested.iterdir())
+        if not reused:
+            server = ServerProcess(ingested, env=BASE_ENV, log_path=work / "ingest.log").start()
+            try:
+                with Recalld(server.address) as client:
+                    for c in convs:
+                        ingest(client, c, stats)
+                        print(f"ingested {c.sample_id}: {stats.added} memories so far", file=sys.stderr)
+            finally:
+                server.stop()
         ingest_s = time.perf_counter() - t0
         runs: list[Run] = []
         for v in [*variants, *grid_variants]:
@@ -207,18 +218,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         + " | Search p50 / p95 ms |"
     )
     rule = "|---|" + "---:|" * (len(CATEGORIES) + 2)
+    how_ingested = f"reused from {ingested}" if reused else f"{stats.added} memories, {ingest_s:.0f} s"
     counts = {g: sum(CATEGORIES[q.category] == g for q in questions) for g in CATEGORIES.values()}
     lines = [
         "# LoCoMo dev: each retriever on and off, and cross-validated fusion weights",
         "",
         *machine_lines(now),
         f"- command: `python -m bench.ablation {' '.join(sys.argv[1:] if argv is None else argv)}`",
+        *([f"- settings under every variant: `{' '.join(args.env)}`"] if args.env else []),
         f"- data: {len(convs)} conversations ({', '.join(conv_ids)}), {len(questions)} questions of categories "
-        f"1-4 ({', '.join(f'{g} {n}' for g, n in counts.items())}); ingested once ({stats.added} memories, "
-        f"{ingest_s:.0f} s), then each variant on its own copy, in a real `recalld serve` (embedded defaults) "
+        f"1-4 ({', '.join(f'{g} {n}' for g, n in counts.items())}); ingested once ({how_ingested}), then each "
+        "variant on its own copy, in a real `recalld serve` (embedded defaults) "
         "with the variant's settings; Search limit 20, as of the day after each conversation; recall@k as in "
         "bench.locomo (share of a question's evidence turns among the top-k hits, macro mean)",
-        "- latency: client-side, one request at a time, on this machine while nothing else ran",
+        "- latency: client-side, one request at a time",
         "",
         "## Ablation",
         "",
@@ -226,6 +239,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         rule,
         *(
             table_row(r.variant.name, questions, lambda q, r=r: r.ranked[(q.sample_id, q.index)], r.latency_ms)
+            for r in runs
+            if r.variant in variants
+        ),
+        "",
+        "R@10 per conversation (a choice between variants should hold in each):",
+        "",
+        "| variant | " + " | ".join(conv_ids) + " |",
+        "|---|" + "---:|" * len(conv_ids),
+        *(
+            f"| {r.variant.name} | "
+            + " | ".join(f"{recall(r, [q for q in questions if q.sample_id == c], 10):.3f}" for c in conv_ids)
+            + " |"
             for r in runs
             if r.variant in variants
         ),
