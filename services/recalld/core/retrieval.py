@@ -86,6 +86,7 @@ def _margin(limit: int) -> int:
 class _GraphCandidate:
     score: float = 0.0
     walks: list[tuple[float, Path]] = field(default_factory=list)
+    matched: int = 0  # most query terms any one of its walks matched
 
 
 @functools.lru_cache(maxsize=65536)
@@ -152,6 +153,7 @@ def score_walks(
         score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + matched)
         cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
         cand.score = max(cand.score, score)
+        cand.matched = max(cand.matched, matched)
         cand.walks.append((score, walk))
     for cand in out.values():
         if len(cand.walks) == 1:
@@ -564,7 +566,9 @@ class HybridRetriever:
         if self._s.graph_ranking is GraphRanking.WALKS:
             return cands
         # Personalized PageRank over the same walks: activation starts at the named entities and
-        # the top vector hits' memories (recalld.core.spreading); the walks stay the explanation.
+        # the top vector hits' memories (recalld.core.spreading), times (1 + the query terms the
+        # memory's best walk matched: "pet" on has_pet), as the walk scores count them; the walks
+        # stay the explanation.
         with _tracer.start_as_current_span("spreading"):
             seeds = {ENTITY + n: 1.0 for n in named} | {MEMORY + m: w for m, w in hit_weight.items()}
             edges = bipartite_edges(walks, top_entities)
@@ -572,6 +576,6 @@ class HybridRetriever:
         out: dict[str, _GraphCandidate] = {}
         for mid, score in scores.items():
             cand = cands.get(mid) or _GraphCandidate()
-            cand.score = score
+            cand.score = score * (1.0 + cand.matched)
             out[mid] = cand
         return out

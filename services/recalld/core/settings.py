@@ -39,10 +39,10 @@ class SearchSettings:
     vector_weight: float = 1.0
     graph_weight: float = 1.0
     seed_hits: int = 3  # top vector hits whose entities seed the traversal
-    graph_ranking: GraphRanking = GraphRanking.WALKS
+    graph_ranking: GraphRanking = GraphRanking.PPR  # better than walks in each LoCoMo dev conversation
     ppr_damping: float = 0.5  # spreading: the chance to move on rather than restart at a seed
     lexical: bool = True  # hybrid mode adds full-text matches (recalld.core.lexical)
-    lexical_alpha: float = 0.15  # score fusion: weight of the normalized full-text score
+    lexical_alpha: float = 0.1  # score fusion: weight of the normalized full-text score (cross-validated)
     lexical_weight: float = 1.0  # rank fusion: weight of the full-text list
     lexical_candidates: int = 50
     lexical_linked: bool = False  # names linked to graph entities stay in the full-text query
