@@ -429,3 +429,25 @@ async def test_embedded_database_from_before_the_index_is_backfilled_on_open(tmp
     assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     db.close()
     _fts_matches_table(path)
+
+
+async def test_embedded_erasure_leaves_no_trace_in_the_file(tmp_path: Path) -> None:
+    """The full-text index keeps deleted postings in its segments until they are merged, and
+    SQLite keeps freed pages' bytes: an erasure must leave neither the user's words nor their id
+    anywhere in the database file or its write-ahead log, while the other users' stay findable."""
+    store = await _embedded(tmp_path)
+    try:
+        await write(store, mem(ALICE, "Zorblax sleeps in Quintorville."), mem(ALICE, "Zorblax ate.", minutes=1))
+        bobs = mem(BOB, "Rex lives in Boston.")
+        await write(store, bobs)
+        erasure = Erasure(str(uuid.uuid4()), ALICE, NOW, "admin")
+        await store.begin_erasure(erasure)
+        await store.erase_scope(erasure.id, ALICE)
+        await store.finish_erasure(erasure.id, 2, NOW, Scope(user_id="erased-1"))
+        assert await search(store, BOB, ["Boston"]) == [bobs.id]
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("graph.db*"))  # while the server runs
+    finally:
+        await store.close()
+    for trace in (b"zorblax", b"Zorblax", b"quintorvil", ALICE.user_id.encode(), ALICE.user_id.encode().hex().encode()):
+        assert trace not in raw, trace
+    assert b"Boston" in raw

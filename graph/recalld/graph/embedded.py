@@ -28,6 +28,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
@@ -1295,6 +1296,25 @@ class EmbeddedGraphStore:
         return await self._run(self._erase_sync, erasure_id, scope)
 
     def _erase_sync(self, erasure_id: str, scope: Scope) -> ErasureCounts:
+        # Erased means gone from the file, not only from the tables: secure_delete zeroes the
+        # pages this erasure frees, the FTS5 'optimize' rewrites the index without the deleted
+        # postings (a contentless index keeps them in its old segments until a merge), and the
+        # checkpoint moves all of it into the database file and empties the write-ahead log,
+        # which still holds the pages as they were before.
+        with self._scrubbing():
+            return self._erase_rows(erasure_id, scope)
+
+    @contextmanager
+    def _scrubbing(self) -> Iterator[None]:
+        db = self._conn
+        db.execute("PRAGMA secure_delete=ON")
+        try:
+            yield
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.execute("PRAGMA secure_delete=OFF")
+
+    def _erase_rows(self, erasure_id: str, scope: Scope) -> ErasureCounts:
         db = self._conn
         where, params = _scope_sql(scope)
         with self._tx():
@@ -1318,6 +1338,8 @@ class EmbeddedGraphStore:
                 namespaces.add(ns)
                 entities += db.execute("DELETE FROM entities WHERE namespace=?", (ns,)).rowcount
                 db.execute("DELETE FROM aliases WHERE namespace=?", (ns,))
+            if ids:
+                db.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
             counts = ErasureCounts(
                 memories=len(ids), relations=relations, entities=entities, episodes=episodes,
                 history_entries=history, operations=operations, grants=grants,
@@ -1332,9 +1354,9 @@ class EmbeddedGraphStore:
         return counts
 
     async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:
-        def finish() -> Erasure:
+        def finish() -> Erasure:  # the user's id in the erasure's row becomes the pseudonym, in the file too
             db = self._conn
-            with self._tx():
+            with self._scrubbing(), self._tx():
                 row = db.execute(f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE id=?", (erasure_id,)).fetchone()
                 if row is None:
                     raise KeyError(erasure_id)
