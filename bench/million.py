@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from bench.latency import QUERIES, RESULTS, machine_lines, pct, rss_mb, sentence
+from bench.metrics import call_seconds, per_search
 from recalld.client import Mode, Recalld
 from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess
 
@@ -300,42 +301,6 @@ class Checkpoint:
     disk: dict[str, float] = field(default_factory=dict)
     falkor_used_mb: float = 0.0
     breakdown: dict[str, tuple[float, float]] = field(default_factory=dict)  # call -> (per Search, mean ms)
-
-
-_CALL_METRICS = {
-    "recalld_store_call_duration_seconds": lambda labels: f"{labels['store']}.{labels['op']}",
-    "recalld_embedding_duration_seconds": lambda labels: "embedder.embed",
-    "recalld_rpc_duration_seconds": lambda labels: f"rpc {labels['method']}",
-}
-
-
-def call_seconds(metrics_url: str) -> dict[str, tuple[float, float]]:
-    """(summed seconds, calls) per store call, embedding batch and RPC, from a /metrics scrape."""
-    import re
-    import urllib.request
-
-    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
-    out: dict[str, list[float]] = {}
-    for line in text.splitlines():
-        m = re.match(r"(\w+)_(sum|count)(?:\{([^}]*)\})? (\S+)$", line)
-        if not m or m.group(1) not in _CALL_METRICS:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
-        key = _CALL_METRICS[m.group(1)](labels)
-        out.setdefault(key, [0.0, 0.0])[0 if m.group(2) == "sum" else 1] += float(m.group(4))
-    return {k: (v[0], v[1]) for k, v in out.items()}
-
-
-def per_search(
-    before: Mapping[str, tuple[float, float]], after: Mapping[str, tuple[float, float]], n: int
-) -> dict[str, tuple[float, float]]:
-    """Calls per Search and mean ms per call, between two scrapes around ``n`` Searches."""
-    out = {}
-    for k, (s1, c1) in after.items():
-        s0, c0 = before.get(k, (0.0, 0.0))
-        if c1 > c0:
-            out[k] = ((c1 - c0) / n, 1000 * (s1 - s0) / (c1 - c0))
-    return out
 
 
 def measure(

@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.latency import QUERIES, backend_env, machine_lines, pct, rss_mb, sentence
+from bench.metrics import call_seconds, hot_functions, per_search, profile
 from recalld.client import Mode, Recalld
-from tests.harness import ServerProcess
+from tests.harness import ServerProcess, free_port
 
 RESULTS = Path(__file__).parent / "results"
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "graph")
@@ -39,6 +40,7 @@ class Stage:
     loaded: int
     lat: dict[str, list[float]] = field(default_factory=dict)
     rss: float = 0.0
+    breakdown: dict[str, tuple[float, float]] = field(default_factory=dict)  # call -> (per Search, mean ms)
 
 
 def run_clients(worker: Callable[[int], None], clients: int) -> float:
@@ -71,10 +73,16 @@ def load_to(address: str, target: int, have: int, users: int, clients: int, seed
                 with lock:
                     state["added"] += len(result.added)
 
-    return state["added"] - have, run_clients(worker, clients)
+    secs = run_clients(worker, clients)  # before reading the count: a tuple evaluates left to right
+    return state["added"] - have, secs
 
 
-def measure(client: Recalld, users: int, samples: int, r: random.Random) -> dict[str, list[float]]:
+def measure(
+    client: Recalld, users: int, samples: int, r: random.Random, metrics: str = ""
+) -> tuple[dict[str, list[float]], dict[str, tuple[float, float]]]:
+    """Latency per op, and where the hybrid Searches' time went (from ``metrics``, the server's
+    /metrics URL)."""
+
     def user() -> str:
         return f"user-{r.randrange(users):05d}"
 
@@ -89,12 +97,29 @@ def measure(client: Recalld, users: int, samples: int, r: random.Random) -> dict
     for i in range(samples):
         text, uid = f"{sentence(r)} Ref {i}.", user()
         out["add"].append(timed(lambda text=text, uid=uid: client.add(text, user_id=uid)))
+    breakdown: dict[str, tuple[float, float]] = {}
     for mode in MODES:
         out[mode] = []
+        before = call_seconds(metrics) if metrics and mode == "hybrid" else {}
         for _ in range(samples):
             query, uid = r.choice(QUERIES), user()
             out[mode].append(timed(lambda q=query, u=uid, m=mode: client.search(q, user_id=u, mode=m)))
-    return out
+        if metrics and mode == "hybrid":
+            breakdown = per_search(before, call_seconds(metrics), samples)
+    return out, breakdown
+
+
+def profiled_searches(
+    client: Recalld, pid: int, users: int, seconds: float, folded: Path, r: random.Random
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """py-spy on the server while one client sends hybrid Searches for ``seconds``."""
+    spy = profile(pid, seconds, folded)
+    time.sleep(1.0)  # attached
+    end = time.monotonic() + seconds - 1.5
+    while time.monotonic() < end:
+        client.search(r.choice(QUERIES), user_id=f"user-{r.randrange(users):05d}")
+    spy.wait(timeout=seconds + 60)
+    return hot_functions(folded) if folded.exists() else ([], [])
 
 
 def raw_import(address: str, n: int, clients: int) -> float:
@@ -142,12 +167,15 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--clients", type=int, default=2, help="concurrent clients while loading")
     ap.add_argument("--backend", choices=("embedded", "falkordb+milvus"), default="embedded")
+    ap.add_argument("--profile", type=float, default=30.0, help="seconds of py-spy on hybrid Searches at the end")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     r = random.Random(11)
     stages: list[Stage] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        env = backend_env(args.backend, Path(tmp), stack)
+        metrics_at = f"127.0.0.1:{free_port()}"
+        env = {**backend_env(args.backend, Path(tmp), stack), "RECALLD_METRICS_LISTEN": metrics_at}
+        metrics = f"http://{metrics_at}/metrics"
         server = stack.enter_context(ServerProcess(Path(tmp) / "data", env=env))
         client = stack.enter_context(Recalld(server.address))
         have = 0
@@ -155,16 +183,18 @@ def main() -> None:
             added, secs = load_to(server.address, size, have, args.users, args.clients, seed=size)
             have += added
             stage = Stage(size=size, load_s=secs, loaded=added)
-            stage.lat = measure(client, args.users, args.samples, r)
+            stage.lat, stage.breakdown = measure(client, args.users, args.samples, r, metrics)
             have += args.samples  # the Add samples are memories too
             stage.rss = rss_mb(server.pid)
             stages.append(stage)
             summary = ", ".join(f"{k} p50 {pct(v, 50):.1f} p95 {pct(v, 95):.1f}" for k, v in stage.lat.items())
             print(f"{size}: loaded {added} in {secs:.1f}s; {summary}", flush=True)
+        now = datetime.now(UTC)
+        stem = f"scale-{args.backend.replace('+', '-')}-{now:%Y-%m-%d}"
+        folded = RESULTS / f"{stem}-profile.folded"
+        hot = profiled_searches(client, server.pid, args.users, args.profile, folded, r) if args.profile else ([], [])
         raw_rate = raw_import(server.address, 4000, args.clients)
 
-    now = datetime.now(UTC)
-    stem = f"scale-{args.backend.replace('+', '-')}-{now:%Y-%m-%d}"
     RESULTS.mkdir(exist_ok=True)
     png = RESULTS / f"{stem}.png"
     plot(stages, png, f"recalld ({args.backend}), {args.users} users")
@@ -195,7 +225,35 @@ def main() -> None:
         + ", ".join(f"{k} p95 x{pct(last.lat[k], 95) / pct(first.lat[k], 95):.2f}" for k in first.lat),
         f"- bulk import of raw messages (infer=false, Adds of 50, {args.clients} clients): {raw_rate:.0f} messages/s",
         f"- plot: `{png.name}`",
+        "",
+        "## Where a hybrid Search's time goes",
+        "",
+        "From the server's own `/metrics` (store-call, embedding and RPC histograms), scraped before and after "
+        "each size's hybrid Searches: calls per Search and mean time per call. Calls run partly concurrently "
+        "(vector and full-text search together), so the column does not add up to the RPC.",
+        "",
+        "| memories | call | calls per Search | mean ms | ms per Search |",
+        "|---:|---|---:|---:|---:|",
+        *(
+            f"| {st.size} | {k} | {n:.2f} | {ms:.1f} | {n * ms:.1f} |"
+            for st in stages
+            for k, (n, ms) in sorted(st.breakdown.items(), key=lambda kv: -kv[1][0] * kv[1][1])
+        ),
     ]
+    inclusive, own = hot
+    if inclusive:
+        lines += [
+            "",
+            f"## Profile: py-spy, {args.profile:.0f} s of hybrid Searches (one client) at {last.size} memories",
+            "",
+            f"Every server thread sampled at 100 Hz; collapsed stacks in `{folded.name}`. Shares of the samples "
+            "in which a thread was working: recalld's functions with what they called (inclusive), and every "
+            "function's own code (self).",
+            "",
+            "| recalld function | inclusive | | function | self |",
+            "|---|---:|---|---|---:|",
+            *(f"| `{a}` | {ia:.0%} | | `{b}` | {sb:.0%} |" for (a, ia), (b, sb) in zip(inclusive, own, strict=False)),
+        ]
     out = RESULTS / f"{stem}.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
