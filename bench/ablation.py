@@ -65,9 +65,10 @@ class Variant:
 ABLATION = (
     Variant("hybrid (all retrievers)", {}),
     Variant("hybrid, linked names kept in the lexical query", {"RECALLD_SEARCH_LEXICAL_LINKED": "true"}),
-    Variant("hybrid, graph ranked by personalized PageRank", {"RECALLD_SEARCH_GRAPH_RANKING": "ppr"}),
+    Variant("hybrid, graph ranked by walk scores (not PageRank)", {"RECALLD_SEARCH_GRAPH_RANKING": "walks"}),
     Variant("hybrid − lexical", {"RECALLD_SEARCH_LEXICAL": "false"}),
-    Variant("hybrid − time window", {"RECALLD_SEARCH_TIME_ALPHA": "0"}),
+    Variant("hybrid − first/last ordering", {"RECALLD_SEARCH_TIME_ORDER_ALPHA": "0"}),
+    Variant("hybrid − time (window and ordering)", {"RECALLD_SEARCH_TIME_ALPHA": "0"}),
     Variant("hybrid − graph score", {"RECALLD_SEARCH_GRAPH_ALPHA": "0"}),
     Variant("hybrid − lexical − graph score", {"RECALLD_SEARCH_LEXICAL": "false", "RECALLD_SEARCH_GRAPH_ALPHA": "0"}),
     Variant("vector mode", {}, "vector"),

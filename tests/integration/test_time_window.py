@@ -36,3 +36,22 @@ async def test_the_named_month_decides_between_two_similar_memories(app: App) ->
     assert [h.memory.id for h in plain] == [
         h.memory.id for h in await retriever(app, time_alpha=0.0).search(scope, "When did I go camping?", validity=at)
     ]
+
+
+async def test_first_and_last_order_the_relevant_memories_by_time(app: App) -> None:
+    scope = Scope("reader")
+    may = datetime(2023, 5, 3, tzinfo=UTC)
+    await app.memories.add(scope, [ChatMessage("user", "I read a novel by Ishiguro.")], reference_time=JUNE)
+    await app.memories.add(scope, [ChatMessage("user", "I read the novel Dune.")], reference_time=AUGUST)
+    await app.memories.add(scope, [ChatMessage("user", "My sister visited me.")], reference_time=may)  # older
+    at = Validity(as_of=ASKED)
+
+    first = await retriever(app, time_alpha=0.1).search(scope, "What was the first novel I read?", validity=at)
+    last = await retriever(app, time_alpha=0.1).search(scope, "What was the last novel I read?", validity=at)
+    assert first[0].memory.reference_time == JUNE and last[0].memory.reference_time == AUGUST
+    # the visit is older than both, but not about novels: ordering does not lift it to the top
+    assert "sister" not in first[0].memory.text
+    unordered = await retriever(app, time_alpha=0.1, time_order_alpha=0).search(
+        scope, "What was the first novel I read?", validity=at
+    )
+    assert {h.memory.id for h in unordered} == {h.memory.id for h in first}  # reordered, never more or fewer

@@ -40,6 +40,7 @@ from recalld.core.dates import TimeSpan, find_and_resolve
 from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fusion
 from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
+from recalld.core.ordering import Order, order_in, order_scores
 from recalld.core.profile import decay_weight, half_lives
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
 from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
@@ -69,6 +70,7 @@ _tracer = trace.get_tracer("recalld")
 
 _MAX_PATHS_PER_HIT = 3
 _TIME = "time"  # the fusion's name for "of the time the query names" (a boost, not a retriever)
+_ORDER = "order"  # and for "earliest / latest among the best hits" (recalld.core.ordering)
 _RETRIEVERS = frozenset(r.value for r in Retriever)
 
 
@@ -250,7 +252,9 @@ class HybridRetriever:
         at = validity.as_of or now
         words = self._lexical_words(query, linked) if mode is SearchMode.HYBRID and self._s.lexical else []
         # "in May 2023", "last summer": memories of that time rank higher (hybrid mode)
-        window = find_and_resolve(query, at) if mode is SearchMode.HYBRID and self._s.time_alpha > 0 else None
+        hybrid = mode is SearchMode.HYBRID
+        window = find_and_resolve(query, at) if hybrid and self._s.time_alpha > 0 else None
+        order = order_in(query) if hybrid and self._s.time_order_alpha > 0 else None  # "first", "the last", "now"
         per_view = await asyncio.gather(
             *(
                 self._search_view(
@@ -260,6 +264,7 @@ class HybridRetriever:
                     analysis.terms,
                     words,
                     window,
+                    order,
                     limit,
                     filters,
                     mode,
@@ -333,6 +338,7 @@ class HybridRetriever:
         terms: Sequence[str],
         words: Sequence[str],
         window: TimeSpan | None,
+        order: Order | None,
         limit: int,
         filters: Sequence[MetadataFilter],
         mode: SearchMode,
@@ -384,7 +390,11 @@ class HybridRetriever:
         lexical_score = {m: v for m, v in lexical.items() if m in memories}
         timely = {m: 1.0 for m, mem in memories.items() if window is not None and _within(mem, window)}
         with _tracer.start_as_current_span("fusion"):
-            fused = self._fuse(mode, vec_score, graph_score, lexical_score, timely if window else None, memories)
+            in_window = timely if window else None
+            fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories)
+            if order is not None:  # the first / last of what the query is about: a second pass
+                ends = order_scores([f[0] for f in fused], memories, order, limit)
+                fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories, ends)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:
             cand = graph_cands.get(mid)
@@ -453,7 +463,12 @@ class HybridRetriever:
         return boosts({"graph": graph, "lexical": lexical}, self._alphas())
 
     def _alphas(self) -> dict[str, float]:
-        return {"graph": self._s.graph_alpha, "lexical": self._s.lexical_alpha, _TIME: self._s.time_alpha}
+        return {
+            "graph": self._s.graph_alpha,
+            "lexical": self._s.lexical_alpha,
+            _TIME: self._s.time_alpha,
+            _ORDER: self._s.time_order_alpha,
+        }
 
     async def _fetch(
         self,
@@ -505,8 +520,11 @@ class HybridRetriever:
         lexical: dict[str, float],
         timely: dict[str, float] | None,
         memories: Mapping[str, Memory],
+        ends: dict[str, float] | None = None,
     ) -> list[tuple[str, float, tuple[str, ...]]]:
-        """``timely``: the candidates of the time the query names (None: it names none)."""
+        """``timely``: the candidates of the time the query names (None: it names none);
+        ``ends``: the best hits' places on the timeline when the query asks for its first or last
+        (:func:`recalld.core.ordering.order_scores`)."""
         vector_name, graph_name, lexical_name = Retriever.VECTOR.value, Retriever.GRAPH.value, Retriever.LEXICAL.value
         if mode is SearchMode.VECTOR:
             return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -525,12 +543,17 @@ class HybridRetriever:
             if timely is not None:
                 ranked[_TIME] = sorted(timely, key=lambda m: (-to_micros(memories[m].reference_time), m))
                 weights[_TIME] = self._s.time_weight
+            if ends:
+                ranked[_ORDER] = sorted(ends, key=lambda m: (-ends[m], m))
+                weights[_ORDER] = self._s.time_weight
             return [
                 (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
             ]
         others = {graph_name: graph, lexical_name: lexical} if self._s.lexical else {graph_name: graph}
         if timely is not None:
             others[_TIME] = timely
+        if ends:
+            others[_ORDER] = ends
         fused = boosted_score_fusion(vec, others, self._alphas())
         return [(f.id, f.score, f.sources) for f in fused]
 

@@ -48,6 +48,8 @@ class SearchSettings:
     lexical_linked: bool = False  # names linked to graph entities stay in the full-text query
     time_alpha: float = 0.1  # score fusion: boost of memories of the time the query names; 0: off
     time_weight: float = 1.0  # rank fusion: weight of that list
+    # score fusion: "first" / "last" / "now" in the query: its best hits earliest / latest first; 0: off
+    time_order_alpha: float = 0.25
 
 
 # Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).
