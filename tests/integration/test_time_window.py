@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from recalld.kernel.domain import ChatMessage, Scope, Validity
+from recalld.kernel.domain import ChatMessage, Scope, SearchHit, Validity
 from recalld.server.app import App
 from tests.integration.test_lexical_search import retriever
 
@@ -55,3 +55,30 @@ async def test_first_and_last_order_the_relevant_memories_by_time(app: App) -> N
         scope, "What was the first novel I read?", validity=at
     )
     assert {h.memory.id for h in unordered} == {h.memory.id for h in first}  # reordered, never more or fewer
+
+
+async def test_after_an_event_ranks_what_was_said_soon_after_it(app: App) -> None:
+    scope = Scope("driver")
+    crash, day_after, weeks_before, weeks_after = (
+        datetime(2023, 7, 1, tzinfo=UTC),
+        datetime(2023, 7, 2, tzinfo=UTC),
+        datetime(2023, 6, 10, tzinfo=UTC),
+        datetime(2023, 8, 25, tzinfo=UTC),
+    )
+    for text, when in (
+        ("We had a car accident on the highway.", crash),
+        ("I was shaken up for days.", day_after),
+        ("I felt nervous and tense about my driving test.", weeks_before),
+        ("I felt nervous and tense before my big race.", weeks_after),
+    ):
+        await app.memories.add(scope, [ChatMessage("user", text)], reference_time=when)
+    at = Validity(as_of=ASKED)
+    query = "How did I feel after the accident?"
+    off = await retriever(app, time_order_alpha=0).search(scope, query, validity=at)
+    on = await retriever(app).search(scope, query, validity=at)
+
+    def first_feeling(hits: list[SearchHit]) -> datetime:
+        return next(h.memory.reference_time for h in hits if "accident" not in h.memory.text)
+
+    assert first_feeling(on) == day_after  # the closest after the accident, though worded least like the question
+    assert first_feeling(off) != day_after

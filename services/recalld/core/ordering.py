@@ -1,11 +1,18 @@
-"""Questions about the first or the last of something ("When did she first paint?", "What was
-the last book he read?", "Where does he live now?"): which end of the timeline the query asks
-for, and the ranking boost that puts the relevant memories of that end first.
+"""Questions that place what they ask for on the timeline: the first or the last of something
+("When did she first paint?", "What was the last book he read?", "Where does he live now?"), or
+what came before or after an event ("How did she feel after the accident?", "What did he do
+before moving to Boston?", "...since starting boot camp?").
 
 The boost is not a retriever: it reorders only the memories that are already among the best
-``k`` by relevance (what the query is about), earliest or latest first by the time the memory
-was said (or its fact began, when that was resolved). Applied to every candidate, it would lift
-the user's oldest or newest small talk over the answer.
+``k`` by relevance (what the query is about), by the time each was said (or its fact began, when
+that was resolved). Applied to every candidate, it would lift the user's oldest or newest small
+talk over the answer.
+
+- first / last: earliest (or latest) first, falling linearly to the other end.
+- before / after an event: the event is a date when the phrase resolves to one ("after May 3,
+  2023"), else the memory among those ``k`` that shares the most words with the phrase (the
+  anchor). The memories on the asked side of it rank by closeness to it: what someone felt
+  after an accident is most likely said soon after it. The anchor itself is left as it is.
 
 "last" followed by a unit of time ("last week", "last summer", "last May") names a period, which
 :func:`recalld.core.dates.find_and_resolve` turns into a window; it is not an ordering."""
@@ -15,7 +22,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+from recalld.core.lexical import lexical_terms
 from recalld.kernel.domain import Memory
 from recalld.kernel.times import to_micros
 
@@ -23,6 +33,16 @@ from recalld.kernel.times import to_micros
 class Order(enum.Enum):
     EARLIEST = "earliest"
     LATEST = "latest"
+    BEFORE = "before"
+    AFTER = "after"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOrder:
+    """What the query asks of the timeline; ``event``: the phrase after "before" / "after"."""
+
+    order: Order
+    event: str = ""
 
 
 _PERIOD = (
@@ -39,27 +59,69 @@ _EARLIEST = re.compile(
 _LATEST = re.compile(
     rf"\b(?:last(?!\s+{_PERIOD}\b)|latest|most\s+recent(?:ly)?|these\s+days|nowadays|currently|now)\b", re.I
 )
+# the event runs to the end of the clause
+_RELATIVE = re.compile(r"\b(before|after|since|until|till)\s+([^?.!,;]+(?:,\s*\d{4}\b)?)", re.I)
+_SIDE = {"before": Order.BEFORE, "until": Order.BEFORE, "till": Order.BEFORE, "after": Order.AFTER}
 
 
-def order_in(query: str) -> Order | None:
-    """The end of the timeline the query asks for; None when it asks for neither, or both."""
+def order_in(query: str) -> TimeOrder | None:
+    """What the query asks of the timeline: before / after an event first (a question that names
+    an event places its answer against it), else one end; None when neither, or both ends."""
+    m = _RELATIVE.search(query)
+    if m and lexical_terms(m.group(2)):
+        return TimeOrder(_SIDE.get(m.group(1).lower(), Order.AFTER), m.group(2).strip())
     early, late = bool(_EARLIEST.search(query)), bool(_LATEST.search(query))
     if early == late:
         return None
-    return Order.EARLIEST if early else Order.LATEST
+    return TimeOrder(Order.EARLIEST if early else Order.LATEST)
 
 
 def _when(memory: Memory) -> int:
     return to_micros(memory.valid_from if memory.valid_from is not None else memory.reference_time)
 
 
-def order_scores(ranked: Sequence[str], memories: Mapping[str, Memory], order: Order, k: int) -> dict[str, float]:
-    """1.0 for the memory at the asked-for end among the first ``k`` of ``ranked`` (best first),
-    falling linearly to 0.0 at the other end; nothing for the rest."""
+def _linear(ordered: Sequence[str]) -> dict[str, float]:
+    if len(ordered) == 1:
+        return {ordered[0]: 1.0}
+    last = len(ordered) - 1
+    return {m: 1.0 - i / last for i, m in enumerate(ordered)}
+
+
+def _shared_words(a: set[str], text: str) -> int:
+    """Words of ``a`` in ``text``, two words matching when their first five letters do
+    ("accident" ~ "accidents", "adoption" ~ "adopting"; not "moving" ~ "moved"): enough to tell
+    which of a few relevant memories tells of the event."""
+    words = {w[:5] for w in lexical_terms(text)}
+    return sum(1 for w in a if w[:5] in words)
+
+
+def order_scores(
+    ranked: Sequence[str],
+    memories: Mapping[str, Memory],
+    order: TimeOrder,
+    k: int,
+    event_time: datetime | None = None,
+) -> dict[str, float]:
+    """Boosts in [0, 1] for the first ``k`` of ``ranked`` (best first); nothing for the rest.
+    ``event_time``: when the event of a before / after question is a date, that date."""
     top = [m for m in ranked[:k] if m in memories]
-    if len(top) < 2:
+    if order.order in (Order.EARLIEST, Order.LATEST):
+        if len(top) < 2:
+            return {}
+        sign = 1 if order.order is Order.EARLIEST else -1
+        return _linear(sorted(top, key=lambda m: (sign * _when(memories[m]), m)))
+    anchor: str | None = None
+    if event_time is not None:
+        at = to_micros(event_time)
+    else:
+        event = set(lexical_terms(order.event))
+        overlap = {m: _shared_words(event, memories[m].text) for m in top}
+        anchor = max(top, key=lambda m: overlap[m], default=None)  # the best-ranked among the most
+        if anchor is None or overlap[anchor] == 0:
+            return {}
+        at = _when(memories[anchor])
+    after = order.order is Order.AFTER
+    side = [m for m in top if m != anchor and (_when(memories[m]) > at if after else _when(memories[m]) < at)]
+    if not side:
         return {}
-    sign = 1 if order is Order.EARLIEST else -1
-    by_time = sorted(top, key=lambda m: (sign * _when(memories[m]), m))
-    last = len(by_time) - 1
-    return {m: 1.0 - i / last for i, m in enumerate(by_time)}
+    return _linear(sorted(side, key=lambda m: (abs(_when(memories[m]) - at), m)))

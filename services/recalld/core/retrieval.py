@@ -40,7 +40,7 @@ from recalld.core.dates import TimeSpan, find_and_resolve
 from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fusion
 from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
-from recalld.core.ordering import Order, order_in, order_scores
+from recalld.core.ordering import Order, TimeOrder, order_in, order_scores
 from recalld.core.profile import decay_weight, half_lives
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
 from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
@@ -254,7 +254,12 @@ class HybridRetriever:
         # "in May 2023", "last summer": memories of that time rank higher (hybrid mode)
         hybrid = mode is SearchMode.HYBRID
         window = find_and_resolve(query, at) if hybrid and self._s.time_alpha > 0 else None
-        order = order_in(query) if hybrid and self._s.time_order_alpha > 0 else None  # "first", "the last", "now"
+        order = order_in(query) if hybrid and self._s.time_order_alpha > 0 else None  # "first", "after the trip"
+        event_time: datetime | None = None  # "after May 3, 2023": the event is a date
+        if order is not None and order.order in (Order.BEFORE, Order.AFTER):
+            span = find_and_resolve(order.event, at)
+            if span is not None:
+                event_time = span.end if order.order is Order.AFTER else span.start
         per_view = await asyncio.gather(
             *(
                 self._search_view(
@@ -265,6 +270,7 @@ class HybridRetriever:
                     words,
                     window,
                     order,
+                    event_time,
                     limit,
                     filters,
                     mode,
@@ -338,7 +344,8 @@ class HybridRetriever:
         terms: Sequence[str],
         words: Sequence[str],
         window: TimeSpan | None,
-        order: Order | None,
+        order: TimeOrder | None,
+        event_time: datetime | None,
         limit: int,
         filters: Sequence[MetadataFilter],
         mode: SearchMode,
@@ -393,7 +400,7 @@ class HybridRetriever:
             in_window = timely if window else None
             fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories)
             if order is not None:  # the first / last of what the query is about: a second pass
-                ends = order_scores([f[0] for f in fused], memories, order, limit)
+                ends = order_scores([f[0] for f in fused], memories, order, limit, event_time)
                 fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories, ends)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:
