@@ -54,14 +54,14 @@ def test_which_end_the_query_asks_for(query: str, order: Order | None) -> None:
 def test_only_the_relevant_hits_are_ordered_earliest_first() -> None:
     mems = {m.id: m for m in (memory("a", 5), memory("b", 1), memory("c", 9), memory("old-small-talk", 0))}
     ranked = ["a", "b", "c", "old-small-talk"]  # by relevance; the small talk is below the cut
-    assert order_scores(ranked, mems, TimeOrder(Order.EARLIEST), k=3) == {"b": 1.0, "a": 0.5, "c": 0.0}
-    assert order_scores(ranked, mems, TimeOrder(Order.LATEST), k=3) == {"c": 1.0, "a": 0.5, "b": 0.0}
+    assert order_scores(ranked, mems, TimeOrder(Order.EARLIEST), k=3) == {"b": 1.0, "a": 0.5, "c": 1 / 3}
+    assert order_scores(ranked, mems, TimeOrder(Order.LATEST), k=3) == {"c": 1.0, "a": 0.5, "b": 1 / 3}
 
 
 def test_a_resolved_start_counts_before_when_it_was_said() -> None:
     # said on day 9 that the fact began on day 2 ("I started pottery last week")
     mems = {"late-said": memory("late-said", 9, began=2), "mid": memory("mid", 5)}
-    assert order_scores(["mid", "late-said"], mems, TimeOrder(Order.EARLIEST), k=2) == {"late-said": 1.0, "mid": 0.0}
+    assert order_scores(["mid", "late-said"], mems, TimeOrder(Order.EARLIEST), k=2) == {"late-said": 1.0, "mid": 0.5}
 
 
 def test_nothing_to_order_among_fewer_than_two() -> None:
@@ -100,9 +100,10 @@ def test_after_an_event_ranks_the_closest_later_memories_first() -> None:
     }
     ranked = ["week-later", "crash", "day-later", "before", "unrelated-later"]
     after = order_scores(ranked, mems, TimeOrder(Order.AFTER, "the accident"), k=4)
-    assert after == {"day-later": 1.0, "week-later": 0.0}  # the anchor and what came before: no boost
+    # the anchor first (it may tell what came of the event), then the closest after it; before: nothing
+    assert after == {"crash": 1.0, "day-later": 0.5, "week-later": 1 / 3}
     before = order_scores(ranked, mems, TimeOrder(Order.BEFORE, "the accidents"), k=4)
-    assert before == {"before": 1.0}
+    assert before == {"crash": 1.0, "before": 0.5}
 
 
 def test_an_event_that_is_a_date_needs_no_anchor() -> None:
@@ -110,7 +111,7 @@ def test_an_event_that_is_a_date_needs_no_anchor() -> None:
     at = T0 + timedelta(days=4)
     assert order_scores(["c", "a", "b"], mems, TimeOrder(Order.AFTER, "May 3"), k=3, event_time=at) == {
         "b": 1.0,
-        "c": 0.0,
+        "c": 0.5,
     }
     assert order_scores(["c", "a", "b"], mems, TimeOrder(Order.BEFORE, "May 3"), k=3, event_time=at) == {"a": 1.0}
 

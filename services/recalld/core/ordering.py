@@ -8,11 +8,14 @@ The boost is not a retriever: it reorders only the memories that are already amo
 that was resolved). Applied to every candidate, it would lift the user's oldest or newest small
 talk over the answer.
 
-- first / last: earliest (or latest) first, falling linearly to the other end.
+- first / last: earliest (or latest) first; the boost is 1 / (1 + place) in that order.
 - before / after an event: the event is a date when the phrase resolves to one ("after May 3,
   2023"), else the memory among those ``k`` that shares the most words with the phrase (the
-  anchor). The memories on the asked side of it rank by closeness to it: what someone felt
-  after an accident is most likely said soon after it. The anchor itself is left as it is.
+  anchor). The anchor ranks first (the memory that tells of the event often tells what came of
+  it: "after the race I realized..."), then the memories on the asked side of it by closeness
+  to it: what someone felt after an accident is most likely said soon after it.
+- with a named period ("the latest project in July"), only the memories of that period are
+  ordered: the latest in July, not the latest of all.
 
 "last" followed by a unit of time ("last week", "last summer", "last May") names a period, which
 :func:`recalld.core.dates.find_and_resolve` turns into a window; it is not an ordering."""
@@ -80,11 +83,10 @@ def _when(memory: Memory) -> int:
     return to_micros(memory.valid_from if memory.valid_from is not None else memory.reference_time)
 
 
-def _linear(ordered: Sequence[str]) -> dict[str, float]:
-    if len(ordered) == 1:
-        return {ordered[0]: 1.0}
-    last = len(ordered) - 1
-    return {m: 1.0 - i / last for i, m in enumerate(ordered)}
+def _by_place(ordered: Sequence[str]) -> dict[str, float]:
+    """1 / (1 + place): the first clearly ahead of the second, whatever the number ordered (a
+    linear fall from 1 to 0 would shrink that gap as more hits are ordered)."""
+    return {m: 1.0 / (1 + i) for i, m in enumerate(ordered)}
 
 
 def _shared_words(a: set[str], text: str) -> int:
@@ -102,14 +104,14 @@ def order_scores(
     k: int,
     event_time: datetime | None = None,
 ) -> dict[str, float]:
-    """Boosts in [0, 1] for the first ``k`` of ``ranked`` (best first); nothing for the rest.
+    """Boosts in (0, 1] for the first ``k`` of ``ranked`` (best first); nothing for the rest.
     ``event_time``: when the event of a before / after question is a date, that date."""
     top = [m for m in ranked[:k] if m in memories]
     if order.order in (Order.EARLIEST, Order.LATEST):
         if len(top) < 2:
             return {}
         sign = 1 if order.order is Order.EARLIEST else -1
-        return _linear(sorted(top, key=lambda m: (sign * _when(memories[m]), m)))
+        return _by_place(sorted(top, key=lambda m: (sign * _when(memories[m]), m)))
     anchor: str | None = None
     if event_time is not None:
         at = to_micros(event_time)
@@ -121,7 +123,9 @@ def order_scores(
             return {}
         at = _when(memories[anchor])
     after = order.order is Order.AFTER
-    side = [m for m in top if m != anchor and (_when(memories[m]) > at if after else _when(memories[m]) < at)]
-    if not side:
+    side = [m for m in top if m == anchor or (_when(memories[m]) > at if after else _when(memories[m]) < at)]
+    if len(side) < 2 and anchor is not None:
         return {}
-    return _linear(sorted(side, key=lambda m: (abs(_when(memories[m]) - at), m)))
+    # the anchor first: the memory that tells of the event often tells what came of it ("after the
+    # race I realized ..."); then the others by closeness to it
+    return _by_place(sorted(side, key=lambda m: (m != anchor, abs(_when(memories[m]) - at), m)))

@@ -400,7 +400,8 @@ class HybridRetriever:
             in_window = timely if window else None
             fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories)
             if order is not None:  # the first / last of what the query is about: a second pass
-                ends = order_scores([f[0] for f in fused], memories, order, limit, event_time)
+                in_period = [f[0] for f in fused if not window or f[0] in timely]  # "the latest in July"
+                ends = order_scores(in_period, memories, order, limit, event_time)
                 fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories, ends)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:

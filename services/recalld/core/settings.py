@@ -34,7 +34,7 @@ class SearchSettings:
     vector_candidates: int = 50
     max_paths: int = 1000
     fusion: FusionMethod = FusionMethod.WEIGHTED
-    graph_alpha: float = 0.15
+    graph_alpha: float = 0.15  # score fusion: weight of the normalized graph score (see README: fusion weights)
     rrf_k: int = 60
     vector_weight: float = 1.0
     graph_weight: float = 1.0
@@ -49,7 +49,7 @@ class SearchSettings:
     time_alpha: float = 0.1  # score fusion: boost of memories of the time the query names; 0: off
     time_weight: float = 1.0  # rank fusion: weight of that list
     # score fusion: "first" / "last" / "now" in the query: its best hits earliest / latest first; 0: off
-    time_order_alpha: float = 0.25
+    time_order_alpha: float = 0.3
 
 
 # Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).
