@@ -46,7 +46,7 @@ class SearchSettings:
     lexical_weight: float = 1.0  # rank fusion: weight of the full-text list
     lexical_candidates: int = 50
     lexical_linked: bool = False  # names linked to graph entities stay in the full-text query
-    time_alpha: float = 0.1  # score fusion: boost of memories of the time the query names; 0: off
+    time_alpha: float = 0.2  # score fusion: boost of memories of the time the query names (cross-validated); 0: off
     time_weight: float = 1.0  # rank fusion: weight of that list
     # score fusion: "first" / "last" / "now" in the query: its best hits earliest / latest first; 0: off
     time_order_alpha: float = 0.3
