@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 _CALL_METRICS = {
@@ -102,3 +102,23 @@ def hot_functions(folded: Path, top: int = 15) -> tuple[list[tuple[str, float]],
         [(f, n / busy) for f, n in inclusive.most_common(top)],
         [(f, n / busy) for f, n in own.most_common(top)],
     )
+
+
+def breakdown_section(per_size: Iterable[tuple[str, Mapping[str, tuple[float, float]]]], when: str) -> list[str]:
+    """The Markdown section "Where a hybrid Search's time goes": for each (size label, breakdown
+    from :func:`per_search`), the calls, most time first. ``when``: which Searches were scraped."""
+    return [
+        "## Where a hybrid Search's time goes",
+        "",
+        f"From the server's own `/metrics` (store-call, embedding and RPC histograms), scraped before and after "
+        f"{when}: calls per Search and mean time per call. Calls run partly concurrently (vector and full-text "
+        "search together), so the column does not add up to the RPC.",
+        "",
+        "| memories | call | calls per Search | mean ms | ms per Search |",
+        "|---:|---|---:|---:|---:|",
+        *(
+            f"| {size} | {k} | {n:.2f} | {ms:.1f} | {n * ms:.1f} |"
+            for size, breakdown in per_size
+            for k, (n, ms) in sorted(breakdown.items(), key=lambda kv: -kv[1][0] * kv[1][1])
+        ),
+    ]

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from bench.latency import QUERIES, RESULTS, machine_lines, pct, rss_mb, sentence
-from bench.metrics import call_seconds, per_search
+from bench.metrics import breakdown_section, call_seconds, per_search
 from recalld.client import Mode, Recalld
 from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess
 
@@ -594,19 +594,7 @@ def report(args: argparse.Namespace, facts: dict[str, Any], now: datetime, argv:
             for k, v in c.lat.items()
         ),
         "",
-        "## Where a hybrid Search's time goes",
-        "",
-        "From the server's own `/metrics` (store-call, embedding and RPC histograms), scraped before and after "
-        "the hybrid Searches of each checkpoint: calls per Search and mean time per call. Calls run partly "
-        "concurrently (vector and full-text search together), so the column does not add up to the RPC.",
-        "",
-        "| memories | call | calls per Search | mean ms | ms per Search |",
-        "|---:|---|---:|---:|---:|",
-        *(
-            f"| {c.memories:,} | {k} | {n:.2f} | {ms:.1f} | {n * ms:.1f} |"
-            for c in cps
-            for k, (n, ms) in sorted(c.breakdown.items(), key=lambda kv: -kv[1][0] * kv[1][1])
-        ),
+        *breakdown_section(((f"{c.memories:,}", c.breakdown) for c in cps), "the hybrid Searches of each checkpoint"),
         "",
         "## Memory and disk (MB)",
         "",

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.latency import QUERIES, backend_env, machine_lines, pct, rss_mb, sentence
-from bench.metrics import call_seconds, hot_functions, per_search, profile
+from bench.metrics import breakdown_section, call_seconds, hot_functions, per_search, profile
 from recalld.client import Mode, Recalld
 from tests.harness import ServerProcess, free_port
 
@@ -226,19 +226,7 @@ def main() -> None:
         f"- bulk import of raw messages (infer=false, Adds of 50, {args.clients} clients): {raw_rate:.0f} messages/s",
         f"- plot: `{png.name}`",
         "",
-        "## Where a hybrid Search's time goes",
-        "",
-        "From the server's own `/metrics` (store-call, embedding and RPC histograms), scraped before and after "
-        "each size's hybrid Searches: calls per Search and mean time per call. Calls run partly concurrently "
-        "(vector and full-text search together), so the column does not add up to the RPC.",
-        "",
-        "| memories | call | calls per Search | mean ms | ms per Search |",
-        "|---:|---|---:|---:|---:|",
-        *(
-            f"| {st.size} | {k} | {n:.2f} | {ms:.1f} | {n * ms:.1f} |"
-            for st in stages
-            for k, (n, ms) in sorted(st.breakdown.items(), key=lambda kv: -kv[1][0] * kv[1][1])
-        ),
+        *breakdown_section(((str(st.size), st.breakdown) for st in stages), "each size's hybrid Searches"),
     ]
     inclusive, own = hot
     if inclusive:
