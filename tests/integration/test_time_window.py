@@ -92,3 +92,15 @@ async def test_the_latest_in_a_named_month_is_the_latest_of_that_month(app: App)
         scope, "What did we paint in our latest project in July?", validity=Validity(as_of=ASKED)
     )
     assert hits[0].memory.reference_time == late_july  # not August's, the latest of all
+
+
+async def test_before_a_date_orders_by_closeness_to_that_date(app: App) -> None:
+    scope = Scope("cyclist")
+    april_2, april_20 = datetime(2023, 4, 2, tzinfo=UTC), datetime(2023, 4, 20, tzinfo=UTC)
+    # worded alike; the date in the question is an anchor, not a period to look in
+    await app.memories.add(scope, [ChatMessage("user", "I bought a red bike.")], reference_time=april_2)
+    await app.memories.add(scope, [ChatMessage("user", "I bought a blue bike.")], reference_time=april_20)
+    at = Validity(as_of=ASKED)
+    before = await retriever(app).search(scope, "Which bike did I buy before April 10, 2023?", validity=at)
+    after = await retriever(app).search(scope, "Which bike did I buy after April 10, 2023?", validity=at)
+    assert before[0].memory.reference_time == april_2 and after[0].memory.reference_time == april_20

@@ -400,7 +400,9 @@ class HybridRetriever:
             in_window = timely if window else None
             fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories)
             if order is not None:  # the first / last of what the query is about: a second pass
-                in_period = [f[0] for f in fused if not window or f[0] in timely]  # "the latest in July"
+                # "the latest in July": July's hits, when the period has any ("before April 10": the
+                # day said nothing, and the date is only where the answer is measured from)
+                in_period = [f[0] for f in fused if f[0] in timely] or [f[0] for f in fused]
                 ends = order_scores(in_period, memories, order, limit, event_time)
                 fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories, ends)
         hits: list[SearchHit] = []
