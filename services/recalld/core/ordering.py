@@ -80,7 +80,8 @@ def order_in(query: str) -> TimeOrder | None:
 
 
 def _when(memory: Memory) -> int:
-    return to_micros(memory.valid_from if memory.valid_from is not None else memory.reference_time)
+    """When the fact began (Memory sets it to the reference time unless the text dated it)."""
+    return to_micros(memory.valid_from or memory.reference_time)
 
 
 def _by_place(ordered: Sequence[str]) -> dict[str, float]:
