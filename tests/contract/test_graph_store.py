@@ -37,7 +37,9 @@ ALICE = Scope(user_id="alice")
 BOB = Scope(user_id="bob")
 
 
-def mem(scope: Scope, text: str, *triples: tuple[str, str, str], minutes: int = 0, **meta: object) -> Memory:
+def mem(
+    scope: Scope, text: str, *triples: tuple[str, str, str], minutes: int = 0, speaker: str = "", **meta: object
+) -> Memory:
     t = NOW + timedelta(minutes=minutes)
     return Memory(
         id=str(uuid.uuid4()),
@@ -49,6 +51,7 @@ def mem(scope: Scope, text: str, *triples: tuple[str, str, str], minutes: int = 
         reference_time=t,
         triples=tuple(Triple(s, p, o) for s, p, o in triples),
         content_hash=text.casefold(),
+        speaker=speaker,
     )
 
 
@@ -60,7 +63,12 @@ async def write(store: GraphWriter, *memories: Memory) -> None:
 
 async def seed(store: GraphWriter) -> tuple[Memory, Memory, Memory]:
     cold = mem(
-        ALICE, "My cat Luna caught a cold.", ("alice", "has_pet", "Luna"), ("Luna", "catch", "cold"), topic="pets"
+        ALICE,
+        "My cat Luna caught a cold.",
+        ("alice", "has_pet", "Luna"),
+        ("Luna", "catch", "cold"),
+        speaker="Alice",
+        topic="pets",
     )
     siamese = mem(ALICE, "Luna is a Siamese.", ("Luna", "is_a", "Siamese"), minutes=1)
     rex = mem(BOB, "I have a dog named Rex.", ("bob", "has_pet", "Rex"), ("Luna", "visits", "bob"))
@@ -121,6 +129,7 @@ async def test_replace_and_delete_update_relations_and_history(graph_store: Grap
     )
     walks = {w.render() for w in await graph_store.expand(ALICE, ["Luna"], 1, 100)}
     assert walks == {"Luna -recover_from-> cold", "Luna -is_a-> Siamese"}
+    assert (await graph_store.get_memories([cold.id], ALICE))[cold.id].speaker == "Alice"  # who said it stays
     done = await graph_store.delete_memories([siamese.id], at=NOW)
     assert done == {siamese.id: 2}
     assert await graph_store.delete_memories([siamese.id], at=NOW) == {}

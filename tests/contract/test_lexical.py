@@ -407,6 +407,7 @@ async def test_embedded_database_from_before_the_index_is_backfilled_on_open(tmp
     for trigger in ("memories_fts_insert", "memories_fts_delete", "memories_fts_update"):
         db.execute(f"DROP TRIGGER {trigger}")
     db.execute("DROP TABLE memories_fts")
+    db.execute("ALTER TABLE memories DROP COLUMN speaker")  # schema 6
     db.execute("PRAGMA user_version=4")
     db.execute("UPDATE memories SET text='Concert in Lisbon.' WHERE id=?", (boston.id,))
     assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'memories_fts%'").fetchone()[0] == 0
@@ -426,7 +427,7 @@ async def test_embedded_database_from_before_the_index_is_backfilled_on_open(tmp
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     db.close()
     _fts_matches_table(path)
 

@@ -19,8 +19,9 @@ WHEN = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=UTC)
 ALICE = Scope(user_id="alice")
 
 
-def _old_database(path: Path, memory_id: str) -> None:
-    """The 0.1 schema: times as REAL seconds, no user_version."""
+def _old_database(path: Path, memory_id: str, other_id: str = "") -> None:
+    """The 0.1 schema: times as REAL seconds, no user_version. ``other_id``: a second memory, of an
+    Add whose messages had two speakers."""
     db = sqlite3.connect(path)
     db.executescript(
         """
@@ -46,13 +47,23 @@ def _old_database(path: Path, memory_id: str) -> None:
     )
     db.execute("INSERT INTO history (memory_id, event, old_text, new_text, at) VALUES (?,?,?,?,?)",
                (memory_id, "add", "", "Luna is a Siamese.", ts))  # fmt: skip
+    episodes = [("e", [["user", "Luna is a Siamese.", ""], ["assistant", "Noted!", ""]])]
+    if other_id:
+        episodes.append(("e2", [["user", "I run.", "bob"], ["user", "I swim.", "carol"]]))
+        db.execute(
+            "INSERT INTO memories VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (other_id, "alice", "", "", "I swim.", "h2", "{}", "[]", "e2", ts, ts, ts, "active", 1, 1),
+        )
+    for episode_id, messages in episodes:
+        db.execute("INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?)",
+                   (episode_id, "alice", "", "", json.dumps(messages), "{}", ts, ts))  # fmt: skip
     db.commit()
     db.close()
 
 
 async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) -> None:
-    path, mid = tmp_path / "graph.db", str(uuid.uuid4())
-    _old_database(path, mid)
+    path, mid, other = tmp_path / "graph.db", str(uuid.uuid4()), str(uuid.uuid4())
+    _old_database(path, mid, other)
     for _ in range(2):  # the migration runs once; reopening changes nothing
         store = EmbeddedGraphStore(path=path)
         await store.open()
@@ -69,10 +80,14 @@ async def test_a_0_1_sqlite_store_is_migrated_to_microseconds(tmp_path: Path) ->
             assert (history[0].actor, history[0].episode_id, history[0].old_triples) == ("system", "e", ())
             # schema 5: the full-text index was built from the rows already there
             assert [m for m, _ in await store.lexical_search(ALICE, ["siamese"], 5)] == [mid]
+            # schema 6: the speaker, from the episode when one speaker said its facts (the user's
+            # unnamed message; the assistant's does not count), else unknown
+            assert got.speaker == "alice"
+            assert (await store.get_memories([other], ALICE))[other].speaker == ""
         finally:
             await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     # schema 4: the control plane and erasure records, empty
     assert db.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM erasures").fetchone()[0] == 0

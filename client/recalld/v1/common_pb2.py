@@ -27,27 +27,27 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17recalld/v1/common.proto\x12\nrecalld.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\x05Scope\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"g\n\x06Triple\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x14\n\x0csubject_type\x18\x04 \x01(\t\x12\x13\n\x0bobject_type\x18\x05 \x01(\t\"\x9d\x06\n\x06Memory\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12 \n\x05scope\x18\x03 \x01(\x0b\x32\x11.recalld.v1.Scope\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0ereference_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x07triples\x18\x08 \x03(\x0b\x32\x12.recalld.v1.Triple\x12&\n\x05state\x18\t \x01(\x0e\x32\x17.recalld.v1.MemoryState\x12\x12\n\nepisode_id\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\x03\x12.\n\nvalid_from\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsuperseded_by\x18\x0f \x01(\t\x12\x17\n\x0fretired_by_rule\x18\x10 \x01(\t\x12\x15\n\rconfirmations\x18\x11 \x01(\x05\x12\x30\n\x0c\x63onfirmed_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nimportance\x18\x13 \x01(\x02\x12\x30\n\x0clast_used_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\nattributes\x18\x16 \x03(\x0b\x32\x15.recalld.v1.Attribute\"(\n\tAttribute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xab\x01\n\x04\x45\x64ge\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x11\n\tmemory_id\x18\x04 \x01(\t\x12.\n\nvalid_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\tGraphPath\x12\r\n\x05start\x18\x01 \x01(\t\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\x12\x0c\n\x04text\x18\x03 \x01(\t*^\n\x0bMemoryState\x12\x1c\n\x18MEMORY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMORY_STATE_ACTIVE\x10\x01\x12\x18\n\x14MEMORY_STATE_DELETED\x10\x02*d\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_USER\x10\x01\x12\x11\n\rLEVEL_SESSION\x10\x02\x12\x0f\n\x0bLEVEL_AGENT\x10\x03\x12\x10\n\x0cLEVEL_SHARED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17recalld/v1/common.proto\x12\nrecalld.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\x05Scope\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"g\n\x06Triple\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x14\n\x0csubject_type\x18\x04 \x01(\t\x12\x13\n\x0bobject_type\x18\x05 \x01(\t\"\xae\x06\n\x06Memory\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12 \n\x05scope\x18\x03 \x01(\x0b\x32\x11.recalld.v1.Scope\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0ereference_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x07triples\x18\x08 \x03(\x0b\x32\x12.recalld.v1.Triple\x12&\n\x05state\x18\t \x01(\x0e\x32\x17.recalld.v1.MemoryState\x12\x12\n\nepisode_id\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\x03\x12.\n\nvalid_from\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsuperseded_by\x18\x0f \x01(\t\x12\x17\n\x0fretired_by_rule\x18\x10 \x01(\t\x12\x15\n\rconfirmations\x18\x11 \x01(\x05\x12\x30\n\x0c\x63onfirmed_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nimportance\x18\x13 \x01(\x02\x12\x30\n\x0clast_used_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\nattributes\x18\x16 \x03(\x0b\x32\x15.recalld.v1.Attribute\x12\x0f\n\x07speaker\x18\x17 \x01(\t\"(\n\tAttribute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xab\x01\n\x04\x45\x64ge\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x11\n\tmemory_id\x18\x04 \x01(\t\x12.\n\nvalid_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08valid_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\tGraphPath\x12\r\n\x05start\x18\x01 \x01(\t\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\x12\x0c\n\x04text\x18\x03 \x01(\t*^\n\x0bMemoryState\x12\x1c\n\x18MEMORY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMORY_STATE_ACTIVE\x10\x01\x12\x18\n\x14MEMORY_STATE_DELETED\x10\x02*d\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0e\n\nLEVEL_USER\x10\x01\x12\x11\n\rLEVEL_SESSION\x10\x02\x12\x0f\n\x0bLEVEL_AGENT\x10\x03\x12\x10\n\x0cLEVEL_SHARED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'recalld.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMORYSTATE']._serialized_start=1358
-  _globals['_MEMORYSTATE']._serialized_end=1452
-  _globals['_LEVEL']._serialized_start=1454
-  _globals['_LEVEL']._serialized_end=1554
+  _globals['_MEMORYSTATE']._serialized_start=1375
+  _globals['_MEMORYSTATE']._serialized_end=1469
+  _globals['_LEVEL']._serialized_start=1471
+  _globals['_LEVEL']._serialized_end=1571
   _globals['_SCOPE']._serialized_start=102
   _globals['_SCOPE']._serialized_end=160
   _globals['_TRIPLE']._serialized_start=162
   _globals['_TRIPLE']._serialized_end=265
   _globals['_MEMORY']._serialized_start=268
-  _globals['_MEMORY']._serialized_end=1065
-  _globals['_ATTRIBUTE']._serialized_start=1067
-  _globals['_ATTRIBUTE']._serialized_end=1107
-  _globals['_EDGE']._serialized_start=1110
-  _globals['_EDGE']._serialized_end=1281
-  _globals['_GRAPHPATH']._serialized_start=1283
-  _globals['_GRAPHPATH']._serialized_end=1356
+  _globals['_MEMORY']._serialized_end=1082
+  _globals['_ATTRIBUTE']._serialized_start=1084
+  _globals['_ATTRIBUTE']._serialized_end=1124
+  _globals['_EDGE']._serialized_start=1127
+  _globals['_EDGE']._serialized_end=1298
+  _globals['_GRAPHPATH']._serialized_start=1300
+  _globals['_GRAPHPATH']._serialized_end=1373
 # @@protoc_insertion_point(module_scope)

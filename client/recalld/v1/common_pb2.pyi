@@ -59,7 +59,7 @@ class Triple(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., subject_type: _Optional[str] = ..., object_type: _Optional[str] = ...) -> None: ...
 
 class Memory(_message.Message):
-    __slots__ = ("id", "text", "scope", "metadata", "created_at", "updated_at", "reference_time", "triples", "state", "episode_id", "version", "valid_from", "valid_to", "retired_at", "superseded_by", "retired_by_rule", "confirmations", "confirmed_at", "importance", "last_used_at", "expires_at", "attributes")
+    __slots__ = ("id", "text", "scope", "metadata", "created_at", "updated_at", "reference_time", "triples", "state", "episode_id", "version", "valid_from", "valid_to", "retired_at", "superseded_by", "retired_by_rule", "confirmations", "confirmed_at", "importance", "last_used_at", "expires_at", "attributes", "speaker")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class Memory(_message.Message):
     LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
     id: str
     text: str
     scope: Scope
@@ -104,7 +105,8 @@ class Memory(_message.Message):
     last_used_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
     attributes: _containers.RepeatedCompositeFieldContainer[Attribute]
-    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., triples: _Optional[_Iterable[_Union[Triple, _Mapping]]] = ..., state: _Optional[_Union[MemoryState, str]] = ..., episode_id: _Optional[str] = ..., version: _Optional[int] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_by: _Optional[str] = ..., retired_by_rule: _Optional[str] = ..., confirmations: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., importance: _Optional[float] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ...) -> None: ...
+    speaker: str
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., triples: _Optional[_Iterable[_Union[Triple, _Mapping]]] = ..., state: _Optional[_Union[MemoryState, str]] = ..., episode_id: _Optional[str] = ..., version: _Optional[int] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_by: _Optional[str] = ..., retired_by_rule: _Optional[str] = ..., confirmations: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., importance: _Optional[float] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Iterable[_Union[Attribute, _Mapping]]] = ..., speaker: _Optional[str] = ...) -> None: ...
 
 class Attribute(_message.Message):
     __slots__ = ("name", "value")

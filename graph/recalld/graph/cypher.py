@@ -28,7 +28,7 @@ Data model::
     (:Memory  {id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id,
                reference_time, created_at, updated_at, state, version, indexed,
                valid_from, valid_to, retired_at, superseded_by, retired_by_rule,
-               confirmations, confirmed_at, importance, last_used_at, expires_at, attributes,
+               confirmations, confirmed_at, importance, last_used_at, expires_at, attributes, speaker,
                user_key, agent_key, run_key, dedup_key, m_s_<key> | m_n_<key> ...})
                                                       also labelled MemoryText (lexical search)
     (:Entity  {key, namespace, norm, name, type})     unique key
@@ -160,6 +160,7 @@ MEMORY_PROPS = (
     "indexed",
     *LIFECYCLE_PROPS,
     *LIVING_PROPS,
+    "speaker",
 )
 # Properties replace_memory keeps; it rewrites the others (and drops the old m_* properties).
 _KEPT_ON_REPLACE = (
@@ -174,6 +175,7 @@ _KEPT_ON_REPLACE = (
     "reference_time",
     "created_at",
     "state",
+    "speaker",
     *LIFECYCLE_PROPS,
 )
 META_STRING_PREFIX = "m_s_"
@@ -1534,6 +1536,7 @@ def memory_props(m: Memory) -> dict[str, Any]:
         "confirmations": m.confirmations,
         "confirmed_at": to_micros(m.confirmed_at or m.reference_time),
         **living_props(m),
+        "speaker": m.speaker,
         "user_key": lookup_key(s.user_id),
         "agent_key": lookup_key(s.agent_id),
         "run_key": lookup_key(s.run_id),

@@ -108,7 +108,7 @@ _MEMORY_COLUMNS = (
     "id, user_id, agent_id, run_id, text, hash, metadata, triples, episode_id, "
     "reference_time, created_at, updated_at, state, version, "
     "valid_from, valid_to, retired_at, superseded_by, retired_by_rule, confirmations, confirmed_at, "
-    "importance, last_used_at, expires_at, attributes"
+    "importance, last_used_at, expires_at, attributes, speaker"
 )
 _OPERATION_COLUMNS = (
     "id, user_id, agent_id, run_id, request, status, created_at, updated_at, attempts, error, result, owner, "
@@ -125,8 +125,9 @@ _dt = from_micros
 # PRAGMA user_version: 0 = times stored as REAL seconds (recalld 0.1), 1 = integer microseconds,
 # 2 = validity, reinforcement, richer history, aliases (recalld 0.3), 3 = importance, use, expiry,
 # attributes, the operation log and grants (recalld 0.4), 4 = the control plane and erasure records,
-# 5 = the full-text index over memory text. Each step migrates in place at open, in one transaction.
-_SCHEMA_VERSION = 5
+# 5 = the full-text index over memory text, 6 = the speaker of each memory. Each step migrates in
+# place at open, in one transaction.
+_SCHEMA_VERSION = 6
 _V2 = """
 ALTER TABLE memories ADD COLUMN valid_from INTEGER;
 ALTER TABLE memories ADD COLUMN valid_to INTEGER;
@@ -204,6 +205,21 @@ CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text, user_id O
 END;
 INSERT INTO memories_fts(rowid, text, owner) SELECT rowid, text, 'u' || lower(hex(user_id)) FROM memories
 """
+# The speaker: a memory recorded before it was kept takes its episode's, when the episode tells (the
+# messages facts are made of, user messages and named ones, all said by one speaker: the name, else
+# the scope's user); otherwise it stays unknown ('').
+_EPISODE_SPEAKER = (
+    "CASE WHEN json_extract(j.value, '$[2]') != '' THEN json_extract(j.value, '$[2]') "
+    "ELSE coalesce(nullif(memories.user_id, ''), nullif(memories.agent_id, ''), memories.run_id) END"
+)
+_V6 = f"""
+ALTER TABLE memories ADD COLUMN speaker TEXT NOT NULL DEFAULT '';
+UPDATE memories SET speaker = coalesce((
+  SELECT CASE WHEN count(DISTINCT {_EPISODE_SPEAKER}) = 1 THEN max({_EPISODE_SPEAKER}) END
+  FROM episodes e, json_each(e.messages) j
+  WHERE e.id = memories.episode_id AND (json_extract(j.value, '$[0]') = 'user' OR json_extract(j.value, '$[2]') != '')
+), '')
+"""
 _KEY_COLUMNS = "id, tenant, name, role, secret_hash, users, agents, created_at, created_by, revoked_at, revoked_by"
 _ERASURE_COLUMNS = "id, user_id, agent_id, run_id, requested_at, requested_by, counts, completed_at"
 _TIME_COLUMNS = {
@@ -263,7 +279,9 @@ class EmbeddedGraphStore:
         if db.execute("PRAGMA user_version").fetchone()[0] < 4:
             _migrate(db, _V4, 4)
         if db.execute("PRAGMA user_version").fetchone()[0] < 5:
-            _migrate(db, _V5, _SCHEMA_VERSION)
+            _migrate(db, _V5, 5)
+        if db.execute("PRAGMA user_version").fetchone()[0] < 6:
+            _migrate(db, _V6, _SCHEMA_VERSION)
         self._db = db
 
     async def close(self) -> None:
@@ -369,7 +387,7 @@ class EmbeddedGraphStore:
     def _insert_memory(self, m: Memory) -> None:
         s = m.scope
         self._conn.execute(
-            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES ({','.join('?' * 25)},0)",
+            f"INSERT INTO memories ({_MEMORY_COLUMNS}, indexed) VALUES ({','.join('?' * 26)},0)",
             (
                 m.id,
                 s.user_id,
@@ -396,6 +414,7 @@ class EmbeddedGraphStore:
                 _opt_ts(m.last_used_at),
                 _opt_ts(m.expires_at),
                 attributes_json(m.attributes),
+                m.speaker,
             ),
         )
 

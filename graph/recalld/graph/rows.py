@@ -27,9 +27,9 @@ def _time(v: Any) -> datetime | None:
 def memory_from_fields(v: Mapping[str, Any]) -> Memory:
     """A Memory from a backend's stored fields by name (metadata and triples as JSON text, times
     as integer microseconds since the epoch). Fields added after recalld 0.2 (validity,
-    reinforcement, importance, use, expiry, attributes) may be missing on old rows: they default
-    to "valid since the reference time, confirmed once, importance 0.5, never used, never expires,
-    no attributes"."""
+    reinforcement, importance, use, expiry, attributes, speaker) may be missing on old rows: they
+    default to "valid since the reference time, confirmed once, importance 0.5, never used, never
+    expires, no attributes, speaker unknown"."""
     reference_time = from_micros(v["reference_time"])
     return Memory(
         id=v["id"],
@@ -55,6 +55,7 @@ def memory_from_fields(v: Mapping[str, Any]) -> Memory:
         last_used_at=_time(v.get("last_used_at")),
         expires_at=_time(v.get("expires_at")),
         attributes=attributes_from_json(v.get("attributes") or "[]"),
+        speaker=v.get("speaker") or "",
     )
 
 

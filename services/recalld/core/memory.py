@@ -423,6 +423,7 @@ class MemoryPipeline:
                 importance=importance,
                 expires_at=expires_at,
                 attributes=fact.attributes,
+                speaker=fact.speaker,
             )
             fresh.append(m)
             fresh_vectors.append(i)

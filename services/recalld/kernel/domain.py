@@ -183,6 +183,9 @@ class Memory:
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
     attributes: tuple[Attribute, ...] = ()
+    # Who stated the fact: the message's name, else the scope's user (empty on memories recorded
+    # before recalld kept it and not recoverable from their episode).
+    speaker: str = ""
 
     def __post_init__(self) -> None:
         # Defaults that depend on other fields: valid since the reference time, confirmed when said.

@@ -213,6 +213,7 @@ def memory_msg(m: d.Memory) -> common_pb2.Memory:
         last_used_at=_opt_ts(m.last_used_at),
         expires_at=_opt_ts(m.expires_at),
         attributes=[common_pb2.Attribute(name=a.name, value=a.value) for a in m.attributes],
+        speaker=m.speaker,
     )
 
 
