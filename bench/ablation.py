@@ -69,6 +69,7 @@ ABLATION = (
     Variant("hybrid − lexical", {"RECALLD_SEARCH_LEXICAL": "false"}),
     Variant("hybrid − time ordering (first/last/before/after)", {"RECALLD_SEARCH_TIME_ORDER_ALPHA": "0"}),
     Variant("hybrid − time window", {"RECALLD_SEARCH_TIME_ALPHA": "0"}),
+    Variant("hybrid − speaker", {"RECALLD_SEARCH_SPEAKER_ALPHA": "0"}),
     Variant("hybrid − graph score", {"RECALLD_SEARCH_GRAPH_ALPHA": "0"}),
     Variant("hybrid − lexical − graph score", {"RECALLD_SEARCH_LEXICAL": "false", "RECALLD_SEARCH_GRAPH_ALPHA": "0"}),
     Variant("vector mode", {}, "vector"),

@@ -1,7 +1,9 @@
 """Pure parts of the hybrid retriever: walk scoring and the vector query text."""
 
-from recalld.core.retrieval import score_walks, vector_query_text
-from recalld.kernel.domain import Edge, Path
+from datetime import UTC, datetime
+
+from recalld.core.retrieval import said_by, score_walks, vector_query_text
+from recalld.kernel.domain import Edge, Memory, Path, Scope
 
 
 def walk(start: str, *edges: tuple[str, str, str, str]) -> Path:
@@ -40,3 +42,18 @@ def test_vector_query_text_drops_linked_proper_names() -> None:
     assert vector_query_text("Caroline?", ["caroline"]) == "Caroline?"
     # regex metacharacters in entity names are literals
     assert vector_query_text("Is C++ (Dev) hard for Ana?", ["c++ (dev)", "ana"]) == "Is hard for?"
+
+
+def _said(*speakers: str) -> dict[str, Memory]:
+    at = datetime(2023, 5, 1, tzinfo=UTC)
+    return {f"m{i}": Memory(f"m{i}", "text", Scope("conv"), {}, at, at, at, speaker=s) for i, s in enumerate(speakers)}
+
+
+def test_said_by_lifts_what_the_named_person_said_only_where_that_tells_candidates_apart() -> None:
+    two = _said("Caroline", "Melanie", "caroline", "")
+    assert said_by(two, ["CAROLINE"]) == {"m0": 1.0, "m2": 1.0}  # names compare normalized; unknown never lifts
+    assert said_by(two, ["Melanie", "Luna"]) == {"m1": 1.0}
+    assert said_by(two, ["Luna"]) is None  # the query names no speaker
+    assert said_by(two, ["Caroline", "Melanie"]) is None  # every speaker named: all alike
+    assert said_by(_said("alice", "alice", ""), ["alice"]) is None  # one speaker: a user and an assistant
+    assert said_by({}, ["alice"]) is None

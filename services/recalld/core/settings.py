@@ -50,6 +50,9 @@ class SearchSettings:
     time_weight: float = 1.0  # rank fusion: weight of that list
     # score fusion: "first" / "last" / "now" in the query: its best hits earliest / latest first; 0: off
     time_order_alpha: float = 0.3
+    # score fusion: boost of what a person the query names said, where the candidates were said by
+    # several speakers ("What is Caroline's identity?" in a conversation of two; cross-validated); 0: off
+    speaker_alpha: float = 0.3
 
 
 # Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).
