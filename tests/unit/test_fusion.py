@@ -109,3 +109,39 @@ def test_two_list_score_fusion_is_the_boosted_one() -> None:
     old = weighted_score_fusion(vector, graph, alpha=0.15)
     new = boosted_score_fusion(vector, {"graph": graph}, {"graph": 0.15})
     assert old == new
+
+
+def test_each_mode_fuses_by_its_named_recipe() -> None:
+    from dataclasses import replace
+
+    from recalld.core.fusion import Method, boosted_score_fusion, fuse
+    from recalld.core.retrieval import recipes
+    from recalld.core.settings import FusionMethod, SearchSettings
+    from recalld.kernel.domain import SearchMode
+
+    shipped = recipes(SearchSettings())
+    assert {m: (r.name, r.method) for m, r in shipped.items()} == {
+        SearchMode.VECTOR: ("vector", Method.COSINE),
+        SearchMode.GRAPH: ("graph", Method.GRAPH),
+        SearchMode.HYBRID: ("hybrid-score", Method.SCORE),
+    }
+    hybrid = shipped[SearchMode.HYBRID]
+    assert hybrid.weights == {"graph": 0.15, "lexical": 0.1, "time": 0.2, "order": 0.3, "speaker": 0.3}
+
+    vector, graph, said = {"a": 0.7, "b": 0.5, "c": 0.5}, {"b": 2.0, "g": 2.0}, {"c": 1.0}
+    recency = {"a": 1, "b": 3, "c": 2, "g": 4}
+    lists = {"vector": vector, "graph": graph, "speaker": said}
+    # score fusion: exactly boosted_score_fusion with the recipe's alphas
+    assert fuse(hybrid, lists, recency) == boosted_score_fusion(
+        vector, {"graph": graph, "speaker": said}, {"graph": 0.15, "speaker": 0.3}
+    )
+    assert [f.id for f in fuse(shipped[SearchMode.VECTOR], lists)] == ["a", "b", "c"]  # cosine, ties by id
+    by_graph = fuse(shipped[SearchMode.GRAPH], lists, recency)
+    assert [(f.id, f.score) for f in by_graph] == [("g", 1.0), ("b", 1.0)]  # a tie: the most recent first
+
+    rrf = recipes(replace(SearchSettings(), fusion=FusionMethod.RRF))[SearchMode.HYBRID]
+    assert rrf.method is Method.RANK and "speaker" not in rrf.weights  # a list of equals has no order
+    fused = fuse(rrf, lists, recency)
+    assert {f.id for f in fused} == {"a", "b", "c", "g"}
+    assert all("speaker" not in f.sources for f in fused)
+    assert fused[0].id == "b"  # second in the vector list, first in the graph's (more recent than g)

@@ -1,9 +1,17 @@
-"""Rank fusion: a pure function from ranked lists to one ranking."""
+"""Rank fusion: a pure function from the retrievers' lists to one ranking, following a recipe.
+
+A :class:`Recipe` names how one search mode fuses: the method and a weight per list, as data
+(recalld.core.retrieval builds one per mode from the settings, like Graphiti's search config
+recipes). :func:`fuse` applies it. Lists: "vector" (cosine), "graph", "lexical" (relevance
+scores), and the boosts "time" (of the time the query names), "order" (first / last), "speaker"
+(said by the person the query names).
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +111,49 @@ def weighted_score_fusion(
     if alpha < 0:
         raise ValueError("alpha must be >= 0")
     return boosted_score_fusion(vector, {"graph": graph}, {"graph": alpha}, floor=floor)
+
+
+class Method(enum.StrEnum):
+    COSINE = "cosine"  # the vector list alone, by cosine
+    GRAPH = "graph"  # the graph list alone, by its score (ties: the most recent)
+    SCORE = "score"  # cosine + alpha-weighted normalized scores of the other lists (boosted_score_fusion)
+    RANK = "rank"  # weighted reciprocal rank fusion of every list (reciprocal_rank_fusion)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How one search mode fuses. ``weights``: per list, the alpha (SCORE; the cosine counts 1)
+    or the rank-fusion weight (RANK); a list without a weight takes no part."""
+
+    name: str
+    method: Method
+    weights: Mapping[str, float] = field(default_factory=dict)
+    rrf_k: int = 60
+
+
+def fuse(
+    recipe: Recipe, lists: Mapping[str, Mapping[str, float]], recency: Mapping[str, int] | None = None
+) -> list[Fused]:
+    """One ranking of everything the lists hold, as ``recipe`` says. ``lists``: name -> {id:
+    score} ("vector" holds cosines in the vector search's order); a list present but empty still
+    counts in score fusion's normalization. ``recency``: id -> a number that grows with time, for
+    the ties of the graph list and of rank fusion's lists (the most recent first, then the id)."""
+    when = recency or {}
+    vector = lists.get("vector", {})
+    if recipe.method is Method.COSINE:
+        return [Fused(i, s, ("vector",)) for i, s in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))]
+    if recipe.method is Method.GRAPH:
+        graph = lists.get("graph", {})
+        top = max(graph.values(), default=1.0)
+        order = sorted(graph, key=lambda m: (-graph[m], -when.get(m, 0), m))
+        return [Fused(m, graph[m] / top, ("graph",)) for m in order]
+    weighted = {name: found for name, found in lists.items() if name in recipe.weights}
+    if recipe.method is Method.RANK:
+
+        def ranking(found: Mapping[str, float]) -> list[str]:
+            return sorted(found, key=lambda m: (-found[m], -when.get(m, 0), m))
+
+        ranked = {name: list(found) if name == "vector" else ranking(found) for name, found in weighted.items()}
+        return reciprocal_rank_fusion(ranked, weights={n: recipe.weights[n] for n in ranked}, k=recipe.rrf_k)
+    others = {name: found for name, found in weighted.items() if name != "vector"}
+    return boosted_score_fusion(vector, others, {n: recipe.weights[n] for n in others})

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 
 from recalld.core.dates import TimeSpan, find_and_resolve
-from recalld.core.fusion import boosted_score_fusion, boosts, reciprocal_rank_fusion
+from recalld.core.fusion import Method, Recipe, boosts, fuse
 from recalld.core.lexical import lexical_terms
 from recalld.core.memory import validate_scope
 from recalld.core.ordering import Order, TimeOrder, order_in, order_scores
@@ -115,6 +115,43 @@ def _states(memory: Memory, wanted: Attribute) -> bool:
     return any(
         a.name == wanted.name and (not wanted.value or norm(a.value) == norm(wanted.value)) for a in memory.attributes
     )
+
+
+def recipes(s: SearchSettings) -> dict[SearchMode, Recipe]:
+    """How each search mode fuses (recalld.core.fusion), its weights from the settings. Hybrid
+    under score fusion: the cosine plus each list's alpha times its normalized score; under rank
+    fusion (``fusion=rrf``): each list's weight (the time list's weight serves the ordering too;
+    the speaker list has no order to give and takes no part)."""
+    if s.fusion is FusionMethod.RRF:
+        hybrid = Recipe(
+            "hybrid-rrf",
+            Method.RANK,
+            {
+                Retriever.VECTOR.value: s.vector_weight,
+                Retriever.GRAPH.value: s.graph_weight,
+                Retriever.LEXICAL.value: s.lexical_weight,
+                _TIME: s.time_weight,
+                _ORDER: s.time_weight,
+            },
+            rrf_k=s.rrf_k,
+        )
+    else:
+        hybrid = Recipe(
+            "hybrid-score",
+            Method.SCORE,
+            {
+                Retriever.GRAPH.value: s.graph_alpha,
+                Retriever.LEXICAL.value: s.lexical_alpha,
+                _TIME: s.time_alpha,
+                _ORDER: s.time_order_alpha,
+                _SPEAKER: s.speaker_alpha,
+            },
+        )
+    return {
+        SearchMode.VECTOR: Recipe("vector", Method.COSINE),
+        SearchMode.GRAPH: Recipe("graph", Method.GRAPH),
+        SearchMode.HYBRID: hybrid,
+    }
 
 
 def said_by(memories: Mapping[str, Memory], named: Sequence[str]) -> dict[str, float] | None:
@@ -203,6 +240,7 @@ class HybridRetriever:
         self._embedder = embedder
         self._extractor = extractor
         self._s = settings
+        self._recipes = recipes(settings)
         self._limits = limits
 
     async def search(
@@ -488,16 +526,7 @@ class HybridRetriever:
                 for rank, m in enumerate(sorted(found, key=lambda x: (-found[x], x)), start=1):
                     out[m] = out.get(m, 0.0) + w / (k + rank)
             return out
-        return boosts({"graph": graph, "lexical": lexical}, self._alphas())
-
-    def _alphas(self) -> dict[str, float]:
-        return {
-            "graph": self._s.graph_alpha,
-            "lexical": self._s.lexical_alpha,
-            _TIME: self._s.time_alpha,
-            _ORDER: self._s.time_order_alpha,
-            _SPEAKER: self._s.speaker_alpha,
-        }
+        return boosts({"graph": graph, "lexical": lexical}, self._recipes[SearchMode.HYBRID].weights)
 
     async def _fetch(
         self,
@@ -552,44 +581,19 @@ class HybridRetriever:
         ends: dict[str, float] | None = None,
         said: dict[str, float] | None = None,
     ) -> list[tuple[str, float, tuple[str, ...]]]:
-        """``timely``: the candidates of the time the query names (None: it names none);
-        ``ends``: the best hits' places on the timeline when the query asks for its first or last
+        """The mode's recipe (:func:`recipes`) over the lists. ``timely``: the candidates of the
+        time the query names (None: it names none); ``ends``: the best hits' places on the
+        timeline when the query asks for its first or last
         (:func:`recalld.core.ordering.order_scores`); ``said``: the candidates said by a person
-        the query names (:func:`said_by`; score fusion only: under rank fusion a list of equals
-        has no order to give)."""
-        vector_name, graph_name, lexical_name = Retriever.VECTOR.value, Retriever.GRAPH.value, Retriever.LEXICAL.value
-        if mode is SearchMode.VECTOR:
-            return [(i, s, (vector_name,)) for i, s in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))]
-        if mode is SearchMode.GRAPH:
-            # Ties (common: many memories one hop from the user) go to the most recent.
-            top = max(graph.values(), default=1.0)
-            order = sorted(graph, key=lambda m: (-graph[m], -to_micros(memories[m].reference_time), m))
-            return [(m, graph[m] / top, (graph_name,)) for m in order]
-        if self._s.fusion is FusionMethod.RRF:
-            graph_rank = sorted(graph, key=lambda m: (-graph[m], -to_micros(memories[m].reference_time), m))
-            ranked = {vector_name: list(vec), graph_name: graph_rank}
-            weights = {vector_name: self._s.vector_weight, graph_name: self._s.graph_weight}
-            if self._s.lexical:
-                ranked[lexical_name] = sorted(lexical, key=lambda m: (-lexical[m], m))
-                weights[lexical_name] = self._s.lexical_weight
-            if timely is not None:
-                ranked[_TIME] = sorted(timely, key=lambda m: (-to_micros(memories[m].reference_time), m))
-                weights[_TIME] = self._s.time_weight
-            if ends:
-                ranked[_ORDER] = sorted(ends, key=lambda m: (-ends[m], m))
-                weights[_ORDER] = self._s.time_weight
-            return [
-                (f.id, f.score, f.sources) for f in reciprocal_rank_fusion(ranked, weights=weights, k=self._s.rrf_k)
-            ]
-        others = {graph_name: graph, lexical_name: lexical} if self._s.lexical else {graph_name: graph}
-        if timely is not None:
-            others[_TIME] = timely
-        if ends:
-            others[_ORDER] = ends
-        if said:
-            others[_SPEAKER] = said
-        fused = boosted_score_fusion(vec, others, self._alphas())
-        return [(f.id, f.score, f.sources) for f in fused]
+        the query names (:func:`said_by`)."""
+        lists: dict[str, Mapping[str, float]] = {Retriever.VECTOR.value: vec, Retriever.GRAPH.value: graph}
+        if self._s.lexical:
+            lists[Retriever.LEXICAL.value] = lexical
+        for name, boost in ((_TIME, timely), (_ORDER, ends), (_SPEAKER, said)):
+            if boost is not None and (name == _TIME or boost):  # a named time counts even when nothing is in it
+                lists[name] = boost
+        recency = {m: to_micros(mem.reference_time) for m, mem in memories.items()}
+        return [(f.id, f.score, f.sources) for f in fuse(self._recipes[mode], lists, recency)]
 
     async def _graph_candidates(
         self,
