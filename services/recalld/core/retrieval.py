@@ -11,10 +11,13 @@
    counts query terms found in the walk's predicates and entity names, so
    "how is my pet's health?" follows alice -has_pet-> Luna -catch-> cold.
    Each memory keeps its best walks as the explanation.
-3. Fusion (recalld.core.fusion): by default cosine + alpha * normalized graph
-   score (graph-only candidates start from the weakest vector candidate's
-   cosine); weighted reciprocal rank fusion as an alternative. On LoCoMo dev
-   (bench/results) score fusion with name-free vector queries beat RRF.
+3. Fusion (recalld.core.fusion), by the mode's named recipe (:func:`recipes`):
+   by default cosine + each other list's alpha * its normalized score (graph,
+   full-text; boosts for the time the query names, the first / last it asks
+   for, and what a speaker it names said; candidates without a cosine start
+   from the weakest vector candidate's); weighted reciprocal rank fusion as an
+   alternative. On LoCoMo dev (bench/results) score fusion with name-free
+   vector queries beat RRF.
 4. Decay (recalld.core.profile.decay_weight): the fused relevance times the
    memory's weight at the moment searched, so older, unconfirmed, unused facts
    rank lower without disappearing.
