@@ -32,7 +32,10 @@ def test_add_then_search_finds_it_with_paths_and_retrievers(memory: Recalld) -> 
     result = memory.add(SEED, user_id=user, metadata={"source": "intake", "priority": 2})
     assert result.episode_id and len(result.added) == 4 and all(m.version == 1 for m in result.added)
     assert all(m.user_id == user and m.state == "active" and m.triples for m in result.added)
+    assert {m.speaker for m in result.added} == {user}  # no name: the scope's user said it
     assert memory.add(SEED[0], user_id=user).events[0].event == "noop"
+    (said,) = memory.add({"role": "user", "content": "I teach chemistry.", "name": "Dana"}, user_id=user).added
+    assert said.speaker == "Dana" and memory.get(said.id, user_id=user).speaker == "Dana"
 
     hits = memory.search("how is my pet's health?", user_id=user)
     top = hits[0]

@@ -361,6 +361,7 @@ def memory(m: common_pb2.Memory) -> Memory:
         last_used_at=_opt_dt(m, "last_used_at"),
         expires_at=_opt_dt(m, "expires_at"),
         attributes=tuple(Attribute(a.name, a.value) for a in m.attributes),
+        speaker=m.speaker,
     )
 
 

@@ -97,6 +97,7 @@ class Memory:
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
     attributes: tuple[Attribute, ...] = ()  # the structured attributes it states
+    speaker: str = ""  # who stated it: the message's name, else the scope's user ("" if unknown)
 
     @property
     def current(self) -> bool:
