@@ -64,7 +64,13 @@ _LATEST = re.compile(
 )
 # the event runs to the end of the clause
 _RELATIVE = re.compile(r"\b(before|after|since|until|till)\s+([^?.!,;]+(?:,\s*\d{4}\b)?)", re.I)
-_SIDE = {"before": Order.BEFORE, "until": Order.BEFORE, "till": Order.BEFORE, "after": Order.AFTER}
+_SIDE = {
+    "before": Order.BEFORE,
+    "until": Order.BEFORE,
+    "till": Order.BEFORE,
+    "after": Order.AFTER,
+    "since": Order.AFTER,
+}
 
 
 def order_in(query: str) -> TimeOrder | None:
@@ -72,7 +78,7 @@ def order_in(query: str) -> TimeOrder | None:
     an event places its answer against it), else one end; None when neither, or both ends."""
     m = _RELATIVE.search(query)
     if m and lexical_terms(m.group(2)):
-        return TimeOrder(_SIDE.get(m.group(1).lower(), Order.AFTER), m.group(2).strip())
+        return TimeOrder(_SIDE[m.group(1).lower()], m.group(2).strip())
     early, late = bool(_EARLIEST.search(query)), bool(_LATEST.search(query))
     if early == late:
         return None

@@ -462,7 +462,7 @@ class HybridRetriever:
                 # "the latest in July": July's hits, when the period has any ("before April 10": the
                 # day said nothing, and the date is only where the answer is measured from)
                 in_period = [f[0] for f in fused if f[0] in timely] or [f[0] for f in fused]
-                ends = order_scores(in_period, memories, order, limit, event_time)
+                ends = order_scores(in_period, memories, order, limit, event_time) or None
                 fused = self._fuse(mode, vec_score, graph_score, lexical_score, in_window, memories, ends, said)
         hits: list[SearchHit] = []
         for mid, score, sources in fused[: _margin(limit)]:
@@ -593,7 +593,7 @@ class HybridRetriever:
         if self._s.lexical:
             lists[Retriever.LEXICAL.value] = lexical
         for name, boost in ((_TIME, timely), (_ORDER, ends), (_SPEAKER, said)):
-            if boost is not None and (name == _TIME or boost):  # a named time counts even when nothing is in it
+            if boost is not None:  # a named time counts even when nothing was said in it
                 lists[name] = boost
         recency = {m: to_micros(mem.reference_time) for m, mem in memories.items()}
         return [(f.id, f.score, f.sources) for f in fuse(self._recipes[mode], lists, recency)]
