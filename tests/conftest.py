@@ -65,7 +65,9 @@ def embedder() -> MiniLMOnnxEmbedder:
 
 
 def make_settings(data_dir: Path) -> Settings:
-    return replace(Settings(), data_dir=data_dir, reconcile_interval_s=0.0)
+    """In-process apps keep Milvus Lite on a thread (a child process costs each app ~1 s to start);
+    the e2e tier runs the server's default, Milvus Lite in a child process."""
+    return replace(Settings(), data_dir=data_dir, reconcile_interval_s=0.0, vector_lite_process=False)
 
 
 @pytest.fixture

@@ -15,13 +15,19 @@ from recalld.vector.milvus import MilvusVectorStore
 from tests.harness import MilvusServerProcess
 
 
-@pytest.fixture(params=["milvus-lite", "milvus-lite-buckets", "milvus-server"])
+@pytest.fixture(params=["milvus-lite", "milvus-lite-buckets", "milvus-lite-process", "milvus-server"])
 async def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
-    """Milvus Lite at a local path, and a real Milvus 2.3.5 standalone server."""
+    """Milvus Lite at a local path (on a thread of this process, or in a child process as the
+    server runs it), and a real Milvus 2.3.5 standalone server."""
     if request.param.startswith("milvus-lite"):
-        buckets = 8 if request.param.endswith("buckets") else 0
+        buckets = 0 if request.param == "milvus-lite" else 8
         store = MilvusVectorStore(
-            uri=str(tmp_path / "milvus.db"), dim=4, collection="contract", flush_rows=256, user_buckets=buckets
+            uri=str(tmp_path / "milvus.db"),
+            dim=4,
+            collection="contract",
+            flush_rows=256,
+            user_buckets=buckets,
+            lite_process=request.param.endswith("process"),
         )
     else:
         server: MilvusServerProcess = request.getfixturevalue("milvus_server")

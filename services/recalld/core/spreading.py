@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from recalld.kernel.domain import Path, norm
 
 ENTITY, MEMORY = "e:", "m:"
@@ -49,38 +51,49 @@ def personalized_pagerank(
 ) -> dict[str, float]:
     """PageRank of every node of the undirected graph ``edges``, restarting at ``seeds`` (node ->
     weight >= 0, normalized here). Seeds not in the graph keep their restart mass. The result
-    sums to 1 (all zeros without a positive seed)."""
+    sums to 1 (all zeros without a positive seed).
+
+    Power iteration on arrays: each step is one ``bincount`` over the directed edge list (each
+    undirected edge both ways), so a walked subgraph of a few thousand edges costs tens of
+    microseconds per step instead of a Python loop over every edge."""
     if not 0.0 <= damping < 1.0:
         raise ValueError("damping must be in [0, 1)")
     total = sum(w for w in seeds.values() if w > 0)
     if total <= 0:
         return {n: 0.0 for e in edges for n in e}
-    restart = {n: w / total for n, w in seeds.items() if w > 0}
-    neighbours: dict[str, list[str]] = {}
+    index: dict[str, int] = {}
+    src: list[int] = []
+    dst: list[int] = []
     for a, b in edges:
         if a == b:
             continue
-        neighbours.setdefault(a, []).append(b)
-        neighbours.setdefault(b, []).append(a)
-    nodes = list(dict.fromkeys([*neighbours, *restart]))
-    rank = {n: restart.get(n, 0.0) for n in nodes}
+        i = index.setdefault(a, len(index))
+        j = index.setdefault(b, len(index))
+        src += (i, j)
+        dst += (j, i)
+    for n, w in seeds.items():
+        if w > 0:
+            index.setdefault(n, len(index))
+    size = len(index)
+    restart = np.zeros(size)
+    for n, w in seeds.items():
+        if w > 0:
+            restart[index[n]] = w / total
+    s = np.asarray(src, dtype=np.int64)
+    d = np.asarray(dst, dtype=np.int64)
+    degree = np.bincount(s, minlength=size).astype(np.float64)
+    isolated = degree == 0  # a seed without edges keeps what it has
+    inverse = np.divide(1.0, degree, out=np.zeros(size), where=~isolated)
+    base = (1.0 - damping) * restart
+    rank = restart.copy()
     for _ in range(iterations):
-        nxt = {n: (1.0 - damping) * restart.get(n, 0.0) for n in nodes}
-        for n, r in rank.items():
-            if not r:
-                continue
-            out = neighbours.get(n)
-            if not out:  # a seed without edges keeps what it has
-                nxt[n] += damping * r
-                continue
-            share = damping * r / len(out)
-            for m in out:
-                nxt[m] += share
-        moved = sum(abs(nxt[n] - rank[n]) for n in nodes)
+        nxt = base + damping * np.bincount(d, weights=(rank * inverse)[s], minlength=size)
+        nxt[isolated] += damping * rank[isolated]
+        moved = float(np.abs(nxt - rank).sum())
         rank = nxt
         if moved < tolerance:
             break
-    return rank
+    return dict(zip(index, rank.tolist(), strict=True))
 
 
 def memory_scores(rank: Mapping[str, float]) -> dict[str, float]:

@@ -29,6 +29,7 @@ from recalld.kernel.ports import CredentialStore, Embedder, Extractor, GraphStor
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
+from recalld.vector.batching import BatchingEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +345,7 @@ def _vector_store(settings: Settings, tenant: str, dim: int) -> VectorStore:
         flush_rows=settings.milvus_flush_rows,
         user_buckets=settings.vector_user_buckets,
         consistency_level=settings.vector_consistency.value,
+        lite_process=settings.vector_lite_process,
     )
 
 
@@ -406,7 +408,10 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
     traced = settings.tracing is not Tracing.OFF
-    embedder = instrument(embedder or _embedder(settings), "embedder", metrics, traced=traced)
+    embedder = embedder or _embedder(settings)
+    if settings.embedder_batch > 0:
+        embedder = BatchingEmbedder(embedder, max_texts=settings.embedder_batch)
+    embedder = instrument(embedder, "embedder", metrics, traced=traced)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     extractor, judge, llm_stats = _llm_parts(settings, extractor)
     extractor = instrument(extractor, "extractor", metrics, traced=traced)

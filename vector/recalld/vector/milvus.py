@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -28,6 +29,7 @@ from recalld.kernel.errors import Unavailable
 from recalld.kernel.ports import VectorHit, VectorRecord, Vectors
 from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
+from recalld.vector.lite_process import LiteProcess
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class MilvusVectorStore:
         consistency_level: str = "Session",
         flush_rows: int = 0,
         user_buckets: int = 0,
+        lite_process: bool = False,
     ) -> None:
         """``flush_rows``: flush after that many written rows (0: never). Milvus Lite
         scans unflushed rows slowly (measured: 2,500 pending rows add ~55 ms to
@@ -116,7 +119,11 @@ class MilvusVectorStore:
         user-filtered search over one partition, 4 ms with 64 buckets). Milvus's
         own partition key is not used: on Milvus 2.3.5 a ``user_id ==`` filter on
         a partition-key field returned no rows with pymilvus 3. The bucket count
-        of an existing collection wins over this setting, so data never moves."""
+        of an existing collection wins over this setting, so data never moves.
+
+        ``lite_process``: with a Milvus Lite path, run Milvus Lite in a child process
+        (recalld.vector.lite_process) instead of on a thread of this one, so its searches use
+        another core; the data directory is the same."""
         self._uri = uri
         self._token = token
         self._dim = dim
@@ -134,6 +141,9 @@ class MilvusVectorStore:
         # MilvusClient is synchronous; one thread keeps calls ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
         self._ping_timeout_s = 3.0
+        self._lite: LiteProcess | None = None
+        if lite_process and not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+            self._lite = LiteProcess(Path(uri))
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -174,7 +184,13 @@ class MilvusVectorStore:
         await self._run(self._open_sync)
 
     def _open_sync(self) -> None:
-        self._client = MilvusClient(uri=self._uri, token=self._token)
+        uri = self._lite.start() if self._lite is not None else self._uri
+        try:
+            self._client = MilvusClient(uri=uri, token=self._token)
+        except BaseException:
+            if self._lite is not None:
+                self._lite.stop()
+            raise
         c = self._client
         if not c.has_collection(self._collection):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -231,6 +247,8 @@ class MilvusVectorStore:
                 await self._run(self._client.flush, self._collection)
             await self._run(self._client.close)
             self._client = None
+        if self._lite is not None:
+            await self._run(self._lite.stop)
         self._executor.shutdown(wait=True)
 
     async def drop(self) -> None:
