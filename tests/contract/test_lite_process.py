@@ -22,7 +22,9 @@ from recalld.vector.milvus import MilvusVectorStore
 async def main():
     store = MilvusVectorStore(uri=sys.argv[1], dim=4, collection="c", flush_rows=1, lite_process=True)
     await store.open()
-    await store.upsert([VectorRecord(id="m1", vector=[1.0, 0, 0, 0], scope=Scope("alice"), reference_time=datetime.now(UTC), metadata={})])
+    now = datetime.now(UTC)
+    record = VectorRecord(id="m1", vector=[1.0, 0, 0, 0], scope=Scope("alice"), reference_time=now, metadata={})
+    await store.upsert([record])
     print(store._lite.pid, flush=True)
     await asyncio.sleep(600)
 
