@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +48,7 @@ import grpc
 from bench.latency import RESULTS, machine_lines, pct
 from bench.locomo import CATEGORIES, Conversation, load_conversations, turn_text
 from recalld.client import AsyncRecalld, RecalldError
-from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess, children
+from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess, children, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
@@ -192,14 +193,16 @@ class Run:
     server_cpu_s: float = 0.0
     peers_cpu_s: dict[str, float] = field(default_factory=dict)
     client_cpu_s: float = 0.0
+    stages: dict[str, tuple[float, float]] = field(default_factory=dict)  # stage -> (calls per op, ms per call)
 
     def row(self) -> str:
-        s, a = self.search_ms, self.add_ms
-        ops = len(s) + len(a)
+        s, a = self.search_ms or [0.0], self.add_ms or [0.0]
+        ops = len(self.search_ms) + len(self.add_ms)
         cpu_op = 1000 * self.server_cpu_s / ops if ops else 0.0
         peers = ", ".join(f"{k} {1000 * v / max(1, ops):.1f}" for k, v in self.peers_cpu_s.items()) or "-"
         return (
-            f"| {self.label} | {self.clients} | {len(s) / self.seconds:.1f} | {len(a) / self.seconds:.1f} | "
+            f"| {self.label} | {self.clients} | {len(self.search_ms) / self.seconds:.1f} | "
+            f"{len(self.add_ms) / self.seconds:.1f} | "
             f"{pct(s, 50):.0f} / {pct(s, 95):.0f} / {pct(s, 99):.0f} | "
             f"{pct(a, 50):.0f} / {pct(a, 99):.0f} | {self.errors} | {self.rejected} | "
             f"{cpu_op:.1f} | {peers} | {self.client_cpu_s / self.seconds:.2f} |"
@@ -275,6 +278,26 @@ def worktree(rev: str) -> Path:
     return path
 
 
+def stages(metrics_url: str, ops: int) -> dict[str, tuple[float, float]]:
+    """Per stage (a store call, the embedder, the extractor): calls per operation and mean ms per
+    call, from the server's /metrics (their latency histograms' _sum and _count)."""
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        m = re.match(r"recalld_(store_call|embedding|extraction)_duration_seconds_(sum|count)(\{[^}]*\})? (\S+)", line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+        name = f"{labels['store']}.{labels['op']}" if m.group(1) == "store_call" else m.group(1)
+        (sums if m.group(2) == "sum" else counts)[name] = float(m.group(4))
+    return {
+        k: (counts[k] / max(1, ops), 1000 * sums[k] / counts[k])
+        for k in sorted(counts, key=lambda k: -sums[k])
+        if counts[k]
+    }
+
+
 def server_env(code: Path | None) -> dict[str, str]:
     env = {"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_LOG_LEVEL": os.environ.get("RECALLD_LOG_LEVEL", "INFO")}
     if code is not None:  # another checkout's sources first on the path
@@ -320,7 +343,10 @@ def seed_key(copies: int) -> str:
 
 @contextlib.contextmanager
 def serving(data_dir: Path, backend: Backend, code: Path | None, log: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(data_dir, env={**backend.env, **server_env(code)}, log_path=log)
+    metrics = f"127.0.0.1:{free_port()}"
+    env = {**backend.env, **server_env(code), "RECALLD_METRICS_LISTEN": metrics}
+    server = ServerProcess(data_dir, env=env, log_path=log)
+    server.metrics_url = f"http://{metrics}/metrics"  # type: ignore[attr-defined]
     server.start(timeout=300)
     try:
         yield server
@@ -375,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 with serving(data, backend, code, tmp / f"server-{len(runs)}.log") as server:
                     meter = CpuMeter({"recalld": server.pid, **backend.peers})
                     run = asyncio.run(drive(server.address, work, clients, args.seconds, share, label, meter))
+                    run.stages = stages(server.metrics_url, len(run.search_ms) + len(run.add_ms))  # type: ignore[attr-defined]
                 runs.append(run)
                 print(HEADER[0], HEADER[1], run.row(), *run.error_samples, sep="\n", flush=True)
     mix = "Search only" if args.search_only else f"{round(share * 100)} % Search / {round((1 - share) * 100)} % Add"
@@ -394,7 +421,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         *HEADER,
         *(r.row() for r in runs),
         "",
+        "Stages, from each server's /metrics (latency histograms of every store call, the embedder and the",
+        "extractor): calls per operation and mean ms per call. Latency, not CPU: it includes waiting for the",
+        "store's thread or the model process.",
+        "",
     ]
+    for r in runs:
+        lines += [f"### {r.label}, {r.clients} clients", "", "| stage | calls/op | ms/call |", "|---|---:|---:|"]
+        lines += [f"| {k} | {c:.2f} | {ms:.2f} |" for k, (c, ms) in r.stages.items()]
+        lines.append("")
     out = args.out or RESULTS / f"busy-{args.backend}{'-search' if args.search_only else ''}-{now:%Y-%m-%d}.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}")

@@ -65,9 +65,12 @@ def embedder() -> MiniLMOnnxEmbedder:
 
 
 def make_settings(data_dir: Path) -> Settings:
-    """In-process apps keep Milvus Lite on a thread (a child process costs each app ~1 s to start);
-    the e2e tier runs the server's default, Milvus Lite in a child process."""
-    return replace(Settings(), data_dir=data_dir, reconcile_interval_s=0.0, vector_lite_process=False)
+    """In-process apps keep Milvus Lite on a thread and share the session's models (a child process
+    costs each app a second or more to start); the e2e tier runs the server's defaults, Milvus Lite
+    and the models each in a process of their own."""
+    return replace(
+        Settings(), data_dir=data_dir, reconcile_interval_s=0.0, vector_lite_process=False, model_process=False
+    )
 
 
 @pytest.fixture

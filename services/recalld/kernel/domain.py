@@ -7,6 +7,7 @@ frozen dataclasses so they can be shared between tasks without copying.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,9 +18,11 @@ JsonValue = Any
 Metadata = Mapping[str, JsonValue]
 
 
+@functools.lru_cache(maxsize=65536)
 def norm(name: str) -> str:
     """Entity identity within a namespace: case- and whitespace-insensitive. The one definition:
-    every store keys entities by (namespace, norm(name)) and retrieval compares names with it."""
+    every store keys entities by (namespace, norm(name)) and retrieval compares names with it.
+    Cached: a Search normalizes the same few hundred names of its walks many times."""
     return " ".join(name.casefold().split())
 
 

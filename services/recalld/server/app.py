@@ -29,6 +29,7 @@ from recalld.kernel.ports import CredentialStore, Embedder, Extractor, GraphStor
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
+from recalld.server.models import ModelProcess, ProcessEmbedder, ProcessExtractor
 from recalld.vector.batching import BatchingEmbedder
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class App:
     tenants: Tenants
     metrics: Metrics = field(default_factory=Metrics)
     llm_stats: typing.Callable[[], dict[str, int]] | None = None
+    models: ModelProcess | None = None  # the model worker process, when the models run in one
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
     _sweep_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -188,6 +190,8 @@ class App:
     async def start(self) -> None:
         """Open the stores of every known tenant and converge each vector index with its system
         of record (resuming interrupted erasures and asynchronous Adds)."""
+        if self.models is not None:
+            await self.models.start()
         await self.tenants.start()
         # What a crash left also includes vectors whose mark it never wrote: a full sweep finds
         # those. It reads every id on both sides, so it runs in the background when a reconciler
@@ -281,6 +285,8 @@ class App:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.tenants.close()
+        if self.models is not None:
+            await self.models.close()
 
 
 def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> GraphStore:
@@ -408,6 +414,14 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
     traced = settings.tracing is not Tracing.OFF
+    models = None
+    own_minilm = embedder is None and settings.embedder is EmbedderKind.MINILM
+    if settings.model_process and (extractor is None or own_minilm):
+        models = ModelProcess(spacy_model=settings.spacy_model, threads=settings.embedder_threads)
+        if extractor is None:
+            extractor = ProcessExtractor(models)
+        if own_minilm:
+            embedder = ProcessEmbedder(models)
     embedder = embedder or _embedder(settings)
     if settings.embedder_batch > 0:
         embedder = BatchingEmbedder(embedder, max_texts=settings.embedder_batch)
@@ -473,4 +487,5 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         tenants=Tenants(default, build, control),
         metrics=metrics,
         llm_stats=llm_stats,
+        models=models,
     )

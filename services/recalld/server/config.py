@@ -119,6 +119,8 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)  # RECALLD_LLM_*: the chat endpoint
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # RECALLD_EMBEDDING_*
     embedder_threads: int = 2
+    # spaCy and the MiniLM embedder in a worker process of their own (not in the server's interpreter)
+    model_process: bool = True
     # concurrent embed calls merged into one model call of at most this many texts (0: no merging)
     embedder_batch: int = 64
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
