@@ -342,9 +342,11 @@ def seed_key(copies: int) -> str:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, backend: Backend, code: Path | None, log: Path) -> Iterator[ServerProcess]:
+def serving(
+    data_dir: Path, backend: Backend, code: Path | None, log: Path, extra: Mapping[str, str] | None = None
+) -> Iterator[ServerProcess]:
     metrics = f"127.0.0.1:{free_port()}"
-    env = {**backend.env, **server_env(code), "RECALLD_METRICS_LISTEN": metrics}
+    env = {**backend.env, **server_env(code), "RECALLD_METRICS_LISTEN": metrics, **(extra or {})}
     server = ServerProcess(data_dir, env=env, log_path=log)
     server.metrics_url = f"http://{metrics}/metrics"  # type: ignore[attr-defined]
     server.start(timeout=300)
@@ -364,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--search-only", action="store_true", help="100 %% Search (the CPU per Search)")
     ap.add_argument("--baseline", default="", help="also run this commit's server, e.g. d0707de")
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--env", action="append", default=[], help="K=V for this tree's servers (repeatable)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     share = 1.0 if args.search_only else args.search_share
@@ -388,9 +391,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.backend == "embedded":
                 (seeded / "done").touch()
         print(seeding, flush=True)
-        servers = [("this tree", None)] + (
-            [(f"{args.baseline} (before)", worktree(args.baseline))] if args.baseline else []
-        )
+        extra = dict(e.split("=", 1) for e in args.env)
+        servers: list[tuple[str, Path | None]] = [("this tree" + "".join(f" {e}" for e in args.env), None)]
+        if args.baseline:
+            servers.append((f"{args.baseline} (before)", worktree(args.baseline)))
         for label, code in servers:
             for clients in args.clients:
                 data = tmp / f"data-{len(runs)}"
@@ -398,7 +402,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     shutil.copytree(seeded / "data", data)
                 else:
                     data = tmp / "seed"  # the production stores hold the data; the dir holds little
-                with serving(data, backend, code, tmp / f"server-{len(runs)}.log") as server:
+                with serving(
+                    data, backend, code, tmp / f"server-{len(runs)}.log", extra if code is None else {}
+                ) as server:
                     meter = CpuMeter({"recalld": server.pid, **backend.peers})
                     run = asyncio.run(drive(server.address, work, clients, args.seconds, share, label, meter))
                     run.stages = stages(server.metrics_url, len(run.search_ms) + len(run.add_ms))  # type: ignore[attr-defined]
