@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_C
 JOBS ?= $(shell nproc)
 export LLAMA_CMAKE_ARGS JOBS
 
-.PHONY: run test test-fast lint proto proto-check buf-lint bench clean install install-run install-test install-llm install-lint install-bench
+.PHONY: run test test-fast lint proto proto-check buf-lint bench bench-busy clean install install-run install-test install-llm install-lint install-bench
 
 install-run:                 ## the runtime: server + client (what `make run` needs)
 	@$(SETS) run
@@ -49,6 +49,9 @@ $(VENV)/buf/node_modules/.bin/buf:
 
 buf-lint: $(VENV)/buf/node_modules/.bin/buf
 	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
+
+bench-busy: install-bench     ## a busy platform: 32 and 8 clients on LoCoMo scopes, this tree beside d0707de (embedded)
+	$(PY) -m bench.busy --clients 32 8 --baseline d0707de
 
 bench: install-bench          ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
 	$(PY) -m bench

@@ -159,6 +159,8 @@ class CpuMeter:
         self.roots = dict(roots)
         self._start: dict[str, float] = {}
         self.used: dict[str, float] = {}
+        self._procs: dict[int, float] = {}
+        self.processes: dict[str, float] = {}  # CPU seconds by role (server, model worker, Milvus Lite)
 
     def _read(self, pid: int) -> float:
         total = 0.0
@@ -171,10 +173,24 @@ class CpuMeter:
 
     def start(self) -> None:
         self._start = {k: self._read(p) for k, p in self.roots.items()}
+        self._procs = {p: _cpu_s(p) for p in tree(self.roots["recalld"])}
 
     def stop(self) -> dict[str, float]:
         self.used = {k: self._read(p) - self._start[k] for k, p in self.roots.items()}
+        self.processes = {_role(p): _cpu_s(p) - c for p, c in self._procs.items() if Path(f"/proc/{p}").exists()}
         return self.used
+
+
+def _role(pid: int) -> str:
+    """A recalld process by what it runs: the server, the model worker, Milvus Lite."""
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    if "spawn_main" in cmd:
+        return "model worker"
+    if "lite_process" in cmd:
+        return "Milvus Lite"
+    if "resource_tracker" in cmd:
+        return "resource tracker"
+    return "server" if " serve" in cmd else cmd[:40]
 
 
 # -- the load --------------------------------------------------------------------------------------------------------
@@ -193,7 +209,10 @@ class Run:
     server_cpu_s: float = 0.0
     peers_cpu_s: dict[str, float] = field(default_factory=dict)
     client_cpu_s: float = 0.0
-    stages: dict[str, tuple[float, float]] = field(default_factory=dict)  # stage -> (calls per op, ms per call)
+    stages: dict[str, tuple[float, float]] = field(default_factory=dict)
+    processes: dict[str, float] = field(
+        default_factory=dict
+    )  # CPU seconds by recalld process  # stage -> (calls per op, ms per call)
 
     def row(self) -> str:
         s, a = self.search_ms or [0.0], self.add_ms or [0.0]
@@ -262,6 +281,7 @@ async def drive(
         run.client_cpu_s = time.process_time() - c0
         used = meter.stop()
     run.server_cpu_s = used.pop("recalld")
+    run.processes = dict(meter.processes)
     run.peers_cpu_s = used
     return run
 
@@ -433,7 +453,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
     ]
     for r in runs:
-        lines += [f"### {r.label}, {r.clients} clients", "", "| stage | calls/op | ms/call |", "|---|---:|---:|"]
+        ops = max(1, len(r.search_ms) + len(r.add_ms))
+        split = ", ".join(f"{k} {1000 * v / ops:.1f}" for k, v in sorted(r.processes.items(), key=lambda kv: -kv[1]))
+        lines += [f"### {r.label}, {r.clients} clients", "", f"CPU ms per operation by process: {split}", ""]
+        lines += ["| stage | calls/op | ms/call |", "|---|---:|---:|"]
         lines += [f"| {k} | {c:.2f} | {ms:.2f} |" for k, (c, ms) in r.stages.items()]
         lines.append("")
     out = args.out or RESULTS / f"busy-{args.backend}{'-search' if args.search_only else ''}-{now:%Y-%m-%d}.md"

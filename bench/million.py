@@ -397,7 +397,7 @@ async def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack)
     print(f"FalkorDB pid {falkor.pid} at {falkor.url}; Milvus pgid {milvus.proc.pid} at {milvus.uri}", flush=True)
 
     extractor = SpacyExtractor()
-    embedder = MiniLMOnnxEmbedder(threads=2, batch_size=64)
+    embedder = MiniLMOnnxEmbedder(threads=2)
     texts = distinct_sentences(args.pool, seed=args.seed)
     pool = build_pool(texts, extractor, embedder)
     facts["pool"] = (len(texts), pool.extract_s, pool.embed_s)

@@ -1,17 +1,11 @@
 """The offline MiniLM embedder: shape, normalization, order, and meaning."""
 
 import numpy as np
-import pytest
 
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 
 
-@pytest.fixture(scope="module")
-def small_batches() -> MiniLMOnnxEmbedder:
-    return MiniLMOnnxEmbedder(batch_size=2)
-
-
-def test_vectors_are_unit_length_and_keep_input_order(small_batches: MiniLMOnnxEmbedder) -> None:
+def test_vectors_are_unit_length_keep_input_order_and_ignore_their_company(embedder: MiniLMOnnxEmbedder) -> None:
     texts = [
         "My cat Luna caught a cold last week and has been sneezing ever since.",
         "Hi",
@@ -19,11 +13,11 @@ def test_vectors_are_unit_length_and_keep_input_order(small_batches: MiniLMOnnxE
         "The quarterly report is due on Friday.",
         "ok",
     ]
-    batched = small_batches.embed_sync(texts)
+    batched = embedder.embed_sync(texts)
     assert batched.shape == (5, 384) and batched.dtype == np.float32
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
-    one_by_one = np.stack([small_batches.embed_sync([t])[0] for t in texts])
-    assert np.allclose(batched, one_by_one, atol=1e-4)  # length-sorting and padding change nothing
+    one_by_one = np.stack([embedder.embed_sync([t])[0] for t in texts])
+    assert np.array_equal(batched, one_by_one)  # a text's vector does not depend on what it was sent with
 
 
 def test_similar_meaning_is_closer(embedder: MiniLMOnnxEmbedder) -> None:

@@ -1,9 +1,10 @@
-"""Micro-batching: the texts of concurrent embed calls go to the model as one call.
+"""Micro-batching: the texts of concurrent embed calls go to the embedder as one call.
 
 A busy server embeds many short texts at once (a query per Search, a few facts per Add). One
-model call per request pays the call's fixed cost (tokenizer set-up, ONNX session dispatch,
-thread hand-off) every time; batched, the model does more per call (bench/results/embedder-*:
-texts/s by batch size). The batcher never waits for company: a call that finds the model idle
+call per request pays the call's fixed cost every time (with the models in a worker process, a
+round trip to it: pickling, a pipe, a wake-up on each side); merged, calls share it. What the
+embedder does with a call's texts is its own business (the MiniLM one runs each text alone, so
+a vector never depends on its company). The batcher never waits for company: a call that finds the model idle
 goes at once, alone; calls that arrive while the model is busy queue, and the next model call
 takes all of them (up to ``max_texts``). So an idle server's latency is unchanged, and a busy
 one's batches grow with its load.

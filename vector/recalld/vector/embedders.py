@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from recalld.kernel.ports import Vectors
 
-_SIMILAR = 1.25  # a batch holds texts of at most this ratio of token counts (plus 2)
 ASSETS = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 
@@ -39,7 +38,6 @@ class MiniLMOnnxEmbedder:
         model_path: Path | None = None,
         tokenizer_path: Path = ASSETS / "tokenizer.json",
         threads: int = 1,
-        batch_size: int = 16,
         max_tokens: int = 256,
         verify: bool = True,
     ) -> None:
@@ -61,8 +59,7 @@ class MiniLMOnnxEmbedder:
         self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
-        self._tokenizer.no_padding()  # the file pads to 128; embed_sync pads each batch itself
-        self._batch_size = batch_size
+        self._tokenizer.no_padding()  # the file pads to 128; each text runs alone, unpadded
         self._lock = threading.Lock()  # one tokenizer, used from worker threads
 
     @property
@@ -73,33 +70,22 @@ class MiniLMOnnxEmbedder:
         return await asyncio.to_thread(self.embed_sync, texts)
 
     def embed_sync(self, texts: Sequence[str]) -> Vectors:
-        """Texts are tokenized once, sorted by token count and run in batches of similar length
-        (each batch padded to its longest): padding is computed like any token, so a batch that
-        mixes a 10-token question with a 120-token turn costs twelve 120-token rows. Measured on
-        LoCoMo turns (bench/results/embedder-*): one batch of 64 in arrival order ran 2.2x slower
-        per text than one text at a time."""
+        """Each text runs alone, so its vector never depends on what it was sent with. The int8
+        model quantizes its activations with one scale per call (dynamic quantization over the
+        whole batch, padding included): batched, a text's vector moved with its neighbours (by
+        under 1e-4 a component, enough to flip near-ties in a ranking), and a query's ranking
+        would have depended on what other callers searched at the same moment. Batches also
+        bought little: padding is computed like any token, and on LoCoMo turns one text at a time
+        was as fast per text as any batch (bench/results/embedder-2026-12-06*.md); on short
+        questions a batch of 8 saves ~1.5 ms of CPU per text, the price of determinism."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             enc = self._tokenizer.encode_batch(list(texts))
-        lengths = [len(e.ids) for e in enc]
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        start = 0
-        while start < len(order):
-            limit = lengths[order[start]] * _SIMILAR + 2  # tokens a batch may pad its shortest text to
-            end = start + 1
-            while end < len(order) and end - start < self._batch_size and lengths[order[end]] <= limit:
-                end += 1
-            group = order[start:end]
-            width = lengths[group[-1]]
-            ids = np.zeros((len(group), width), dtype=np.int64)
-            mask = np.zeros((len(group), width), dtype=np.int64)
-            for row, i in enumerate(group):
-                ids[row, : lengths[i]] = enc[i].ids
-                mask[row, : lengths[i]] = 1
-            out[group] = self._embed_ids(ids, mask)
-            start = end
+        for i, e in enumerate(enc):
+            ids = np.asarray([e.ids], dtype=np.int64)
+            out[i] = self._embed_ids(ids, np.ones_like(ids))[0]
         return out
 
     def _embed_ids(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Vectors:
