@@ -20,6 +20,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +58,9 @@ def _load(spacy_model: str, threads: int, parent: int) -> None:
     from recalld.extraction.spacy import SpacyExtractor
     from recalld.vector.embedders import MiniLMOnnxEmbedder
 
+    # A terminal's ^C reaches the whole process group: the server drains its calls on SIGINT, and
+    # the worker must go on serving them until the server closes the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _extractor = SpacyExtractor(model=spacy_model)
     _embedder = MiniLMOnnxEmbedder(threads=threads)
