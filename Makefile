@@ -51,7 +51,7 @@ buf-lint: $(VENV)/buf/node_modules/.bin/buf
 	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
 
 bench-busy: install-bench     ## a busy platform: 32 and 8 clients on LoCoMo scopes, this tree beside d0707de (embedded)
-	$(PY) -m bench.busy --clients 32 8 --baseline d0707de
+	$(PY) -m bench.busy --clients 32 8 --baseline d0707de --env RECALLD_MODEL_PROCESS=true --env RECALLD_VECTOR_LITE_PROCESS=true
 
 bench: install-bench          ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
 	$(PY) -m bench
