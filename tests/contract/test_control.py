@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import cast
 
+from recalld.graph.rows import decode_cache_info
 from recalld.kernel.domain import (
     ApiKey,
     Episode,
@@ -98,7 +99,9 @@ async def test_erasing_a_user_removes_everything_of_theirs_and_nothing_else(grap
 
     erasure = await _erasure(store, ALICE)
     assert await store.unfinished_erasures() == [erasure]
+    assert (await store.get_memories([vegan.id], ALICE))[vegan.id].text == "I am vegan."  # now decoded in memory
     counts = await store.erase_scope(erasure.id, ALICE)
+    assert decode_cache_info()[2] == 0  # and no longer: no erased text stays decoded in this process
     assert counts == ErasureCounts(
         memories=6,  # every state: current, retired (veg), tombstone (siamese)
         relations=5,  # recover_from, run, feel, diet vegetarian (retired), diet vegan

@@ -192,3 +192,36 @@ async def test_update_drops_entities_its_old_relations_left_alone(graph_store: G
     assert await graph_store.link_entities(ALICE, ["Siamese", "Persian", "Luna"]) == ["persian", "luna"]
     drift = await graph_store.graph_drift()
     assert (drift.orphan_relations, drift.orphan_entities) == (0, 0)
+
+
+async def test_walks_and_reads_made_before_a_write_never_hide_it(graph_store: GraphStore) -> None:
+    """A store may keep what it derived from earlier reads (the embedded store keeps each walked
+    node's edges and each decoded row): every kind of write shows at the next read."""
+
+    async def walks() -> set[str]:
+        return {w.render() for w in await graph_store.expand(ALICE, ["alice"], 2, 100)}
+
+    berlin = mem(ALICE, "I live in Berlin.", ("alice", "live_in", "Berlin"))
+    await write(graph_store, berlin)
+    assert await walks() == {"alice -live_in-> Berlin"}
+    assert (await graph_store.get_memories([berlin.id], ALICE))[berlin.id].valid_to is None
+
+    cat = mem(ALICE, "My cat is Luna.", ("alice", "has_pet", "Luna"), ("Luna", "is_a", "cat"), minutes=1)
+    await write(graph_store, cat)  # an add
+    assert await walks() == {"alice -live_in-> Berlin", "alice -has_pet-> Luna", "alice -has_pet-> Luna -is_a-> cat"}
+
+    paris = mem(ALICE, "I moved to Paris.", ("alice", "move_to", "Paris"), minutes=60 * 24 * 20)
+    await add(
+        graph_store, paris, retire=(Retirement(berlin.id, 1, NOW + 20 * DAY, paris.id, "single_valued:lives_in"),)
+    )
+    assert await walks() == {"alice -move_to-> Paris", "alice -has_pet-> Luna", "alice -has_pet-> Luna -is_a-> cat"}
+    assert await graph_store.get_memories([berlin.id], ALICE, validity=CURRENT) == {}
+    retired = (await graph_store.get_memories([berlin.id], ALICE, validity=ANY_VALIDITY))[berlin.id]
+    assert retired.valid_to is not None and retired.superseded_by == paris.id
+
+    await graph_store.touch_memories([cat.id], ALICE, NOW + 21 * DAY)  # a use: no new version
+    assert (await graph_store.get_memories([cat.id], ALICE))[cat.id].last_used_at == NOW + 21 * DAY
+
+    assert await graph_store.delete_memories([cat.id], at=NOW + 22 * DAY) == {cat.id: 2}
+    assert await walks() == {"alice -move_to-> Paris"}
+    assert await graph_store.get_memories([cat.id], ALICE) == {}

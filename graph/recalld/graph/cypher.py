@@ -92,8 +92,9 @@ from typing import Any, Protocol
 from recalld.graph.rows import (
     attribute_name_marker,
     attributes_json,
+    decode_cache_clear,
     history_from_fields,
-    memory_from_fields,
+    memory_from_row,
     triples_json,
 )
 from recalld.kernel.domain import (
@@ -1735,8 +1736,9 @@ def graph_rows(memories: Sequence[Memory]) -> tuple[list[dict[str, Any]], list[d
 
 
 def row_to_memory(row: Mapping[str, Any]) -> Memory:
-    """A memory from a row of ``_MEMORY_COLUMNS`` (keyed by the property names)."""
-    return memory_from_fields(row)
+    """A memory from a row of ``_MEMORY_COLUMNS`` (keyed by the property names), through the
+    decoded-row cache (recalld.graph.rows.memory_from_row)."""
+    return memory_from_row(tuple(row), tuple(row.values()))
 
 
 def _pending(rows: Sequence[Memory]) -> PendingIndex:
@@ -2165,6 +2167,7 @@ class CypherGraphStore:
     async def erase_scope(self, erasure_id: str, scope: Scope) -> ErasureCounts:
         """One statement, hence one transaction (see erase_scope_query); idempotent."""
         rows = await self._runner.write(erase_scope_query(erasure_id, scope))
+        decode_cache_clear()  # no erased text stays decoded in this process
         return erasure_counts(rows[0]) if rows else ErasureCounts()
 
     async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:

@@ -38,10 +38,11 @@ import networkx as nx
 from recalld.graph.rows import (
     attribute_name_marker,
     attributes_json,
+    decode_cache_clear,
     erasure_counts_from_json,
     erasure_counts_json,
     history_from_fields,
-    memory_from_fields,
+    memory_from_row,
     triples_from_json,
     triples_json,
 )
@@ -242,7 +243,7 @@ _triples_json = triples_json
 
 
 def _row_to_memory(row: sqlite3.Row) -> Memory:
-    return memory_from_fields(dict(zip(row.keys(), row, strict=True)))
+    return memory_from_row(tuple(row.keys()), row)
 
 
 class EmbeddedGraphStore:
@@ -253,6 +254,8 @@ class EmbeddedGraphStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-sqlite")
         self._db: sqlite3.Connection | None = None
         self._graphs: dict[str, nx.MultiDiGraph] = {}
+        # per namespace: node -> its incident edges, as walks read them (_incident_all)
+        self._adjacency: dict[str, dict[str, list[tuple[Edge, str, dict[str, Any]]]]] = {}
         self._graph_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------
@@ -998,26 +1001,39 @@ class EmbeddedGraphStore:
         self, scope: Scope, seeds: list[str], depth: int, max_paths: int, validity: Validity
     ) -> list[Path]:
         g = self._graph(scope.namespace)
+        adjacency = self._adjacency.setdefault(scope.namespace, {})
         ok = _edge_filter(scope, validity)
         paths: list[Path] = []
         for seed in seeds:
             key = norm(seed)
             if key not in g:
                 continue
+            start = self._display(g, key)
             # Breadth-first over simple walks: shortest walks come first.
             queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(key, (), frozenset([key]))])
             while queue and len(paths) < max_paths:
                 node, walk, seen = queue.popleft()
-                for edge, nxt in self._incident(g, node, ok):
-                    if nxt in seen:
+                incident = adjacency.get(node)
+                if incident is None:
+                    incident = adjacency[node] = self._incident_all(g, node)
+                for edge, nxt, data in incident:
+                    if not ok(data) or nxt in seen:
                         continue
                     new_walk = (*walk, edge)
-                    paths.append(Path(start=self._display(g, key), edges=new_walk))
+                    paths.append(Path(start=start, edges=new_walk))
                     if len(paths) >= max_paths:
                         break
                     if len(new_walk) < depth:
                         queue.append((nxt, new_walk, seen | {nxt}))
         return paths
+
+    def _incident_all(self, g: nx.MultiDiGraph, node: str) -> list[tuple[Edge, str, dict[str, Any]]]:
+        """Every mirrored edge at ``node`` (out, then in), with the node at its other end and its
+        stored fields: what a walk step filters. Kept per namespace in ``_adjacency`` until the
+        mirror of that namespace changes (every change drops it: _mirror_changed)."""
+        out = [(self._edge(g, u, v, d), v, d) for u, v, d in g.out_edges(node, data=True)]
+        out += [(self._edge(g, u, v, d), u, d) for u, v, d in g.in_edges(node, data=True)]
+        return out
 
     def _incident(
         self, g: nx.MultiDiGraph, node: str, ok: Callable[[dict[str, Any]], bool]
@@ -1154,11 +1170,16 @@ class EmbeddedGraphStore:
             )
         return g
 
+    def _mirror_changed(self, namespace: str) -> None:
+        """Forget what was derived from this namespace's mirror (the walks' adjacency lists)."""
+        self._adjacency.pop(namespace, None)
+
     def _mirror_add(self, m: Memory) -> None:
         with self._graph_lock:
             g = self._graphs.get(m.scope.namespace)
         if g is None:
             return  # not loaded yet: the first use loads it from SQLite
+        self._mirror_changed(m.scope.namespace)
         for rel_id, s, p, o, vf, vt, names in self._relations_of(m.id):
             for key, (name, typ) in names.items():
                 if key not in g:
@@ -1186,6 +1207,7 @@ class EmbeddedGraphStore:
             g = self._graphs.get(namespace)
         if g is None:
             return
+        self._mirror_changed(namespace)
         wanted = set(ids)
         stored = {rel_id: (vf, vt) for i in wanted for rel_id, _, _, _, vf, vt, _ in self._relations_of(i)}
         for _, _, k, data in g.edges(keys=True, data=True):
@@ -1198,6 +1220,7 @@ class EmbeddedGraphStore:
             g = self._graphs.get(namespace)
         if g is None:
             return
+        self._mirror_changed(namespace)
         doomed = set(ids)
         drop = [(u, v, k) for u, v, k, mid in g.edges(keys=True, data="memory_id") if mid in doomed]
         g.remove_edges_from(drop)
@@ -1370,6 +1393,8 @@ class EmbeddedGraphStore:
         with self._graph_lock:
             for ns in namespaces:
                 self._graphs.pop(ns, None)  # reloaded from SQLite at the next use
+                self._mirror_changed(ns)
+        decode_cache_clear()
         return counts
 
     async def finish_erasure(self, erasure_id: str, vectors: int, at: datetime, pseudonym: Scope) -> Erasure:

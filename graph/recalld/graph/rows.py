@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,39 @@ def memory_from_fields(v: Mapping[str, Any]) -> Memory:
         attributes=attributes_from_json(v.get("attributes") or "[]"),
         speaker=v.get("speaker") or "",
     )
+
+
+# Decoded rows, keyed by the whole stored row: any change of any column (a new version, a touch,
+# a retirement) is a new key, so a hit is never stale. A Search reads ~80 candidate rows and the
+# same ones recur across the searches of a scope; decoding one (JSON, eight times, a frozen
+# dataclass) costs ~60 us, its key's hash ~2 us. Bounded; cleared by erasure (decode_cache_clear).
+_DECODED_ROWS = 16384
+
+
+@functools.lru_cache(maxsize=_DECODED_ROWS)
+def _decoded(names: tuple[str, ...], values: tuple[Any, ...]) -> Memory:
+    return memory_from_fields(dict(zip(names, values, strict=True)))
+
+
+def memory_from_row(names: tuple[str, ...], values: Sequence[Any]) -> Memory:
+    """:func:`memory_from_fields` of a row given as column names and values, through a bounded
+    cache of decoded rows (a Memory is immutable, so one decoded value can serve every reader)."""
+    key = tuple(values)
+    try:
+        return _decoded(names, key)
+    except TypeError:  # an unhashable value (a list from a driver): decode without the cache
+        return memory_from_fields(dict(zip(names, key, strict=True)))
+
+
+def decode_cache_info() -> tuple[int, int, int]:
+    """(hits, misses, rows held) of the decoded-row cache of this process."""
+    info = _decoded.cache_info()
+    return info.hits, info.misses, info.currsize
+
+
+def decode_cache_clear() -> None:
+    """Forget every decoded row (erasure: no erased text stays in this process's memory)."""
+    _decoded.cache_clear()
 
 
 def history_from_fields(v: Mapping[str, Any]) -> HistoryEntry:

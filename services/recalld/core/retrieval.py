@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import heapq
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -195,6 +194,10 @@ def score_walks(
     wanted = frozenset(terms)
     out: dict[str, _GraphCandidate] = {}
     starts: dict[str, tuple[float, frozenset[str]]] = {}
+    # The query terms each edge states, by the edge's identity: walks share their first steps
+    # (every edge object is alive in ``walks`` for the whole call, so no id is reused). A search
+    # scores ~1,000 walks: this loop is kept free of calls it does not need.
+    stated: dict[int, frozenset[str]] = {}
     for walk in walks:
         start = starts.get(walk.start)
         if start is None:
@@ -202,26 +205,37 @@ def score_walks(
         weight, start_tokens = start
         if weight <= 0:
             continue
-        if len(walk.edges) == 1:
-            matched = len((wanted & _edge_tokens(walk.edges[0])) - start_tokens)
-        else:
-            found: set[str] = set()
-            for e in walk.edges:
-                found |= wanted & _edge_tokens(e)
-            matched = len(found - start_tokens)
-        score = weight * 0.5 ** (len(walk.edges) - 1) * (1.0 + matched)
-        cand = out.setdefault(walk.edges[-1].memory_id, _GraphCandidate())
-        cand.score = max(cand.score, score)
-        cand.matched = max(cand.matched, matched)
+        edges = walk.edges
+        found: frozenset[str] = frozenset()
+        for e in edges:
+            here = stated.get(id(e))
+            if here is None:
+                here = stated[id(e)] = wanted & _edge_tokens(e)
+            if here:
+                found = found | here if found else here
+        matched = len(found - start_tokens) if found else 0
+        score = weight * 0.5 ** (len(edges) - 1) * (1.0 + matched)
+        mid = edges[-1].memory_id
+        cand = out.get(mid)
+        if cand is None:
+            cand = out[mid] = _GraphCandidate()
+        if score > cand.score:
+            cand.score = score
+        if matched > cand.matched:
+            cand.matched = matched
         cand.walks.append((score, walk))
     for cand in out.values():
         if len(cand.walks) == 1:
             continue
         # Best first; among equal scores the longer walk explains more. Walks far
         # weaker than the best one (from incidental seeds) explain nothing.
-        best = heapq.nsmallest(_MAX_PATHS_PER_HIT, cand.walks, key=lambda sw: (-sw[0], -len(sw[1].edges)))
+        best = sorted(cand.walks, key=_walk_order)[:_MAX_PATHS_PER_HIT]
         cand.walks[:] = [sw for sw in best if sw[0] >= 0.5 * cand.score]
     return out
+
+
+def _walk_order(scored: tuple[float, Path]) -> tuple[float, int]:
+    return -scored[0], -len(scored[1].edges)
 
 
 class HybridRetriever:

@@ -31,8 +31,12 @@ def bipartite_edges(walks: Sequence[Path], memory_entities: Mapping[str, Sequenc
     """Memory-entity links of every relation the walks crossed, and of the given memories'
     entities (memory id -> entity names): each once."""
     out: dict[tuple[str, str], None] = {}
+    crossed: set[int] = set()  # edges by identity: walks share their first steps
     for walk in walks:
         for e in walk.edges:
+            if id(e) in crossed:
+                continue
+            crossed.add(id(e))
             out.setdefault((MEMORY + e.memory_id, ENTITY + norm(e.subject)))
             out.setdefault((MEMORY + e.memory_id, ENTITY + norm(e.object)))
     for mid, names in memory_entities.items():

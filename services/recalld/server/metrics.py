@@ -8,11 +8,14 @@ exposes it at ``/metrics`` on ``RECALLD_METRICS_LISTEN`` with prometheus-client'
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import metadata
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from recalld.graph.rows import decode_cache_info
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,12 @@ class Metrics:
         self.store_up = Gauge(
             "recalld_store_up", "1 when the store answered the last readiness probe, else 0", ["store"], registry=r
         )
+        decoded = Gauge(
+            "recalld_decoded_row_cache", "The decoded-row cache of this process (recalld.graph.rows): hits, misses, "
+            "rows held", ["stat"], registry=r,
+        )  # fmt: skip
+        for i, stat in enumerate(("hits", "misses", "rows")):
+            decoded.labels(stat).set_function(functools.partial(_decode_stat, i))
         info = Gauge("recalld_build_info", "Version of the running server", ["version"], registry=r)
         info.labels(version=_version()).set(1)
 
@@ -83,6 +92,10 @@ class Metrics:
         self.reconciler_runs.labels(kind).inc()
         self.reconciler_repairs.labels(kind, "upsert").inc(upserted)
         self.reconciler_repairs.labels(kind, "delete").inc(deleted)
+
+
+def _decode_stat(i: int) -> float:
+    return float(decode_cache_info()[i])
 
 
 def _version() -> str:
