@@ -346,8 +346,8 @@ class Backend:
             "RECALLD_GRAPH_URI": falkor.url,
             "RECALLD_VECTOR_URI": milvus.uri,
         }
-        assert falkor.pid is not None and milvus.pid is not None
-        self.peers = {"falkordb": falkor.pid, "milvus": milvus.pid}
+        assert falkor.pid is not None and milvus.proc is not None
+        self.peers = {"falkordb": falkor.pid, "milvus": milvus.proc.pid}
 
 
 def seed_key(copies: int) -> str:

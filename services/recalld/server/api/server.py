@@ -36,6 +36,7 @@ from recalld.server.api.servicers import AdminServicer, GraphServicer, MemorySer
 from recalld.server.app import App, build_app
 from recalld.server.config import Settings
 from recalld.server.keys import ApiKeys
+from recalld.server.logs import flush_logs
 from recalld.server.metrics import MetricsServer
 from recalld.server.tracing import start_tracing
 from recalld.server.workers import is_worker, supervise
@@ -236,3 +237,4 @@ async def serve(settings: Settings) -> None:
     if tracing is not None:
         tracing.close()
     log.info("stopped")
+    flush_logs()
