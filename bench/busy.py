@@ -404,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             seeding = f"seeded data reused from {seeded.relative_to(ROOT)}"
         else:
             target = seeded / "data" if args.backend == "embedded" else tmp / "seed"
-            shutil.rmtree(seeded, ignore_errors=True)
+            if args.backend == "embedded":  # (the production stores' seed lives in this run's peers)
+                shutil.rmtree(seeded, ignore_errors=True)
             with serving(target, backend, None, tmp / "seed.log") as server:
                 rate = asyncio.run(seed(server.address, work.seed))
             seeding = f"seeded {len(work.seed)} turns at {rate:.1f} turns/s (4 concurrent Adds)"
