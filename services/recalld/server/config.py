@@ -118,7 +118,9 @@ class Settings:
     truth_judge: JudgeKind = JudgeKind.RULES  # RECALLD_TRUTH_JUDGE
     llm: LLMSettings = field(default_factory=LLMSettings)  # RECALLD_LLM_*: the chat endpoint
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # RECALLD_EMBEDDING_*
-    embedder_threads: int = 2
+    # onnxruntime's intra-op threads per embed call: one is ~20 % less CPU per text than two (bench.embedder)
+    # and, under load, more searches per second (bench/results/busy-embedded-*); two cut one query's latency
+    embedder_threads: int = 1
     # spaCy and the MiniLM embedder in a worker process of their own (not in the server's interpreter)
     model_process: bool = True
     # concurrent embed calls merged into one model call of at most this many texts (0: no merging)
