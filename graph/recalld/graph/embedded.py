@@ -1038,12 +1038,7 @@ class EmbeddedGraphStore:
     def _incident(
         self, g: nx.MultiDiGraph, node: str, ok: Callable[[dict[str, Any]], bool]
     ) -> Iterator[tuple[Edge, str]]:
-        for u, v, data in g.out_edges(node, data=True):
-            if ok(data):
-                yield self._edge(g, u, v, data), v
-        for u, v, data in g.in_edges(node, data=True):
-            if ok(data):
-                yield self._edge(g, u, v, data), u
+        return ((edge, other) for edge, other, data in self._incident_all(g, node) if ok(data))
 
     @staticmethod
     def _display(g: nx.MultiDiGraph, key: str) -> str:

@@ -272,7 +272,8 @@ def known_variables(cls: type = Settings, prefix: str = "RECALLD_") -> list[str]
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from RECALLD_<FIELD> (nested: RECALLD_LIMITS_MAX_MESSAGES). Raises ValueError
     naming the variable for a value that does not parse or is not one of the choices."""
-    settings = _load(Settings, os.environ if env is None else env, "RECALLD_")
+    source = os.environ if env is None else env
+    settings = _load(Settings, source, "RECALLD_")
     assert isinstance(settings, Settings)
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ValueError("RECALLD_TLS_CERT_FILE and RECALLD_TLS_KEY_FILE go together: set both or neither")
@@ -288,7 +289,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 kind(raw)
             except ValueError:
                 raise ValueError(f"{name}: {tenant}={raw!r} is not a number") from None
-    if "RECALLD_MAX_CONCURRENT_RPCS" not in (os.environ if env is None else env) and (
+    if "RECALLD_MAX_CONCURRENT_RPCS" not in source and (
         settings.graph_backend is not GraphBackend.EMBEDDED or settings.milvus_is_server
     ):
         # A Search on the production stores waits on the network most of its time: 4 running calls
