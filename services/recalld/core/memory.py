@@ -23,6 +23,8 @@ from typing import TypeVar, cast
 
 import numpy as np
 
+from recalld.kernel import slots
+from recalld.core.classify import SlotFallback
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
 from recalld.core.fence import ScopeFence
@@ -33,9 +35,12 @@ from recalld.core.reconcile import (
     Action,
     Candidate,
     Decision,
-    canonical,
     decide,
     is_correction,
+    is_single,
+    polarity,
+    same_object,
+    slot_of,
     variants,
 )
 from recalld.core.settings import Limits, ReconcileSettings
@@ -143,6 +148,7 @@ class MemoryPipeline:
         self._extractor = extractor
         self._indexer = indexer
         self._limits = limits
+        self._slots = SlotFallback(embedder, reconcile) if reconcile.slot_fallback else None
 
     # -- validation ------------------------------------------------------------
     def _check_metadata(self, metadata: Metadata) -> None:
@@ -534,10 +540,14 @@ class MemoryPipeline:
         others are never read (measured: reading every neighbour cost 2 ms per Add)."""
         settings = self._reconcile
         subjects = sorted({norm(t.subject) for f in facts for t in f.triples})
+        learned = await self._slots.learn(t.predicate for f in facts for t in f.triples) if self._slots else {}
         # Only relations a rule could match: the same slot (any polarity), or, for "I gave up X",
-        # the same object.
-        predicates = sorted({p for f in facts for t in f.triples for p in variants(t.predicate, settings)})
-        objects = sorted({t.object for f in facts for t in f.triples if t.predicate in CESSATION_VERBS})
+        # the same object, or what the kind X covers ("caffeine": coffee, tea ...), held by any verb.
+        predicates = {p for f in facts for t in f.triples for p in variants(t.predicate, settings, learned)}
+        ending = [t for f in facts for t in f.triples if t.predicate in CESSATION_VERBS]
+        objects = sorted({t.object for t in ending})
+        if any(slots.KINDS.get(norm(t.object)) for t in ending):
+            predicates |= slots.HABIT_VERBS
         corrections = [is_correction(f) for f in facts]
 
         no_relations: list[Relation] = []
@@ -561,21 +571,40 @@ class MemoryPipeline:
         # up X" the subject's relations to X.
         slot: dict[tuple[str, str], list[Relation]] = {}
         to_object: dict[tuple[str, str], set[str]] = {}
+        to_any: dict[tuple[str, str], set[str]] = {}
         for r in relations:
             slot.setdefault((norm(r.subject), r.predicate), []).append(r)
             to_object.setdefault((norm(r.subject), norm(r.object)), set()).add(r.memory_id)
+            if polarity(r.predicate):
+                to_any.setdefault((norm(r.subject), norm(r.object)), set()).add(r.memory_id)
         per_fact: list[set[str]] = []
+        open_slots: list[bool] = []
         for fact, correction in zip(facts, corrections, strict=True):
             wanted: set[str] = set()
+            single = False
             for t in fact.triples:
                 subject, obj = norm(t.subject), norm(t.object)
-                whole_slot = correction or canonical(t.predicate, settings) in settings.single_valued
-                for p in variants(t.predicate, settings):
-                    wanted |= {r.memory_id for r in slot.get((subject, p), ()) if whole_slot or norm(r.object) == obj}
+                whole_slot = correction or is_single(slot_of(t, settings, learned), settings)
+                single = single or whole_slot
+                for p in variants(t.predicate, settings, learned):
+                    wanted |= {
+                        r.memory_id for r in slot.get((subject, p), ()) if whole_slot or same_object(r.object, obj)
+                    }
                 if t.predicate in CESSATION_VERBS:
                     wanted |= to_object.get((subject, obj), set())
+                    for (s_, o_), ids in to_any.items():
+                        if s_ == subject and slots.covers(obj, o_):
+                            wanted |= ids
             per_fact.append(wanted)
-        close = {h.id for hits in neighbours for h in hits if h.score >= settings.noop_similarity}
+            open_slots.append(single)
+        # A single-valued fact may meet its slot in a memory whose predicate only the fallback or a
+        # favourite's category places there: its close vector neighbours are read too.
+        close = {
+            h.id
+            for hits, single in zip(neighbours, open_slots, strict=True)
+            for h in hits
+            if h.score >= (settings.judge_similarity if single else settings.noop_similarity)
+        }
         wanted_ids = close.union(*per_fact)
         current = await self._graph.get_memories(sorted(wanted_ids), scope, validity=CURRENT) if wanted_ids else {}
         current.update((m.id, m) for m in recent)
@@ -587,7 +616,7 @@ class MemoryPipeline:
             if correction:
                 wanted |= {m.id for m in recent}
             candidates = [Candidate(current[i], similarity.get(i)) for i in sorted(wanted) if i in current]
-            decisions.append(decide(fact, candidates, settings, start, said_at))
+            decisions.append(decide(fact, candidates, settings, start, said_at, learned))
             considered.append(candidates)
         if self._judge is not None:
             decisions = await self._consult(self._judge, facts, decisions, considered)

@@ -50,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from recalld.kernel import slots
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel.domain import Fact, Memory, Triple, norm
 
@@ -58,7 +59,7 @@ CESSATION = ("stop_", "quit_")
 INCEPTION = ("start_", "begin_")  # "I started working for Apple": working for Apple holds from now
 # A cessation verb with a bare object ends whatever relation the subject had to it: "I gave up
 # aspirin" retires "I take aspirin daily", "I quit metformin" retires "I take metformin".
-CESSATION_VERBS = frozenset({"quit", "give_up", "stop", "drop", "cut_out"})
+CESSATION_VERBS = slots.ENDING_VERBS
 # Explicit corrections: "I meant ...", "correction: ...", "X, not Y", "not Y but X".
 _CORRECTION = re.compile(
     r"^\s*(?:correction|to correct myself|no wait)\b|\bi meant\b|"
@@ -107,23 +108,60 @@ class Decision:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
-def canonical(predicate: str, settings: ReconcileSettings) -> str:
-    """The predicate a relation is compared by: without ``not_``/``stop_``/``quit_``, mapped
-    through the configured equivalences."""
+def bare(predicate: str) -> str:
+    """``predicate`` without ``not_``, the cessation and the inception prefixes."""
     p = predicate
     if p.startswith(NEGATION):
         p = p[len(NEGATION) :]
     for prefix in (*CESSATION, *INCEPTION):
         if p.startswith(prefix):
             p = p[len(prefix) :]
-    return settings.equivalents.get(p, p)
+    return p
 
 
-def variants(predicate: str, settings: ReconcileSettings) -> set[str]:
+def canonical(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> str:
+    """The predicate a relation is compared by: without ``not_``/``stop_``/``quit_``, mapped
+    through the relation classes (recalld.kernel.slots, ``settings.equivalents``), else through
+    what the fallback ``learned`` for predicates the table does not list."""
+    p = bare(predicate)
+    mapped = settings.equivalents.get(p)
+    if mapped is None and learned:
+        mapped = learned.get(p)
+    return mapped or p
+
+
+def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> str:
+    """The class of ``triple``'s relation: :func:`canonical`, and the forms that state a class only
+    with a proper name as object ("I joined Accenture" is ``works_at``), and favourites per
+    category (``favourite:food``)."""
+    c = canonical(triple.predicate, settings, learned)
+    if c != bare(triple.predicate):
+        return c
+    named = slots.named_class(c)
+    if named is not None and _is_name(triple.object, triple.object_type):
+        return named
+    return slots.favourite(c) or c
+
+
+def _is_name(name: str, kind: str) -> bool:
+    return name[:1].isupper() and kind not in ("person", "date", "time", "quantity", "cardinal")
+
+
+def is_single(slot: str, settings: ReconcileSettings) -> bool:
+    return slot in settings.single_valued or slot.startswith("favourite:")
+
+
+def variants(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
     """Every stored predicate that compares equal to ``predicate`` (:func:`canonical`), in each
     polarity: what a store must return for the rules to see every fact of the same slot."""
-    target = canonical(predicate, settings)
-    forms = {target} | {k for k, v in settings.equivalents.items() if v == target}
+    target = canonical(predicate, settings, learned)
+    named = slots.named_class(bare(predicate))
+    targets = {target} if named is None else {target, named}
+    forms = set(targets)
+    for t in targets:
+        forms |= {k for k, v in settings.equivalents.items() if v == t}
+        forms |= {k for k, v in (learned or {}).items() if v == t}
+        forms |= {k for k in slots.named_predicates() if slots.named_class(k) == t}
     return {f"{prefix}{form}" for form in forms for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
 
 
@@ -159,21 +197,24 @@ def decide(
     settings: ReconcileSettings,
     valid_from: datetime,
     said_at: datetime | None = None,
+    learned: Mapping[str, str] | None = None,
 ) -> Decision:
     """What ``fact`` (valid from ``valid_from``, said at ``said_at``, default: then) does, given
-    the scope's current ``candidates``."""
+    the scope's current ``candidates``; ``learned``: the classes the fallback found for
+    predicates the table does not list (recalld.kernel.slots)."""
+    learned = learned or {}
     strength = correction_strength(fact)
     if strength:
-        corrected = _correction(fact, candidates, settings, strong=strength == 2)
+        corrected = _correction(fact, candidates, settings, learned, strong=strength == 2)
         if corrected is not None:
             return corrected
-    noop = _paraphrase(fact, candidates, settings)
+    noop = _paraphrase(fact, candidates, settings, learned)
     if noop is not None:
         return noop
-    ceased = _cessation(fact, candidates, settings)
+    ceased = _cessation(fact, candidates, settings, learned)
     if ceased is not None:
         return ceased
-    replaced = _single_valued(fact, candidates, settings, valid_from, said_at or valid_from)
+    replaced = _single_valued(fact, candidates, settings, learned, valid_from, said_at or valid_from)
     if replaced is not None:
         return replaced
     return Decision(Action.ADD, "new_fact")
@@ -182,14 +223,41 @@ def decide(
 # -- the rules ----------------------------------------------------------------------------------
 
 
-def _same_slot(new: Triple, old: Triple, settings: ReconcileSettings) -> bool:
-    return norm(new.subject) == norm(old.subject) and canonical(new.predicate, settings) == canonical(
-        old.predicate, settings
-    )
+def _same_slot(
+    new: Triple, old: Triple, settings: ReconcileSettings, learned: Mapping[str, str], similarity: float | None = None
+) -> bool:
+    """Same subject and relation class; for keyed classes the same key (the medication of a
+    dose); a favourite without a category is the slot of the favourites it is close to."""
+    if norm(new.subject) != norm(old.subject):
+        return False
+    a, b = slot_of(new, settings, learned), slot_of(old, settings, learned)
+    if a != b:
+        wildcard = "favourite:" in (a, b) and a.startswith("favourite:") and b.startswith("favourite:")
+        return wildcard and similarity is not None and similarity >= settings.judge_similarity
+    cls = slots.BY_NAME.get(a)
+    if cls is not None and cls.keyed:
+        return norm(new.object).split()[:1] == norm(old.object).split()[:1]
+    return True
+
+
+def same_object(a: str, b: str) -> bool:
+    """The same thing, counted or not: "three coffees" and "coffee"."""
+    x, y = norm(a), norm(b)
+    return x == y or (bool(x) and bool(y) and _head(x) == _head(y))
+
+
+def _head(name: str) -> str:
+    word = name.split()[-1]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def _correction(
-    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, *, strong: bool
+    fact: Fact,
+    candidates: Sequence[Candidate],
+    settings: ReconcileSettings,
+    learned: Mapping[str, str],
+    *,
+    strong: bool,
 ) -> Decision | None:
     """An explicit (``strong``) correction targets any fact of the same slot, a hedged one only a
     single-valued fact; None when a hedged one finds nothing (the other rules then apply)."""
@@ -199,10 +267,10 @@ def _correction(
         for new in fact.triples:
             if not polarity(new.predicate):
                 continue
-            if not strong and canonical(new.predicate, settings) not in settings.single_valued:
+            if not strong and not is_single(slot_of(new, settings, learned), settings):
                 continue
             for old in c.memory.triples:
-                if _same_slot(new, old, settings) and norm(old.object) != norm(new.object):
+                if _same_slot(new, old, settings, learned, c.similarity) and norm(old.object) != norm(new.object):
                     named = int(bool(re.search(rf"\b{re.escape(old.object.casefold())}\b", text)))
                     key = (named, c.similarity or 0.0)
                     if best is None or key > best[0]:
@@ -243,14 +311,16 @@ def _find_kind(text: str, kind: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _paraphrase(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision | None:
+def _paraphrase(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> Decision | None:
     best: Candidate | None = None
     for c in candidates:
         if c.similarity is None or c.similarity < settings.noop_similarity:
             continue
         if best is not None and (best.similarity or 0.0) >= c.similarity:
             continue
-        if _says_more(fact, c.memory, settings):
+        if _says_more(fact, c.memory, settings, learned):
             continue
         best = c
     if best is None:
@@ -258,7 +328,7 @@ def _paraphrase(fact: Fact, candidates: Sequence[Candidate], settings: Reconcile
     return Decision(Action.NOOP, "paraphrase", target=best.memory.id)
 
 
-def _says_more(fact: Fact, old: Memory, settings: ReconcileSettings) -> bool:
+def _says_more(fact: Fact, old: Memory, settings: ReconcileSettings, learned: Mapping[str, str]) -> bool:
     """Whether ``fact`` names something ``old`` does not: an entity, a number, a negation, or a
     different value of a single-valued relation."""
     old_text = old.text.casefold()
@@ -269,16 +339,18 @@ def _says_more(fact: Fact, old: Memory, settings: ReconcileSettings) -> bool:
             if n not in old_names and n not in old_text:
                 return True
         for o in old.triples:
-            if _same_slot(t, o, settings) and norm(t.object) != norm(o.object):
+            if _same_slot(t, o, settings, learned) and norm(t.object) != norm(o.object):
                 return True
-            if _same_slot(t, o, settings) and polarity(t.predicate) != polarity(o.predicate):
+            if _same_slot(t, o, settings, learned) and polarity(t.predicate) != polarity(o.predicate):
                 return True
     if set(_NUMBER.findall(fact.text)) - set(_NUMBER.findall(old.text)):
         return True
     return bool(_NEGATIVE.search(fact.text)) != bool(_NEGATIVE.search(old.text))
 
 
-def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings) -> Decision | None:
+def _cessation(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> Decision | None:
     retired: list[str] = []
     rule = ""
     for new in fact.triples:
@@ -286,9 +358,9 @@ def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileS
         bare = new.predicate in CESSATION_VERBS
         for c in candidates:
             for old in c.memory.triples:
-                if norm(old.object) != norm(new.object):
-                    continue
-                if bare:  # "I gave up aspirin": any positive relation of the subject to aspirin
+                if bare:  # "I gave up caffeine": any positive relation of the subject to it, or to a kind of it
+                    if not (same_object(new.object, old.object) or slots.covers(norm(new.object), norm(old.object))):
+                        continue
                     if (
                         norm(old.subject) == norm(new.subject)
                         and polarity(old.predicate)
@@ -297,7 +369,7 @@ def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileS
                         retired.append(c.memory.id)
                         rule = "cessation"
                     continue
-                if not _same_slot(new, old, settings):
+                if not same_object(new.object, old.object) or not _same_slot(new, old, settings, learned):
                     continue
                 if polarity(old.predicate) == positive:
                     continue
@@ -310,18 +382,23 @@ def _cessation(fact: Fact, candidates: Sequence[Candidate], settings: ReconcileS
 
 
 def _single_valued(
-    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, valid_from: datetime, said_at: datetime
+    fact: Fact,
+    candidates: Sequence[Candidate],
+    settings: ReconcileSettings,
+    learned: Mapping[str, str],
+    valid_from: datetime,
+    said_at: datetime,
 ) -> Decision | None:
     retired: list[str] = []
     rule = ""
     past_until: datetime | None = None
     for new in fact.triples:
-        pred = canonical(new.predicate, settings)
-        if pred not in settings.single_valued or not polarity(new.predicate):
+        pred = slot_of(new, settings, learned)
+        if not is_single(pred, settings) or not polarity(new.predicate):
             continue
         for c in candidates:
             for old in c.memory.triples:
-                if not polarity(old.predicate) or not _same_slot(new, old, settings):
+                if not polarity(old.predicate) or not _same_slot(new, old, settings, learned, c.similarity):
                     continue
                 if norm(old.object) == norm(new.object) or c.memory.id in retired:
                     continue

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from recalld.kernel import slots
+
 
 class FusionMethod(enum.StrEnum):
     WEIGHTED = "weighted"  # cosine + alpha * normalized graph score
@@ -55,43 +57,10 @@ class SearchSettings:
     speaker_alpha: float = 0.3
 
 
-# Relations that hold one value at a time: a new value retires the old one (recalld.core.reconcile).
-DEFAULT_SINGLE_VALUED = frozenset(
-    {
-        "lives_in",
-        "works_at",
-        "works_as",
-        "studies_at",
-        "has_age",
-        "has_name",
-        "married_to",
-        "has_birthday",
-        "has_email",
-        "has_phone",
-        "has_weight",
-        "has_height",
-    }
-)
-# Predicates as the extractor writes them -> the predicate they are compared as.
-DEFAULT_EQUIVALENTS: dict[str, str] = {
-    "live_in": "lives_in",
-    "move_to": "lives_in",
-    "relocate_to": "lives_in",
-    "reside_in": "lives_in",
-    "settle_in": "lives_in",
-    "base_in": "lives_in",
-    "work_at": "works_at",
-    "work_for": "works_at",
-    "employ_by": "works_at",
-    "employed_by": "works_at",
-    "work_as": "works_as",
-    "study_at": "studies_at",
-    "marry": "married_to",
-    "wed": "married_to",
-    "called": "has_name",
-    "named": "has_name",
-    "is": "is_a",
-}
+# Relations that hold one value at a time, and predicates as the extractor writes them -> the
+# class they are compared as: the relation classes of recalld.kernel.slots (one table, as data).
+DEFAULT_SINGLE_VALUED = slots.single_valued()
+DEFAULT_EQUIVALENTS: dict[str, str] = {**slots.equivalents(), "is": "is_a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +75,10 @@ class ReconcileSettings:
     # LLM-assisted reconciliation (with RECALLD_TRUTH_JUDGE=llm): which undecided facts are asked
     judge_similarity: float = 0.5  # a candidate this close (cosine) makes a plain ADD worth asking about
     judge_candidates: int = 3  # the closest ones shown per fact
+    # predicates the relation table does not list: compared with its classes' examples by the
+    # embedder (recalld.core.classify); a class at or above slot_similarity (cosine) is taken
+    slot_fallback: bool = True
+    slot_similarity: float = slots.FALLBACK_SIMILARITY
 
 
 @dataclass(frozen=True, slots=True)

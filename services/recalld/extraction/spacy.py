@@ -71,6 +71,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from recalld.extraction import values
 from recalld.extraction.attributes import distil
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
 
@@ -141,6 +142,7 @@ class _Ctx:
     cache: dict[tuple[int, str], _Ent | None] = field(default_factory=dict)
     antecedent: str = ""  # the person he/she/him/her/his refer to ("" : none, or ambiguous)
     aliases: dict[str, str] = field(default_factory=dict)  # description -> name, this sentence
+    subject: str = ""  # the third person the clause being read is about (his/her/their refer to it)
 
 
 def snake(*parts: str) -> str:
@@ -327,6 +329,67 @@ def _next_antecedent(fact: Fact, current: str) -> str:
     return people.pop() if len(people) == 1 and not unsure else ""
 
 
+_SEPARATORS = frozenset({",", "and", "or", "plus", "&", "nor"})
+_LIST_SKIP = frozenset({"a", "an", "the", "some", "my", "also", "even", "maybe", "sometimes"})
+
+
+def _listed(sent: Span, triples: Sequence[Triple]) -> list[Triple]:
+    """Items of a list the parse did not attach ("allergic to latex, sulfa and iodine" when the
+    small tagger reads "iodine" as a verb): every word the sentence coordinates with an object
+    gets that object's relation. An item is a content word after ``,``/``and``/``or``/``plus``/
+    ``as well as`` that does not start a clause of its own."""
+    out: list[Triple] = []
+    have = {(t.subject, t.predicate, t.object.casefold()) for t in triples}
+    objects = {(t.subject, t.predicate): t for t in triples if not t.predicate.startswith(("has_", "is_a"))}
+    words = [t for t in sent]
+    for (subject, pred), t in objects.items():
+        head = t.object.split()[-1].casefold()
+        starts = [i for i, w in enumerate(words) if w.lower_ == head or w.lemma_.lower() == head]
+        for i in starts[:1]:
+            j = i + 1
+            while j < len(words):
+                k = j
+                seen = False
+                while k < len(words) and (words[k].lower_ in _SEPARATORS or words[k].lower_ in _LIST_SKIP):
+                    seen = seen or words[k].lower_ in _SEPARATORS
+                    k += 1
+                if k + 2 < len(words) and [w.lower_ for w in words[k : k + 3]] == ["as", "well", "as"]:
+                    seen, k = True, k + 3
+                    while k < len(words) and words[k].lower_ in _LIST_SKIP:
+                        k += 1
+                if not seen or k >= len(words):
+                    break
+                item = words[k]
+                if (
+                    not item.is_alpha
+                    or item.is_stop
+                    or item.pos_ in ("PRON", "AUX", "ADP", "SCONJ", "DET")
+                    or item.dep_ in ("nsubj", "nsubjpass")
+                    or any(c.dep_ in ("nsubj", "nsubjpass") for c in item.children)
+                    or _is_temporal(item)
+                ):
+                    break
+                while (
+                    k + 1 < len(words)
+                    and words[k + 1].is_alpha
+                    and words[k + 1].dep_ in ("compound", "amod", "pobj")
+                    and words[k + 1].pos_ in ("NOUN", "PROPN")
+                    and words[k].head.i == words[k + 1].i
+                ):
+                    k += 1  # "sulfa drugs": the head of the item
+                item = words[k]
+                name = item.text if item.pos_ == "PROPN" or item.text[:1].isupper() else item.lemma_.lower()
+                if item.pos_ in ("VERB", "ADJ", "ADV"):  # a noun the tagger misread keeps its surface form
+                    name = item.lower_ if not item.text[:1].isupper() else item.text
+                key = (subject, pred, name.casefold())
+                if key not in have and not any(h[0] == subject and h[1] == pred and name.casefold() in h[2].split()
+                                               for h in have):  # fmt: skip
+                    have.add(key)
+                    out.append(replace(t, object=name, object_type="concept"))
+                j = k + 1
+    return out
+
+
 class SpacyExtractor:
     """Extractor backed by one shared spaCy pipeline (see the module docstring)."""
 
@@ -398,6 +461,8 @@ class SpacyExtractor:
             hints["cessation"] = "true"
         if CORRECTION.search(sent.text):
             hints["correction"] = "true"
+        triples.extend(self._contacts(sent, triples, ctx))
+        triples.extend(_listed(sent, triples))
         triples = list(dict.fromkeys(triples))
         negated = "cessation" in hints or any(t.lower_ in NEGATORS for t in sent)
         return Fact(
@@ -408,6 +473,19 @@ class SpacyExtractor:
             attributes=distil(sent, triples, ctx.speaker, negated=negated),
             aliases=dict(ctx.aliases),
         )
+
+    @staticmethod
+    def _contacts(sent: Span, triples: Sequence[Triple], ctx: _Ctx) -> list[Triple]:
+        """Contact details the speaker gives without naming them ("please use b@y.org from now
+        on", "reach me at ..."): the speaker's, unless a triple already places them."""
+        placed = {t.object for t in triples}
+        own = any(t.lower_ in FIRST_PERSON for t in sent) or not any(
+            c.dep_ in ("nsubj", "nsubjpass") for c in sent.root.children
+        )
+        if not own:
+            return []
+        found = [("has_email", e) for e in values.emails(sent)] + [("has_phone", p) for p in values.phones(sent)]
+        return [Triple(ctx.speaker, pred, v, "person", "concept") for pred, v in found if v not in placed]
 
     def _subjects(self, v: Token, ctx: _Ctx) -> list[_Ent]:
         subj = _children(v, "nsubj", "nsubjpass")
@@ -426,6 +504,8 @@ class SpacyExtractor:
         out: list[Triple] = []
         for subj in self._subjects(v, ctx):
             out.extend(subj.side)
+            if subj.type == "person" and subj.name != ctx.speaker and not ctx.subject:
+                ctx.subject = subj.name
             if v.lemma_ == "be":
                 out.extend(self._copula(v, subj, neg, ctx))
             else:
@@ -469,6 +549,12 @@ class SpacyExtractor:
         out: list[Triple] = []
         subj_tok = (_children(v, "nsubj") or [v])[0]
         owner = _children(subj_tok, "poss")
+        desc = values.description(subj_tok)
+        if desc is not None and owner and (o := self._resolve(owner[0], ctx)):
+            return self._held(o, f"has_{desc}", v, neg, ctx)  # "my email is ...": the owner's email
+        held = self._held_by_subject(v, subj, neg, ctx)  # "ramen is my favourite", "Dana is my tutor"
+        if held:
+            return held
         if subj_tok.lemma_ == "name" and owner and (o := self._resolve(owner[0], ctx)):
             named = [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
             if "'s " in o.name and not neg:  # "my dog's name is Joy": "bob's dog" is Joy
@@ -499,6 +585,65 @@ class SpacyExtractor:
         out.extend(self._preps(subj, "is", [v], neg, ctx))
         return out
 
+    def _held(self, owner: _Ent, pred: str, v: Token, neg: bool, ctx: _Ctx) -> list[Triple]:
+        """``(owner, pred, value)`` for the values the copula ``v`` states ("... is a@b.org",
+        "... is on June 4": ``pred_on``); dates are values here."""
+        out: list[Triple] = []
+        for a in (a for c in _children(v, "attr", "acomp") for a in _with_conjuncts(c)):
+            out.extend(self._value(owner, pred, a, neg, ctx))
+        for p in _children(v, "prep"):
+            for o in (o for c in _children(p, "pobj") for o in _with_conjuncts(c)):
+                out.extend(self._value(owner, snake(pred, p.lower_), o, neg, ctx))
+        return out
+
+    def _value(self, owner: _Ent, pred: str, t: Token, neg: bool, ctx: _Ctx) -> list[Triple]:
+        date = ctx.ents.get(t.i)
+        if date is not None and date.label_ in ("DATE", "TIME"):
+            name, kind = date.text, "date"
+        else:
+            ent = self._resolve(t, ctx)
+            if ent is None:
+                return []
+            name, kind = ent.name, ent.type
+        return [Triple(owner.name, snake("not" if neg else "", pred), name, owner.type, kind)]
+
+    def _held_by_subject(self, v: Token, subj: _Ent, neg: bool, ctx: _Ctx) -> list[Triple]:
+        """ "ramen is my favourite (food)" -> (alice, has_favourite[_food], ramen); "Dana is my
+        new tutor" -> (alice's tutor, has_name, Dana), an alias of the description."""
+        out: list[Triple] = []
+        for a in (a for c in _children(v, "attr") for a in _with_conjuncts(c)):
+            poss = _children(a, "poss")
+            owner = self._resolve(poss[0], ctx) if poss else None
+            if owner is None:
+                continue
+            desc = values.description(a)
+            if desc is not None and desc.startswith("favourite"):
+                out.append(
+                    Triple(owner.name, snake("not" if neg else "", "has", desc), subj.name, owner.type, subj.type)
+                )
+            elif values.is_role(a) and subj.type == "person" and subj.name[:1].isupper() and not neg:
+                role = f"{owner.name}'s {values.role_words(_phrase(a, ctx.ents))}"
+                out.append(Triple(owner.name, snake("has", a.lemma_.lower()), role, owner.type, "person"))
+                out.append(Triple(role, "has_name", subj.name, "person", "person"))
+                ctx.aliases[role] = subj.name
+        return out
+
+    def _taught(self, v: Token, subj: _Ent, ctx: _Ctx) -> list[Triple]:
+        """ "Mr. Kim teaches me chemistry" -> (alice's chemistry teacher, has_name, Kim)."""
+        found = values.taught(v) if subj.type == "person" and subj.name[:1].isupper() else None
+        if found is None:
+            return []
+        role, area = found
+        me = self._resolve(next(c for c in v.children if c.lower_ in ("me", "us")), ctx)
+        if me is None:
+            return []
+        description = f"{me.name}'s {area + ' ' if area else ''}{role}"
+        ctx.aliases[description] = subj.name
+        return [
+            Triple(me.name, snake("has", role), description, me.type, "person"),
+            Triple(description, "has_name", subj.name, "person", "person"),
+        ]
+
     def _verb(self, v: Token, subj: _Ent, prefix: list[str], neg: bool, ctx: _Ctx) -> list[Triple]:
         passive = any(c.dep_ == "auxpass" for c in v.children)
         parts = [*prefix, v.lower_ if passive else lemma(v), *(c.lower_ for c in _children(v, "prt"))]
@@ -512,7 +657,21 @@ class SpacyExtractor:
             return named
         hint = subj if lemma(v) in OWNING_VERBS and not neg and not prefix else None
         dobj = _children(v, "dobj")
+        if not neg and not prefix:
+            out.extend(self._taught(v, subj, ctx))
         for o in (o for d in dobj for o in _with_conjuncts(d)):
+            measured = values.dose(o)
+            if measured is not None:  # "20 mg of lisinopril": lisinopril, at that dose
+                amount, med = measured
+                for m in _with_conjuncts(med):
+                    taken = self._triple(subj, pred, m, neg, ctx)
+                    out.extend(taken)
+                    out.extend(
+                        Triple(subj.name, "takes_dose", f"{t.object} {amount}", subj.type, "quantity")
+                        for t in taken[:1]
+                        if not neg
+                    )
+                continue
             gerund = [g for g in o.children if g.dep_ == "compound" and g.tag_ == "VBG"]
             if pred in ASPECT_VERBS and gerund:  # "quit drinking alcohol": quit_drink alcohol
                 activity = snake(pred, lemma(gerund[0]))
@@ -547,15 +706,15 @@ class SpacyExtractor:
     def _resolve_uncached(self, t: Token, ctx: _Ctx, hint: _Ent | None) -> _Ent | None:
         if t.pos_ == "PRON" and t.lower_ in FIRST_PERSON:
             return _Ent(ctx.speaker, "person")
-        if t.pos_ == "PRON" and t.lower_ in PERSONAL and ctx.antecedent:
-            return _Ent(ctx.antecedent, "person")
+        if t.pos_ == "PRON" and t.lower_ in PERSONAL and (ctx.subject or ctx.antecedent):
+            return _Ent(ctx.subject or ctx.antecedent, "person")
         if t.pos_ in NON_ENTITY_POS or t.lower_ in OTHER_PRONOUNS or not any(c.isalnum() for c in t.text):
             return None
         proper, noun = _split_np(t)
         category = _category(noun)
         poss = (_children(noun, "poss") if noun is not None else []) or _children(t, "poss")
         owner: _Ent | None = self._resolve(poss[0], ctx) if poss else None
-        if poss and owner is None and proper is None:
+        if poss and owner is None and proper is None and (category in PETS | KIN or values.is_role(noun)):
             return None  # "his sister": the owner is unknown, so is the entity
         hinted = owner is None and hint is not None and category in PETS | KIN
         owner = owner or (hint if hinted else None)
@@ -564,12 +723,13 @@ class SpacyExtractor:
             if owner is not None and noun is not None and category and category != "name":
                 ctx.aliases[f"{owner.name}'s {_phrase(noun, ctx.ents)}"] = name  # "my cat Luna"
         elif owner is not None and noun is not None:
-            name = f"{owner.name}'s {_phrase(noun, ctx.ents)}"
+            own = _phrase(noun, ctx.ents)
+            name = f"{owner.name}'s {values.role_words(own) if values.is_role(noun) else own}"
         else:
             name = _phrase(t, ctx.ents)
         etype = self._type(name, t if proper is None else proper, category, ctx)
         side: list[Triple] = list(owner.side) if owner else []
-        if owner is not None and category != "name":
+        if owner is not None and category != "name" and values.description(noun) is None:
             relation = "has_pet" if category in PETS else snake("has", category)
             side.append(Triple(owner.name, relation, name, owner.type, etype))
         if category in PETS and category != "pet" and name != category:
