@@ -15,15 +15,35 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from recalld.kernel import slots
 from recalld.core.reconcile import bare
 from recalld.core.settings import ReconcileSettings
+from recalld.kernel import slots
 from recalld.kernel.ports import Embedder
 
 _SKIP_PREFIXES = ("has_", "is_", "not_")  # descriptions and copulas: the extractor names their slots
 _SKIP = frozenset(
-    {"is", "is_a", "have", "be", "do", "get", "go", "make", "say", "tell", "think", "want", "need", "email", "text",
-     "call", "phone", "message", "study", "learn"}
+    {
+        "is",
+        "is_a",
+        "have",
+        "be",
+        "do",
+        "get",
+        "go",
+        "make",
+        "say",
+        "tell",
+        "think",
+        "want",
+        "need",
+        "email",
+        "text",
+        "call",
+        "phone",
+        "message",
+        "study",
+        "learn",
+    }
 )  # fmt: skip  (communication verbs sit close to contact details; studying a subject is not a school)
 
 

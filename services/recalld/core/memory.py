@@ -23,7 +23,6 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from recalld.kernel import slots
 from recalld.core.classify import SlotFallback
 from recalld.core.dates import find_and_resolve
 from recalld.core.dates import resolve as resolve_time
@@ -44,6 +43,7 @@ from recalld.core.reconcile import (
     variants,
 )
 from recalld.core.settings import Limits, ReconcileSettings
+from recalld.kernel import slots
 from recalld.kernel.domain import (
     CURRENT,
     Attribute,

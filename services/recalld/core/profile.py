@@ -42,6 +42,8 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
     "allergies": AttributeSpec("health", True, INF),
     "conditions": AttributeSpec("health", True, INF),
     "medications": AttributeSpec("health", True, 365),
+    "symptoms": AttributeSpec("health", True, 60),  # a complaint, with its onset or duration when said
+    "injuries": AttributeSpec("health", True, 365),
     # diet
     "diet": AttributeSpec("diet", False, 365),
     # routines
@@ -56,6 +58,7 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
     "studies": AttributeSpec("study", True, 365),
     "upcoming_exam": AttributeSpec("study", False, 30),
     "difficulties": AttributeSpec("study", True, 180),
+    "mastered": AttributeSpec("study", True, INF),  # knowledge or skills already held: "I already know basic Python"
     # work
     "employer": AttributeSpec("work", False, 730),
     "job_title": AttributeSpec("work", False, 730),
@@ -65,6 +68,14 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
     # location and person
     "location": AttributeSpec("location", False, 730),
     "age": AttributeSpec("person", False, 365),
+    # goals
+    "goals": AttributeSpec("goals", True, 180),
+    # how the user wants to be answered (instructions to the assistant)
+    "response_format": AttributeSpec("instructions", False, INF),
+    "response_language": AttributeSpec("instructions", False, INF),
+    "response_tone": AttributeSpec("instructions", False, INF),
+    "avoid": AttributeSpec("instructions", True, INF),
+    "instructions": AttributeSpec("instructions", True, INF),
 }
 # Predicates whose facts do not fade whatever attribute they carry.
 PREDICATE_HALF_LIVES: Mapping[str, float] = {

@@ -50,8 +50,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from recalld.kernel import slots
 from recalld.core.settings import ReconcileSettings
+from recalld.kernel import slots
 from recalld.kernel.domain import Fact, Memory, Triple, norm
 
 NEGATION = "not_"

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 from spacy.tokens import Span, Token
 
+from recalld.extraction import statements
 from recalld.kernel.domain import Attribute, Triple, norm
+
+_INSTRUCTION_NAMES = frozenset({"response_format", "response_language", "response_tone", "avoid", "instructions"})
+_TAKING = frozenset({"take", "is_on", "prescribed", "prescribe", "start_take", "use", "inject"})
+_SCHEDULE_WORDS = re.compile(r"\s+(?:daily|nightly|weekly|twice|once|every)\b.*$", re.IGNORECASE)
 
 _DIETS = {
     "vegetarian",
@@ -171,8 +176,9 @@ _INCEPTION = {"start", "begin", "take"}  # "I started running", "I took up swimm
 
 
 def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool) -> tuple[Attribute, ...]:
-    """The speaker's attributes stated by this sentence (none for negated sentences)."""
-    if negated or not speaker:
+    """The speaker's attributes stated by this sentence. A negated sentence states only what the
+    user asks the assistant not to do ("don't use emojis") or does not understand."""
+    if not speaker:
         return ()
     me = norm(speaker)
     text = sent.text.strip()
@@ -182,6 +188,16 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         value = " ".join(value.strip(" .,!?;:").split())
         if value and Attribute(name, value) not in out:
             out.append(Attribute(name, value))
+
+    own = _first_person(sent) or _imperative(sent)
+    for name, value in statements.instructions(sent) if own and not _about_others(sent) else ():
+        add(name, value)
+    if negated:
+        for value in statements.difficulties(text) if _first_person(sent) else ():
+            add("difficulties", value)
+        return tuple(a for a in out if a.name in ("avoid", "difficulties"))
+    if any(a.name in _INSTRUCTION_NAMES for a in out):
+        return tuple(out)
 
     types = {norm(t.subject): t.object for t in triples if t.predicate == "is_a"}
     for t in triples:
@@ -221,6 +237,24 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         drug = _TAKEN_DRUG.search(text)
         if drug is not None and (_MEDICATION.search(text) or _DRUG_STEM.search(drug.group(1))):
             add("medications", drug.group(1))
+        for t in triples:
+            name = _SCHEDULE_WORDS.sub("", t.object)
+            if norm(t.subject) == me and t.predicate in _TAKING and statements.is_medicine(name, text):
+                add("medications", name)
+        for value in statements.medications(text):
+            add("medications", value)
+        for value in statements.goals(text):
+            add("goals", value)
+        for value in statements.symptoms(text):
+            add("symptoms", value)
+        for value in statements.injuries(text):
+            add("injuries", value)
+        for value in statements.mastered(text):
+            add("mastered", value)
+        for value in statements.exams(text):
+            add("upcoming_exam", value)
+        for value in statements.difficulties(text):
+            add("difficulties", value)
         conditions = (
             [m.group(1).lower() for m in _CONDITIONS.finditer(text)]
             if re.search(r"\b(have|has|had|got|diagnosed|suffer)", text, re.I)
@@ -248,6 +282,28 @@ def _own_description(name: str, speaker: str) -> str:
 
 def _first_person(sent: Span) -> bool:
     return any(t.lower_ in ("i", "my", "me") for t in sent)
+
+
+def _imperative(sent: Span) -> bool:
+    """Addressed to the assistant: a verb first with no subject ("Reply in Markdown"), or "please"."""
+    root = sent.root
+    return sent[0].lower_ in ("please", "pls", "always", "never", "don't", "do", "from") or (
+        root.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children)
+    )
+
+
+def _about_others(sent: Span) -> bool:
+    """A statement about someone else ("my sister hates emojis"): its subject is a third party."""
+    root = sent.root
+    subj = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
+    return (
+        bool(subj)
+        and subj[0].lower_ not in ("i", "you", "we")
+        and not any(
+            c.lower_ in ("answers", "replies", "responses", "explanations", "answer", "reply", "response")
+            for c in subj[0].subtree
+        )
+    )
 
 
 def _routine(sent: Span) -> tuple[str, str] | None:

@@ -43,7 +43,7 @@ class RelationClass:
 
 def _c(
     name: str, single: bool, predicates: str = "", named: str = "", examples: str = "", *, keyed: bool = False
-) -> RelationClass:  # noqa: E501
+) -> RelationClass:
     return RelationClass(
         name, single, frozenset(predicates.split()), frozenset(named.split()),
         tuple(e.strip() for e in examples.split(",") if e.strip()), keyed,

@@ -1,0 +1,282 @@
+"""What a user says about how to be answered, what they aim at, feel and already know.
+
+Rules on the sentence text (the first person, or an imperative addressed to the assistant), for
+recalld.extraction.attributes:
+
+* instructions to the assistant: ``response_format`` ("always reply in Markdown", "keep answers
+  short"), ``response_language`` ("answer in Spanish"), ``response_tone`` ("be more formal"),
+  ``avoid`` ("don't use emojis", "never mention my weight"), and any other standing request
+  (``instructions``: "always cite your sources");
+* ``goals`` ("I'm trying to gain muscle", "my goal is to run a marathon");
+* ``symptoms`` with their duration or onset when said ("headaches (for three months)") and
+  ``injuries`` ("knee injury", "sprained ankle");
+* ``mastered``: what the user already knows ("I already know basic Python", "I'm fluent in
+  French"); ``upcoming_exam`` and ``difficulties`` in the ways students say them;
+* ``medications`` from how they are mentioned: taken, on, prescribed, a dose or a schedule, not
+  only from a list of names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from spacy.tokens import Span
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+LANGUAGES = _words(
+    """
+    arabic bengali bulgarian cantonese catalan chinese croatian czech danish dutch english esperanto
+    farsi finnish french german greek hebrew hindi hungarian indonesian irish italian japanese korean
+    latin malay mandarin norwegian persian polish portuguese punjabi romanian russian serbian slovak
+    spanish swahili swedish tagalog tamil thai turkish ukrainian urdu vietnamese welsh
+    """
+)
+_FORMAT = re.compile(
+    r"\b(markdown|bullet(?:ed)?(?: points?| lists?)?|numbered lists?|tables?|json|code blocks?|plain text|headings?|"
+    r"headers|short(?:er)? (?:answers?|replies|responses|paragraphs)|brief|concise|one paragraph|detailed|"
+    r"step[- ]by[- ]step|summar(?:y|ies)|tl;?dr|lists?|emojis?|latex|outline|examples?)\b",
+    re.IGNORECASE,
+)
+_TONE = re.compile(
+    r"\b(formal|informal|casual|friendly|professional|encouraging|gentle|polite|warm|blunt|direct|simple|"
+    r"plain language|patient|supportive|kind|serious|funny|humou?rous|playful|calm|neutral|respectful|honest|"
+    r"straightforward|cheerful|empathetic|sarcastic|enthusiastic|relaxed|strict)\b",
+    re.IGNORECASE,
+)
+_TO_ASSISTANT = re.compile(
+    r"^\s*(?:please|pls|always|never|don'?t|do not|stop|avoid|remember|from now on|going forward|in future|"
+    r"next time|keep|use|write|reply|respond|answer|talk|speak|call me|address me|be|give|explain|remind|"
+    r"make sure|refer to me|no more)\b|\b(?:i (?:want|need|'d like|would like|prefer) (?:you|your|answers|replies|"
+    r"responses|explanations)|(?:can|could|would) you (?:always|please|try)|you should (?:always|never)|"
+    r"(?:your )?(?:answers|replies|responses|explanations) (?:should|must|need to))\b",
+    re.IGNORECASE,
+)
+_AVOID = re.compile(
+    r"\b(?:don'?t|do not|never|avoid|stop|please no|no more|no)\s+(?:ever\s+)?(?:(?:use|using|mention|mentioning|"
+    r"bring up|talk about|discuss|give|giving|send|suggest|recommend|call me|add|include|ask about)\s+)?"
+    r"(?P<what>[\w' -]{2,60}?)\s*(?:\b(?:in|when|to|with|again|anymore|any more|please)\b.*)?[.!]?$",
+    re.IGNORECASE,
+)
+_GOAL = re.compile(
+    r"\b(?:i'?m|i am)\s+(?:trying|aiming|hoping|working|planning|training|saving up|studying)\s+(?:hard\s+)?"
+    r"(?:to|for|towards?|on)\s+(?P<a>[^.!?;]+)|\bmy (?:main |big |biggest |long-term |new )?(?:goal|aim|"
+    r"resolution|target|dream|plan)(?: for [\w ]+| this year)? is (?:to )?(?P<b>[^.!?;]+)|\bi (?:want|hope|plan|"
+    r"intend|aim|would like|'d like|wanna|need) to (?P<c>(?:lose|gain|get|run|pass|learn|improve|become|build|"
+    r"save|finish|quit|reduce|lower|sleep|eat|read|write|start|complete|master|reach|be able|speak|drink|walk|"
+    r"cut|stop|find|apply|land|buy|climb|swim|play|travel|visit|move|make|qualify|score)[^.!?;]*)",
+    re.IGNORECASE,
+)
+SYMPTOMS = (
+    r"(?:head|stomach|tooth|back|ear|belly)aches?|migraines?|coughs?|coughing|fevers?|nausea|nauseous|dizziness|"
+    r"dizzy spells?|dizzy|vertigo|fatigue|exhaustion|chills|sore throats?|runny nose|stuffy nose|congestion|"
+    r"sneezing|rash(?:es)?|hives|itching|itchy \w+|(?:\w+ )?pains?|cramps?|cramping|heartburn|acid reflux|"
+    r"shortness of breath|breathlessness|wheezing|palpitations|vomiting|diarrh?o?ea|constipation|bloating|numbness|"
+    r"tingling|swelling|swollen \w+|blurr?(?:ed|y) vision|ringing in (?:my|the) ears|tinnitus|night sweats|"
+    r"hot flashes|insomnia|trouble sleeping|nosebleeds?|muscle aches?|joint pain|stiffness|weakness|tiredness"
+)
+_SYMPTOM = re.compile(
+    rf"\b(?:i(?:'ve| have)? (?:had|been having|got|have|get|getting|keep getting|'ve got|have got|am having|'m having|"
+    rf"feel|feeling|am feeling|'m feeling|experience|experiencing|am experiencing|'m experiencing|suffer from|"
+    rf"woke up with|started having|developed|noticed)|i'?m|i am|been) (?:a |an |some |really |bad |terrible |"
+    rf"constant |frequent |mild |severe |occasional |chronic |persistent |recurring |this |these |a lot of |"
+    rf"lots of |awful |strong |sharp |dull )*(?P<s>{SYMPTOMS})\b(?P<rest>[^.!?;]*)",
+    re.IGNORECASE,
+)
+_HURTS = re.compile(r"\bmy (?P<part>[a-z]+(?: [a-z]+)?) (?:hurts|aches|is sore|is killing me|has been hurting)\b", re.I)
+_DURATION = re.compile(
+    r"\b(?:for (?:the (?:last|past) )?(?:a |an |about |around |almost |over |nearly )?(?:\w+ )?(?:days?|weeks?|"
+    r"months?|years?|hours?)|since [\w ]+?(?=$|[,.;!?])|(?:\w+ )?(?:days?|weeks?|months?|years?) ago|this "
+    r"(?:morning|week|month)|yesterday|last (?:night|week|month))",
+    re.IGNORECASE,
+)
+_INJURY = re.compile(
+    r"\b(?P<a>(?:sprained|broken|broke|fractured|torn|tore|twisted|pulled|dislocated|bruised|strained|injured|"
+    r"hurt|cracked|jammed)\s+(?:my\s+|a\s+|the\s+)?(?:left\s+|right\s+)?[a-z]+(?:\s(?:ligament|muscle|tendon|"
+    r"bone|disc))?)|(?P<b>(?:[a-z]+\s+)?(?:injury|injuries|fracture|sprain|strain|concussion|whiplash|"
+    r"tendinitis|tendonitis|torn acl|acl tear|dislocation|hernia|herniated disc|slipped disc))\b",
+    re.IGNORECASE,
+)
+_MASTERED = re.compile(
+    r"\bi (?:already |now |really )?know (?:how to )?(?P<a>[^.!?;,]+)|\bi'?m (?:already )?(?:fluent|proficient|"
+    r"comfortable|confident|experienced|good|great|skilled|advanced) (?:in|at|with)\s+(?P<b>[^.!?;,]+)|\bi(?:'ve| "
+    r"have)? (?:already )?(?:mastered|learned|learnt|finished|completed|passed|covered|done)\s+(?P<c>[^.!?;,]+)|"
+    r"\bi can (?:already )?(?:speak|read|write|code in|program in|play|use|solve)\s+(?P<d>[^.!?;,]+)|"
+    r"\bi(?:'ve| have) (?:a|my) (?:degree|certificate|certification|diploma|black belt) in\s+(?P<e>[^.!?;,]+)",
+    re.IGNORECASE,
+)
+_EXAM_WORDS = (
+    r"exams?|tests?|quiz(?:zes)?|finals|final|midterms?|interview|orals?|assessment|presentation|defen[cs]e|"
+    r"mock|sat|act|gre|gmat|mcat|lsat|ielts|toefl|driving test|boards|bar exam"
+)
+_HAVE_EXAM = re.compile(
+    rf"\bi (?:have|'ve got|have got|got|'ll have|will have|am taking|'m taking|take|sit|am sitting|'m sitting) "
+    rf"(?:a|an|my|the|two|three|some)\s+(?P<what>(?:[\w\-]+\s+){{0,3}}?(?:{_EXAM_WORDS}))\b(?P<when>[^.!?;]*)",
+    re.IGNORECASE,
+)
+_DIFFICULTY = re.compile(
+    r"\bi (?:keep|always|often) (?:making|make|get(?:ting)?|mess(?:ing)? up) (?:mistakes|errors|confused|stuck|"
+    r"wrong)? ?(?:with|in|on|when)?\s*(?P<a>[^.!?;]+)|\bi find (?P<b>[\w\- ]+?) (?:really |so |very |quite |a bit )?"
+    r"(?:hard|difficult|confusing|tricky|challenging|tough)|\bi(?:'m| am) (?:really |so |totally )?(?:confused|lost|"
+    r"stuck) (?:by|about|with|on|in)\s+(?P<c>[^.!?;]+)|\bi (?:have|'ve got|am having|'m having) (?:a hard time|"
+    r"trouble|difficulty|problems|issues) (?:with|understanding|learning|remembering)\s+(?P<d>[^.!?;]+)|"
+    r"\b(?P<e>[\w\- ]{3,40}?) (?:is|are) (?:really |so |very |always )?(?:hard|difficult|confusing|tricky) for me|"
+    r"\bi (?:don'?t|do not|can'?t|cannot) (?:understand|get|grasp|figure out|wrap my head around)\s+(?P<f>[^.!?;]+)|"
+    r"\bi(?:'m| am) (?:bad|weak|terrible|awful|struggling|behind) (?:at|in|with|on)\s+(?P<g>[^.!?;]+)",
+    re.IGNORECASE,
+)
+_MED_CONTEXT = re.compile(
+    r"\b(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu|milligrams?)|pills?|tablets?|capsules?|medications?|"
+    r"medicines?|meds|prescri\w+|doses?|dosage|inhaler|injections?|drops|pharmacy|doctor|gp|daily|nightly|"
+    r"(?:once|twice|three times) (?:a|per) day|every (?:morning|evening|night|day)|at bedtime|with (?:breakfast|"
+    r"meals|food|dinner))\b",
+    re.IGNORECASE,
+)
+_MED_MENTION = re.compile(
+    r"\b(?:take|takes|taking|took|on|prescribed|started|starting|start|using|use|inject|injecting|dose of|"
+    r"switched to|put me on|started me on|refill(?:ed)? (?:of|my)?)\s+(?:(?:my|a|an|some|daily|low-dose|"
+    r"baby)\s+)?(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu)\s+(?:of\s+)?)?(?P<drug>[A-Za-z][\w\-]{2,})"
+    r"(?P<more>(?:\s*(?:,|and|plus|as well as|&)\s*(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg)\s+(?:of\s+)?)?"
+    r"[A-Za-z][\w\-]{2,})*)",
+    re.IGNORECASE,
+)
+_DRUG_STEM = re.compile(
+    r"(?:pril|sartan|statin|olol|formin|cillin|mycin|cycline|prazole|oxetine|aline|tidine|zepam|zolam|azole|"
+    r"profen|sone|olone|ulin|thyroxine|dipine|gliptin|mab|vir|grel|parin|xaban|gatran|triptan|floxacin|tropin|"
+    r"setron|lukast|terol|phylline|pramine|oxetine|azepam|barbital|dronate|glitazone|glinide|gliflozin|tide|"
+    r"azine|idone|apine|etine|amine|codone|morphone|fenac|coxib|vastatin|semide|thiazide|olol|dipine|afil|"
+    r"oxacin|conazole|tinib|ximab|zumab|umab|cept|plase|steride|osin|idine|oxine|amide|pine)$",
+    re.IGNORECASE,
+)
+MEDICINES = _words(
+    """
+    acetaminophen adderall advil aleve antibiotics antidepressants antihistamines aspirin b12 chemo
+    chemotherapy codeine coumadin epipen estrogen folic heparin hrt ibuprofen inhaler insulin iron
+    levothyroxine lexapro lithium magnesium melatonin metformin methadone morphine motrin naproxen
+    omega-3 ozempic paracetamol prednisone probiotics prozac ritalin steroids testosterone thyroxine
+    tylenol vitamin vitamins warfarin wegovy wellbutrin xanax zinc zoloft
+    """
+) | {"birth control", "the pill"}
+NOT_MEDICINE = _words(
+    """
+    a action advantage an anything bath baths board break breakfast breaks bus cab call calls care
+    chances charge child children class classes coffee course courses daily daughter deep diet dinner
+    dog dogs duty each elevator every everyday everything exam exams excel facebook ferry five flight
+    four guitar hold holiday holidays instagram interest it java job kid kids leave lesson lessons lift
+    linux lunch media medication medications medicine meds metro my nap naps note notes nothing off one
+    out over part phone photo photos piano picture pictures pills place plane pride public python
+    responsibility risks road schedule shape shift shifts shower showers social some something son
+    stairs steps subway tablets taxi tea team test tests that the them things this three tiktok time
+    tour track train tram transport trip trips turn turns twitter two up vacation violin walk walks way
+    weekend weekends windows
+    """
+)
+
+
+def _clean(value: str) -> str:
+    value = re.sub(r"^(?:my|a|an|the|some)\s+", "", value.strip(" .,!?;:"), flags=re.IGNORECASE)
+    return " ".join(value.split())
+
+
+def is_medicine(word: str, sentence: str) -> bool:
+    """A word taken, been on or prescribed is a medicine when it is a known one, has a drug's
+    stem, or the sentence speaks of doses, schedules or prescriptions; never a common object of
+    "take" ("classes", "the bus")."""
+    w = word.casefold()
+    if w in NOT_MEDICINE or len(w) < 3 or w.endswith("ing"):
+        return False
+    if w in MEDICINES or _MED_CONTEXT.search(sentence):
+        return True
+    return bool(_DRUG_STEM.search(w)) and len(w) >= 6
+
+
+def medications(text: str) -> Iterator[str]:
+    for m in _MED_MENTION.finditer(text):
+        words = [m.group("drug"), *re.findall(r"[A-Za-z][\w\-]{2,}", m.group("more") or "")]
+        for w in words:
+            if w.casefold() in ("and", "plus", "as", "well", "of", "mg", "ml", "mcg"):
+                continue
+            if is_medicine(w, text):
+                yield w
+
+
+def instructions(sent: Span) -> Iterator[tuple[str, str]]:
+    """(name, value) of what an instruction to the assistant asks."""
+    text = sent.text.strip()
+    if not _TO_ASSISTANT.search(text) and not re.search(
+        r"\b(?:answers?|repl(?:y|ies)|responses?|explanations?|messages?)\b", text, re.IGNORECASE
+    ):
+        return
+    negative = re.search(r"\b(?:don'?t|do not|never|avoid|stop|no more|please no|without)\b", text, re.IGNORECASE)
+    if negative:
+        m = _AVOID.search(text[negative.start() :])
+        what = _clean(m.group("what")) if m else _clean(text[negative.end() :])
+        if what:
+            yield "avoid", what
+        return
+    found = False
+    language = [w for w in re.findall(r"[A-Za-z]+", text) if w.casefold() in LANGUAGES]
+    if language and re.search(r"\b(?:in|into|to)\s+" + re.escape(language[0]), text, re.IGNORECASE):
+        yield "response_language", language[0]
+        found = True
+    fmt = _FORMAT.search(text)
+    if fmt is not None and fmt.group(1).casefold() not in ("examples", "example", "emojis", "emoji"):
+        yield "response_format", fmt.group(1)
+        found = True
+    tone = _TONE.search(text)
+    if tone is not None:
+        yield "response_tone", tone.group(1)
+        found = True
+    if not found:
+        yield "instructions", _clean(re.sub(r"^\s*(?:please|pls)\s*,?\s*", "", text, flags=re.IGNORECASE))
+
+
+def goals(text: str) -> Iterator[str]:
+    for m in _GOAL.finditer(text):
+        value = _clean(m.group("a") or m.group("b") or m.group("c") or "")
+        if value:
+            yield value
+
+
+def symptoms(text: str) -> Iterator[str]:
+    for m in _SYMPTOM.finditer(text):
+        s = m.group("s").casefold()
+        if s in ("pain", "pains") or (s.endswith(" pain") and s.split()[0] in ("a", "the", "some", "in")):
+            part = re.search(r"\bin (?:my|the) (\w+)", m.group("rest") or "")
+            s = f"{part.group(1)} pain" if part else s
+        duration = _DURATION.search(m.group("rest") or "")
+        yield f"{s} ({duration.group(0).strip()})" if duration else s
+    for m in _HURTS.finditer(text):
+        duration = _DURATION.search(text[m.end() :])
+        value = f"{m.group('part')} pain"
+        yield f"{value} ({duration.group(0).strip()})" if duration else value
+
+
+def injuries(text: str) -> Iterator[str]:
+    for m in _INJURY.finditer(text):
+        value = _clean(re.sub(r"\b(?:old|new|bad|nasty|minor|serious|recent|an|a)\s+", "", m.group(0), flags=re.I))
+        if (value and value.casefold() not in ("injury", "injuries")) or value:
+            yield value
+
+
+def mastered(text: str) -> Iterator[str]:
+    for m in _MASTERED.finditer(text):
+        value = _clean(next(g for g in m.groups() if g))
+        if value and not value.casefold().startswith(("what", "that", "it", "how", "you", "him", "her", "them")):
+            yield value
+
+
+def exams(text: str) -> Iterator[str]:
+    for m in _HAVE_EXAM.finditer(text):
+        yield _clean(f"{m.group('what')} {m.group('when')}")
+
+
+def difficulties(text: str) -> Iterator[str]:
+    for m in _DIFFICULTY.finditer(text):
+        value = _clean(next(g for g in m.groups() if g))
+        if value and value.casefold() not in ("it", "this", "that", "them"):
+            yield value
