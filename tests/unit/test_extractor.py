@@ -313,7 +313,7 @@ TRUTH_TABLE: list[tuple[str, set[SPO], set[SPO], dict[str, str]]] = [
      {"cessation": "true"}),
     ("My dog is called Coco.", {("alice's dog", "has_name", "Coco")}, {("alice's dog", "called", "Coco")}, {}),
     ("My dog's name is Joy.", {("alice's dog", "has_name", "Joy")}, set(), {}),
-    ("Luna's vet is Dr. Smith.", {("Luna's vet", "has_name", "Smith")}, {("Luna's vet", "is_a", "Smith")}, {}),
+    ("Luna's vet is Dr. Smith.", {("Luna's vet", "has_name", "Dr. Smith")}, {("Luna's vet", "is_a", "Dr. Smith")}, {}),
 ]  # fmt: skip
 
 
@@ -335,7 +335,7 @@ def test_truth_table(
         ("My sister Anna lives in Rome.", {"alice's sister": "Anna"}),
         ("My dog is called Coco.", {"alice's dog": "Coco"}),
         ("My dog's name is Joy.", {"alice's dog": "Joy"}),
-        ("Luna's vet is Dr. Smith.", {"Luna's vet": "Smith"}),
+        ("Luna's vet is Dr. Smith.", {"Luna's vet": "Dr. Smith"}),
         ("I have a dog.", {}),
         ("My dog's name isn't Rex.", {}),
     ],

@@ -120,6 +120,12 @@ CORRECTION = re.compile(
     re.IGNORECASE,
 )
 NEGATORS = frozenset({"not", "n't", "never"})
+SINGULAR_S = frozenset(
+    {"pilates", "maths", "news", "series", "species", "diabetes", "measles", "mumps", "rabies", "herpes", "lens",
+     "chess", "billiards", "darts", "scabies", "rickets", "shingles", "crossroads", "headquarters", "means",
+     "aerobics", "gymnastics", "athletics", "physics", "economics", "politics", "ethics", "thanks"}
+)  # fmt: skip
+TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "coach", "nurse", "rev", "sir", "dame"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"})
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ"})
 NON_ENTITY_POS = frozenset({"PRON", "DET", "PUNCT", "SPACE", "AUX", "CCONJ", "SCONJ", "PART", "ADP", "INTJ"})
@@ -132,6 +138,8 @@ class _Ent:
     type: str
     side: tuple[Triple, ...] = ()  # triples implied by the noun phrase itself
     hinted: bool = False  # owned through "have" (the verb triple is then implied)
+    owner: _Ent | None = None  # "alice's thesis": a thing of alice's, described (not a person, pet or role)
+    described: str = ""  # its description: "thesis"
 
 
 @dataclass(slots=True)
@@ -278,13 +286,19 @@ def _modifiers(t: Token) -> list[Token]:
 
 
 def _phrase(t: Token, ents: dict[int, Span]) -> str:
-    """Entity name of the noun phrase headed by ``t``."""
+    """Entity name of the noun phrase headed by ``t``; a person keeps the title they are named
+    with ("Dr. Okafor", "Mrs. Park")."""
     span = ents.get(t.i)
     if t.pos_ == "PROPN" and span is not None and span.label_ in NAME_LABELS:
-        return " ".join(w.text for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case")
+        words = [w.text for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case"]
+        before = span.doc[span.start - 1] if span.start > 0 else None
+        if before is not None and before.lower_.rstrip(".") in TITLES and before.head.i in range(span.start, span.end):
+            words.insert(0, before.text)
+        return " ".join(words)
     mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and _category(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
-    head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric else t.lemma_.lower())
+    singular = t.lower_.endswith("ics") or t.lower_ in SINGULAR_S  # "statistics", "pilates": not plurals
+    head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric or singular else t.lemma_.lower())
     return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
 
 
@@ -327,6 +341,114 @@ def _next_antecedent(fact: Fact, current: str) -> str:
     if not people and not unsure:
         return current
     return people.pop() if len(people) == 1 and not unsure else ""
+
+
+def _named_by_owner(named: Sequence[Triple], described: _Ent) -> list[Triple]:
+    """ "my boss is Greg Lindqvist" -> also ``(alice, has_boss, Greg Lindqvist)``: the owner reaches
+    the name in one step."""
+    owner, _, role = described.name.partition("'s ")
+    if not role or not owner:
+        return []
+    head = role.split()[-1]
+    return [Triple(owner, snake("has", head), t.object, "person", t.object_type) for t in named
+            if t.predicate == "has_name" and t.subject == described.name]  # fmt: skip
+
+
+def _join_hyphens(doc: Doc) -> None:
+    """One token for a hyphenated word ("half-brother", "left-handed", "co-founder"): its parse
+    is its last part's, its lemma the parts with the last one's lemma."""
+    spans: list[tuple[int, int]] = []
+    i = 1
+    while i < len(doc) - 1:
+        t = doc[i]
+        if t.text == "-" and not doc[i - 1].whitespace_ and not t.whitespace_ and doc[i + 1].is_alpha:
+            start = spans.pop()[0] if spans and spans[-1][1] == i else i - 1
+            spans.append((start, i + 2))
+            i += 2
+            continue
+        i += 1
+    if not spans:
+        return
+    try:
+        with doc.retokenize() as r:
+            for start, end in spans:
+                span = doc[start:end]
+                last = doc[end - 1]
+                lemma_ = (span.text[: len(span.text) - len(last.text)] + last.lemma_).lower()
+                r.merge(span, attrs={"LEMMA": lemma_, "POS": last.pos_, "TAG": last.tag_})
+    except ValueError:  # a span the entity recognizer cut through: keep the parse as it is
+        return
+
+
+def _owned(subj: _Ent, said: Sequence[Triple]) -> list[Triple]:
+    """The owner's view of what a clause says of a thing of theirs: "my SAT is on October 5" ->
+    ``(alice, has_sat_on, October 5)``, "my major is linguistics" -> ``(alice, has_major, linguistics)``."""
+    owner = subj.owner
+    if owner is None:
+        return []
+    out: list[Triple] = []
+    for t in said:
+        if t.subject != subj.name or t.object == owner.name:
+            continue
+        neg = t.predicate.startswith("not_")
+        p = t.predicate[4:] if neg else t.predicate
+        rest = "" if p in ("is", "is_a") else p[3:] if p.startswith("is_") else p
+        out.append(Triple(owner.name, snake("not" if neg else "", "has", subj.described, rest), t.object,
+                          owner.type, t.object_type))  # fmt: skip
+    return out
+
+
+_WORD = re.compile(r"[\w'-]+")
+_DAYS = MONTHS | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+def _names_day(e: Span) -> bool:
+    """A date one can put in a calendar: it names a month or a weekday ("May 3", "next Tuesday")."""
+    return any(t.lower_.rstrip("s") in _DAYS or t.lower_ in _DAYS for t in e)
+
+
+def _candidate(tok: Token, covered: set[str], dates: dict[int, Span]) -> bool:
+    """A content word the triples do not hold, in the place of an object."""
+    if tok.i in dates:
+        return not any(w.lower_ in covered for w in dates[tok.i])
+    if tok.is_stop or tok.lower_ in covered or tok.lemma_.lower() in covered or tok.lower_ in OTHER_PRONOUNS:
+        return False
+    if not (tok.is_alpha or tok.like_num or (tok.text[:1].isalnum() and "-" in tok.text)) or _is_temporal(tok):
+        return False
+    if tok.dep_ in ("nsubj", "nsubjpass", "poss", "expl", "ROOT", "aux", "auxpass", "neg", "prt", "case"):
+        return False
+    if tok.dep_ in ("compound", "amod", "nummod", "nmod") and tok.head.i > tok.i and tok.head.pos_ in ("NOUN", "PROPN"):
+        return False  # a modifier: the phrase of its head holds it
+    if tok.pos_ in ("NOUN", "PROPN", "NUM"):
+        return True
+    before = tok.doc[tok.i - 1] if tok.i > 0 else None
+    misread = before is not None and (before.pos_ in ("ADP", "DET", "CCONJ", "PUNCT") or before.lower_ == "to")
+    misread = misread or (tok.dep_ in ("xcomp", "dobj", "oprd") and not list(tok.children))  # "started prednisone"
+    after_adjective = before is not None and before.lower_ == "to" and tok.head.pos_ == "ADJ"  # "allergic to ragweed"
+    return tok.pos_ in ("VERB", "ADJ") and (
+        after_adjective or (misread and not any(c.dep_ in ("nsubj", "dobj") for c in tok.children))
+    )
+
+
+def _governor(
+    tok: Token, sent: Span, covered: set[str], dates: dict[int, Span], items: set[int]
+) -> tuple[Token, str] | None:
+    """The verb or adjective an uncovered word is stated after, and the preposition between."""
+    prep = ""
+    for i in range(tok.i - 1, sent.start - 1, -1):
+        w = tok.doc[i]
+        if i in items:
+            continue
+        if w.pos_ == "ADP" or (w.lower_ == "to" and w.pos_ == "PART"):
+            prep = prep or w.lower_
+            continue
+        if w.pos_ in ("VERB", "AUX") or (w.pos_ == "ADJ" and w.dep_ in ("acomp", "ROOT", "conj")):
+            if _candidate(w, covered, dates) and w.pos_ != "AUX":
+                continue  # another misread item of the same list
+            return w, prep
+        if w.pos_ == "PRON" and w.dep_ in ("nsubj", "nsubjpass") and not prep:
+            return None  # a new clause began without a verb before the word
+    return None
 
 
 _SEPARATORS = frozenset({",", "and", "or", "plus", "&", "nor"})
@@ -372,11 +494,11 @@ def _listed(sent: Span, triples: Sequence[Triple]) -> list[Triple]:
                 while (
                     k + 1 < len(words)
                     and words[k + 1].is_alpha
-                    and words[k + 1].dep_ in ("compound", "amod", "pobj")
+                    and words[k].dep_ in ("compound", "amod")
                     and words[k + 1].pos_ in ("NOUN", "PROPN")
                     and words[k].head.i == words[k + 1].i
                 ):
-                    k += 1  # "sulfa drugs": the head of the item
+                    k += 1  # "sulfa drugs", "sign language": the head of the item
                 item = words[k]
                 name = item.text if item.pos_ == "PROPN" or item.text[:1].isupper() else item.lemma_.lower()
                 if item.pos_ in ("VERB", "ADJ", "ADV"):  # a noun the tagger misread keeps its surface form
@@ -421,6 +543,7 @@ class SpacyExtractor:
         antecedent = ""
         for message, doc in zip(messages, docs, strict=True):
             speaker = message.name or default_speaker
+            _join_hyphens(doc)
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
                 if _is_trivial(sent):
@@ -450,7 +573,9 @@ class SpacyExtractor:
         triples: list[Triple] = []
         for t in sent:
             noun_phrase = t.dep_ != "appos" and t.pos_ in ("NOUN", "PROPN")
-            if noun_phrase and (_children(t, "poss") or _name_token(t) is not None):
+            poss = _children(t, "poss")
+            unsure = poss and poss[0].lower_ in PERSONAL and not (ctx.subject or ctx.antecedent)
+            if noun_phrase and (poss or _name_token(t) is not None) and not unsure:  # "his": after his clause
                 ent = self._resolve(t, ctx)
                 triples.extend(ent.side if ent else ())
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
@@ -463,6 +588,7 @@ class SpacyExtractor:
             hints["correction"] = "true"
         triples.extend(self._contacts(sent, triples, ctx))
         triples.extend(_listed(sent, triples))
+        triples.extend(self._stated(sent, triples, ctx))
         triples = list(dict.fromkeys(triples))
         negated = "cessation" in hints or any(t.lower_ in NEGATORS for t in sent)
         return Fact(
@@ -473,6 +599,55 @@ class SpacyExtractor:
             attributes=distil(sent, triples, ctx.speaker, negated=negated),
             aliases=dict(ctx.aliases),
         )
+
+    def _stated(self, sent: Span, triples: Sequence[Triple], ctx: _Ctx) -> list[Triple]:
+        """What the parse left out: a content word the sentence states after a verb, an adjective
+        or a preposition and that no triple holds ("allergic to ragweed" when the tagger reads
+        "ragweed" as a verb; "an MRI on Wednesday": dates are objects too) becomes an object of
+        the nearest verb or adjective before it, with the preposition between them, for that
+        verb's subject. Never dropped silently, never a second copy of what a triple holds."""
+        covered = {w.casefold() for t in triples for n in (t.subject, t.object) for w in _WORD.findall(n)}
+        out: list[Triple] = []
+        dates = {t.i: e for e in sent.ents if e.label_ in ("DATE", "TIME") and _names_day(e) for t in e}
+        dates.update(
+            (t.i, sent.doc[t.i : t.i + 1]) for t in sent if t.i not in dates and _names_day(sent.doc[t.i : t.i + 1])
+        )
+        done: set[int] = set()
+        items: set[int] = set()  # words this pass made objects: items of one list share a governor
+        for tok in sent:
+            if tok.i in done or not _candidate(tok, covered, dates):
+                continue
+            if any(any(c.dep_ == "mark" and c.lower_ in HYPOTHETICAL for c in a.children) for a in tok.ancestors):
+                continue
+            found = _governor(tok, sent, covered, dates, items)
+            if found is None:
+                continue
+            verb, prep = found
+            clause = verb if verb.pos_ in ("VERB", "AUX") else verb.head
+            subjects = self._subjects(clause, ctx) if clause.pos_ in ("VERB", "AUX") else []
+            while not subjects and clause.dep_ in ("xcomp", "advcl", "ccomp", "conj") and clause.head is not clause:
+                clause = clause.head  # "I go bouldering every Tuesday": the subject of "go"
+                subjects = self._subjects(clause, ctx)
+            if not subjects:
+                continue
+            items.add(tok.i)
+            neg = _negated(clause) or _no_longer(verb)
+            base = "is" if verb.pos_ == "AUX" or verb.lemma_ == "be" else lemma(verb)
+            date = dates.get(tok.i)
+            if date is not None:
+                name, kind = date.text, "date"
+                done.update(t.i for t in date)
+                pred = snake(base, prep or "on")
+            else:
+                name = tok.lower_ if tok.pos_ in ("VERB", "ADJ", "ADV") else _phrase(tok, ctx.ents)
+                kind = "concept"
+                pred = snake(base, prep) if prep else ("is_a" if base == "is" and tok.pos_ == "NOUN" else base)
+            for subj in subjects[:1]:
+                if name.casefold() != subj.name.casefold():
+                    stated = Triple(subj.name, snake("not" if neg else "", pred), name, subj.type, kind)
+                    out.extend([stated, *_owned(subj, [stated])])
+            covered |= {w.casefold() for w in _WORD.findall(name)}
+        return out
 
     @staticmethod
     def _contacts(sent: Span, triples: Sequence[Triple], ctx: _Ctx) -> list[Triple]:
@@ -489,13 +664,26 @@ class SpacyExtractor:
 
     def _subjects(self, v: Token, ctx: _Ctx) -> list[_Ent]:
         subj = _children(v, "nsubj", "nsubjpass")
+        if not subj and v.dep_ == "acl" and v.head.dep_ == "attr" and v.head.head.lemma_ == "be":
+            return self._subjects(v.head.head, ctx)  # "I'm a US citizen living in Prague"
         if not subj:
             if v.dep_ == "conj" and v.head is not v and v.head.dep_ != "xcomp":
                 return self._subjects(v.head, ctx)
             return []
         if subj[0].lower_ in RELATIVE:
-            return [e for e in [self._resolve(v.head, ctx)] if e] if v.dep_ == "relcl" else []
-        return [e for s in _with_conjuncts(subj[0]) if (e := self._resolve(s, ctx))]
+            if v.dep_ != "relcl":
+                return []
+            if v.head.dep_ == "attr" and v.head.head.lemma_ == "be":  # "I'm a vegetarian who eats eggs"
+                return self._subjects(v.head.head, ctx)
+            return [e for e in [self._resolve(v.head, ctx)] if e]
+        out: list[_Ent] = []
+        for s in _with_conjuncts(subj[0]):  # "Carlos and his wife": his is Carlos
+            e = self._resolve(s, ctx)
+            if e is not None:
+                out.append(e)
+                if e.type == "person" and e.name != ctx.speaker and not ctx.subject:
+                    ctx.subject = e.name
+        return out
 
     def _clause(self, v: Token, ctx: _Ctx) -> list[Triple]:
         if any(c.dep_ == "mark" and c.lower_ in HYPOTHETICAL for c in v.children):
@@ -506,10 +694,10 @@ class SpacyExtractor:
             out.extend(subj.side)
             if subj.type == "person" and subj.name != ctx.speaker and not ctx.subject:
                 ctx.subject = subj.name
-            if v.lemma_ == "be":
-                out.extend(self._copula(v, subj, neg, ctx))
-            else:
-                out.extend(self._verb(v, subj, [], neg, ctx))
+            said = self._copula(v, subj, neg, ctx) if v.lemma_ == "be" else self._verb(v, subj, [], neg, ctx)
+            out.extend(said)
+            if subj.owner is not None:  # "my thesis is about X": a thing of mine, so (me, has_thesis_about, X)
+                out.extend(_owned(subj, said))
         return out
 
     def _triple(
@@ -553,13 +741,14 @@ class SpacyExtractor:
         if desc is not None and owner and (o := self._resolve(owner[0], ctx)):
             return self._held(o, f"has_{desc}", v, neg, ctx)  # "my email is ...": the owner's email
         held = self._held_by_subject(v, subj, neg, ctx)  # "ramen is my favourite", "Dana is my tutor"
-        if held:
+        if any(t.predicate.startswith(("has_favourite", "not_has_favourite")) for t in held):
             return held
+        out.extend(held)
         if subj_tok.lemma_ == "name" and owner and (o := self._resolve(owner[0], ctx)):
             named = [tr for a in _children(v, "attr") for tr in self._triple(o, "has_name", a, neg, ctx)]
             if "'s " in o.name and not neg:  # "my dog's name is Joy": "bob's dog" is Joy
                 ctx.aliases.update((o.name, t.object) for t in named if t.predicate == "has_name")
-            return named
+            return named + _named_by_owner(named, o)
         if subj_tok.lemma_ in RESIDENCE and owner and (o := self._resolve(owner[0], ctx)) and o.type == "person":
             out.extend(self._preps(o, "live", [v], neg, ctx))  # "my home is in Lyon": I live in Lyon
         attrs = [a for c in _children(v, "attr") for a in _with_conjuncts(c)]
@@ -567,12 +756,16 @@ class SpacyExtractor:
             # "Luna's vet is Dr. Smith": the description names a person, it is not a kind
             named = self._triple(subj, "has_name", attrs[0], neg, ctx)
             ctx.aliases.update((subj.name, t.object) for t in named if t.predicate == "has_name")
-            return named
+            return named + _named_by_owner(named, subj)
         out.extend(tr for a in attrs for tr in self._triple(subj, "is_a", a, neg, ctx))
         for a in attrs:  # "a Persian, not a Siamese": the contrasted value, negated
             if any(c.dep_ == "neg" for c in a.children):
                 out.extend(tr for c in _children(a, "appos") for tr in self._triple(subj, "is_a", c, True, ctx))
         age = _age(v)
+        bare_number = [a for a in attrs if a.like_num and a.text.isdigit() and 0 < int(a.text) < 120]
+        if age is None and subj.type == "person" and len(attrs) == 1 and bare_number:  # "I'm 29"
+            age = bare_number[0].text
+            attrs = []
         if age is not None:
             out.append(Triple(subj.name, snake("not" if neg else "", "has_age"), age, subj.type, "quantity"))
         out.extend(self._preps(subj, lemma(attrs[0]), attrs[:1], neg, ctx) if attrs else [])
@@ -691,7 +884,16 @@ class SpacyExtractor:
         for x in xcomps:
             chained = self._verb(x, subj, parts, neg, ctx)
             out.extend(
-                chained or [Triple(subj.name, snake("not" if neg else "", pred), lemma(x), subj.type, "concept")]
+                chained
+                or [
+                    Triple(
+                        subj.name,
+                        snake("not" if neg else "", pred),
+                        x.lower_ if x.tag_ == "VBG" else lemma(x),
+                        subj.type,
+                        "concept",
+                    )
+                ]
             )
         return out
 
@@ -736,6 +938,9 @@ class SpacyExtractor:
             side.append(Triple(name, "is_a", category, etype, "animal"))
         elif proper is not None and category and owner is None:
             side.append(Triple(name, "is_a", category, etype, "person" if category in KIN else "concept"))
+        thing = owner is not None and proper is None and noun is not None and category not in PETS | KIN
+        if thing and not values.is_role(noun) and owner is not None and not hinted:
+            return _Ent(name, etype, tuple(side), hinted, owner, name[len(owner.name) + 3 :])
         return _Ent(name, etype, tuple(side), hinted)
 
     @staticmethod
@@ -757,6 +962,7 @@ class SpacyExtractor:
             # NER is half the cost of a short query (measured: 3.8 ms -> 1.9 ms); names
             # come from proper-noun compounds instead.
             doc = self._nlp(query, disable=["ner"])
+        _join_hyphens(doc)
         ctx = _Ctx(speaker, {}, {})
         entities: list[str] = []
         for t in doc:
