@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from spacy.tokens import Span, Token
 
 from recalld.extraction import statements
+from recalld.kernel import slots
 from recalld.kernel.domain import Attribute, Triple, norm
 
 _INSTRUCTION_NAMES = frozenset({"response_format", "response_language", "response_tone", "avoid", "instructions"})
@@ -39,8 +40,11 @@ _DIETS = {
 _CONDITIONS = re.compile(
     r"\b(diabetes|asthma|adhd|autism|dyslexia|epilepsy|migraines?|hypertension|high blood pressure|"
     r"depression|anxiety|insomnia|arthritis|eczema|celiac disease|coeliac disease|cancer|covid|"
-    r"(?:[a-z]+itis)|(?:[a-z]+ (?:disease|disorder|syndrome)))\b",
+    r"(?:[a-z]+itis)|(?:[a-z']+ (?:disease|disorder|syndrome)))\b",
     re.IGNORECASE,
+)
+_ACRONYM = re.compile(
+    r"\b(?i:have|has|had|got|diagnosed with|living with|because of my|for my)\s+(?:a\s+|an\s+)?([A-Z]{2,6})\b"
 )
 _DIAGNOSED = re.compile(r"\b(?:diagnosed with|suffer(?:s|ing)? from|living with)\s+([a-z][\w\- ]{1,40})", re.IGNORECASE)
 _MEDICATION = re.compile(r"\b(?:\d+\s?(?:mg|ml|mcg)|pills?|tablets?|medication|medicine|prescri\w+|dose)\b", re.I)
@@ -76,7 +80,6 @@ _OCCUPATIONS = {
     "researcher",
     "professor",
     "lecturer",
-    "student",
     "writer",
     "journalist",
     "chef",
@@ -107,6 +110,23 @@ _OCCUPATIONS = {
     "entrepreneur",
 }
 _FAMILY = {
+    "toddler",
+    "stepdaughter",
+    "stepson",
+    "stepmother",
+    "stepfather",
+    "stepmom",
+    "stepdad",
+    "stepmum",
+    "twin",
+    "grandson",
+    "granddaughter",
+    "grandchild",
+    "grandkid",
+    "mother-in-law",
+    "father-in-law",
+    "half-brother",
+    "half-sister",
     "mother",
     "father",
     "mom",
@@ -152,17 +172,24 @@ _EXERCISE = {
     "skate",
     "ski",
 }
-_EXERCISE_OBJECTS = re.compile(r"\b(gym|yoga|pilates|workout|work out|crossfit|tennis|football|soccer|basketball)\b")
+_EXERCISE_OBJECTS = re.compile(
+    r"\b(gym|yoga|pilates|workouts?|work out|crossfit|tennis|football|soccer|basketball|spin|spinning|cycling|zumba|"
+    r"boxing|swimming|running|martial arts|karate|judo|jiu-jitsu|climbing|bouldering|rowing|hiit|bootcamp|parkrun|"
+    r"dance|dancing|ballet|squash|badminton|volleyball|hockey|rugby|cricket|golf|weights|lifting|training|marathon)\b"
+)
 _STUDY = {"study", "revise", "practice", "practise", "read", "review"}
+_STUDY_ROUTINE = re.compile(r"\b(?:stud(?:y|ying)|revis(?:e|ion|ing)|anki|flashcards?|past papers?|homework|pomodoro|"
+                            r"lectures?|reviews?|exam prep|practice tests?|mock exams?)\b", re.I)  # fmt: skip
 _FREQUENCY = re.compile(
     r"\b(every|each)\s+(?:other\s+)?(morning|evening|night|day|week|weekend|month|monday|tuesday|wednesday|"
     r"thursday|friday|saturday|sunday)\b|\b(daily|weekly|nightly)\b|\b(once|twice|\w+ times) (?:a|per) "
-    r"(day|week|month)\b|\bon (mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends)\b",
+    r"(day|week|month)\b|\bon (mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends)\b|"
+    r"\b(before bed|before school|after school|after work|after dinner|in the mornings|at night|every weekday)\b",
     re.IGNORECASE,
 )
 _EXAM = re.compile(
-    r"\b(?:my|the|an?|our)\s+((?:[\w\-]+\s+){0,3}?(?:exam|test|quiz|finals|midterms?|interview))\s+(?:is|will be|"
-    r"takes place)\s+(.+?)[.!]?$",
+    r"\b(?:my|the|an?|our)\s+((?:[\w\-]+\s+){0,3}?(?:" + statements.EXAM_WORDS + r"))\s+(?:is|are|will be|"
+    r"takes place|starts?|begins?)\s+(.+?)[.!]?$",
     re.IGNORECASE,
 )
 _WEAK = re.compile(
@@ -190,50 +217,58 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
             out.append(Attribute(name, value))
 
     own = _first_person(sent) or _imperative(sent)
-    for name, value in statements.instructions(sent) if own and not _about_others(sent) else ():
+    for name, value in statements.instructions(sent, _imperative(sent)) if own and not _about_others(sent) else ():
         add(name, value)
     if negated:
         for value in statements.difficulties(text) if _first_person(sent) else ():
             add("difficulties", value)
-        return tuple(a for a in out if a.name in ("avoid", "difficulties"))
+        for name, value in _said_of_me(sent, text) if _says_of_me(sent) else ():
+            if name == "dislikes":  # "I can't stand olives", "horror movies are not my thing"
+                add(name, value)
+        return tuple(a for a in out if a.name in ("avoid", "difficulties", "dislikes"))
     if any(a.name in _INSTRUCTION_NAMES for a in out):
         return tuple(out)
 
     types = {norm(t.subject): t.object for t in triples if t.predicate == "is_a"}
+    named = {norm(t.subject): t.object for t in triples if t.predicate == "has_name"}
+    mine = _says_of_me(sent)
     for t in triples:
         if norm(t.subject) != me:
             continue
         p, o = t.predicate, t.object
         obj = o.casefold()
+        kind = _slot(p, t)
         if p == "allergic_to":
             add("allergies", o)
-        elif p in ("live_in", "move_to", "relocate_to", "reside_in", "lives_in"):
+        elif kind == "lives_in" and t.object_type != "date":
             add("location", o)
-        elif p in ("work_at", "work_for", "works_at"):
+        elif kind == "works_at" and t.object_type != "date":
             add("employer", o)
-        elif p in ("work_as", "works_as") or (p == "is_a" and obj in _OCCUPATIONS):
+        elif kind == "works_as" or (p == "is_a" and _is_occupation(obj)):
             add("job_title", o)
-        elif p in ("is", "is_a") and obj in _DIETS:
-            add("diet", o)
-        elif p in ("study_at", "attend", "studies_at"):
+        elif p in ("is", "is_a", "eat", "follow", "is_on", "do") and _diet(obj) is not None:
+            add("diet", _diet(obj) or o)
+        elif kind == "studies_at":
             add("school", o)
-        elif p in ("study", "major_in"):
+        elif p in ("study", "major_in", "study_for", "do_in", "is_in", "take") and _studied(sent, o):
             add("studies", o)
         elif p == "has_age":
             add("age", o)
         elif p == "has_pet":
             kind = types.get(norm(o))
             add("pets", f"{o} ({kind})" if kind and norm(kind) != norm(o) else o)
-        elif p.startswith("has_") and p[4:] in _FAMILY:
-            who = _own_description(o, speaker)
+        elif p.startswith("has_") and p[4:] in _FAMILY and (mine or norm(o) in named or "'s " not in o):
+            who = named.get(norm(o)) or _own_description(o, speaker)
             add("family", p[4:] if who in ("", p[4:]) else f"{p[4:]}: {who}")
         elif p == "married_to":
             add("family", f"spouse: {o}")
-        elif p in _LIKE:
-            add("likes", o)
-        elif p in _DISLIKE:
-            add("dislikes", o)
-    if _first_person(sent):
+        elif p in _LIKE or p in _LIKE_PHRASES:
+            add("likes", _surface(o, text))
+        elif p in _DISLIKE or p in _DISLIKE_PHRASES:
+            add("dislikes", _surface(o, text))
+    for name, value in _said_of_me(sent, text) if mine else ():
+        add(name, value)
+    if mine and not _hypothetical(sent):
         drug = _TAKEN_DRUG.search(text)
         if drug is not None and (_MEDICATION.search(text) or _DRUG_STEM.search(drug.group(1))):
             add("medications", drug.group(1))
@@ -262,6 +297,12 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         )
         for c in conditions or [m.group(1).lower() for m in _DIAGNOSED.finditer(text)]:
             add("conditions", c)
+        for m in _ACRONYM.finditer(text):
+            add("conditions", m.group(1))
+        for m in re.finditer(r"\bmy ((?:[a-z']+ )?(?:disease|disorder|syndrome|diabetes|asthma|epilepsy|arthritis|adhd|"
+                             r"allergy|condition))\b", text, re.I):  # fmt: skip
+            if m.group(1).casefold() not in ("condition", "allergy"):
+                add("conditions", m.group(1))
         if (exam := _EXAM.search(text)) is not None:
             add("upcoming_exam", f"{exam.group(1)} {exam.group(2)}")
         if (weak := _WEAK.search(text)) is not None:
@@ -270,6 +311,198 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         if routine is not None and not any(a.name == "medications" for a in out):
             add(*routine)
     return tuple(out)
+
+
+_SLOTS = slots.equivalents()
+_STUDY_WORDS = re.compile(
+    r"\b(?:degree|major\w*|course|class|classes|phd|masters?|diploma|studying|student|study)\b", re.I
+)
+_SCHOOL_NAME = re.compile(r"\b(?:school|high|college|university|uni|academy|institute|polytechnic|tu|lyc[eé]e)\b", re.I)
+_LIKE_PHRASES = frozenset({"is_into", "crazy_about", "fond_of", "obsessed_with", "passionate_about", "keen_on",
+                           "fan_of", "addicted_to", "mad_about", "big_on", "nuts_about", "hooked_on"})  # fmt: skip
+_DISLIKE_PHRASES = frozenset({"not_stand", "can_not_stand", "not_bear", "is_disgusting_to"})
+_DIET_WORDS = re.compile(
+    r"\b(vegetarian|vegan|pescatarian|pescetarian|keto|ketogenic|paleo|gluten[- ]free|dairy[- ]free|lactose[- ]free|"
+    r"halal|kosher|low[- ]carb|low[- ]fodmap|fodmap|mediterranean|intermittent fasting|fasting|plant[- ]based|"
+    r"carnivore|raw food|whole30|low[- ]sugar|low[- ]salt|low[- ]sodium|diabetic)\b",
+    re.IGNORECASE,
+)
+_OCCUPATION_SUFFIX = re.compile(r"(?:er|or|ist|ian|ant|ent|ographer|ologist|smith|wright|man|woman|nurse|chef|"
+                                r"cook|gp|medic|barista|pilot|clerk|agent|officer|nanny|tutor|coach|ceo|cto|"
+                                r"founder|intern|freelancer|locum)$")  # fmt: skip
+_NOT_OCCUPATION = frozenset({"person", "mother", "father", "brother", "sister", "daughter", "grandmother", "member",
+                             "beginner", "user", "customer", "fan", "owner", "partner", "citizen", "resident",
+                             "patient", "survivor", "runner", "smoker", "vegetarian", "vegan", "winner", "loser",
+                             "introvert", "extrovert", "perfectionist", "optimist", "pessimist", "parent", "other",
+                             "number", "student", "pupil", "sophomore", "freshman", "junior", "senior", "learner",
+                             "newbie", "veteran", "widower", "widow", "foodie", "gamer", "reader", "writer",
+                             "traveler", "traveller", "lover", "believer", "dreamer"})  # fmt: skip
+
+
+_PEOPLE = _FAMILY | slots.ROLES | {"friend", "boyfriend", "girlfriend", "fiance", "fiancee", "colleague", "boss",
+                                   "neighbour", "neighbor", "roommate", "flatmate", "kid", "baby", "toddler",
+                                   "dog", "cat", "pet", "stepson", "stepdaughter", "grandchild", "grandson",
+                                   "granddaughter", "team", "class", "family", "parent", "parents"}  # fmt: skip
+
+
+def _titled(t: Token) -> bool:
+    return any(c.dep_ == "compound" and c.lower_.rstrip(".") in ("dr", "doctor", "prof", "professor", "nurse", "coach")
+               for c in t.children)  # fmt: skip
+
+
+def _slot(predicate: str, t: Triple) -> str:
+    """The relation class of a triple of the speaker's (recalld.kernel.slots)."""
+    kind = _SLOTS.get(predicate, predicate)
+    named = slots.named_class(predicate)
+    if named is not None and t.object[:1].isupper() and t.object_type not in ("person", "date"):
+        return named
+    return kind
+
+
+def _is_occupation(noun: str) -> bool:
+    head = noun.split()[-1] if noun else noun
+    return (
+        noun in _OCCUPATIONS
+        or head in _OCCUPATIONS
+        or (head not in _NOT_OCCUPATION and bool(_OCCUPATION_SUFFIX.search(head)) and head not in _FAMILY)
+    )
+
+
+def _diet(value: str) -> str | None:
+    m = _DIET_WORDS.search(value)
+    return m.group(1) if m else None
+
+
+def _studied(sent: Span, value: str) -> bool:
+    return bool(_STUDY_WORDS.search(sent.text)) and not _SCHOOL_NAME.search(value)
+
+
+def _hypothetical(sent: Span) -> bool:
+    return any(t.lower_ in ("if", "unless", "whether") for t in sent)
+
+
+def _says_of_me(sent: Span) -> bool:
+    """The sentence's main clause is about the speaker ("I ...", "My husband and I ...", "we ..."),
+    not about a relative or a friend ("my son broke his arm")."""
+    root = sent.root
+    subj = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")]
+    if not subj:
+        return _first_person(sent)
+    heads = [t for s in subj for t in (s, *s.conjuncts)]
+    clauses = [c for c in root.conjuncts if c.pos_ in ("VERB", "AUX")]
+    if any(t.lower_ in ("i", "we") for t in heads) or any(
+        s.lower_ in ("i", "we") for c in clauses for s in c.children if s.dep_ in ("nsubj", "nsubjpass")
+    ):
+        return True  # "I ...", "My husband and I ...", "The bar exam is on Monday and I'm terrified"
+    head = heads[0]
+    if head.lemma_.lower() in _PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):
+        return False  # "my son broke his arm", "Anna takes ...": somebody else's
+    # "my exam", "my knees", "Dr. Haddad changed my dose", "X is my biggest weakness": about the speaker
+    return any(t.lower_ in ("my", "me", "our", "us") for t in sent)
+
+
+_I = r"(?i:i'?m|i am)"  # the first person, in any case, inside patterns that need capitals for names
+_NAME = r"[A-Z][\w'&.-]*(?:\s+(?:of\s+)?[A-Z&][\w'&.-]*)*"
+_STUDENT = re.compile(
+    rf"\b{_I}\s+(?i:a|an)\s+(?:[\w-]+\s+){{0,3}}?(?i:student|sophomore|freshman|junior|senior|pupil|undergrad|"
+    rf"undergraduate|postgrad|graduate student|phd student|fresher)\s+(?i:at|in|of)\s+(?:the\s+)?(?P<school>{_NAME})"
+)
+_IN_YEAR = re.compile(rf"\b{_I}\s+in\s+(?i:year|grade|form|class)\s+\w+\s+at\s+(?P<school>{_NAME})")
+_GO_TO_SCHOOL = re.compile(
+    r"\b(?i:i)\s+(?i:go to|attend|study at)\s+(?P<school>(?:[A-Z][\w'&.-]*\s+)*(?:School|High|College|University|"
+    r"Academy|Institute)(?:\s+(?:of\s+)?[A-Z][\w'&.-]*)*)"
+)
+_DEGREE = re.compile(
+    r"\b(?:doing|taking|studying for|working on|enrolled in|do|take)\s+(?:a|an|my)\s+(?:[\w-]+\s+)?(?:(?P<a>[\w ]+?)\s+"
+    r"(?:degree|course|diploma|masters?|class)|(?:degree|course|diploma|masters?|phd|doctorate|class)\s+in\s+"
+    r"(?P<b>[\w ]+?))(?=$|[.,;!?]|\s+(?:at|in|this|next|because|and)\b)|\b(?:phd|doctorate|masters?|degree|major)"
+    r"\s+in\s+(?P<c>[\w ]+?)(?=$|[.,;!?]|\s+(?:at|this|next|because|and)\b)|\b(?:i'?m|i am)\s+(?:a|an)\s+"
+    r"(?:[\w-]+-year\s+|first-year\s+|second-year\s+|final-year\s+)?(?P<d>[a-z]+(?: [a-z]+)?)\s+(?:student|major)\b",
+    re.IGNORECASE,
+)
+_OCCUPATION_AT = re.compile(
+    r"\b(?i:i'?m|i am|i work as|i've been|i have been)\s+(?i:a|an|the)\s+(?P<job>(?:[\w-]+\s+){0,2}?[\w-]+)\s+"
+    rf"(?i:at|for|with)\s+(?:(?i:a|an|the)\s+[\w ]+?\s+(?i:called|named)\s+)?(?P<org>{_NAME})"
+)
+_AT_ORG = re.compile(
+    rf"\b(?i:i've|i have) been (?i:at|with) (?P<org>{_NAME})(?:.*?\b(?i:as)\s+(?i:a|an)\s+(?P<job>[\w -]+?))?"
+    r"(?=$|[.,;!?])"
+)
+_AGE = re.compile(
+    r"\b(?:i'?m|i am|i just turned|i turned|i'll be|i will be)\s+(?:a\s+)?(?P<n>\d{1,3})(?:-year-old|\b)"
+    r"|\b(?P<m>\d{1,3}) to be exact\b|\bi'?m (?P<k>\d{1,3}) (?:years old|yo)\b",
+    re.IGNORECASE,
+)
+_FAMILY_STATE = re.compile(
+    r"\b(?:i'?m|i am)\s+(?:happily\s+|recently\s+|newly\s+)?(?P<s>married|divorced|widowed|separated|engaged|single|"
+    r"a single (?:mum|mom|dad|parent|mother|father)|a (?:grand)?(?:mother|father|mum|mom|dad|parent|grandma|grandpa|"
+    r"grandparent)\b)",
+    re.IGNORECASE,
+)
+_WITH_KIDS = re.compile(r"\bwith (?:\w+ )?(?P<k>kids|children|sons|daughters|grandchildren|grandkids)\b", re.I)
+
+
+_DIET_SAID = re.compile(
+    r"\b(?:i(?:'m| am) on|i follow|i eat|i do|i keep|i try to eat|i'm|i am|i went|i've gone)\s+(?:a\s+|an\s+)?"
+    r"(?:strict\s+|mostly\s+)?" + _DIET_WORDS.pattern[2:-2],
+    re.IGNORECASE,
+)
+
+
+_ALLERGY_NOUN = re.compile(r"\b(?:a|an|my|severe|bad|mild)\s+([a-z]+) allerg(?:y|ies)\b", re.IGNORECASE)
+_DISLIKED = re.compile(
+    r"\b(?:i can'?t stand|i cannot stand|i can'?t bear|i can'?t stomach)\s+(?P<y>[^.!?;,]+)|"
+    r"\b(?P<x>[\w ]{2,40}?) (?:is|are) (?:not my thing|disgusting to me|gross to me|not for me|the worst)\b",
+    re.IGNORECASE,
+)
+
+
+def _surface(value: str, text: str) -> str:
+    """The object as the sentence says it when its lemma is not a word of it ("gardening", not "garden")."""
+    if " " in value or re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE):
+        return value
+    said = re.search(rf"\b{re.escape(value)}\w*", text, re.IGNORECASE)
+    return said.group(0) if said else value
+
+
+def _clean_phrase(value: str) -> str:
+    return re.sub(r"^(?:the|a|an|some|any)\s+", "", value.strip(), flags=re.IGNORECASE)
+
+
+def _said_of_me(sent: Span, text: str) -> list[tuple[str, str]]:
+    """Attributes in the ways people state them that no triple holds."""
+    out: list[tuple[str, str]] = []
+    for rx in (_STUDENT, _IN_YEAR, _GO_TO_SCHOOL):
+        for m in rx.finditer(text):
+            out.append(("school", m.group("school")))
+    for m in _DEGREE.finditer(text):
+        value = next((g for g in m.groups() if g), "")
+        if value and value.casefold() not in ("a", "the", "new", "my"):
+            out.append(("studies", value))
+    for m in _OCCUPATION_AT.finditer(text):
+        job = m.group("job")
+        if _is_occupation(job.casefold()) or job.casefold().split()[-1] in _OCCUPATIONS:
+            out.append(("job_title", job))
+            out.append(("employer", m.group("org")))
+    for m in _AT_ORG.finditer(text):
+        out.append(("employer", m.group("org")))
+        if m.group("job"):
+            out.append(("job_title", m.group("job")))
+    for m in _AGE.finditer(text):
+        out.append(("age", m.group("n") or m.group("m") or m.group("k")))
+    for m in _FAMILY_STATE.finditer(text):
+        out.append(("family", re.sub(r"^a\s+", "", m.group("s"))))
+    for m in _ALLERGY_NOUN.finditer(text):
+        out.append(("allergies", m.group(1)))
+    for m in _DISLIKED.finditer(text):
+        out.append(("dislikes", _clean_phrase(m.group("x") or m.group("y") or "")))
+    for m in _WITH_KIDS.finditer(text):
+        if re.search(r"\b(?:married|divorced|single|i have|i've got)\b", text, re.I):
+            out.append(("family", m.group("k")))
+    diet = _DIET_SAID.search(text)
+    if diet is not None:
+        out.append(("diet", diet.group(1)))
+    return out
 
 
 def _own_description(name: str, speaker: str) -> str:
@@ -323,7 +556,7 @@ def _routine(sent: Span) -> tuple[str, str] | None:
     lemma = verb.lemma_.lower()
     if lemma in _EXERCISE or _EXERCISE_OBJECTS.search(phrase):
         return "exercise_routine", phrase
-    if lemma in _STUDY:
+    if lemma in _STUDY or _STUDY_ROUTINE.search(sent.text):
         return "study_routine", phrase
     return "routines", phrase
 

@@ -79,14 +79,22 @@ FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", 
 PETS = frozenset(
     {"pet", "cat", "dog", "puppy", "kitten", "hamster", "rabbit", "bunny", "parrot", "bird", "fish",
      "goldfish", "horse", "pony", "turtle", "tortoise", "guinea pig", "gerbil", "ferret", "snake",
-     "lizard", "mouse", "rat", "chinchilla", "hedgehog", "canary", "budgie", "iguana", "gecko"}
+     "lizard", "mouse", "rat", "chinchilla", "hedgehog", "canary", "budgie", "iguana", "gecko",
+     "dragon", "bearded dragon", "axolotl", "tarantula", "cockatiel", "lovebird", "parakeet", "hen", "chicken",
+     "goat", "alpaca", "greyhound", "labrador", "retriever", "poodle", "labradoodle", "cockapoo", "spaniel",
+     "terrier", "beagle", "collie", "dachshund", "pug", "corgi", "husky", "bulldog", "chihuahua", "whippet",
+     "schnauzer", "shih tzu", "dalmatian", "rottweiler", "pomeranian", "sheepdog", "lurcher", "tabby", "kitty"}
 )  # fmt: skip
 KIN = frozenset(
     {"mother", "mom", "mum", "father", "dad", "parent", "sister", "brother", "sibling", "son",
      "daughter", "child", "kid", "baby", "wife", "husband", "spouse", "partner", "boyfriend",
      "girlfriend", "fiance", "fiancee", "friend", "cousin", "aunt", "uncle", "niece", "nephew",
      "grandmother", "grandma", "grandfather", "grandpa", "grandparent", "boss", "colleague",
-     "coworker", "roommate", "neighbor", "neighbour", "mentor", "teacher", "doctor", "therapist"}
+     "coworker", "roommate", "neighbor", "neighbour", "mentor", "teacher", "doctor", "therapist",
+     "toddler", "stepdaughter", "stepson", "stepmother", "stepfather", "stepmom", "stepdad", "stepmum", "twin",
+     "grandson", "granddaughter", "grandchild", "grandkid", "mother-in-law", "father-in-law", "sister-in-law",
+     "brother-in-law", "half-brother", "half-sister", "godmother", "godfather", "goddaughter", "godson",
+     "flatmate", "housemate", "ex", "ex-wife", "ex-husband", "bestie", "best friend"}
 )  # fmt: skip
 MONTHS = frozenset(
     {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -103,7 +111,9 @@ TEMPORAL = frozenset(
 # The rule lemmatizer prefers the shorter valid form: "hates" -> "hat", "hoped" -> "hop".
 E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "scare", "star": "stare",
            "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
-OWNING_VERBS = frozenset({"have", "own", "adopt"})  # + pet/kin noun -> has_pet / has_<noun>
+OWNING_VERBS = frozenset(
+    {"have", "own", "adopt", "get", "keep", "rescue", "foster"}
+)  # + pet/kin noun -> has_pet / has_<noun>
 PHATIC = frozenset({"thank", "thanks", "hello", "hi", "hey", "bye", "goodbye", "congrats", "congratulation"})
 OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
     {"you", "your", "yours", "he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs"}
@@ -188,7 +198,7 @@ def _sentences(doc: Doc) -> Iterator[Span]:
 
 def _is_trivial(sent: Span) -> bool:
     """Questions, sentences under 3 words, verbless fragments and thanks."""
-    words = sum(t.is_alpha or t.lower_.replace("'", "").replace("’", "").isalpha() for t in sent)  # I'm = 2
+    words = sum(t.is_alpha or t.like_num or t.lower_.replace("'", "").replace("’", "").isalpha() for t in sent)
     if sent.text.strip().endswith("?") or words < 3:
         return True
     verbs = [t for t in sent if t.pos_ in ("VERB", "AUX")]
@@ -590,7 +600,8 @@ class SpacyExtractor:
         triples.extend(_listed(sent, triples))
         triples.extend(self._stated(sent, triples, ctx))
         triples = list(dict.fromkeys(triples))
-        negated = "cessation" in hints or any(t.lower_ in NEGATORS for t in sent)
+        # Negated: the main clause says not (a "won't" in a relative clause does not negate "I have a rash")
+        negated = "cessation" in hints or _negated(sent.root) or any(_negated(c) for c in sent.root.conjuncts)
         return Fact(
             text=sent.text.strip(),
             triples=tuple(triples),

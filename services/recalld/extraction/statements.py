@@ -37,8 +37,9 @@ LANGUAGES = _words(
     """
 )
 _FORMAT = re.compile(
-    r"\b(markdown|bullet(?:ed)?(?: points?| lists?)?|numbered lists?|tables?|json|code blocks?|plain text|headings?|"
-    r"headers|short(?:er)? (?:answers?|replies|responses|paragraphs)|brief|concise|one paragraph|detailed|"
+    r"\b(markdown|bullet(?:ed)?(?: points?| lists?)?|numbered(?: lists?| steps?)?|tables?|json|code blocks?|"
+    r"plain text|plain|headings?|headers|short(?:er)?(?: (?:answers?|replies|responses|paragraphs))?|brief|concise|"
+    r"one paragraph|detailed|long(?:er)?|"
     r"step[- ]by[- ]step|summar(?:y|ies)|tl;?dr|lists?|emojis?|latex|outline|examples?)\b",
     re.IGNORECASE,
 )
@@ -53,7 +54,9 @@ _TO_ASSISTANT = re.compile(
     r"next time|keep|use|write|reply|respond|answer|talk|speak|call me|address me|be|give|explain|remind|"
     r"make sure|refer to me|no more)\b|\b(?:i (?:want|need|'d like|would like|prefer) (?:you|your|answers|replies|"
     r"responses|explanations)|(?:can|could|would) you (?:always|please|try)|you should (?:always|never)|"
-    r"(?:your )?(?:answers|replies|responses|explanations) (?:should|must|need to))\b",
+    r"(?:your )?(?:answers|replies|responses|explanations) (?:should|must|need to)|i'?d rather you|"
+    r"i prefer (?:it )?when you|i (?:prefer|like|want|need) [\w ]*\b(?:when|if) you|talk to me|speak to me|"
+    r"write to me)\b",
     re.IGNORECASE,
 )
 _AVOID = re.compile(
@@ -65,10 +68,11 @@ _AVOID = re.compile(
 _GOAL = re.compile(
     r"\b(?:i'?m|i am)\s+(?:trying|aiming|hoping|working|planning|training|saving up|studying)\s+(?:hard\s+)?"
     r"(?:to|for|towards?|on)\s+(?P<a>[^.!?;]+)|\bmy (?:main |big |biggest |long-term |new )?(?:goal|aim|"
-    r"resolution|target|dream|plan)(?: for [\w ]+| this year)? is (?:to )?(?P<b>[^.!?;]+)|\bi (?:want|hope|plan|"
-    r"intend|aim|would like|'d like|wanna|need) to (?P<c>(?:lose|gain|get|run|pass|learn|improve|become|build|"
+    r"resolution|target|dream|plan)(?: for [\w ]+| this year)? is (?:to )?(?P<b>[^.!?;]+)|"
+    r"\bi(?:'d| would)? ?(?:want|hope|plan|intend|aim|like|wanna|need) to (?P<c>(?:lose|gain|get|run|pass|learn|improve|become|build|"
     r"save|finish|quit|reduce|lower|sleep|eat|read|write|start|complete|master|reach|be able|speak|drink|walk|"
-    r"cut|stop|find|apply|land|buy|climb|swim|play|travel|visit|move|make|qualify|score)[^.!?;]*)",
+    r"cut|stop|find|apply|land|buy|climb|swim|play|travel|visit|move|make|qualify|score|afford|retire|pay|own|"
+    r"raise|open|launch|get back|go back)[^.!?;]*)",
     re.IGNORECASE,
 )
 SYMPTOMS = (
@@ -87,7 +91,11 @@ _SYMPTOM = re.compile(
     rf"lots of |awful |strong |sharp |dull )*(?P<s>{SYMPTOMS})\b(?P<rest>[^.!?;]*)",
     re.IGNORECASE,
 )
-_HURTS = re.compile(r"\bmy (?P<part>[a-z]+(?: [a-z]+)?) (?:hurts|aches|is sore|is killing me|has been hurting)\b", re.I)
+_HURTS = re.compile(
+    r"\bmy (?P<part>[a-z]+(?: [a-z]+)?) (?:hurts?|aches?|is sore|are sore|is killing me|are killing me|"
+    r"ha(?:s|ve) been (?:hurting|aching)|(?:is|are) (?:swollen|stiff|throbbing|itchy))\b",
+    re.I,
+)
 _DURATION = re.compile(
     r"\b(?:for (?:the (?:last|past) )?(?:a |an |about |around |almost |over |nearly )?(?:\w+ )?(?:days?|weeks?|"
     r"months?|years?|hours?)|since [\w ]+?(?=$|[,.;!?])|(?:\w+ )?(?:days?|weeks?|months?|years?) ago|this "
@@ -109,13 +117,14 @@ _MASTERED = re.compile(
     r"\bi(?:'ve| have) (?:a|my) (?:degree|certificate|certification|diploma|black belt) in\s+(?P<e>[^.!?;,]+)",
     re.IGNORECASE,
 )
-_EXAM_WORDS = (
+EXAM_WORDS = (
     r"exams?|tests?|quiz(?:zes)?|finals|final|midterms?|interview|orals?|assessment|presentation|defen[cs]e|"
-    r"mock|sat|act|gre|gmat|mcat|lsat|ielts|toefl|driving test|boards|bar exam"
+    r"mocks?|sat|act|gre|gmat|mcat|lsat|ielts|toefl|driving test|boards|bar exam"
 )
 _HAVE_EXAM = re.compile(
-    rf"\bi (?:have|'ve got|have got|got|'ll have|will have|am taking|'m taking|take|sit|am sitting|'m sitting) "
-    rf"(?:a|an|my|the|two|three|some)\s+(?P<what>(?:[\w\-]+\s+){{0,3}}?(?:{_EXAM_WORDS}))\b(?P<when>[^.!?;]*)",
+    rf"\bi(?:\s+have|'ve got|\s+have got|\s+got|'ll have|\s+will have|\s+am taking|'m taking|\s+take|\s+sit|"
+    rf"\s+am sitting|'m sitting) "
+    rf"(?:a|an|my|the|two|three|some)\s+(?P<what>(?:[\w\-]+\s+){{0,3}}?(?:{EXAM_WORDS}))\b(?P<when>[^.!?;]*)",
     re.IGNORECASE,
 )
 _DIFFICULTY = re.compile(
@@ -125,6 +134,11 @@ _DIFFICULTY = re.compile(
     r"stuck) (?:by|about|with|on|in)\s+(?P<c>[^.!?;]+)|\bi (?:have|'ve got|am having|'m having) (?:a hard time|"
     r"trouble|difficulty|problems|issues) (?:with|understanding|learning|remembering)\s+(?P<d>[^.!?;]+)|"
     r"\b(?P<e>[\w\- ]{3,40}?) (?:is|are) (?:really |so |very |always )?(?:hard|difficult|confusing|tricky) for me|"
+    r"\b(?P<h>[\w\- ]{3,40}?) (?:is|are) my (?:biggest |main |worst |weakest )?(?:weakness|weak spot|weak point|"
+    r"struggle|problem area|nemesis)|\bi (?:always |often |usually |keep )?(?:lose|losing|drop|dropping) (?:marks|"
+    r"points) (?:on|in|with|for)\s+(?P<i>[^.!?;]+)|\bi (?:always |often |usually |keep )?get(?:ting)? (?:stuck|"
+    r"confused|lost|mixed up) (?:on|with|by|in|about)\s+(?P<j>[^.!?;]+)|\bi (?:can never|can'?t ever|never|can'?t|"
+    r"cannot) (?:seem to )?(?:remember|memori[sz]e|get|understand|do|solve)\s+(?P<k>[^.!?;]+)|"
     r"\bi (?:don'?t|do not|can'?t|cannot) (?:understand|get|grasp|figure out|wrap my head around)\s+(?P<f>[^.!?;]+)|"
     r"\bi(?:'m| am) (?:bad|weak|terrible|awful|struggling|behind) (?:at|in|with|on)\s+(?P<g>[^.!?;]+)",
     re.IGNORECASE,
@@ -132,14 +146,15 @@ _DIFFICULTY = re.compile(
 _MED_CONTEXT = re.compile(
     r"\b(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu|milligrams?)|pills?|tablets?|capsules?|medications?|"
     r"medicines?|meds|prescri\w+|doses?|dosage|inhaler|injections?|drops|pharmacy|doctor|gp|daily|nightly|"
+    r"schedule|tapering|taper|refill|pharmacist|side effects?|"
     r"(?:once|twice|three times) (?:a|per) day|every (?:morning|evening|night|day)|at bedtime|with (?:breakfast|"
     r"meals|food|dinner))\b",
     re.IGNORECASE,
 )
 _MED_MENTION = re.compile(
     r"\b(?:take|takes|taking|took|on|prescribed|started|starting|start|using|use|inject|injecting|dose of|"
-    r"switched to|put me on|started me on|refill(?:ed)? (?:of|my)?)\s+(?:(?:my|a|an|some|daily|low-dose|"
-    r"baby)\s+)?(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu)\s+(?:of\s+)?)?(?P<drug>[A-Za-z][\w\-]{2,})"
+    r"switched to|put me on|started me on|schedule of|course of|carry|carries|changed my|refill(?:ed)? (?:of|my)?)"
+    r"\s+(?:(?:my|a|an|some|daily|low-dose|baby)\s+)?(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu)\s+(?:of\s+)?)?(?P<drug>[A-Za-z][\w\-]{2,})"
     r"(?P<more>(?:\s*(?:,|and|plus|as well as|&)\s*(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg)\s+(?:of\s+)?)?"
     r"[A-Za-z][\w\-]{2,})*)",
     re.IGNORECASE,
@@ -149,7 +164,8 @@ _DRUG_STEM = re.compile(
     r"profen|sone|olone|ulin|thyroxine|dipine|gliptin|mab|vir|grel|parin|xaban|gatran|triptan|floxacin|tropin|"
     r"setron|lukast|terol|phylline|pramine|oxetine|azepam|barbital|dronate|glitazone|glinide|gliflozin|tide|"
     r"azine|idone|apine|etine|amine|codone|morphone|fenac|coxib|vastatin|semide|thiazide|olol|dipine|afil|"
-    r"oxacin|conazole|tinib|ximab|zumab|umab|cept|plase|steride|osin|idine|oxine|amide|pine)$",
+    r"oxacin|conazole|tinib|ximab|zumab|umab|cept|plase|steride|osin|idine|oxine|amide|pine|exate|tecan|platin|"
+    r"rubicin|gron|egron|trexate|racetam|tiapine|oxetil|ofen|amol)$",
     re.IGNORECASE,
 )
 MEDICINES = _words(
@@ -163,6 +179,7 @@ MEDICINES = _words(
 ) | {"birth control", "the pill"}
 NOT_MEDICINE = _words(
     """
+    schedule maternity paternity parental sick nights furlough probation benefits welfare disability
     a action advantage an anything bath baths board break breakfast breaks bus cab call calls care
     chances charge child children class classes coffee course courses daily daughter deep diet dinner
     dog dogs duty each elevator every everyday everything exam exams excel facebook ferry five flight
@@ -182,56 +199,96 @@ def _clean(value: str) -> str:
     return " ".join(value.split())
 
 
+_TIME_WORD = re.compile(r"(?:^|-)(?:day|week|month|year|hour)s?$")
+
+
 def is_medicine(word: str, sentence: str) -> bool:
     """A word taken, been on or prescribed is a medicine when it is a known one, has a drug's
     stem, or the sentence speaks of doses, schedules or prescriptions; never a common object of
     "take" ("classes", "the bus")."""
     w = word.casefold()
-    if w in NOT_MEDICINE or len(w) < 3 or w.endswith("ing"):
+    if w in NOT_MEDICINE or len(w) < 3 or w.endswith("ing") or w[:1].isdigit():
+        return False
+    if any(part in NOT_MEDICINE or _TIME_WORD.search(part) for part in w.split()):
         return False
     if w in MEDICINES or _MED_CONTEXT.search(sentence):
         return True
     return bool(_DRUG_STEM.search(w)) and len(w) >= 6
 
 
+_DOSE_OF = re.compile(
+    r"\bmy (?P<drug>[a-z][\w\-]{4,}) (?:dose|dosage|prescription|refill|tablets|pills|inhaler)\b", re.I
+)
+_DEVICE = re.compile(
+    r"\b(?P<drug>[a-z][\w\-]{4,}) (?:inhaler|injections?|pen|patch|patches|drops|cream|spray|pump)\b", re.I
+)
+
+
 def medications(text: str) -> Iterator[str]:
+    for rx in (_DOSE_OF, _DEVICE):
+        for m in rx.finditer(text):
+            if m.group("drug").casefold() not in NOT_MEDICINE:
+                yield m.group("drug")
     for m in _MED_MENTION.finditer(text):
         words = [m.group("drug"), *re.findall(r"[A-Za-z][\w\-]{2,}", m.group("more") or "")]
         for w in words:
             if w.casefold() in ("and", "plus", "as", "well", "of", "mg", "ml", "mcg"):
                 continue
-            if is_medicine(w, text):
+            if is_medicine(w, text) and not w[:1].isdigit():
                 yield w
 
 
-def instructions(sent: Span) -> Iterator[tuple[str, str]]:
-    """(name, value) of what an instruction to the assistant asks."""
+_STANDING = re.compile(
+    r"\b(?:always|never|every|each|from now on|going forward|whenever|in future|in the future|each time|all the time|"
+    r"remember to|make sure|by default|anytime|any time)\b",
+    re.IGNORECASE,
+)
+_ADVERB_TONE = {"casually": "casual", "formally": "formal", "gently": "gentle", "kindly": "kind", "politely": "polite",
+                "simply": "simple", "directly": "direct", "bluntly": "blunt", "honestly": "honest", "calmly": "calm",
+                "warmly": "warm", "patiently": "patient", "seriously": "serious", "playfully": "playful"}  # fmt: skip
+_REPLY_WORDS = re.compile(r"\b(?:answers?|repl(?:y|ies)|responses?|explanations?|messages?|tone|style|voice)\b", re.I)
+
+
+def instructions(sent: Span, imperative: bool = False) -> Iterator[tuple[str, str]]:
+    """(name, value) of what an instruction to the assistant asks; a plain imperative counts
+    only when it is standing ("... at the end of each lesson", "always ...")."""
     text = sent.text.strip()
-    if not _TO_ASSISTANT.search(text) and not re.search(
-        r"\b(?:answers?|repl(?:y|ies)|responses?|explanations?|messages?)\b", text, re.IGNORECASE
-    ):
+    addressed = _TO_ASSISTANT.search(text) or _REPLY_WORDS.search(text) or (imperative and _STANDING.search(text))
+    if not addressed:
         return
-    negative = re.search(r"\b(?:don'?t|do not|never|avoid|stop|no more|please no|without)\b", text, re.IGNORECASE)
+    negative = re.search(r"\b(?:don'?t|do not|never|avoid|stop|no more|please no|without|no)\b", text, re.IGNORECASE)
+    positive_text = text[: negative.start()] if negative else text
     if negative:
         m = _AVOID.search(text[negative.start() :])
         what = _clean(m.group("what")) if m else _clean(text[negative.end() :])
         if what:
             yield "avoid", what
-        return
-    found = False
-    language = [w for w in re.findall(r"[A-Za-z]+", text) if w.casefold() in LANGUAGES]
-    if language and re.search(r"\b(?:in|into|to)\s+" + re.escape(language[0]), text, re.IGNORECASE):
+    found = bool(negative)
+    language = [w for w in re.findall(r"[A-Za-z]+", positive_text) if w.casefold() in LANGUAGES]
+    if language and re.search(r"\b(?:in|into|to)\s+(?:\w+\s+)?" + re.escape(language[0]), text, re.IGNORECASE):
         yield "response_language", language[0]
         found = True
-    fmt = _FORMAT.search(text)
-    if fmt is not None and fmt.group(1).casefold() not in ("examples", "example", "emojis", "emoji"):
-        yield "response_format", fmt.group(1)
+    for adverb, tone_word in _ADVERB_TONE.items():
+        if re.search(rf"\b{adverb}\b", positive_text, re.IGNORECASE):
+            yield "response_tone", tone_word
+            found = True
+    text = positive_text
+    formats = [
+        m for m in _FORMAT.finditer(text) if m.group(1).casefold() not in ("examples", "example", "emojis", "emoji")
+    ]
+    if formats:  # "step-by-step numbered lists": the whole phrase
+        yield "response_format", text[formats[0].start() : formats[-1].end()]
         found = True
     tone = _TONE.search(text)
     if tone is not None:
         yield "response_tone", tone.group(1)
         found = True
-    if not found:
+    length = re.search(r"\b(?:under|at most|no more than|less than|max(?:imum)?(?: of)?)\s+(\w+\s+(?:sentences?|words?|"
+                       r"paragraphs?|lines?|bullets?))", text, re.IGNORECASE)  # fmt: skip
+    if length is not None:
+        yield "response_format", length.group(0)
+        found = True
+    if not found and text.strip():
         yield "instructions", _clean(re.sub(r"^\s*(?:please|pls)\s*,?\s*", "", text, flags=re.IGNORECASE))
 
 
@@ -242,14 +299,22 @@ def goals(text: str) -> Iterator[str]:
             yield value
 
 
+_SYMPTOM_WORD = re.compile(rf"\b(?P<s>{SYMPTOMS})\b", re.IGNORECASE)
+_NOUN_OF = {"coughing": "cough", "sneezing": "sneezing", "cramping": "cramps", "nauseous": "nauseous"}
+
+
 def symptoms(text: str) -> Iterator[str]:
-    for m in _SYMPTOM.finditer(text):
-        s = m.group("s").casefold()
-        if s in ("pain", "pains") or (s.endswith(" pain") and s.split()[0] in ("a", "the", "some", "in")):
-            part = re.search(r"\bin (?:my|the) (\w+)", m.group("rest") or "")
-            s = f"{part.group(1)} pain" if part else s
-        duration = _DURATION.search(m.group("rest") or "")
-        yield f"{s} ({duration.group(0).strip()})" if duration else s
+    """Every complaint of a sentence that says the speaker has or feels one, with its duration."""
+    first = _SYMPTOM.search(text)
+    if first is not None:
+        duration = _DURATION.search(text)
+        for m in _SYMPTOM_WORD.finditer(text, first.start("s")):
+            s = m.group("s").casefold()
+            if s in ("pain", "pains"):
+                part = re.search(r"\bin (?:my|the) (\w+)", text[m.end() :])
+                s = f"{part.group(1)} pain" if part else s
+            s = _NOUN_OF.get(s, s)
+            yield f"{s} ({duration.group(0).strip()})" if duration else s
     for m in _HURTS.finditer(text):
         duration = _DURATION.search(text[m.end() :])
         value = f"{m.group('part')} pain"
