@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.evolution.__main__ import mentions, run, share
-from bench.evolution.conversations import Conversation, Probe
+from bench.evolution.conversations import Conversation, load
 from bench.latency import machine_lines
 from recalld.client import Recalld, RecalldError
 from tests.harness import ServerProcess
@@ -57,16 +57,7 @@ def _load(name: str) -> list[dict[str, Any]]:
 
 
 def histories() -> list[Conversation]:
-    out = []
-    for h in _load("histories"):
-        probes = tuple(
-            Probe(p["question"], tuple(p["current"]), p.get("past", ""), p.get("as_of", "")) for p in h["probes"]
-        )
-        turns = tuple((d, t) for d, t in h["turns"])
-        out.append(
-            Conversation(h["id"], h["category"], turns, probes, tuple(h.get("survive", ())), "", h.get("changes", True))
-        )
-    return out
+    return load(SETS[0] / "histories.json")
 
 
 def _words(text: str) -> set[str]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, Conversation, Probe
+from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, TRUTH, Conversation, Probe
 from bench.latency import machine_lines, pct
 from recalld.client import Memory, Recalld, SearchHit
 from tests.harness import ServerProcess
@@ -142,7 +142,7 @@ def run(client: Recalld, conversations: Sequence[Conversation], tag: str) -> Out
     return out
 
 
-SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT}
+SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT, "dev-2": TRUTH}
 
 
 def serve_and_run(
@@ -194,7 +194,8 @@ def report(results: dict[str, Outcome], now: datetime) -> str:
         "(`RECALLD_TRUTH_ENABLED=false`, append only); each turn its own Add with its reference time",
         f"- dev: {len(CONVERSATIONS)} conversations the rules were tuned on (failures studied, extraction and rules "
         f"improved by general linguistic rules); held-out: {len(HELD_OUT)} conversations written afterwards and "
-        "never used to change anything",
+        f"never used to change anything; dev-2: {len(TRUTH)} histories of bench/truth (a second development set, "
+        "written by a helper who read neither the rules nor the blind sets; tuned on)",
         "",
         "| metric | target | " + " | ".join(cols) + " |",
         "|---|---|" + "---|" * len(cols),
@@ -227,7 +228,10 @@ def main() -> None:
         help="server setting, e.g. RECALLD_EXTRACTOR=llm RECALLD_LLM_BASE_URL=... (repeat)",
     )
     ap.add_argument("--first", type=int, default=0, help="only the first N conversations of each set (0: all)")
+    ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
     args = ap.parse_args()
+    for name in [n for n in SETS if n not in args.sets.split(",")]:
+        del SETS[name]
     extra = dict(kv.split("=", 1) for kv in args.env)
     if args.first:
         for name in SETS:

@@ -10,7 +10,9 @@ Keywords match whole words, case-insensitively, in a memory's text.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,20 @@ def c(
 
 
 P = Probe
+
+
+def load(path: Path) -> list[Conversation]:
+    """Histories in the JSON format of bench/truth and bench/blind (their README.md)."""
+    out = []
+    for h in json.loads(path.read_text()):
+        probes = tuple(
+            Probe(p["question"], tuple(p["current"]), p.get("past", ""), p.get("as_of", "")) for p in h["probes"]
+        )
+        turns = tuple((d, t) for d, t in h["turns"])
+        out.append(
+            Conversation(h["id"], h["category"], turns, probes, tuple(h.get("survive", ())), "", h.get("changes", True))
+        )
+    return out
 
 CONVERSATIONS: list[Conversation] = [
     # -- moves -------------------------------------------------------------------------------------
@@ -318,3 +334,7 @@ HELD_OUT: list[Conversation] = [
     c("h-keep-2", "distractor", [("2024-01-01", "I work at a hospital."), ("2024-01-02", "My dad worked at a bank.")],
       [P("Where do I work?", ("hospital",))], survive=("hospital", "bank"), changes=False),
 ]  # fmt: skip
+
+
+# Development histories written for "Truth that holds on sentences nobody tuned for" (bench/truth/README.md).
+TRUTH: list[Conversation] = load(Path(__file__).resolve().parents[1] / "truth" / "histories.json")

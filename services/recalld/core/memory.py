@@ -545,7 +545,7 @@ class MemoryPipeline:
         # the same object, or what the kind X covers ("caffeine": coffee, tea ...), held by any verb.
         predicates = {p for f in facts for t in f.triples for p in variants(t.predicate, settings, learned)}
         ending = [t for f in facts for t in f.triples if t.predicate in CESSATION_VERBS]
-        objects = sorted({t.object for t in ending})
+        objects = sorted({t.object for t in ending} | {k for t in ending for k in slots.KINDS.get(norm(t.object), ())})
         if any(slots.KINDS.get(norm(t.object)) for t in ending):
             predicates |= slots.HABIT_VERBS
         corrections = [is_correction(f) for f in facts]

@@ -135,12 +135,28 @@ def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, s
     with a proper name as object ("I joined Accenture" is ``works_at``), and favourites per
     category (``favourite:food``)."""
     c = canonical(triple.predicate, settings, learned)
+    if triple.object_type == "date":
+        return _date_slot(triple, c)
     if c != bare(triple.predicate):
         return c
     named = slots.named_class(c)
     if named is not None and _is_name(triple.object, triple.object_type):
         return named
+    role = slots.role(c)
+    if role is not None and _is_name(triple.object, "person") and "'s " not in triple.object:
+        return f"role:{role}"  # (alice, has_swim_coach, Hannah Lee): one swim coach at a time
     return slots.favourite(c) or c
+
+
+def _date_slot(triple: Triple, c: str) -> str:
+    """When a thing of someone's takes place holds one date at a time ("my biology exam is on April
+    12", later "moved to April 19"); other dates ("I have an MRI on Wednesday and bloodwork on
+    Friday") accumulate."""
+    if "'s " in triple.subject and c in slots.WHEN:
+        return "date:when"
+    if c.startswith("has_") and c.endswith(("_on", "_at", "_in", "_for")):
+        return f"date:{c}"
+    return f"dated:{c}"
 
 
 def _is_name(name: str, kind: str) -> bool:
@@ -148,7 +164,7 @@ def _is_name(name: str, kind: str) -> bool:
 
 
 def is_single(slot: str, settings: ReconcileSettings) -> bool:
-    return slot in settings.single_valued or slot.startswith("favourite:")
+    return slot in settings.single_valued or slot.startswith(("favourite:", "role:", "date:"))
 
 
 def variants(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
@@ -232,12 +248,23 @@ def _same_slot(
         return False
     a, b = slot_of(new, settings, learned), slot_of(old, settings, learned)
     if a != b:
-        wildcard = "favourite:" in (a, b) and a.startswith("favourite:") and b.startswith("favourite:")
-        return wildcard and similarity is not None and similarity >= settings.judge_similarity
+        close = similarity is not None and similarity >= settings.judge_similarity
+        return close and (_wildcard(a, b, "favourite:") or _wildcard(a, b, "role:"))
     cls = slots.BY_NAME.get(a)
     if cls is not None and cls.keyed:
         return norm(new.object).split()[:1] == norm(old.object).split()[:1]
     return True
+
+
+def _wildcard(a: str, b: str, kind: str) -> bool:
+    """A favourite without a category, or a role without its subject ("my new coach" beside "my
+    swim coach"), is the slot of the close memories of that kind."""
+    if not (a.startswith(kind) and b.startswith(kind)):
+        return False
+    x, y = a[len(kind) :], b[len(kind) :]
+    if kind == "favourite:":
+        return "" in (x, y)
+    return x.split("_")[-1] == y.split("_")[-1] and ("_" not in x or "_" not in y)
 
 
 def same_object(a: str, b: str) -> bool:

@@ -74,6 +74,7 @@ from spacy.tokens import Doc, Span, Token
 from recalld.extraction import values
 from recalld.extraction.attributes import distil
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
+from recalld.kernel.slots import ROLE_TIME_WORDS, ROLES
 
 FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"})
 PETS = frozenset(
@@ -135,6 +136,8 @@ SINGULAR_S = frozenset(
      "chess", "billiards", "darts", "scabies", "rickets", "shingles", "crossroads", "headquarters", "means",
      "aerobics", "gymnastics", "athletics", "physics", "economics", "politics", "ethics", "thanks"}
 )  # fmt: skip
+ROLES_ = ROLES
+_PLACES = frozenset({"DATE", "TIME", "GPE", "ORG", "LOC", "FAC"})
 TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "coach", "nurse", "rev", "sir", "dame"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"})
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ"})
@@ -354,14 +357,22 @@ def _next_antecedent(fact: Fact, current: str) -> str:
 
 
 def _named_by_owner(named: Sequence[Triple], described: _Ent) -> list[Triple]:
-    """ "my boss is Greg Lindqvist" -> also ``(alice, has_boss, Greg Lindqvist)``: the owner reaches
-    the name in one step."""
+    """ "my swim coach is Hannah Lee" -> also ``(alice, has_swim_coach, Hannah Lee)``: the owner
+    reaches the name in one step."""
     owner, _, role = described.name.partition("'s ")
-    if not role or not owner:
+    if not role or not owner or "'s " in role:
         return []
-    head = role.split()[-1]
-    return [Triple(owner, snake("has", head), t.object, "person", t.object_type) for t in named
+    return [Triple(owner, snake("has", role), t.object, "person", t.object_type) for t in named
             if t.predicate == "has_name" and t.subject == described.name]  # fmt: skip
+
+
+def _about_speaker(sent: Span) -> bool:
+    """The sentence states something of the speaker's: "I ...", "my doctor lowered my dose", not
+    "my mum takes 5 mg of ..."."""
+    if not any(t.lower_ in FIRST_PERSON for t in sent):
+        return False
+    subj = [c for c in sent.root.children if c.dep_ in ("nsubj", "nsubjpass")]
+    return not subj or subj[0].lower_ in FIRST_PERSON or subj[0].lemma_.lower() not in KIN - ROLES
 
 
 def _join_hyphens(doc: Doc) -> None:
@@ -597,6 +608,7 @@ class SpacyExtractor:
         if CORRECTION.search(sent.text):
             hints["correction"] = "true"
         triples.extend(self._contacts(sent, triples, ctx))
+        triples.extend(self._held_values(sent, triples, ctx))
         triples.extend(_listed(sent, triples))
         triples.extend(self._stated(sent, triples, ctx))
         triples = list(dict.fromkeys(triples))
@@ -659,6 +671,90 @@ class SpacyExtractor:
                     out.extend([stated, *_owned(subj, [stated])])
             covered |= {w.casefold() for w in _WORD.findall(name)}
         return out
+
+    def _held_values(self, sent: Span, triples: Sequence[Triple], ctx: _Ctx) -> list[Triple]:
+        """Doses of named medications ("my doctor lowered my Nuvexa to 10 mg"), roles named or
+        handed over ("a tutor called Priya", "I switched therapists and now I see Marcus"), and
+        where one works or studies ("I'm a staff nurse at the Royal Free", "a freshman at Oregon
+        State"), for the speaker."""
+        if not _about_speaker(sent):
+            return []
+        me = ctx.speaker
+        out: list[Triple] = []
+        dosed = {t.object.split()[0].casefold() for t in triples if t.predicate == "takes_dose"}
+        for drug, amount in values.doses(sent.text):
+            if drug.casefold() not in dosed:
+                out.append(Triple(me, "takes_dose", f"{drug} {amount}", "person", "quantity"))
+        out.extend(self._roles(sent, ctx))
+        out.extend(self._rescheduled(sent, ctx))
+        root = sent.root
+        if root.lemma_ != "be" or not any(c.lower_ in FIRST_PERSON for c in _children(root, "nsubj")):
+            return out
+        student = any(t.lemma_.lower() in values.STUDENTS for t in sent)
+        jobs = [a for a in _children(root, "attr") if a.pos_ == "NOUN"]
+        for head in (root, *jobs):
+            for p in _children(head, "prep"):
+                for place in _children(p, "pobj"):
+                    if p.lower_ not in ("at", "with", "for") or not place.text[:1].isupper():
+                        continue
+                    name = _phrase(place, ctx.ents)
+                    if student:  # "I'm in my final year at Westlake High", "a freshman at Oregon State"
+                        out.append(Triple(me, "studies_at", name, "person", "org"))
+                    elif jobs:  # "I'm a staff nurse at the Royal Free Hospital"
+                        out.append(Triple(me, "works_at", name, "person", "org"))
+                        out.append(Triple(me, "works_as", _phrase(jobs[0], ctx.ents), "person", "concept"))
+        return out
+
+    def _rescheduled(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        """ "They've moved my biology exam to April 19", "my appointment got pushed to Friday": the
+        thing of mine is on the new date (``is_on``, and the owner's ``has_<thing>_on``)."""
+        out: list[Triple] = []
+        for v in sent:
+            if v.pos_ != "VERB" or lemma(v) not in values.RESCHEDULING:
+                continue
+            things = _children(v, "dobj") or [c for c in _children(v, "nsubjpass", "nsubj") if _children(c, "poss")]
+            dates = [
+                ctx.ents[o.i]
+                for p in _children(v, "prep")
+                if p.lower_ in ("to", "until", "for")
+                for o in _children(p, "pobj")
+                if o.i in ctx.ents and ctx.ents[o.i].label_ in ("DATE", "TIME")
+            ]
+            for thing in things[:1]:
+                ent = self._resolve(thing, ctx)
+                if ent is None or ent.owner is None or not dates:
+                    continue
+                said = [Triple(ent.name, "is_on", dates[0].text, ent.type, "date")]
+                out.extend([*said, *_owned(ent, said)])
+        return out
+
+    def _roles(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        roles = [
+            t for t in sent if t.lemma_.lower() in ROLES_ and not (t.dep_ == "compound" and t.head.pos_ == "PROPN")
+        ]
+        if len({r.lemma_.lower() for r in roles}) != 1:
+            return []
+        role = roles[0]
+        owner = _children(role, "poss")
+        if owner and owner[0].lower_ not in ("my", "our"):
+            return []  # "my sister's therapist"
+        named = _name_token(role)
+        if named is None and values.CHANGE.search(sent.text):
+            people = [t for t in sent if t.pos_ == "PROPN" and t.dep_ != "compound" and t.ent_type_ not in _PLACES
+                      and t.lemma_.lower() not in ROLES_ and t.i != role.i]  # fmt: skip
+            named = people[0] if len(people) == 1 else None
+        if named is None:
+            return []
+        area = [c.lower_ for c in role.lefts if c.dep_ in ("compound", "amod") and c.pos_ != "PRON"
+                and c.lower_ not in values.FORMER and c.lower_ not in ROLE_TIME_WORDS]  # fmt: skip
+        words = [*area, role.lemma_.lower()]
+        description = f"{ctx.speaker}'s {' '.join(words)}"
+        name = _phrase(named, ctx.ents)
+        ctx.aliases[description] = name
+        return [
+            Triple(description, "has_name", name, "person", "person"),
+            Triple(ctx.speaker, snake("has", *words), name, "person", "person"),
+        ]
 
     @staticmethod
     def _contacts(sent: Span, triples: Sequence[Triple], ctx: _Ctx) -> list[Triple]:

@@ -69,8 +69,9 @@ _GOAL = re.compile(
     r"\b(?:i'?m|i am)\s+(?:trying|aiming|hoping|working|planning|training|saving up|studying)\s+(?:hard\s+)?"
     r"(?:to|for|towards?|on)\s+(?P<a>[^.!?;]+)|\bmy (?:main |big |biggest |long-term |new )?(?:goal|aim|"
     r"resolution|target|dream|plan)(?: for [\w ]+| this year)? is (?:to )?(?P<b>[^.!?;]+)|"
-    r"\bi(?:'d| would)? ?(?:want|hope|plan|intend|aim|like|wanna|need) to (?P<c>(?:lose|gain|get|run|pass|learn|improve|become|build|"
-    r"save|finish|quit|reduce|lower|sleep|eat|read|write|start|complete|master|reach|be able|speak|drink|walk|"
+    r"\bi(?:'d| would)? ?(?:want|hope|plan|intend|aim|like|wanna|need) to (?P<c>(?:lose|gain|get|run|pass|learn|"
+    r"improve|become|build|save|finish|quit|reduce|lower|sleep|eat|read|write|start|complete|master|reach|"
+    r"be able|speak|drink|walk|"
     r"cut|stop|find|apply|land|buy|climb|swim|play|travel|visit|move|make|qualify|score|afford|retire|pay|own|"
     r"raise|open|launch|get back|go back)[^.!?;]*)",
     re.IGNORECASE,
@@ -152,7 +153,7 @@ _MED_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _MED_MENTION = re.compile(
-    r"\b(?:take|takes|taking|took|on|prescribed|started|starting|start|using|use|inject|injecting|dose of|"
+    r"\b(?:take|takes|taking|took|on|prescribed|using|use|inject|injecting|dose of|"
     r"switched to|put me on|started me on|schedule of|course of|carry|carries|changed my|refill(?:ed)? (?:of|my)?)"
     r"\s+(?:(?:my|a|an|some|daily|low-dose|baby)\s+)?(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg|µg|units?|iu)\s+(?:of\s+)?)?(?P<drug>[A-Za-z][\w\-]{2,})"
     r"(?P<more>(?:\s*(?:,|and|plus|as well as|&)\s*(?:\d+(?:\.\d+)?\s?(?:mg|ml|mcg)\s+(?:of\s+)?)?"
@@ -179,6 +180,9 @@ MEDICINES = _words(
 ) | {"birth control", "the pill"}
 NOT_MEDICINE = _words(
     """
+    january february march april may june july august september october november december monday tuesday
+    wednesday thursday friday saturday sunday
+    session sessions appointment appointments therapy treatment work running job course lessons class
     schedule maternity paternity parental sick nights furlough probation benefits welfare disability
     a action advantage an anything bath baths board break breakfast breaks bus cab call calls care
     chances charge child children class classes coffee course courses daily daughter deep diet dinner

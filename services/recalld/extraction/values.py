@@ -108,3 +108,47 @@ def phones(sent: Span) -> list[str]:
         if 7 <= digits <= 15:
             out.append(m.group(0).strip())
     return out
+
+
+_AMOUNT = r"\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|units?|iu|milligrams?)\b"
+_DRUG = r"[A-Za-z][\w-]{3,}"
+DOSES = (
+    re.compile(rf"\bmy (?P<drug>{_DRUG})(?: dose| dosage| prescription)? (?:(?:was|has been|is|got|went) )?"
+               rf"(?:\w+ )?(?:up |down )?(?:to|at) (?P<amt>{_AMOUNT})", re.IGNORECASE),
+    re.compile(rf"\b(?:lowered|raised|increased|decreased|reduced|upped|changed|cut|dropped|bumped|put) my "
+               rf"(?P<drug>{_DRUG})(?: dose| dosage)? (?:up |down )?(?:to|at) (?P<amt>{_AMOUNT})", re.IGNORECASE),
+    re.compile(rf"\b(?P<drug>{_DRUG})\s+(?P<amt>{_AMOUNT})", re.IGNORECASE),
+    re.compile(rf"\b(?P<amt>{_AMOUNT})\s+(?:of\s+)?(?P<drug>{_DRUG})", re.IGNORECASE),
+)  # fmt: skip
+NOT_DRUGS = frozenset({"take", "takes", "taking", "took", "dose", "dosage", "about", "only", "now", "down", "from",
+                       "with", "than", "daily", "each", "every", "extra", "another", "tablet", "tablets", "pill",
+                       "pills", "and", "plus", "then", "just", "lowered", "raised", "increased",
+                       "decreased", "reduced", "changed", "mg", "ml", "mcg", "units", "unit", "twice", "once",
+                       "because", "before", "after", "when", "while", "since", "times",
+                       "morning", "mornings", "night", "nights", "evening", "evenings", "this", "that", "which",
+                       "bedtime", "breakfast", "lunch", "dinner", "meals", "food", "week", "weeks",
+                       "days"})  # fmt: skip
+STUDENTS = frozenset({"student", "freshman", "sophomore", "junior", "senior", "pupil", "undergrad", "undergraduate",
+                      "postgrad", "fresher", "year", "grade", "schoolboy", "schoolgirl", "graduate"})  # fmt: skip
+CHANGE = re.compile(
+    r"\b(?:now|new|instead|switched|switch|changed|change|replaced|registered with|started (?:sessions|seeing|"
+    r"working|lessons) with|took over|taken over|takes over|moved to)\b",
+    re.IGNORECASE,
+)
+FORMER = frozenset({"old", "former", "previous", "last", "ex"})
+RESCHEDULING = frozenset({"move", "reschedule", "postpone", "push", "change", "bring", "delay", "shift", "put"})
+
+
+def doses(text: str) -> list[tuple[str, str]]:
+    """(medication, amount) for each dose the text states; the first pattern that names a
+    medication wins ("lowered my Nuvexa to 10 mg": 10 mg, not the old dose)."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for rx in DOSES:
+        for m in rx.finditer(text):
+            drug = m.group("drug")
+            if drug.casefold() in NOT_DRUGS or drug.casefold() in seen:
+                continue
+            seen.add(drug.casefold())
+            out.append((drug, " ".join(m.group("amt").split())))
+    return out

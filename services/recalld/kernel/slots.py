@@ -231,3 +231,17 @@ def phrase(predicate: str) -> str:
 
 def named_predicates() -> frozenset[str]:
     return frozenset(_NAMED)
+
+
+# Predicates that place a thing in time: "my exam is on April 12" (``is_on``), rescheduled or not.
+WHEN = frozenset({"is_on", "is_at", "is_in", "is_for", "scheduled_for", "is_scheduled_for", "move_to", "push_to",
+                  "reschedule_for", "reschedule_to", "postpone_to", "postpone_until", "change_to", "is_due_on",
+                  "due_on", "start_on", "begin_on", "book_for", "booked_for", "is_booked_for"})  # fmt: skip
+
+
+def role(predicate: str) -> str | None:
+    """ "swim_coach" for ``has_swim_coach``: an owner's role of one holder (:data:`ROLES`)."""
+    if not predicate.startswith("has_"):
+        return None
+    words = predicate[4:]
+    return words if words.split("_")[-1] in ROLES else None
