@@ -384,7 +384,7 @@ class MemoryPipeline:
         retire: dict[str, Retirement] = {}
         reinforce: dict[str, str] = {h: known[h] for h in dict.fromkeys(hashes) if h in known}
         noop_rules = dict.fromkeys(reinforce.values(), "same_text")
-        corrected: list[tuple[Memory, Memory]] = []
+        corrected: list[tuple[Memory, Memory, str]] = []
         for i, ((fact, h), decision, start) in enumerate(zip(pending, decisions, starts, strict=True)):
             if decision.action is Action.NOOP:
                 reinforce[h] = decision.target
@@ -392,25 +392,13 @@ class MemoryPipeline:
                 continue
             if decision.action is Action.UPDATE:
                 old = current[decision.target]
-                if any(old.id == o.id for o, _ in corrected):
-                    continue  # one correction per memory and Add
-                text = decision.corrected_text
-                facts_now = await self._extractor.extract([ChatMessage("user", text)], default_speaker=scope.speaker)
-                corrected.append(
-                    (
-                        old,
-                        replace(
-                            old,
-                            text=text,
-                            triples=tuple(t for f in facts_now for t in f.triples),
-                            attributes=tuple(dict.fromkeys(a for f in facts_now for a in f.attributes)),
-                            updated_at=now,
-                            content_hash=content_hash(text),
-                            version=old.version + 1,
-                        ),
-                    )
-                )
+                if not any(old.id == o.id for o, _, _ in corrected):  # one correction per memory and Add
+                    corrected.append(await self._rewritten(old, decision.corrected_text, now, scope, "correction"))
                 continue
+            for target, text in decision.trims:  # a list keeps the items nobody retracted
+                old = current[target]
+                if not any(old.id == o.id for o, _, _ in corrected):
+                    corrected.append(await self._rewritten(old, text, now, scope, f"{decision.rule}:partial"))
             m = Memory(
                 id=str(uuid.uuid4()),
                 text=fact.text,
@@ -455,14 +443,14 @@ class MemoryPipeline:
             events.append(MemoryEvent(m, EventKind.INVALIDATE, r.rule, (r.superseded_by,)))
 
         # Corrections first (each a compare-and-set): a conflict there leaves nothing written.
-        for old, new in corrected:
+        for old, new, rule in corrected:
             await self._graph.replace_memory(
                 new,
-                HistoryEntry(old.id, EventKind.UPDATE, old.text, new.text, now, actor, "correction", episode.id,
+                HistoryEntry(old.id, EventKind.UPDATE, old.text, new.text, now, actor, rule, episode.id,
                              old.triples, new.triples),
                 expected_version=old.version,
             )  # fmt: skip
-            events.append(MemoryEvent(new, EventKind.UPDATE, "correction"))
+            events.append(MemoryEvent(new, EventKind.UPDATE, rule))
         write = self._graph.add_memories(
             episode,
             fresh,
@@ -473,7 +461,7 @@ class MemoryPipeline:
         )
         # Retired and corrected memories need their vectors again (new validity, new text):
         # embedded while the graph store commits, then indexed with the new ones in one write.
-        changed = [*retired.values(), *(new for _, new in corrected)]
+        changed = [*retired.values(), *(new for _, new, _ in corrected)]
         if changed:
             changed_vectors, _ = await asyncio.gather(self._embedder.embed([m.text for m in changed]), write)
         else:
@@ -485,6 +473,23 @@ class MemoryPipeline:
             confirmed = await self._graph.get_memories(list(noop_rules), scope)
             events += [MemoryEvent(confirmed[i], EventKind.NOOP, r) for i, r in noop_rules.items() if i in confirmed]
         return events
+
+    async def _rewritten(
+        self, old: Memory, text: str, now: datetime, scope: Scope, rule: str
+    ) -> tuple[Memory, Memory, str]:
+        """``old`` with a new text (a correction, or a list without its retracted items), its
+        relations and attributes extracted again."""
+        facts_now = await self._extractor.extract([ChatMessage("user", text)], default_speaker=scope.speaker)
+        new = replace(
+            old,
+            text=text,
+            triples=tuple(t for f in facts_now for t in f.triples),
+            attributes=tuple(dict.fromkeys(a for f in facts_now for a in f.attributes)),
+            updated_at=now,
+            content_hash=content_hash(text),
+            version=old.version + 1,
+        )
+        return old, new, rule
 
     async def _decide_attributes(
         self, scope: Scope, facts: Sequence[Fact], decisions: list[Decision], current: dict[str, Memory]

@@ -105,6 +105,9 @@ class Decision:
     retire: tuple[str, ...] = ()  # ADD: memories whose validity ends (INVALIDATE)
     retire_rule: str = ""
     past_until: datetime | None = None  # ADD: the new fact is past truth, valid until then
+    # ADD: memories that keep the items of a list nobody retracted ("allergic to A, B and C", then
+    # "no longer allergic to B"): (memory id, its text without the retracted items)
+    trims: tuple[tuple[str, str], ...] = ()
     details: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -379,6 +382,7 @@ def _cessation(
     fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
 ) -> Decision | None:
     retired: list[str] = []
+    ended: dict[str, list[Triple]] = {}  # memory id -> its relations this fact ends
     rule = ""
     for new in fact.triples:
         positive = polarity(new.predicate)
@@ -388,24 +392,72 @@ def _cessation(
                 if bare:  # "I gave up caffeine": any positive relation of the subject to it, or to a kind of it
                     if not (same_object(new.object, old.object) or slots.covers(norm(new.object), norm(old.object))):
                         continue
-                    if (
-                        norm(old.subject) == norm(new.subject)
-                        and polarity(old.predicate)
-                        and c.memory.id not in retired
-                    ):
-                        retired.append(c.memory.id)
-                        rule = "cessation"
+                    if norm(old.subject) == norm(new.subject) and polarity(old.predicate):
+                        ended.setdefault(c.memory.id, []).append(old)
+                        if c.memory.id not in retired:
+                            retired.append(c.memory.id)
+                            rule = "cessation"
                     continue
                 if not same_object(new.object, old.object) or not _same_slot(new, old, settings, learned):
                     continue
                 if polarity(old.predicate) == positive:
                     continue
+                ended.setdefault(c.memory.id, []).append(old)
                 if c.memory.id not in retired:
                     retired.append(c.memory.id)
                     rule = "contradiction" if positive else "cessation"
     if not retired:
         return None
-    return Decision(Action.ADD, rule, retire=tuple(retired), retire_rule=rule)
+    trims: list[tuple[str, str]] = []
+    if rule == "cessation":  # one item of a list ends, the others stay: the memory keeps them
+        memories = {c.memory.id: c.memory for c in candidates}
+        for memory_id in list(retired):
+            kept = _trimmed(memories[memory_id], ended[memory_id], settings, learned)
+            if kept is not None:
+                retired.remove(memory_id)
+                trims.append((memory_id, kept))
+    if not retired and not trims:
+        return None
+    return Decision(Action.ADD, rule, retire=tuple(retired), retire_rule=rule, trims=tuple(trims))
+
+
+_LIST_GLUE = re.compile(r"^(?:\s|,|;|&|\band\b|\bor\b|\bplus\b|\bas well as\b|\balso\b)*$", re.IGNORECASE)
+
+
+def _trimmed(
+    memory: Memory, ended: Sequence[Triple], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> str | None:
+    """The memory's text without the ended items of its list, when the memory also holds items of
+    the same relation that did not end ("I'm allergic to A, B and C" without B: "I'm allergic to A
+    and C"); None when nothing else holds (the memory is retired) or the list cannot be found in
+    the text as items and separators only (then too: never a garbled text)."""
+    gone = {norm(t.object) for t in ended}
+    kept = [
+        t
+        for t in memory.triples
+        if polarity(t.predicate)
+        and norm(t.object) not in gone
+        and any(_same_slot(t, e, settings, learned) for e in ended)
+    ]
+    if not kept:
+        return None
+    ended = [e for e in ended if any(_same_slot(t, e, settings, learned) for t in kept)]  # the list's items only
+    spans: dict[str, tuple[int, int]] = {}
+    for name in [*(t.object for t in ended), *(t.object for t in kept)]:
+        m = re.search(rf"(?<!\w){re.escape(name)}\w*", memory.text, re.IGNORECASE)
+        if m is None:
+            return None
+        spans[norm(name)] = m.span()
+    ordered = sorted(spans.items(), key=lambda kv: kv[1][0])
+    start, end = ordered[0][1][0], ordered[-1][1][1]
+    at = start
+    for _, (a, b) in ordered:
+        if a < at or not _LIST_GLUE.match(memory.text[at:a]):
+            return None  # overlapping names, or words between the items: not a plain list
+        at = b
+    left = [memory.text[a:b] for key, (a, b) in ordered if key not in gone]
+    joined = left[0] if len(left) == 1 else ", ".join(left[:-1]) + " and " + left[-1]
+    return memory.text[:start] + joined + memory.text[end:]
 
 
 def _single_valued(

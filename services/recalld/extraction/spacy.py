@@ -120,6 +120,12 @@ OTHER_PRONOUNS = frozenset(  # never entities, whatever the tagger says
     {"you", "your", "yours", "he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs"}
 )
 RELATIVE = frozenset({"who", "whom", "which", "that"})
+PRONOUNS = FIRST_PERSON | OTHER_PRONOUNS | RELATIVE | frozenset(
+    {"this", "these", "those", "anything", "something", "everything", "nothing", "anyone", "someone", "everyone",
+     "nobody", "somebody", "anybody", "everybody", "none", "one", "ones", "yourself", "himself", "herself",
+     "itself", "themselves", "yourselves", "what", "whatever", "whoever", "each", "other", "another", "both",
+     "all", "some", "any", "many", "much", "few", "several", "mine", "yours", "theirs", "hers", "ours", "ya", "u"}
+)  # fmt: skip
 HYPOTHETICAL = frozenset({"if", "unless", "whether"})
 DIRECTIONAL = frozenset({"back", "over", "out", "away", "home", "down", "up"})
 PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})  # -> the antecedent person
@@ -164,6 +170,7 @@ class _Ctx:
     antecedent: str = ""  # the person he/she/him/her/his refer to ("" : none, or ambiguous)
     aliases: dict[str, str] = field(default_factory=dict)  # description -> name, this sentence
     subject: str = ""  # the third person the clause being read is about (his/her/their refer to it)
+    stand_ins: set[str] = field(default_factory=set)  # objects the fallback replaced by what they stood for
 
 
 def snake(*parts: str) -> str:
@@ -223,9 +230,10 @@ def _verb_like_conj(t: Token) -> bool:
 def _is_temporal(t: Token) -> bool:
     if t.lemma_.lower() in TEMPORAL or t.lower_ in MONTHS:
         return True
-    # The small model sometimes labels a place DATE ("living in Manchester"): a proper noun is
-    # a time only when it is a month or weekday.
-    return t.ent_type_ in ("DATE", "TIME") and t.pos_ != "PROPN"
+    # The small model sometimes labels a place DATE ("living in Manchester") or a word it does not
+    # know ("I no longer take zoradril"): a word of a DATE is a time when it is a number or a word
+    # of time ("three weeks ago", "the 90s").
+    return t.ent_type_ in ("DATE", "TIME") and t.pos_ != "PROPN" and (t.like_num or t.lower_ in DATE_WORDS)
 
 
 def _is_time_entity(e: Span) -> bool:
@@ -276,11 +284,19 @@ def _says_no(obj: Token) -> bool:
     return any(c.dep_ == "det" and c.lower_ == "no" for c in obj.children)
 
 
+def _listed_before(t: Token) -> bool:
+    after = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
+    return after is not None and after.lower_ in (",", "and", "or", "plus", "&")
+
+
 def _name_token(t: Token) -> Token | None:
     """The proper noun naming ``t``: "my cat Luna", "a cat named Luna"."""
     contrast = any(c.dep_ == "neg" for c in t.children)  # "a Persian, not a Siamese"
+    # An apposition names a pet, a relative or a role ("my dog Max", "my colleague, Jana"); after any
+    # other noun it is an item of a list ("zorafen, trapevox as well as zorabex").
+    nameable = _category(t) in PETS | KIN or t.lemma_.lower() in ROLES or bool(_children(t, "poss"))
     for c in t.children:
-        if c.dep_ == "appos" and c.pos_ == "PROPN" and not contrast:
+        if c.dep_ == "appos" and c.pos_ == "PROPN" and not contrast and nameable:
             return c
         if c.dep_ == "acl" and c.lemma_ in ("name", "call"):
             named = [g for g in c.children if g.dep_ in ("oprd", "attr", "dobj") and g.pos_ == "PROPN"]
@@ -292,6 +308,8 @@ def _name_token(t: Token) -> Token | None:
 def _modifiers(t: Token) -> list[Token]:
     out: list[Token] = []
     for c in t.lefts:
+        if _listed_before(c):
+            continue  # "zolifen, zorafen": an item of a list, not a modifier
         if c.dep_ in MODIFIER_DEPS and not (c.is_stop and c.dep_ != "nummod") and c.pos_ not in NON_ENTITY_POS:
             out.extend(_modifiers(c))
             out.append(c)
@@ -303,6 +321,7 @@ def _phrase(t: Token, ents: dict[int, Span]) -> str:
     with ("Dr. Okafor", "Mrs. Park")."""
     span = ents.get(t.i)
     if t.pos_ == "PROPN" and span is not None and span.label_ in NAME_LABELS:
+        span = _around(span, t)  # "zolifen plus zorazam" read as one name: only t's part of it
         words = [w.text for w in span if not (w.i == span.start and w.lower_ == "the") and w.dep_ != "case"]
         before = span.doc[span.start - 1] if span.start > 0 else None
         if before is not None and before.lower_.rstrip(".") in TITLES and before.head.i in range(span.start, span.end):
@@ -313,6 +332,19 @@ def _phrase(t: Token, ents: dict[int, Span]) -> str:
     singular = t.lower_.endswith("ics") or t.lower_ in SINGULAR_S  # "statistics", "pilates": not plurals
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric or singular else t.lemma_.lower())
     return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
+
+
+def _around(span: Span, t: Token) -> Span:
+    """The part of ``span`` around ``t`` between coordinators ("and", "or", "plus", ",")."""
+    start, end = span.start, span.end
+    for w in span:
+        if w.lower_ in ("and", "or", "plus", ",", "&", "nor"):
+            if w.i < t.i:
+                start = w.i + 1
+            elif w.i > t.i:
+                end = w.i
+                break
+    return span.doc[start:end]
 
 
 def _category(noun: Token | None) -> str:
@@ -420,6 +452,26 @@ def _owned(subj: _Ent, said: Sequence[Triple]) -> list[Triple]:
 
 
 _WORD = re.compile(r"[\w'-]+")
+DATE_WORDS = frozenset(
+    {"ago", "last", "next", "this", "every", "early", "late", "mid", "past", "recent", "coming", "previous",
+     "following", "spring", "fall", "daily", "weekly", "monthly", "yearly", "annual", "annually", "nightly",
+     "hours", "days", "weeks", "months", "years", "decades", "centuries", "the", "a", "an", "of", "s", "'s",
+     "90s", "80s", "70s", "60s", "am", "pm", "noon", "midnight", "o'clock", "half", "quarter", "couple", "few",
+     "several", "recently", "lately", "once", "twice", "century", "era", "semester", "term", "holidays",
+     "christmas", "easter", "summer", "winter", "autumn", "weekend", "weekends", "weekday", "weekdays", "birthday",
+     "anniversary", "tomorrow", "yesterday", "today", "tonight", "now", "then", "soon", "later", "earlier", "first",
+     "second", "third", "fourth", "end", "beginning", "start", "middle", "rest", "until", "since"}
+)  # fmt: skip
+COMMON_ADVERBS = frozenset(
+    {"here", "there", "now", "then", "today", "tonight", "too", "also", "again", "back", "away", "home", "daily",
+     "weekly", "monthly", "often", "always", "never", "sometimes", "usually", "still", "already", "just", "even",
+     "only", "very", "really", "quite", "well", "much", "more", "most", "less", "together", "alone", "abroad",
+     "outside", "inside", "online", "early", "late", "soon", "ago", "anymore", "yet", "instead", "though",
+     "anyway", "fast", "hard", "everywhere", "somewhere", "anywhere", "nowhere", "downstairs", "upstairs", "around",
+     "off", "out", "up", "down", "over", "in", "on", "about", "along", "ahead", "forward", "apart", "aside",
+     "overseas", "part-time", "full-time", "forever", "once", "twice", "nightly", "hourly", "tomorrow", "yesterday",
+     "enough", "so", "not", "as", "how", "why", "where", "when", "else", "maybe", "perhaps", "almost", "nearly"}
+)  # fmt: skip
 _DAYS = MONTHS | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 
@@ -438,17 +490,40 @@ def _candidate(tok: Token, covered: set[str], dates: dict[int, Span]) -> bool:
         return False
     if tok.dep_ in ("nsubj", "nsubjpass", "poss", "expl", "ROOT", "aux", "auxpass", "neg", "prt", "case"):
         return False
-    if tok.dep_ in ("compound", "amod", "nummod", "nmod") and tok.head.i > tok.i and tok.head.pos_ in ("NOUN", "PROPN"):
-        return False  # a modifier: the phrase of its head holds it
-    if tok.pos_ in ("NOUN", "PROPN", "NUM"):
-        return True
+    after = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    listed = after is not None and (after.lower_ in _SEPARATORS or _as_well_as(after))
+    modifier = tok.dep_ in ("compound", "amod", "nummod", "nmod") and tok.head.i > tok.i
+    if modifier and tok.head.pos_ in ("NOUN", "PROPN") and not listed:
+        return False  # a modifier: the phrase of its head holds it ("quilibex, zorazam": an item, not one)
+    if tok.pos_ in ("NOUN", "PROPN", "NUM") or (tok.pos_ == "PRON" and tok.lower_ not in PRONOUNS):
+        return True  # a word the tagger took for a pronoun ("allergic to zokabex") is a word
+    if listed and tok.is_alpha and tok.lower_ not in COMMON_ADVERBS and tok.pos_ not in ("AUX", "CCONJ", "SCONJ"):
+        return True  # the first item of a list, whatever the tagger made of it ("I take velrafen, zorafen")
     before = tok.doc[tok.i - 1] if tok.i > 0 else None
+    if tok.pos_ in ("ADV", "ADJ", "VERB", "X", "INTJ") and before is not None and before.i == tok.head.i:
+        # "I take brirafen": a word the tagger reads as an adverb or an adjective right after a verb
+        # that has no object
+        return (
+            before.pos_ == "VERB"
+            and not _children(before, "dobj")
+            and not list(tok.children)
+            and not tok.lower_.endswith("ly")
+            and tok.lower_ not in COMMON_ADVERBS
+            and tok.is_alpha
+        )
     misread = before is not None and (before.pos_ in ("ADP", "DET", "CCONJ", "PUNCT") or before.lower_ == "to")
     misread = misread or (tok.dep_ in ("xcomp", "dobj", "oprd") and not list(tok.children))  # "started prednisone"
-    after_adjective = before is not None and before.lower_ == "to" and tok.head.pos_ == "ADJ"  # "allergic to ragweed"
+    # "allergic to ragweed", "intolerant to zorafen": whatever the tagger made of the word
+    after_adjective = before is not None and before.lower_ == "to" and tok.i >= 2 and tok.doc[tok.i - 2].pos_ == "ADJ"
     return tok.pos_ in ("VERB", "ADJ") and (
         after_adjective or (misread and not any(c.dep_ in ("nsubj", "dobj") for c in tok.children))
     )
+
+
+def _as_well_as(w: Token) -> bool:
+    doc = w.doc
+    words = [t.lower_ for t in doc[max(w.i - 2, 0) : w.i + 3]]
+    return w.lower_ in ("as", "well") and "as well as" in " ".join(words)
 
 
 def _governor(
@@ -458,9 +533,9 @@ def _governor(
     prep = ""
     for i in range(tok.i - 1, sent.start - 1, -1):
         w = tok.doc[i]
-        if i in items:
-            continue
-        if w.pos_ == "ADP" or (w.lower_ == "to" and w.pos_ == "PART"):
+        if i in items or w.lower_ in _SEPARATORS or _as_well_as(w):
+            continue  # the items of one list share their governor
+        if w.pos_ == "ADP" or w.lower_ == "to":
             prep = prep or w.lower_
             continue
         if w.pos_ in ("VERB", "AUX") or (w.pos_ == "ADJ" and w.dep_ in ("acomp", "ROOT", "conj")):
@@ -610,7 +685,17 @@ class SpacyExtractor:
         triples.extend(self._contacts(sent, triples, ctx))
         triples.extend(self._held_values(sent, triples, ctx))
         triples.extend(_listed(sent, triples))
-        triples.extend(self._stated(sent, triples, ctx))
+        stated = self._stated(sent, triples, ctx)
+        triples.extend(stated)
+        triples.extend(_listed(sent, triples))
+        # "I'm allergic" stood in for "allergic to X" the parse missed: the fallback said it whole
+        whole = {(t.subject, t.predicate.removeprefix("not_").split("_")[0]) for t in stated}
+        triples = [
+            t
+            for t in triples
+            if not (t.predicate in ("is", "not_is") and (t.subject, t.object) in whole)
+            and t.object.casefold() not in ctx.stand_ins
+        ]
         triples = list(dict.fromkeys(triples))
         # Negated: the main clause says not (a "won't" in a relative clause does not negate "I have a rash")
         negated = "cessation" in hints or _negated(sent.root) or any(_negated(c) for c in sent.root.conjuncts)
@@ -656,13 +741,21 @@ class SpacyExtractor:
             items.add(tok.i)
             neg = _negated(clause) or _no_longer(verb)
             base = "is" if verb.pos_ == "AUX" or verb.lemma_ == "be" else lemma(verb)
+            chain, v = [], verb
+            while v.dep_ == "xcomp" and v.head.pos_ == "VERB" and v.head is not v:  # "stopped taking X": stop_take
+                chain.insert(0, lemma(v.head))
+                v = v.head
+            base = snake(*chain, base)
+            if chain:
+                ctx.stand_ins.add(verb.lower_)  # "stopped taking X": (stop, taking) stood in for X
             date = dates.get(tok.i)
             if date is not None:
                 name, kind = date.text, "date"
                 done.update(t.i for t in date)
                 pred = snake(base, prep or "on")
             else:
-                name = tok.lower_ if tok.pos_ in ("VERB", "ADJ", "ADV") else _phrase(tok, ctx.ents)
+                misread = tok.pos_ in ("VERB", "ADJ", "ADV", "PRON", "X", "INTJ")
+                name = tok.lower_ if misread else _phrase(tok, ctx.ents)
                 kind = "concept"
                 pred = snake(base, prep) if prep else ("is_a" if base == "is" and tok.pos_ == "NOUN" else base)
             for subj in subjects[:1]:
@@ -1060,6 +1153,8 @@ class SpacyExtractor:
             return "person"
         if name in ctx.known:
             return ctx.known[name]
+        if t.ent_type_ in ("DATE", "TIME", "CARDINAL", "ORDINAL") and not (_is_temporal(t) or t.like_num):
+            return "concept"  # a word the recognizer took for a date ("I no longer take zoradril")
         return t.ent_type_.lower() or "concept"
 
     # -- queries ------------------------------------------------------------
