@@ -146,7 +146,7 @@ def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, s
     if named is not None and _is_name(triple.object, triple.object_type):
         return named
     role = slots.role(c)
-    if role is not None and _is_name(triple.object, "person") and "'s " not in triple.object:
+    if role is not None and triple.object[:1].isupper() and "'s " not in triple.object:
         return f"role:{role}"  # (alice, has_swim_coach, Hannah Lee): one swim coach at a time
     return slots.favourite(c) or c
 
