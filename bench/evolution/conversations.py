@@ -63,6 +63,7 @@ def load(path: Path) -> list[Conversation]:
         )
     return out
 
+
 CONVERSATIONS: list[Conversation] = [
     # -- moves -------------------------------------------------------------------------------------
     c("move-1", "move", [("2024-01-10", "I live in Berlin."), ("2024-03-02", "Actually I moved to Paris last month.")],

@@ -225,3 +225,23 @@ async def test_walks_and_reads_made_before_a_write_never_hide_it(graph_store: Gr
     assert await graph_store.delete_memories([cat.id], at=NOW + 22 * DAY) == {cat.id: 2}
     assert await walks() == {"alice -move_to-> Paris"}
     assert await graph_store.get_memories([cat.id], ALICE) == {}
+
+
+async def test_facts_stored_before_the_relation_classes_are_found_in_their_slot(graph_store: GraphStore) -> None:
+    """Existing data: slots are computed from the stored predicates, so memories written before
+    the relation classes (``employed_by``, ``work_for``, ``join``) are found as one slot on every
+    backend, with no migration of what is stored; two employers current at once both come back
+    (the policy: both stay current until the next statement of the slot retires them)."""
+    from recalld.core.reconcile import variants
+    from recalld.core.settings import ReconcileSettings
+
+    old = [
+        mem(ALICE, "I'm employed by Initech.", ("alice", "employed_by", "Initech"), minutes=1),
+        mem(ALICE, "I work for Globex.", ("alice", "work_for", "Globex"), minutes=2),
+        mem(ALICE, "I joined Umbrella.", ("alice", "join", "Umbrella"), minutes=3),
+        mem(ALICE, "I like Hooli.", ("alice", "like", "Hooli"), minutes=4),
+    ]
+    await add(graph_store, *old)
+    wanted = sorted(variants("hired_by", ReconcileSettings()))
+    found = {r.object for r in await graph_store.find_relations(ALICE, ["alice"], wanted)}
+    assert found == {"initech", "globex", "umbrella"}
