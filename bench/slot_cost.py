@@ -24,7 +24,7 @@ from recalld.core.classify import SlotFallback
 from recalld.core.reconcile import slot_of, variants
 from recalld.core.settings import ReconcileSettings
 from recalld.extraction.spacy import SpacyExtractor
-from recalld.kernel.domain import ChatMessage
+from recalld.kernel.domain import ChatMessage, Triple
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -34,7 +34,7 @@ async def run() -> tuple[list[float], list[float], int, int]:
     extractor, embedder = SpacyExtractor(), MiniLMOnnxEmbedder(threads=1)
     settings = ReconcileSettings()
     fallback = SlotFallback(embedder, settings)
-    await fallback.learn(["warm_up"])  # the examples' vectors, once per process (not per Add)
+    await fallback.learn([Triple("u", "warm_up_at", "X")])  # the examples' vectors, once per process (not per Add)
     turns = [t for convs in (CONVERSATIONS, HELD_OUT, TRUTH) for c in convs for _, t in c.turns]
     every, misses, learned = [], [], 0
     for text in turns:
@@ -42,7 +42,7 @@ async def run() -> tuple[list[float], list[float], int, int]:
         triples = [t for f in facts for t in f.triples]
         before = len(fallback._cache)
         t0 = time.perf_counter()
-        classes = await fallback.learn(t.predicate for t in triples)
+        classes = await fallback.learn(triples)
         _ = {p for t in triples for p in variants(t.predicate, settings, classes)}
         _ = [slot_of(t, settings, classes) for t in triples]
         ms = (time.perf_counter() - t0) * 1000

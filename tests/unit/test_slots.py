@@ -150,11 +150,14 @@ class Phrases:
 async def test_the_fallback_places_unlisted_predicates_and_caches_them() -> None:
     examples = {e: 0 for e in slots.BY_NAME["works_at"].examples}
     embedder = Phrases({**examples, "recruit by": 0, "bake": 5})
-    fallback = SlotFallback(embedder, SETTINGS)
-    assert await fallback.learn(["recruit_by", "bake", "work_at"]) == {"recruit_by": "works_at"}
+    fallback = SlotFallback(embedder, SETTINGS, vocabulary=False)  # live: every predicate embedded
+    named = [Triple("bob", p, "Capgemini") for p in ("recruit_by", "bake", "work_at")]
+    assert await fallback.learn(named) == {"recruit_by": "works_at"}
     calls = embedder.calls
-    assert await fallback.learn(["not_recruit_by"]) == {"recruit_by": "works_at"}
+    assert await fallback.learn([Triple("bob", "not_recruit_by", "Capgemini")]) == {"recruit_by": "works_at"}
     assert embedder.calls == calls  # cached: no second embedding
+    assert await fallback.learn([Triple("bob", "adore", "painting")]) == {}
+    assert embedder.calls == calls  # no value a slot could hold: not even looked at
     old = memory("acc", "I work at Accenture.", ("bob", "work_at", "Accenture"))
     d = later(
         fact("Capgemini recruited me.", ("bob", "recruit_by", "Capgemini")), [(old, 0.5)], {"recruit_by": "works_at"}

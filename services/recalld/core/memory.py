@@ -545,7 +545,7 @@ class MemoryPipeline:
         others are never read (measured: reading every neighbour cost 2 ms per Add)."""
         settings = self._reconcile
         subjects = sorted({norm(t.subject) for f in facts for t in f.triples})
-        learned = await self._slots.learn(t.predicate for f in facts for t in f.triples) if self._slots else {}
+        learned = await self._slots.learn(t for f in facts for t in f.triples) if self._slots else {}
         # Only relations a rule could match: the same slot (any polarity), or, for "I gave up X",
         # the same object, or what the kind X covers ("caffeine": coffee, tea ...), held by any verb.
         predicates = {p for f in facts for t in f.triples for p in variants(t.predicate, settings, learned)}
