@@ -88,13 +88,15 @@ def histories(draw: st.DrawFn) -> tuple[str, list[str], list[str], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, App]]:
+def pipeline(
+    tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMOnnxEmbedder, extractor: SpacyExtractor
+) -> Iterator[tuple[asyncio.AbstractEventLoop, App]]:
     """One app on real embedded stores for every example (each example its own user)."""
     loop = asyncio.new_event_loop()
     data: Path = tmp_path_factory.mktemp("list-safety")
     config = replace(Settings(), data_dir=data, reconcile_interval_s=0.0, vector_lite_process=False,
                      model_process=False)  # fmt: skip
-    app = build_app(config, embedder=MiniLMOnnxEmbedder(), extractor=SpacyExtractor())
+    app = build_app(config, embedder=embedder, extractor=extractor)
     loop.run_until_complete(app.start())
     try:
         yield loop, app

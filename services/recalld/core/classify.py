@@ -32,6 +32,7 @@ _SKIP = frozenset(
         "is",
         "is_a",
         "have",
+        "has",
         "be",
         "do",
         "get",

@@ -564,7 +564,9 @@ class MemoryPipeline:
             _value(early_hits)
             if early_hits is not None
             else self._vector.search_many(vectors, scope, settings.neighbours, validity=CURRENT, may_lag=True),
-            self._graph.find_relations(scope, subjects, predicates, objects) if subjects else _value(no_relations),
+            self._graph.find_relations(scope, subjects, sorted(predicates), objects)
+            if subjects
+            else _value(no_relations),
             self._graph.list_memories(scope, [], 10, None, include_retired=False)
             if any(corrections)
             else _value(no_recent),

@@ -255,8 +255,8 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         elif p == "has_age":
             add("age", o)
         elif p == "has_pet":
-            kind = types.get(norm(o))
-            add("pets", f"{o} ({kind})" if kind and norm(kind) != norm(o) else o)
+            species = types.get(norm(o))
+            add("pets", f"{o} ({species})" if species and norm(species) != norm(o) else o)
         elif p.startswith("has_") and p[4:] in _FAMILY and (mine or norm(o) in named or "'s " not in o):
             who = named.get(norm(o)) or _own_description(o, speaker)
             add("family", p[4:] if who in ("", p[4:]) else f"{p[4:]}: {who}")

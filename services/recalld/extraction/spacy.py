@@ -741,7 +741,8 @@ class SpacyExtractor:
             items.add(tok.i)
             neg = _negated(clause) or _no_longer(verb)
             base = "is" if verb.pos_ == "AUX" or verb.lemma_ == "be" else lemma(verb)
-            chain, v = [], verb
+            chain: list[str] = []
+            v = verb
             while v.dep_ == "xcomp" and v.head.pos_ == "VERB" and v.head is not v:  # "stopped taking X": stop_take
                 chain.insert(0, lemma(v.head))
                 v = v.head
