@@ -144,7 +144,9 @@ def main() -> None:
     if earlier:
         label = f"post hoc: scoring #{len(earlier) + 1} (earlier: {', '.join(p.name for p in earlier)})"
     lines = [
-        "# The blind sets, scored (aggregates only)",
+        "# The blind sets, scored (aggregates only)"
+        if SETS[0] == HERE
+        else f"# {SETS[0].name}, scored as the blind sets are",
         "",
         f"- {label}",
         *machine_lines(now),
