@@ -1117,8 +1117,8 @@ class SpacyExtractor:
         category = _category(noun)
         poss = (_children(noun, "poss") if noun is not None else []) or _children(t, "poss")
         owner: _Ent | None = self._resolve(poss[0], ctx) if poss else None
-        if poss and owner is None and proper is None and (category in PETS | KIN or values.is_role(noun)):
-            return None  # "his sister": the owner is unknown, so is the entity
+        if poss and owner is None and proper is None:
+            return None  # "his sister", "your stories": the owner is unknown, so is the entity
         hinted = owner is None and hint is not None and category in PETS | KIN
         owner = owner or (hint if hinted else None)
         if proper is not None:

@@ -1,0 +1,39 @@
+"""Nothing a user says makes extraction raise: arbitrary text, and sentences built from the very
+shapes the fallbacks look for (lists, doses, dates, roles, contact details, hyphens, titles), in
+any order and with any punctuation. Every triple has a subject, a predicate and an object."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recalld.extraction.spacy import SpacyExtractor
+from recalld.kernel.domain import ChatMessage
+
+PIECES = (
+    "I", "my", "Dr.", "Mrs.", "Kim", "tutor", "coach", "swim", "favourite", "email", "is", "was", "to", "at",
+    "with", "and", ",", "as well as", "plus", "or", "20 mg", "of", "lowered", "my Nuvexa", "moved", "exam",
+    "April 12", "Tuesday", "no longer", "not", "stopped", "taking", "allergic", "half-brother", "co-founder",
+    "b@y.org", "+44 7700 900461", "instead", "now", "new", "their", "her", "his", "gave up", "caffeine",
+    "hired by", "joined", "Acme", "'s", "-", "...", "?", "!", ";", "zorafen", "quilibex", "the", "a",
+)  # fmt: skip
+
+
+def run(extractor: SpacyExtractor, text: str) -> None:
+    for fact in extractor.extract_sync([ChatMessage("user", text)], default_speaker="alice"):
+        for t in fact.triples:
+            assert t.subject.strip() and t.predicate.strip() and t.object.strip(), (text, t)
+        for a in fact.attributes:
+            assert a.name and a.value.strip(), (text, a)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(PIECES), min_size=1, max_size=18), end=st.sampled_from((".", "!", "", "?")))
+def test_sentences_made_of_what_the_rules_look_for(extractor: SpacyExtractor, words: list[str], end: str) -> None:
+    run(extractor, " ".join(words) + end)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=200))
+def test_arbitrary_text(extractor: SpacyExtractor, text: str) -> None:
+    run(extractor, text)
