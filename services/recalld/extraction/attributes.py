@@ -339,7 +339,8 @@ _NOT_OCCUPATION = frozenset({"person", "mother", "father", "brother", "sister", 
                              "traveler", "traveller", "lover", "believer", "dreamer"})  # fmt: skip
 
 
-_PEOPLE = _FAMILY | slots.ROLES | {"friend", "boyfriend", "girlfriend", "fiance", "fiancee", "colleague", "boss",
+_GRANDPARENTS = {"grandparent", "grandparents"}
+_PEOPLE = _FAMILY | slots.ROLES | _GRANDPARENTS | {"friend", "boyfriend", "girlfriend", "fiance", "colleague", "boss",
                                    "neighbour", "neighbor", "roommate", "flatmate", "kid", "baby", "toddler",
                                    "dog", "cat", "pet", "stepson", "stepdaughter", "grandchild", "grandson",
                                    "granddaughter", "team", "class", "family", "parent", "parents"}  # fmt: skip
@@ -413,7 +414,9 @@ _GO_TO_SCHOOL = re.compile(
     r"Academy|Institute)(?:\s+(?:of\s+)?[A-Z][\w'&.-]*)*)"
 )
 _DEGREE = re.compile(
-    r"\b(?:doing|taking|studying for|working on|enrolled in|do|take)\s+(?:a|an|my)\s+(?:[\w-]+\s+)?(?:(?P<a>[\w ]+?)\s+"
+    r"\b(?:doing|taking|studying for|working on|enrolled in|do|take)\s+(?:a|an|my)\s+(?:[\w-]+\s+)?"
+    r"(?:(?P<a>(?!evening|night|online|short|weekend|summer|intensive|crash|free|new|part-time|full-time)"
+    r"[\w ]+?)\s+"
     r"(?:degree|course|diploma|masters?|class)|(?:degree|course|diploma|masters?|phd|doctorate|class)\s+in\s+"
     r"(?P<b>[\w ]+?))(?=$|[.,;!?]|\s+(?:at|in|this|next|because|and)\b)|\b(?:phd|doctorate|masters?|degree|major)"
     r"\s+in\s+(?P<c>[\w ]+?)(?=$|[.,;!?]|\s+(?:at|this|next|because|and)\b)|\b(?:i'?m|i am)\s+(?:a|an)\s+"
@@ -465,6 +468,14 @@ def _surface(value: str, text: str) -> str:
     return said.group(0) if said else value
 
 
+def _singular(value: str) -> str:
+    """ "olives" -> "olive": the thing, as the relations name it."""
+    words = value.split()
+    if words and words[-1].endswith("s") and not words[-1].endswith(("ss", "us", "is")) and len(words[-1]) > 3:
+        words[-1] = words[-1][:-1]
+    return " ".join(words)
+
+
 def _clean_phrase(value: str) -> str:
     return re.sub(r"^(?:the|a|an|some|any)\s+", "", value.strip(), flags=re.IGNORECASE)
 
@@ -495,7 +506,7 @@ def _said_of_me(sent: Span, text: str) -> list[tuple[str, str]]:
     for m in _ALLERGY_NOUN.finditer(text):
         out.append(("allergies", m.group(1)))
     for m in _DISLIKED.finditer(text):
-        out.append(("dislikes", _clean_phrase(m.group("x") or m.group("y") or "")))
+        out.append(("dislikes", _singular(_clean_phrase(m.group("x") or m.group("y") or ""))))
     for m in _WITH_KIDS.finditer(text):
         if re.search(r"\b(?:married|divorced|single|i have|i've got)\b", text, re.I):
             out.append(("family", m.group("k")))

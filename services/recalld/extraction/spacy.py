@@ -547,8 +547,9 @@ def _governor(
     return None
 
 
-_SEPARATORS = frozenset({",", "and", "or", "plus", "&", "nor"})
-_LIST_SKIP = frozenset({"a", "an", "the", "some", "my", "also", "even", "maybe", "sometimes"})
+_SEPARATORS = frozenset({",", "and", "or", "plus", "nor"})  # not "&": "Ernst & Young" is one name
+_LIST_SKIP = frozenset({"a", "an", "the", "some", "my", "also", "even", "maybe", "sometimes", "especially",
+                        "particularly", "mainly", "mostly", "including", "notably"})  # fmt: skip
 
 
 def _listed(sent: Span, triples: Sequence[Triple]) -> list[Triple]:
@@ -784,7 +785,7 @@ class SpacyExtractor:
         root = sent.root
         if root.lemma_ != "be" or not any(c.lower_ in FIRST_PERSON for c in _children(root, "nsubj")):
             return out
-        student = any(t.lemma_.lower() in values.STUDENTS for t in sent)
+        student = any(t.lemma_.lower() in values.STUDENTS for t in sent) or bool(values.SCHOOL_YEAR.search(sent.text))
         jobs = [a for a in _children(root, "attr") if a.pos_ == "NOUN"]
         for head in (root, *jobs):
             for p in _children(head, "prep"):

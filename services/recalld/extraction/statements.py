@@ -321,7 +321,8 @@ def symptoms(text: str) -> Iterator[str]:
             yield f"{s} ({duration.group(0).strip()})" if duration else s
     for m in _HURTS.finditer(text):
         duration = _DURATION.search(text[m.end() :])
-        value = f"{m.group('part')} pain"
+        hurt = m.group("part")
+        value = f"{hurt[:-1] if hurt.endswith('s') and not hurt.endswith('ss') else hurt} pain"  # "my knees ache"
         yield f"{value} ({duration.group(0).strip()})" if duration else value
 
 

@@ -129,7 +129,13 @@ NOT_DRUGS = frozenset({"take", "takes", "taking", "took", "dose", "dosage", "abo
                        "bedtime", "breakfast", "lunch", "dinner", "meals", "food", "week", "weeks",
                        "days"})  # fmt: skip
 STUDENTS = frozenset({"student", "freshman", "sophomore", "junior", "senior", "pupil", "undergrad", "undergraduate",
-                      "postgrad", "fresher", "year", "grade", "schoolboy", "schoolgirl", "graduate"})  # fmt: skip
+                      "postgrad", "fresher", "schoolboy", "schoolgirl", "graduate"})  # fmt: skip
+# "my final year", "year 12", "7th grade": a school year, not "six years" at a company
+SCHOOL_YEAR = re.compile(
+    r"\b(?:final|first|second|third|fourth|last|senior|junior|\d+(?:st|nd|rd|th))[- ]year\b|\byear \d+\b|"
+    r"\b\d+(?:st|nd|rd|th) grade\b|\bgrade \d+\b",
+    re.IGNORECASE,
+)
 CHANGE = re.compile(
     r"\b(?:now|new|instead|switched|switch|changed|change|replaced|registered with|started (?:sessions|seeing|"
     r"working|lessons) with|took over|taken over|takes over|moved to)\b",
