@@ -116,7 +116,7 @@ async def held(app: App, scope: Scope, predicates: set[str]) -> set[str]:
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=histories())
 def test_a_list_keeps_every_item_nobody_retracted(
     pipeline: tuple[asyncio.AbstractEventLoop, App], history: tuple[str, list[str], list[str], set[str]]

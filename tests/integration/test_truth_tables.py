@@ -41,7 +41,7 @@ def test_extraction_reaches_the_objects_of_the_development_table(extractor: Spac
         if len(hit) >= 2:
             lists, whole = lists + 1, whole + all(hit)
     assert total > 400 and lists > 100
-    assert reached / total >= 0.93, f"objects reached {reached}/{total}"  # 0.937 at this commit, 0.764 before
+    assert reached / total >= 0.935, f"objects reached {reached}/{total}"  # 0.941 at this commit, 0.764 before
     assert whole / lists >= 0.88, f"lists with every item {whole}/{lists}"  # 106/119 at this commit, 65/119 before
 
 

@@ -462,6 +462,10 @@ DATE_WORDS = frozenset(
      "anniversary", "tomorrow", "yesterday", "today", "tonight", "now", "then", "soon", "later", "earlier", "first",
      "second", "third", "fourth", "end", "beginning", "start", "middle", "rest", "until", "since"}
 )  # fmt: skip
+AUXILIARIES = frozenset(
+    {"be", "have", "do", "will", "would", "can", "could", "may", "might", "must", "shall", "should", "ought", "to",
+     "'s", "'ve", "'d", "'ll", "'m", "'re", "get", "used", "need", "dare", "wo", "ca", "sha", "gon", "wan"}
+)  # fmt: skip
 COMMON_ADVERBS = frozenset(
     {"here", "there", "now", "then", "today", "tonight", "too", "also", "again", "back", "away", "home", "daily",
      "weekly", "monthly", "often", "always", "never", "sometimes", "usually", "still", "already", "just", "even",
@@ -497,6 +501,8 @@ def _candidate(tok: Token, covered: set[str], dates: dict[int, Span]) -> bool:
         return False  # a modifier: the phrase of its head holds it ("quilibex, zorazam": an item, not one)
     if tok.pos_ in ("NOUN", "PROPN", "NUM") or (tok.pos_ == "PRON" and tok.lower_ not in PRONOUNS):
         return True  # a word the tagger took for a pronoun ("allergic to zokabex") is a word
+    if tok.dep_ in ("pobj", "dobj") and tok.is_alpha and tok.lower_ not in PRONOUNS | COMMON_ADVERBS:
+        return True  # an object whatever its tag ("not allergic to feduzam" read as a preposition)
     if listed and tok.is_alpha and tok.lower_ not in COMMON_ADVERBS and tok.pos_ not in ("AUX", "CCONJ", "SCONJ"):
         return True  # the first item of a list, whatever the tagger made of it ("I take velrafen, zorafen")
     before = tok.doc[tok.i - 1] if tok.i > 0 else None
@@ -643,9 +649,14 @@ class SpacyExtractor:
             _join_hyphens(doc)
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
-                if _is_trivial(sent):
+                if not _is_trivial(sent):
+                    fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
+                elif (retold := self._verbless(sent)) is not None:  # "Isabel tutors kids in phonics."
+                    name, again = retold
+                    ctx = _Ctx(speaker, known, {t.i: e for e in again.doc.ents for t in e}, antecedent=name)
+                    fact = self._fact(again, ctx, text=sent.text)
+                else:
                     continue
-                fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
                 facts.append(fact)
                 antecedent = _next_antecedent(fact, antecedent)
         return facts
@@ -666,7 +677,28 @@ class SpacyExtractor:
             at += len(ms)
         return out
 
-    def _fact(self, sent: Span, ctx: _Ctx) -> Fact:
+    def _verbless(self, sent: Span) -> tuple[str, Span] | None:
+        """A statement the small tagger read without a verb because its subject is a name it does
+        not know and its verb looks like a plural ("Isabel tutors kids", "Felipe surfs at
+        Ericeira"): parsed again with "She" for the name; (the name, the new parse)."""
+        words = [t for t in sent if not t.is_punct]
+        if sent.text.strip().endswith("?") or len(words) < 3 or any(t.pos_ in ("VERB", "AUX") for t in sent):
+            return None
+        first, second = words[0], words[1]
+        if not (first.is_alpha and first.text[:1].isupper() and second.is_alpha and second.lower_.endswith("s")):
+            return None
+        if first.lower_ in FIRST_PERSON | OTHER_PRONOUNS or second.text[:1].isupper():
+            return None
+        rest = sent.doc.text[first.idx + len(first.text) : sent.end_char]
+        with self._lock:
+            doc = self._nlp("She" + rest)
+        _join_hyphens(doc)
+        again = doc[:]
+        if not any(t.pos_ == "VERB" and t.i == 1 for t in again):
+            return None
+        return first.text, again
+
+    def _fact(self, sent: Span, ctx: _Ctx, text: str = "") -> Fact:
         triples: list[Triple] = []
         for t in sent:
             noun_phrase = t.dep_ != "appos" and t.pos_ in ("NOUN", "PROPN")
@@ -701,7 +733,7 @@ class SpacyExtractor:
         # Negated: the main clause says not (a "won't" in a relative clause does not negate "I have a rash")
         negated = "cessation" in hints or _negated(sent.root) or any(_negated(c) for c in sent.root.conjuncts)
         return Fact(
-            text=sent.text.strip(),
+            text=(text or sent.text).strip(),
             triples=tuple(triples),
             speaker=ctx.speaker,
             hints=hints,
@@ -723,6 +755,19 @@ class SpacyExtractor:
         )
         done: set[int] = set()
         items: set[int] = set()  # words this pass made objects: items of one list share a governor
+        for v in sent:  # "I take femirix": the tagger made "take" an auxiliary of a verb "femirix"
+            fakes = [
+                c for c in _children(v, "aux") if c.i == v.i - 1 and c.is_alpha and c.lemma_.lower() not in AUXILIARIES
+            ]
+            subjects = self._subjects(v, ctx) if v.pos_ == "VERB" and fakes and v.lower_ not in covered else []
+            if v.pos_ == "VERB" and fakes and not subjects and v.lower_ not in covered:
+                subjects = [e for c in _children(fakes[0], "nsubj") if (e := self._resolve(c, ctx))]
+            if subjects:
+                neg = _negated(v)
+                out.append(Triple(subjects[0].name, snake("not" if neg else "", lemma(fakes[0])), v.lower_,
+                                  subjects[0].type, "concept"))  # fmt: skip
+                covered.add(v.lower_)
+                items.add(v.i)
         for tok in sent:
             if tok.i in done or not _candidate(tok, covered, dates):
                 continue
