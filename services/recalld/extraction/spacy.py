@@ -786,7 +786,8 @@ class SpacyExtractor:
                 continue
             items.add(tok.i)
             neg = _negated(clause) or _no_longer(verb)
-            base = "is" if verb.pos_ == "AUX" or verb.lemma_ == "be" else lemma(verb)
+            auxiliary = verb.pos_ == "AUX" and verb.lemma_.lower() in AUXILIARIES  # not "take" read as one
+            base = "is" if auxiliary or verb.lemma_ == "be" else lemma(verb)
             chain: list[str] = []
             v = verb
             while v.dep_ == "xcomp" and v.head.pos_ == "VERB" and v.head is not v:  # "stopped taking X": stop_take
