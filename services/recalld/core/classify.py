@@ -116,9 +116,7 @@ class SlotFallback:
         return chained or self._vocabulary_form(predicate) is not None or all(w in PREPOSITIONS for w in words)
 
     def eligible(self, predicate: str) -> bool:
-        return self._eligible(predicate)
-
-    def _eligible(self, predicate: str) -> bool:
+        """Whether the fallback may place ``predicate`` at all (not in the table, not skipped)."""
         return (
             predicate not in self._settings.equivalents
             and predicate not in self._settings.single_valued
@@ -138,7 +136,7 @@ class SlotFallback:
         triples = list(triples)
         wanted = {bare(t.predicate) for t in triples}
         valued = {bare(t.predicate) for t in triples if t.object[:1].isupper() or _PREPOSITION.search(t.predicate)}
-        unknown = [p for p in sorted(valued) if self._eligible(p) and p not in self._cache and not self._known(p)]
+        unknown = [p for p in sorted(valued) if self.eligible(p) and p not in self._cache and not self._known(p)]
         if unknown:
             names, examples = await self._example_vectors()
             vectors = await self._embedder.embed([slots.phrase(p) for p in unknown])
@@ -152,7 +150,7 @@ class SlotFallback:
         for p in wanted:
             form = self._vocabulary_form(p) if self._verbs else None
             c = (self._placed.get(form) if form else None) or self._cache.get(p)
-            if c is not None and self._eligible(p):
+            if c is not None and self.eligible(p):
                 out[p] = c
         return out
 

@@ -276,20 +276,9 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
             name = _SCHEDULE_WORDS.sub("", t.object)
             if norm(t.subject) == me and t.predicate in _TAKING and statements.is_medicine(name, text):
                 add("medications", name)
-        for value in statements.medications(text):
-            add("medications", value)
-        for value in statements.goals(text):
-            add("goals", value)
-        for value in statements.symptoms(text):
-            add("symptoms", value)
-        for value in statements.injuries(text):
-            add("injuries", value)
-        for value in statements.mastered(text):
-            add("mastered", value)
-        for value in statements.exams(text):
-            add("upcoming_exam", value)
-        for value in statements.difficulties(text):
-            add("difficulties", value)
+        for name, said in _SAID:
+            for value in said(text):
+                add(name, value)
         conditions = (
             [m.group(1).lower() for m in _CONDITIONS.finditer(text)]
             if re.search(r"\b(have|has|had|got|diagnosed|suffer)", text, re.I)
@@ -313,6 +302,16 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
     return tuple(out)
 
 
+# attribute <- the rule of recalld.extraction.statements that finds its values in the text
+_SAID = (
+    ("medications", statements.medications),
+    ("goals", statements.goals),
+    ("symptoms", statements.symptoms),
+    ("injuries", statements.injuries),
+    ("mastered", statements.mastered),
+    ("upcoming_exam", statements.exams),
+    ("difficulties", statements.difficulties),
+)
 _SLOTS = slots.equivalents()
 _STUDY_WORDS = re.compile(
     r"\b(?:degree|major\w*|course|class|classes|phd|masters?|diploma|studying|student|study)\b", re.I

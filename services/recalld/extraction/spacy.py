@@ -142,7 +142,6 @@ SINGULAR_S = frozenset(
      "chess", "billiards", "darts", "scabies", "rickets", "shingles", "crossroads", "headquarters", "means",
      "aerobics", "gymnastics", "athletics", "physics", "economics", "politics", "ethics", "thanks"}
 )  # fmt: skip
-ROLES_ = ROLES
 _PLACES = frozenset({"DATE", "TIME", "GPE", "ORG", "LOC", "FAC"})
 TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "coach", "nurse", "rev", "sir", "dame"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"})
@@ -870,9 +869,7 @@ class SpacyExtractor:
         return out
 
     def _roles(self, sent: Span, ctx: _Ctx) -> list[Triple]:
-        roles = [
-            t for t in sent if t.lemma_.lower() in ROLES_ and not (t.dep_ == "compound" and t.head.pos_ == "PROPN")
-        ]
+        roles = [t for t in sent if t.lemma_.lower() in ROLES and not (t.dep_ == "compound" and t.head.pos_ == "PROPN")]
         if len({r.lemma_.lower() for r in roles}) != 1:
             return []
         role = roles[0]
@@ -882,7 +879,7 @@ class SpacyExtractor:
         named = _name_token(role)
         if named is None and values.CHANGE.search(sent.text):
             people = [t for t in sent if t.pos_ == "PROPN" and t.dep_ != "compound" and t.ent_type_ not in _PLACES
-                      and t.lemma_.lower() not in ROLES_ and t.i != role.i]  # fmt: skip
+                      and t.lemma_.lower() not in ROLES and t.i != role.i]  # fmt: skip
             named = people[0] if len(people) == 1 else None
         if named is None:
             return []
