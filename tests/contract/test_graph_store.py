@@ -27,6 +27,7 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict, NotFound, Unavailable
 from recalld.kernel.ports import Cursor, GraphStore
+from recalld.kernel.walks import Walks
 from tests.contract.conftest import duplicate_id_error
 
 if TYPE_CHECKING:
@@ -303,6 +304,23 @@ async def test_expand_walks_shortest_first_per_seed(graph_store: GraphStore) -> 
     cut = await graph_store.expand(ALICE, ["a", "d"], 3, 12)  # a's 10 walks, then d's first two
     assert [(w.start, len(w.edges)) for w in cut] == [("a", n) for n in [1] * 4 + [2] * 3 + [3] * 3] + [("d", 1)] * 2
     assert await graph_store.expand(ALICE, ["nobody"], 2, 10) == []
+
+
+async def test_walks_as_index_tuples_are_the_walks_of_expand(graph_store: GraphStore) -> None:
+    """``expand_walks`` (an optional capability: the embedded store has it) gives exactly the walks
+    of ``expand``, in its order, each relation once; a store without it converts its paths."""
+    chain = mem(ALICE, "chain", ("a", "r1", "b"), ("b", "r2", "c"), ("c", "r3", "d"), ("a", "r4", "x"))
+    twin = mem(ALICE, "twin", ("a", "r1", "b"), ("d", "r5", "a"), minutes=1)
+    await write(graph_store, chain, twin)
+    for seeds, depth, cap in ((["a", "d"], 3, 1000), (["a", "d"], 3, 12), (["d", "nobody"], 2, 5), (["x"], 1, 1)):
+        paths = await graph_store.expand(ALICE, seeds, depth, cap)
+        walking = getattr(graph_store, "expand_walks", None)
+        walks = await walking(ALICE, seeds, depth, cap) if walking is not None else Walks.of(paths)
+        assert len(walks) == len(paths) and walks.paths() == paths
+        crossed = [e for s in walks.steps for e in s]
+        assert list(dict.fromkeys(crossed)) == list(range(len(walks.edges)))  # first crossed first
+        if walking is not None:  # each relation once
+            assert len({(e.subject, e.predicate, e.object, e.memory_id) for e in walks.edges}) == len(walks.edges)
 
 
 async def test_subgraph_depth_limit_and_entity_types(graph_store: GraphStore) -> None:

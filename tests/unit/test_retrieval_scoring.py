@@ -22,7 +22,7 @@ def test_walks_matching_query_terms_score_higher_and_explain_the_memory() -> Non
     assert cands["m1"].score == 2.0  # one hop, "pet" matched
     assert cands["m2"].score == 1.0
     assert cands["m3"].score == 1.0  # two hops halve, the match doubles
-    rendered = [w.render() for _, w in cands["m1"].walks]
+    rendered = [w.render() for _, w in cands["m1"].explanation()]
     assert rendered == ["alice -has_pet-> Luna", "alice -has_pet-> Luna -catch-> cold"]
 
 

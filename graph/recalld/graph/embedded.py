@@ -25,7 +25,6 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from recalld.graph.rows import (
     triples_json,
 )
 from recalld.graph.sqlite_filters import fts5_match, sql_metadata_filter
+from recalld.graph.walking import walk
 from recalld.kernel.domain import (
     CURRENT,
     ApiKey,
@@ -73,6 +73,7 @@ from recalld.kernel.domain import (
 from recalld.kernel.errors import Conflict, ResourceExhausted, Unavailable, memory_gone, version_conflict
 from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
+from recalld.kernel.walks import Walks
 
 T = TypeVar("T")
 
@@ -995,37 +996,33 @@ class EmbeddedGraphStore:
     async def expand(
         self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
     ) -> list[Path]:
-        return await self._run(self._expand_sync, scope, list(seeds), depth, max_paths, validity)
+        return (await self.expand_walks(scope, seeds, depth, max_paths, validity)).paths()
 
-    def _expand_sync(
-        self, scope: Scope, seeds: list[str], depth: int, max_paths: int, validity: Validity
-    ) -> list[Path]:
+    async def expand_walks(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> Walks:
+        """The walks of ``expand`` as index tuples (recalld.kernel.walks; recalld.graph.walking)."""
+        return await self._run(self._walks_sync, scope, list(seeds), depth, max_paths, validity)
+
+    def _walks_sync(self, scope: Scope, seeds: list[str], depth: int, max_paths: int, validity: Validity) -> Walks:
         g = self._graph(scope.namespace)
         adjacency = self._adjacency.setdefault(scope.namespace, {})
-        ok = _edge_filter(scope, validity)
-        paths: list[Path] = []
-        for seed in seeds:
-            key = norm(seed)
-            if key not in g:
-                continue
-            start = self._display(g, key)
-            # Breadth-first over simple walks: shortest walks come first.
-            queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(key, (), frozenset([key]))])
-            while queue and len(paths) < max_paths:
-                node, walk, seen = queue.popleft()
-                incident = adjacency.get(node)
-                if incident is None:
-                    incident = adjacency[node] = self._incident_all(g, node)
-                for edge, nxt, data in incident:
-                    if not ok(data) or nxt in seen:
-                        continue
-                    new_walk = (*walk, edge)
-                    paths.append(Path(start=start, edges=new_walk))
-                    if len(paths) >= max_paths:
-                        break
-                    if len(new_walk) < depth:
-                        queue.append((nxt, new_walk, seen | {nxt}))
-        return paths
+
+        def incident(node: str) -> list[tuple[Edge, str, dict[str, Any]]]:
+            found = adjacency.get(node)
+            if found is None:
+                found = adjacency[node] = self._incident_all(g, node)
+            return found
+
+        return walk(
+            seeds,
+            depth,
+            max_paths,
+            has=g.__contains__,
+            display=lambda key: self._display(g, key),
+            incident=incident,
+            ok=_edge_filter(scope, validity),
+        )
 
     def _incident_all(self, g: nx.MultiDiGraph, node: str) -> list[tuple[Edge, str, dict[str, Any]]]:
         """Every mirrored edge at ``node`` (out, then in), with the node at its other end and its

@@ -33,6 +33,7 @@ import asyncio
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -49,7 +50,6 @@ from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_score
 from recalld.kernel.domain import (
     CURRENT,
     Attribute,
-    Edge,
     Level,
     Memory,
     MetadataFilter,
@@ -66,6 +66,7 @@ from recalld.kernel.errors import InvalidArgument, ResourceExhausted
 from recalld.kernel.filters import validate_filters
 from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorHit, VectorStore
 from recalld.kernel.times import to_micros
+from recalld.kernel.walks import Walks
 
 # The OpenTelemetry API only (a no-op until the server installs an SDK provider).
 _tracer = trace.get_tracer("recalld")
@@ -90,8 +91,30 @@ def _margin(limit: int) -> int:
 @dataclass(slots=True)
 class _GraphCandidate:
     score: float = 0.0
-    walks: list[tuple[float, Path]] = field(default_factory=list)
     matched: int = 0  # most query terms any one of its walks matched
+    best: float = 0.0  # its best walk's score
+    picks: list[int] = field(default_factory=list)  # its walks (indices into scored), in walk order
+    scored: _ScoredWalks | None = None
+
+    def explanation(self) -> list[tuple[float, Path]]:
+        """Its best walks (at most ``_MAX_PATHS_PER_HIT``), best first; among equal scores the
+        longer walk explains more. Walks far weaker than the best one (from incidental seeds)
+        explain nothing. Built on demand: only the hits a Search returns are explained."""
+        scored = self.scored
+        if scored is None or not self.picks:
+            return []
+        scores, steps = scored.scores, scored.walks.steps
+        picks = self.picks
+        if len(picks) > 1:
+            picks = sorted(picks, key=lambda i: (-scores[i], -len(steps[i])))[:_MAX_PATHS_PER_HIT]
+            picks = [i for i in picks if scores[i] >= 0.5 * self.best]
+        return [(scores[i], scored.walks.path(i)) for i in picks]
+
+
+@dataclass(slots=True, eq=False)
+class _ScoredWalks:
+    walks: Walks
+    scores: list[float]  # walk -> its score (0 for walks from unweighted seeds)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -101,13 +124,9 @@ def _tokens(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=65536)
 def _triple_tokens(subject: str, predicate: str, obj: str) -> frozenset[str]:
+    # keyed by a relation's three strings (their hashes are cached), not the Edge: hashing a
+    # dataclass of six fields, datetimes included, cost more than the scoring itself
     return _tokens(predicate) | _tokens(subject) | _tokens(obj)
-
-
-def _edge_tokens(e: Edge) -> frozenset[str]:
-    # keyed by the three strings (their hashes are cached), not the Edge: hashing a dataclass of
-    # six fields, datetimes included, on every walk step cost more than the scoring itself
-    return _triple_tokens(e.subject, e.predicate, e.object)
 
 
 _POSSESSIVE = r"(?:'s|\u2019s)?"
@@ -188,54 +207,60 @@ def vector_query_text(query: str, linked: Sequence[str]) -> str:
 
 
 def score_walks(
-    walks: Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
+    walks: Walks | Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
 ) -> dict[str, _GraphCandidate]:
     """Pure scoring of traversal walks into per-memory candidates."""
+    if not isinstance(walks, Walks):
+        walks = Walks.of(walks)
+    # The query terms as bits; each relation's, once per relation (walks share their first
+    # steps); a walk matches the terms its relations state that its start's name does not. A
+    # search scores ~1,000 walks: the loop below is kept free of calls it does not need.
     wanted = frozenset(terms)
+    bit = {t: 1 << k for k, t in enumerate(wanted)}
+    edges = walks.edges
+    states = [0] * len(edges)
+    if wanted:
+        for k, rel in enumerate(edges):
+            here = wanted & _triple_tokens(rel.subject, rel.predicate, rel.object)
+            if here:
+                states[k] = _bits(bit, here)
+    starts = [(seed_weights.get(norm(s), 0.0), ~_bits(bit, wanted & _tokens(s))) for s in walks.starts]
+    scored = _ScoredWalks(walks, [0.0] * len(walks))
+    scores = scored.scores
     out: dict[str, _GraphCandidate] = {}
-    starts: dict[str, tuple[float, frozenset[str]]] = {}
-    # The query terms each edge states, by the edge's identity: walks share their first steps
-    # (every edge object is alive in ``walks`` for the whole call, so no id is reused). A search
-    # scores ~1,000 walks: this loop is kept free of calls it does not need.
-    stated: dict[int, frozenset[str]] = {}
-    for walk in walks:
-        start = starts.get(walk.start)
-        if start is None:
-            start = starts[walk.start] = (seed_weights.get(norm(walk.start), 0.0), _tokens(walk.start))
-        weight, start_tokens = start
+    decay = [0.5**k for k in range(max(map(len, walks.steps), default=0))]  # exact: powers of two
+    for i, (origin, steps) in enumerate(zip(walks.origins, walks.steps, strict=True)):
+        weight, unnamed = starts[origin]
         if weight <= 0:
             continue
-        edges = walk.edges
-        found: frozenset[str] = frozenset()
-        for e in edges:
-            here = stated.get(id(e))
-            if here is None:
-                here = stated[id(e)] = wanted & _edge_tokens(e)
-            if here:
-                found = found | here if found else here
-        matched = len(found - start_tokens) if found else 0
-        score = weight * 0.5 ** (len(edges) - 1) * (1.0 + matched)
-        mid = edges[-1].memory_id
+        hops = len(steps)
+        if hops == 1:
+            found = states[steps[0]]
+        elif hops == 2:
+            found = states[steps[0]] | states[steps[1]]
+        else:
+            found = 0
+            for step in steps:
+                found |= states[step]
+        matched = (found & unnamed).bit_count() if found else 0
+        score = scores[i] = weight * decay[hops - 1] * (1.0 + matched)
+        mid = edges[steps[-1]].memory_id
         cand = out.get(mid)
         if cand is None:
-            cand = out[mid] = _GraphCandidate()
-        if score > cand.score:
-            cand.score = score
+            cand = out[mid] = _GraphCandidate(scored=scored)
+        if score > cand.best:
+            cand.best = cand.score = score
         if matched > cand.matched:
             cand.matched = matched
-        cand.walks.append((score, walk))
-    for cand in out.values():
-        if len(cand.walks) == 1:
-            continue
-        # Best first; among equal scores the longer walk explains more. Walks far
-        # weaker than the best one (from incidental seeds) explain nothing.
-        best = sorted(cand.walks, key=_walk_order)[:_MAX_PATHS_PER_HIT]
-        cand.walks[:] = [sw for sw in best if sw[0] >= 0.5 * cand.score]
+        cand.picks.append(i)
     return out
 
 
-def _walk_order(scored: tuple[float, Path]) -> tuple[float, int]:
-    return -scored[0], -len(scored[1].edges)
+def _bits(bit: Mapping[str, int], terms: AbstractSet[str]) -> int:
+    out = 0
+    for t in terms:
+        out |= bit[t]
+    return out
 
 
 class HybridRetriever:
@@ -476,7 +501,7 @@ class HybridRetriever:
                     memory=memories[mid],
                     score=score,
                     retrievers=tuple(Retriever(s) for s in sources if s in _RETRIEVERS),
-                    paths=tuple(w for _, w in cand.walks) if cand else (),
+                    paths=tuple(w for _, w in cand.explanation()) if cand else (),
                     vector_score=vec_score.get(mid),
                 )
             )
@@ -624,12 +649,12 @@ class HybridRetriever:
         # two hops from them mostly pass through the user's own hub node).
         named = {norm(n) for n in linked}
         order = sorted(weights, key=lambda n: (-weights[n], n))
-        walks = await self._graph.expand(
+        walks = await self._walks(
             scope, [n for n in order if n in named], self._s.graph_depth, self._s.max_paths, validity
         )
         borrowed = [n for n in order if n not in named]
         if borrowed and len(walks) < self._s.max_paths:
-            walks += await self._graph.expand(scope, borrowed, 1, self._s.max_paths - len(walks), validity)
+            walks.extend(await self._walks(scope, borrowed, 1, self._s.max_paths - len(walks), validity))
         cands = score_walks(walks, weights, terms)
         if self._s.graph_ranking is GraphRanking.WALKS:
             return cands
@@ -647,3 +672,12 @@ class HybridRetriever:
             cand.score = score * (1.0 + cand.matched)
             out[mid] = cand
         return out
+
+    async def _walks(self, scope: Scope, seeds: list[str], depth: int, max_paths: int, validity: Validity) -> Walks:
+        """The store's walks as index tuples: directly from a store that has them
+        (``WalkingGraphStore``), else converted from its paths."""
+        walking = getattr(self._graph, "expand_walks", None)
+        if walking is not None:
+            found: Walks = await walking(scope, seeds, depth, max_paths, validity)
+            return found
+        return Walks.of(await self._graph.expand(scope, seeds, depth, max_paths, validity))

@@ -18,31 +18,38 @@ when it moves less than ``tolerance``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from recalld.kernel.domain import Path, norm
+from recalld.kernel.walks import Walks
 
 ENTITY, MEMORY = "e:", "m:"
 
 
-def bipartite_edges(walks: Sequence[Path], memory_entities: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+def bipartite_edges(
+    walks: Walks | Sequence[Path], memory_entities: Mapping[str, Sequence[str]]
+) -> list[tuple[str, str]]:
     """Memory-entity links of every relation the walks crossed, and of the given memories'
     entities (memory id -> entity names): each once."""
+    # each relation crossed once, first crossed first (walks share their first steps)
+    crossed = walks.edges if isinstance(walks, Walks) else Walks.of(walks).edges
     out: dict[tuple[str, str], None] = {}
-    crossed: set[int] = set()  # edges by identity: walks share their first steps
-    for walk in walks:
-        for e in walk.edges:
-            if id(e) in crossed:
-                continue
-            crossed.add(id(e))
-            out.setdefault((MEMORY + e.memory_id, ENTITY + norm(e.subject)))
-            out.setdefault((MEMORY + e.memory_id, ENTITY + norm(e.object)))
+    for e in crossed:
+        memory = MEMORY + e.memory_id
+        out.setdefault((memory, _entity(e.subject)))
+        out.setdefault((memory, _entity(e.object)))
     for mid, names in memory_entities.items():
         for name in names:
-            out.setdefault((MEMORY + mid, ENTITY + norm(name)))
+            out.setdefault((MEMORY + mid, _entity(name)))
     return list(out)
+
+
+@functools.lru_cache(maxsize=65536)
+def _entity(name: str) -> str:
+    return ENTITY + norm(name)
 
 
 def personalized_pagerank(

@@ -58,6 +58,7 @@ from recalld.kernel.domain import (
     TimeRange,
     Validity,
 )
+from recalld.kernel.walks import Walks
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +341,17 @@ class GraphStore(Protocol):
         """Add the vector count, mark the erasure completed and replace its scope by ``pseudonym``
         (digests of the ids: nothing of the erased scope stays in the store); returns the receipt.
         Only the first call changes anything."""
+
+
+class WalkingGraphStore(Protocol):
+    """An optional capability of a GraphStore: the walks of ``expand`` as index tuples
+    (recalld.kernel.walks), without a Path object per walk. A store walking in-process has them
+    for free; retrieval converts any other store's paths itself (``Walks.of``)."""
+
+    async def expand_walks(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> Walks:
+        """Exactly the walks of ``expand`` with the same arguments, in its order."""
 
 
 # -- the vector index -------------------------------------------------------------------------
