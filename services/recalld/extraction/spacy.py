@@ -847,8 +847,10 @@ class SpacyExtractor:
         root = sent.root
         if root.lemma_ != "be" or not any(c.lower_ in FIRST_PERSON for c in _children(root, "nsubj")):
             return out
-        student = any(t.lemma_.lower() in values.STUDENTS for t in sent) or bool(values.SCHOOL_YEAR.search(sent.text))
         jobs = [a for a in _children(root, "attr") if a.pos_ == "NOUN"]
+        # "a freshman at Oregon State", "in my final year at Westlake High"; not "a junior copywriter at Ogilvy"
+        said = jobs or list(sent)
+        student = any(t.lemma_.lower() in values.STUDENTS for t in said) or bool(values.SCHOOL_YEAR.search(sent.text))
         for head in (root, *jobs):
             for p in _children(head, "prep"):
                 for place in _children(p, "pobj"):

@@ -56,7 +56,7 @@ CLASSES: tuple[RelationClass, ...] = (
     # where one lives
     _c("lives_in", True,
        "live_in lives_in move_to relocate_to reside_in settle_in base_in based_in is_based_in move_back_to "
-       "relocated_to moved_to live_at live_outside live_near",
+       "relocated_to moved_to live_at live_outside live_near move_into moved_into",
        examples="live in, moved to, relocated to, based in, reside in, settled in, living in"),
     # where one works, and as what
     _c("works_at", True,
