@@ -16,6 +16,7 @@ PIECES = (
     "April 12", "Tuesday", "no longer", "not", "stopped", "taking", "allergic", "half-brother", "co-founder",
     "b@y.org", "+44 7700 900461", "instead", "now", "new", "their", "her", "his", "gave up", "caffeine",
     "hired by", "joined", "Acme", "'s", "-", "...", "?", "!", ";", "zorafen", "quilibex", "the", "a",
+    "Kieran and I", "broke up", "got married", "Mum", "Grandad", "again", "fine",
 )  # fmt: skip
 
 
@@ -37,3 +38,29 @@ def test_sentences_made_of_what_the_rules_look_for(extractor: SpacyExtractor, wo
 @given(text=st.text(min_size=1, max_size=200))
 def test_arbitrary_text(extractor: SpacyExtractor, text: str) -> None:
     run(extractor, text)
+
+
+def triples(extractor: SpacyExtractor, text: str) -> set[tuple[str, str, str]]:
+    facts = extractor.extract_sync([ChatMessage("user", text)], default_speaker="alice")
+    return {(t.subject, t.predicate, t.object) for f in facts for t in f.triples}
+
+
+def test_what_the_speaker_and_another_did_together(extractor: SpacyExtractor) -> None:
+    assert ("alice", "break_up_with", "Kieran") in triples(extractor, "Kieran and I broke up last month.")
+    assert ("alice", "married_to", "Rafael") in triples(extractor, "Rafael and I got married on Saturday!")
+    assert not any(p == "married_to" for _, p, _ in triples(extractor, "My sister and I went to Paris."))
+
+
+def test_kin_named_by_their_title_are_the_speakers(extractor: SpacyExtractor) -> None:
+    got = triples(extractor, "Mum moved into our spare room last weekend.")
+    assert ("alice", "has_mum", "alice's mum") in got
+    assert any(s == "alice's mum" and p == "move_into" for s, p, _ in got)
+    assert ("Mother Teresa", "is_a", "nun") in triples(extractor, "Mother Teresa was a nun.")
+
+
+def test_a_breakup_is_not_an_injury_and_a_phone_number_not_a_date(extractor: SpacyExtractor) -> None:
+    facts = extractor.extract_sync([ChatMessage("user", "Kieran and I broke up.")], default_speaker="alice")
+    assert not [a for f in facts for a in f.attributes if a.name == "injuries"]
+    facts = extractor.extract_sync([ChatMessage("user", "My phone number is 07700 900461.")], default_speaker="alice")
+    assert all(t.object_type != "date" for f in facts for t in f.triples)
+    assert all("time" not in f.hints for f in facts)

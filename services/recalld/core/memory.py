@@ -34,13 +34,15 @@ from recalld.core.reconcile import (
     Action,
     Candidate,
     Decision,
+    change_cue,
     decide,
     is_correction,
     is_single,
+    looks_back,
     polarity,
     same_object,
     slot_of,
-    variants,
+    slot_predicates,
 )
 from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel import slots
@@ -548,7 +550,7 @@ class MemoryPipeline:
         learned = await self._slots.learn(t for f in facts for t in f.triples) if self._slots else {}
         # Only relations a rule could match: the same slot (any polarity), or, for "I gave up X",
         # the same object, or what the kind X covers ("caffeine": coffee, tea ...), held by any verb.
-        predicates = {p for f in facts for t in f.triples for p in variants(t.predicate, settings, learned)}
+        predicates = {p for f in facts for t in f.triples for p in slot_predicates(t, settings, learned)}
         ending = [t for f in facts for t in f.triples if t.predicate in CESSATION_VERBS]
         objects = sorted({t.object for t in ending} | {k for t in ending for k in slots.KINDS.get(norm(t.object), ())})
         if any(slots.KINDS.get(norm(t.object)) for t in ending):
@@ -585,7 +587,7 @@ class MemoryPipeline:
             if polarity(r.predicate):
                 to_any.setdefault((norm(r.subject), norm(r.object)), set()).add(r.memory_id)
         per_fact: list[set[str]] = []
-        open_slots: list[bool] = []
+        reach: list[float] = []
         for fact, correction in zip(facts, corrections, strict=True):
             wanted: set[str] = set()
             single = False
@@ -593,7 +595,7 @@ class MemoryPipeline:
                 subject, obj = norm(t.subject), norm(t.object)
                 whole_slot = correction or is_single(slot_of(t, settings, learned), settings)
                 single = single or whole_slot
-                for p in variants(t.predicate, settings, learned):
+                for p in slot_predicates(t, settings, learned):
                     wanted |= {
                         r.memory_id for r in slot.get((subject, p), ()) if whole_slot or same_object(r.object, obj)
                     }
@@ -603,15 +605,14 @@ class MemoryPipeline:
                         if s_ == subject and slots.covers(obj, o_):
                             wanted |= ids
             per_fact.append(wanted)
-            open_slots.append(single)
+            # How close a neighbour must be to be read: a paraphrase's closeness; a slot's or a
+            # change's (a weak cue: "now"); any neighbour, for a statement that says it replaces.
+            cue = change_cue(fact.text)
+            wide = single or looks_back(fact)
+            reach.append(0.0 if cue == 2 else settings.judge_similarity if wide else settings.noop_similarity)
         # A single-valued fact may meet its slot in a memory whose predicate only the fallback or a
         # favourite's category places there: its close vector neighbours are read too.
-        close = {
-            h.id
-            for hits, single in zip(neighbours, open_slots, strict=True)
-            for h in hits
-            if h.score >= (settings.judge_similarity if single else settings.noop_similarity)
-        }
+        close = {h.id for hits, least in zip(neighbours, reach, strict=True) for h in hits if h.score >= least}
         wanted_ids = close.union(*per_fact)
         current = await self._graph.get_memories(sorted(wanted_ids), scope, validity=CURRENT) if wanted_ids else {}
         current.update((m.id, m) for m in recent)

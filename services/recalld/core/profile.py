@@ -56,7 +56,7 @@ ATTRIBUTES: Mapping[str, AttributeSpec] = {
     # study
     "school": AttributeSpec("study", False, 730),
     "studies": AttributeSpec("study", True, 365),
-    "upcoming_exam": AttributeSpec("study", False, 30),
+    "upcoming_exam": AttributeSpec("study", True, 30),  # a student has several at a time
     "difficulties": AttributeSpec("study", True, 180),
     "mastered": AttributeSpec("study", True, INF),  # knowledge or skills already held: "I already know basic Python"
     # work

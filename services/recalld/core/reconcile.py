@@ -72,6 +72,8 @@ _ACTUALLY = re.compile(r"^\s*(?:actually|wait|sorry|oops)\b", re.IGNORECASE)
 _CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", "stop_", "become", "get_", "leave")
 _CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
 _I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
+_EMAIL_WORDS = frozenset({"email", "e", "mail", "address", "change", "to", "is", "new", "current"})
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
 _NEGATIVE = re.compile(r"\b(?:not|no longer|never|n't|no more|any ?more|stopped|quit)\b", re.IGNORECASE)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -138,8 +140,16 @@ def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, s
     with a proper name as object ("I joined Accenture" is ``works_at``), and favourites per
     category (``favourite:food``)."""
     c = canonical(triple.predicate, settings, learned)
+    if c.startswith("has_") and _EMAIL.fullmatch(triple.object.strip()):
+        # "my work address changed to dana@lumen.com": the work email; "my email": any of them
+        return "email:" + "_".join(w for w in c[4:].split("_") if w not in _EMAIL_WORDS)
+    if c in slots.BY_NAME:
+        return c  # a class of its own ("has_phone"), whatever the recognizer took the value for
     if triple.object_type == "date":
         return _date_slot(triple, c)
+    kind = slots.exclusive(bare(triple.predicate), norm(triple.object))
+    if kind is not None:
+        return kind  # "I'm pescatarian", then "I've gone plant-based": one diet at a time
     if c != bare(triple.predicate):
         return c
     named = slots.named_class(c)
@@ -167,7 +177,7 @@ def _is_name(name: str, kind: str) -> bool:
 
 
 def is_single(slot: str, settings: ReconcileSettings) -> bool:
-    return slot in settings.single_valued or slot.startswith(("favourite:", "role:", "date:"))
+    return slot in settings.single_valued or slot.startswith(("favourite:", "role:", "date:", "kind:", "email:"))
 
 
 def variants(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
@@ -182,6 +192,18 @@ def variants(predicate: str, settings: ReconcileSettings, learned: Mapping[str, 
         forms |= {k for k, v in (learned or {}).items() if v == t}
         forms |= {k for k in slots.named_predicates() if slots.named_class(k) == t}
     return {f"{prefix}{form}" for form in forms for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
+
+
+def slot_predicates(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
+    """Every stored predicate that may hold ``triple``'s slot (:func:`variants`; for a value of
+    one kind, "pescatarian", every verb that states such a value)."""
+    forms = variants(triple.predicate, settings, learned)
+    slot = slot_of(triple, settings, learned)
+    if slot.startswith("email:"):
+        forms |= variants("has_email", settings, learned)  # "has_work_address" holding an email
+    if slot.startswith("kind:"):
+        forms |= {f"{prefix}{v}" for v in slots.EXCLUSIVE_VERBS for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
+    return forms
 
 
 def polarity(predicate: str) -> bool:
@@ -236,7 +258,38 @@ def decide(
     replaced = _single_valued(fact, candidates, settings, learned, valid_from, said_at or valid_from)
     if replaced is not None:
         return replaced
+    restored = _restored(fact, candidates, settings, learned)
+    if restored is not None:
+        return restored
+    changed = _changed(fact, candidates, settings, learned)
+    if changed is not None:
+        return changed
     return Decision(Action.ADD, "new_fact")
+
+
+def _phrases(words: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
+
+
+_STRONG = _phrases(slots.REPLACING_STRONG)
+_WEAK = _phrases(slots.REPLACING_WEAK)
+_ADDING = _phrases(slots.ADDING)
+_AGAIN = re.compile(r"\bagain\b", re.IGNORECASE)
+
+
+def change_cue(text: str) -> int:
+    """2: the statement says it replaces something ("instead", "switched to", "the only"); 1: it
+    may ("now", "these days", "my old one"); 0: it does not, or it says it adds ("also", "too")."""
+    t = text.casefold()
+    if _STRONG.search(t):
+        return 2
+    return 0 if _ADDING.search(t) or not _WEAK.search(t) else 1
+
+
+def looks_back(fact: Fact) -> bool:
+    """Whether ``fact`` may change what is held beyond its slot (a change cue, or "X is fine
+    again"): its close vector neighbours are then candidates too."""
+    return change_cue(fact.text) > 0 or bool(_AGAIN.search(fact.text))
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -251,6 +304,8 @@ def _same_slot(
         return False
     a, b = slot_of(new, settings, learned), slot_of(old, settings, learned)
     if a != b:
+        if _wildcard(a, b, "email:"):
+            return True  # "my email" and "my work email"
         close = similarity is not None and similarity >= settings.judge_similarity
         return close and (_wildcard(a, b, "favourite:") or _wildcard(a, b, "role:"))
     cls = slots.BY_NAME.get(a)
@@ -265,7 +320,7 @@ def _wildcard(a: str, b: str, kind: str) -> bool:
     if not (a.startswith(kind) and b.startswith(kind)):
         return False
     x, y = a[len(kind) :], b[len(kind) :]
-    if kind == "favourite:":
+    if kind in ("favourite:", "email:"):
         return "" in (x, y)
     return x.split("_")[-1] == y.split("_")[-1] and ("_" not in x or "_" not in y)
 
@@ -435,7 +490,7 @@ def _trimmed(
     kept = [
         t
         for t in memory.triples
-        if polarity(t.predicate)
+        if polarity(t.predicate) == polarity(ended[0].predicate)
         and norm(t.object) not in gone
         and any(_same_slot(t, e, settings, learned) for e in ended)
     ]
@@ -495,3 +550,89 @@ def _single_valued(
     if past_until is not None:
         return Decision(Action.ADD, "single_valued_past", past_until=past_until)
     return None
+
+
+def _restored(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> Decision | None:
+    """``restored`` (ADD + INVALIDATE, or a trim of a list): "Garlic seems fine for me again" ends
+    "I can't eat onions, garlic or peppers" for garlic alone."""
+    if not _AGAIN.search(fact.text):
+        return None
+    things = set()
+    for t in fact.triples:
+        if polarity(t.predicate):
+            things.add(norm(t.subject) if norm(t.object) in slots.RESTORED else norm(t.object))
+    retired: list[str] = []
+    trims: list[tuple[str, str]] = []
+    for c in candidates:
+        ended = [
+            old
+            for old in c.memory.triples
+            if old.predicate.startswith(NEGATION) and any(same_object(old.object, x) for x in things)
+        ]
+        if not ended:
+            continue
+        kept = _trimmed(c.memory, ended, settings, learned)
+        if kept is None:
+            retired.append(c.memory.id)
+        else:
+            trims.append((c.memory.id, kept))
+    if not retired and not trims:
+        return None
+    return Decision(Action.ADD, "restored", retire=tuple(retired), retire_rule="restored", trims=tuple(trims))
+
+
+def _changed(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> Decision | None:
+    """``changed`` (ADD + INVALIDATE): a statement that marks a change (:func:`change_cue`) replaces
+    the subject's current fact of the same slot, or of the same kind of thing ("a low-carb diet",
+    then "a Mediterranean diet instead"; "Mrs. Grant's homeroom", then "switched to Mr. Ferreira's
+    homeroom"), or the holder of the same role ("my chemistry tutor", then "sessions with Tom
+    instead"). A weak cue replaces only close facts (cosine >= ``judge_similarity``) of relations
+    that are not possessions, identities or medical lists (recalld.kernel.slots.KEPT_ON_WEAK)."""
+    cue = change_cue(fact.text)
+    if not cue:
+        return None
+    retired: list[str] = []
+    for new in fact.triples:
+        if not polarity(new.predicate) or new.object_type in ("date", "time"):
+            continue
+        a = slot_of(new, settings, learned)
+        for c in candidates:
+            if c.memory.id in retired:
+                continue
+            close = c.similarity is not None and c.similarity >= settings.judge_similarity
+            for old in c.memory.triples:
+                if not polarity(old.predicate) or norm(old.subject) != norm(new.subject):
+                    continue
+                if _restates(old.object, new.object) or old.object_type in ("date", "time"):
+                    continue
+                if _replaces(new, old, a, slot_of(old, settings, learned), strong=cue == 2, close=close):
+                    retired.append(c.memory.id)
+                    break
+    if not retired:
+        return None
+    return Decision(Action.ADD, "changed", retire=tuple(retired), retire_rule="changed")
+
+
+def _restates(a: str, b: str) -> bool:
+    """One names the other: "coffee" and "three coffees", not "a low-carb diet" and "a
+    Mediterranean diet" (of one kind, and different)."""
+    x, y = norm(a).split(), norm(b).split()
+    if not x or not y:
+        return x == y
+    short, long = sorted((x, y), key=len)
+    return [_head(w) for w in short] == [_head(w) for w in long[len(long) - len(short) :]]
+
+
+def _replaces(new: Triple, old: Triple, a: str, b: str, *, strong: bool, close: bool) -> bool:
+    if a.startswith("role:") and (a == b or _wildcard(a, b, "role:")):
+        return strong or close  # "a new coach at my club" far from "my swim coach": maybe another coach
+    weak_ok = close and not ({bare(new.predicate), bare(old.predicate)} & slots.KEPT_ON_WEAK)
+    if a == b:
+        return strong or (weak_ok and not a.startswith("has_"))
+    x, y = norm(new.object).split(), norm(old.object).split()
+    same_kind = len(x) > 1 and len(y) > 1 and _head(x[-1]) == _head(y[-1]) and _head(x[-1]) not in slots.GENERIC_HEADS
+    return same_kind and (strong or weak_ok)

@@ -97,6 +97,17 @@ KIN = frozenset(
      "brother-in-law", "half-brother", "half-sister", "godmother", "godfather", "goddaughter", "godson",
      "flatmate", "housemate", "ex", "ex-wife", "ex-husband", "bestie", "best friend"}
 )  # fmt: skip
+# Kin a speaker names as a name ("Mum", "Grandad"): always the speaker's own.
+PARENTS = frozenset({"mum", "mom", "mam", "mummy", "mommy", "mother", "dad", "daddy", "father", "grandma", "grandpa",
+                     "granny", "grandad", "granddad", "nan", "nana", "nanna", "gran"})  # fmt: skip
+# Things two people do together, as the speaker's relation to the other ("Kieran and I broke up"):
+# (verb lemma, its particle, or for "get" its state) -> relation.
+RECIPROCAL = {
+    ("break", "up"): "break_up_with", ("split", "up"): "split_up_with", ("split", ""): "split_up_with",
+    ("divorce", ""): "divorce", ("separate", ""): "separate_from", ("marry", ""): "married_to",
+    ("get", "marry"): "married_to", ("get", "engage"): "engaged_to", ("get", "divorce"): "divorce",
+    ("get", "separate"): "separate_from", ("get", "divorced"): "divorce", ("get", "separated"): "separate_from",
+}  # fmt: skip
 MONTHS = frozenset(
     {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
      "november", "december"}
@@ -236,7 +247,12 @@ def _is_temporal(t: Token) -> bool:
 
 
 def _is_time_entity(e: Span) -> bool:
-    return e.label_ in ("DATE", "TIME") and any(_is_temporal(t) or t.like_num for t in e)
+    return e.label_ in ("DATE", "TIME") and any(_is_temporal(t) or t.like_num for t in e) and not _is_number(e.text)
+
+
+def _is_number(text: str) -> bool:
+    """A phone number or another long number the recognizer may take for a date ("07700 900461")."""
+    return sum(c.isdigit() for c in text) >= 7 and not any(c.isalpha() for c in text)
 
 
 def _with_conjuncts(t: Token) -> list[Token]:
@@ -708,6 +724,7 @@ class SpacyExtractor:
                 triples.extend(ent.side if ent else ())
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
+        triples.extend(self._together(sent, ctx))
         times = [e.text for e in sent.ents if _is_time_entity(e)]
         hints = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text):
@@ -830,8 +847,10 @@ class SpacyExtractor:
         root = sent.root
         if root.lemma_ != "be" or not any(c.lower_ in FIRST_PERSON for c in _children(root, "nsubj")):
             return out
-        student = any(t.lemma_.lower() in values.STUDENTS for t in sent) or bool(values.SCHOOL_YEAR.search(sent.text))
         jobs = [a for a in _children(root, "attr") if a.pos_ == "NOUN"]
+        # "a freshman at Oregon State", "in my final year at Westlake High"; not "a junior copywriter at Ogilvy"
+        said = jobs or list(sent)
+        student = any(t.lemma_.lower() in values.STUDENTS for t in said) or bool(values.SCHOOL_YEAR.search(sent.text))
         for head in (root, *jobs):
             for p in _children(head, "prep"):
                 for place in _children(p, "pobj"):
@@ -1037,7 +1056,7 @@ class SpacyExtractor:
     def _value(self, owner: _Ent, pred: str, t: Token, neg: bool, ctx: _Ctx) -> list[Triple]:
         date = ctx.ents.get(t.i)
         if date is not None and date.label_ in ("DATE", "TIME"):
-            name, kind = date.text, "date"
+            name, kind = date.text, "cardinal" if _is_number(date.text) else "date"
         else:
             ent = self._resolve(t, ctx)
             if ent is None:
@@ -1144,6 +1163,27 @@ class SpacyExtractor:
 
     # -- entities -----------------------------------------------------------
 
+    def _together(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        """What the speaker and one other person did to each other: "Kieran and I broke up",
+        "Rafael and I got married" (the speaker's relation to the other, :data:`RECIPROCAL`)."""
+        out: list[Triple] = []
+        for v in sent:
+            subjects = _children(v, "nsubj") or _children(v, "nsubjpass")
+            if v.pos_ not in ("VERB", "AUX") or not subjects:
+                continue
+            group = [subjects[0], *subjects[0].conjuncts]
+            me = [g for g in group if g.pos_ == "PRON" and g.lower_ in FIRST_PERSON]
+            others = [g for g in group if g not in me]
+            if len(group) != 2 or len(me) != 1:
+                continue
+            particle = next((c.lower_ for c in v.children if c.dep_ == "prt"), "")
+            state = next((c.lemma_.lower() for c in v.children if c.dep_ in ("acomp", "attr", "oprd", "xcomp")), "")
+            relation = RECIPROCAL.get((v.lemma_.lower(), particle or (state if v.lemma_.lower() == "get" else "")))
+            other = self._resolve(others[0], ctx) if relation else None
+            if relation and other is not None:
+                out.append(Triple(ctx.speaker, relation, other.name, "person", other.type))
+        return out
+
     def _resolve(self, t: Token, ctx: _Ctx, hint: _Ent | None = None) -> _Ent | None:
         key = (t.i, hint.name if hint else "")
         if key not in ctx.cache:
@@ -1157,6 +1197,9 @@ class SpacyExtractor:
             return _Ent(ctx.subject or ctx.antecedent, "person")
         if t.pos_ in NON_ENTITY_POS or t.lower_ in OTHER_PRONOUNS or not any(c.isalnum() for c in t.text):
             return None
+        if t.lower_ in PARENTS and t.text[:1].isupper() and not _children(t, "poss") and not _children(t, "compound"):
+            name = f"{ctx.speaker}'s {t.lower_}"  # "Mum moved into our spare room": the speaker's mum
+            return _Ent(name, "person", (Triple(ctx.speaker, snake("has", t.lower_), name, "person", "person"),))
         proper, noun = _split_np(t)
         category = _category(noun)
         poss = (_children(noun, "poss") if noun is not None else []) or _children(t, "poss")
@@ -1200,6 +1243,8 @@ class SpacyExtractor:
             return ctx.known[name]
         if t.ent_type_ in ("DATE", "TIME", "CARDINAL", "ORDINAL") and not (_is_temporal(t) or t.like_num):
             return "concept"  # a word the recognizer took for a date ("I no longer take zoradril")
+        if t.ent_type_ in ("DATE", "TIME") and _is_number(name):
+            return "cardinal"  # a phone number the recognizer took for a date
         return t.ent_type_.lower() or "concept"
 
     # -- queries ------------------------------------------------------------

@@ -105,7 +105,8 @@ _DURATION = re.compile(
 )
 _INJURY = re.compile(
     r"\b(?P<a>(?:sprained|broken|broke|fractured|torn|tore|twisted|pulled|dislocated|bruised|strained|injured|"
-    r"hurt|cracked|jammed)\s+(?:my\s+|a\s+|the\s+)?(?:left\s+|right\s+)?[a-z]+(?:\s(?:ligament|muscle|tendon|"
+    r"hurt|cracked|jammed)\s+(?!(?:up|down|out|off|in|into|through|even|free|away|with|it|that|this|the news)\b)"
+    r"(?:my\s+|a\s+|the\s+)?(?:left\s+|right\s+)?[a-z]+(?:\s(?:ligament|muscle|tendon|"
     r"bone|disc))?)|(?P<b>(?:[a-z]+\s+)?(?:injury|injuries|fracture|sprain|strain|concussion|whiplash|"
     r"tendinitis|tendonitis|torn acl|acl tear|dislocation|hernia|herniated disc|slipped disc))\b",
     re.IGNORECASE,

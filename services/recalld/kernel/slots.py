@@ -56,7 +56,7 @@ CLASSES: tuple[RelationClass, ...] = (
     # where one lives
     _c("lives_in", True,
        "live_in lives_in move_to relocate_to reside_in settle_in base_in based_in is_based_in move_back_to "
-       "relocated_to moved_to live_at live_outside live_near",
+       "relocated_to moved_to live_at live_outside live_near move_into moved_into",
        examples="live in, moved to, relocated to, based in, reside in, settled in, living in"),
     # where one works, and as what
     _c("works_at", True,
@@ -145,7 +145,9 @@ ROLES = frozenset(
 # Words of a role's description that do not change the role: "my new doctor" is "my doctor".
 ROLE_TIME_WORDS = frozenset({"new", "current", "present", "regular", "usual", "main", "primary"})
 # Verbs that end a habit with a bare object: "I gave up caffeine", "I quit smoking".
-ENDING_VERBS = frozenset({"quit", "give_up", "stop", "drop", "cut_out", "kick", "ditch", "drop_out_of"})
+# And what ends a relation to a person: "Kieran and I broke up" ends "my boyfriend Kieran".
+ENDING_VERBS = frozenset({"quit", "give_up", "stop", "drop", "cut_out", "kick", "ditch", "drop_out_of",
+                          "break_up_with", "split_up_with", "split_from", "divorce", "separate_from"})  # fmt: skip
 # Verbs that hold a habit: what "I gave up caffeine" looks for beside the object itself.
 HABIT_VERBS = frozenset(
     {
@@ -184,6 +186,39 @@ KINDS: Mapping[str, frozenset[str]] = {
     "gluten": frozenset({"bread", "pasta", "wheat", "beer"}),
     "junk food": frozenset({"chips", "fries", "burger", "pizza", "candy", "soda", "fast food"}),
 }  # fmt: skip
+# Values of which one holds at a time, whatever verb states them: "I'm pescatarian", later "I've
+# gone fully plant-based". Each is the slot ``kind:<name>`` of its subject.
+EXCLUSIVE: Mapping[str, frozenset[str]] = {
+    "diet": frozenset({"vegetarian", "vegan", "pescatarian", "pescetarian", "plant-based", "plant-base",
+                       "plant based", "omnivore", "flexitarian", "carnivore", "fruitarian"}),
+    "relationship": frozenset({"single", "married", "divorced", "engaged", "widowed", "separated"}),
+}  # fmt: skip
+EXCLUSIVE_VERBS = frozenset({"is", "is_a", "be", "go", "become", "turn", "stay", "remain", "eat", "is_on", "follow",
+                             "get"})  # fmt: skip
+
+# Words that mark a statement as a change of what the speaker held before, so that it replaces the
+# current fact of the same slot, or of the same kind of thing ("a low-carb diet", then "a
+# Mediterranean diet instead"; "Mrs. Grant's homeroom", then "switched to Mr. Ferreira's homeroom").
+# A strong cue replaces in any slot; a weak cue (a "now" may only add) replaces only close facts of
+# relations that are not possessions, identities or the lists a clinician must never see shrink
+# unasked (medications, allergies, conditions).
+REPLACING_STRONG = ("instead", "switched", "switch to", "switching to", "changed to", "change to", "replaced",
+                    "in place of", "from now on", "the only", "any more", "anymore", "no longer")  # fmt: skip
+REPLACING_WEAK = ("now", "these days", "nowadays", "since", "old", "new", "moved", "currently", "this season",
+                  "this year", "this term", "this semester")  # fmt: skip
+ADDING = ("also", "too", "as well", "another", "second", "in addition", "besides", "plus", "both", "extra",
+          "more", "other")  # fmt: skip
+# Relations a weak cue never replaces: possessions and identities accumulate ("we got a new puppy
+# now"), and so do the lists of medicine ("I'm now taking ibuprofen" keeps the aspirin).
+KEPT_ON_WEAK = frozenset({"is", "is_a", "be", "have", "take", "takes_dose", "allergic_to", "is_allergic_to",
+                          "intolerant_to", "is_intolerant_to", "diagnosed_with", "prescribe", "prescribed",
+                          "suffer_from", "is_on", "use", "know", "speak", "love", "like", "enjoy"})  # fmt: skip
+# Heads too general to say two things are of one kind ("a good thing" and "a bad thing").
+GENERIC_HEADS = frozenset({"thing", "one", "time", "day", "week", "month", "year", "stuff", "way", "lot", "bit",
+                           "people", "person", "place", "kind", "sort", "part", "side", "morning", "night",
+                           "evening", "weekend"})  # fmt: skip
+# "Garlic seems fine for me again": an end of a negation ("I can't eat garlic").
+RESTORED = frozenset({"fine", "ok", "okay", "alright", "safe", "good", "back"})
 FALLBACK_SIMILARITY = 0.82  # chosen on the development predicates (bench/results/slot-fallback-2026-12-06.md), frozen
 
 BY_NAME: Mapping[str, RelationClass] = {c.name: c for c in CLASSES}
@@ -223,6 +258,17 @@ def covers(ceased: str, held: str) -> bool:
     head = words[-1] if words else held
     singular = head[:-1] if head.endswith("s") and not head.endswith("ss") else head
     return held in kinds or head in kinds or singular in kinds or " ".join(words[-2:]) in kinds
+
+
+def exclusive(predicate: str, value: str) -> str | None:
+    """``kind:<name>`` when ``value`` is one of the values of :data:`EXCLUSIVE` stated by a verb of
+    being or becoming ("I'm pescatarian", "I've gone vegan")."""
+    if predicate not in EXCLUSIVE_VERBS and predicate.rsplit("_", 1)[-1] not in EXCLUSIVE_VERBS:
+        return None  # "I'm vegan", "Ivy has decided to go vegan" (decide_go)
+    for kind, values in EXCLUSIVE.items():
+        if value in values:
+            return f"kind:{kind}"
+    return None
 
 
 def phrase(predicate: str) -> str:
