@@ -64,3 +64,21 @@ def test_a_breakup_is_not_an_injury_and_a_phone_number_not_a_date(extractor: Spa
     facts = extractor.extract_sync([ChatMessage("user", "My phone number is 07700 900461.")], default_speaker="alice")
     assert all(t.object_type != "date" for f in facts for t in f.triples)
     assert all("time" not in f.hints for f in facts)
+
+
+def test_states_and_activities_are_objects(extractor: SpacyExtractor) -> None:
+    assert ("Priya", "is", "pregnant") in triples(extractor, "Priya is pregnant with twins.")
+    assert ("Lena", "is", "vegetarian") in triples(extractor, "Lena is vegetarian like her mother.")
+    assert ("alice", "terrified_of", "flying") in triples(extractor, "I'm terrified of flying.")
+    assert ("alice", "is", "left-handed") in triples(extractor, "I'm left-handed.")
+    assert ("alice", "is", "colour-blind") in triples(extractor, "I'm colour-blind.")
+    assert ("alice", "go", "hiking") in triples(extractor, "We went hiking in the Alps.")
+    # an adjective that needs its object says nothing alone: no (alice, is, allergic)
+    assert ("alice", "is", "allergic") not in triples(extractor, "I'm allergic to latex.")
+
+
+def test_a_name_described_by_what_the_speaker_does_with_it(extractor: SpacyExtractor) -> None:
+    assert ("alice", "listen_to", "Radiohead") in triples(extractor, "Radiohead is the band I listen to most.")
+    assert ("alice", "follow", "Hard Fork") in triples(extractor, "The only podcast I follow is Hard Fork.")
+    # "never miss" is not a negation of following: nothing is said rather than the opposite
+    assert not any(p.startswith("not_") for _, p, _ in triples(extractor, "The podcast I never miss is Radiolab."))

@@ -97,6 +97,7 @@ KIN = frozenset(
      "brother-in-law", "half-brother", "half-sister", "godmother", "godfather", "goddaughter", "godson",
      "flatmate", "housemate", "ex", "ex-wife", "ex-husband", "bestie", "best friend"}
 )  # fmt: skip
+NOUNS = frozenset({"NOUN", "PROPN", "PRON"})
 # Kin a speaker names as a name ("Mum", "Grandad"): always the speaker's own.
 PARENTS = frozenset({"mum", "mom", "mam", "mummy", "mommy", "mother", "dad", "daddy", "father", "grandma", "grandpa",
                      "granny", "grandad", "granddad", "nan", "nana", "nanna", "gran"})  # fmt: skip
@@ -218,7 +219,9 @@ def _sentences(doc: Doc) -> Iterator[Span]:
 
 def _is_trivial(sent: Span) -> bool:
     """Questions, sentences under 3 words, verbless fragments and thanks."""
-    words = sum(t.is_alpha or t.like_num or t.lower_.replace("'", "").replace("’", "").isalpha() for t in sent)
+    words = sum(
+        t.is_alpha or t.like_num or t.lower_.replace("'", "").replace("’", "").replace("-", "").isalpha() for t in sent
+    )
     if sent.text.strip().endswith("?") or words < 3:
         return True
     verbs = [t for t in sent if t.pos_ in ("VERB", "AUX")]
@@ -725,6 +728,18 @@ class SpacyExtractor:
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
         triples.extend(self._together(sent, ctx))
+        triples.extend(self._described(sent, ctx))
+        for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
+            for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
+                for s_ in _children(go, "nsubj"):
+                    subj = self._resolve(s_, ctx)
+                    if subj is not None:
+                        triples.append(Triple(subj.name, "go", x.lower_, subj.type, "concept"))
+        root = sent.root
+        if root.pos_ == "ADJ" and _children(root, "auxpass", "aux"):  # "I'm left-handed" read as a passive
+            for s_ in _children(root, "nsubjpass", "nsubj"):
+                subj = self._resolve(s_, ctx)
+                triples.extend(self._triple(subj, "is", root, False, ctx) if subj else ())
         times = [e.text for e in sent.ents if _is_time_entity(e)]
         hints = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text):
@@ -994,7 +1009,12 @@ class SpacyExtractor:
                 p_pred = snake(pred, "by" if p.dep_ == "agent" else p.lower_)
                 out.extend(self._objects(subj, p_pred, _children(p, "pobj"), neg, ctx))
                 for pc in _children(p, "pcomp"):
-                    out.extend(self._objects(subj, snake(p_pred, lemma(pc)), _children(pc, "dobj", "pobj"), neg, ctx))
+                    objects = _children(pc, "dobj", "pobj")
+                    out.extend(self._objects(subj, snake(p_pred, lemma(pc)), objects, neg, ctx))
+                    if not objects and pc.tag_ == "VBG":  # "terrified of flying": the activity is the object
+                        out.append(
+                            Triple(subj.name, snake("not" if neg else "", p_pred), pc.lower_, subj.type, "concept")
+                        )
         return out
 
     def _copula(self, v: Token, subj: _Ent, neg: bool, ctx: _Ctx) -> list[Triple]:
@@ -1038,7 +1058,11 @@ class SpacyExtractor:
                 continue
             adj_neg = neg or _no_longer(adj)
             prep_triples = self._preps(subj, lemma(adj), [adj], adj_neg, ctx)
-            out.extend(prep_triples or self._triple(subj, "is", adj, adj_neg, ctx))
+            out.extend(prep_triples)
+            # "allergic to latex" says nothing without its object; "pregnant with twins" and
+            # "vegetarian like her mother" say the state as well
+            if not prep_triples or all(p.lower_ in ("like", "with") for p in _children(adj, "prep")):
+                out.extend(self._triple(subj, "is", adj, adj_neg, ctx))
         out.extend(self._preps(subj, "is", [v], neg, ctx))
         return out
 
@@ -1162,6 +1186,32 @@ class SpacyExtractor:
         return out
 
     # -- entities -----------------------------------------------------------
+
+    def _described(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        """A name described by what someone does with it: "Radiohead is the band I listen to most"
+        gives (speaker, listen_to, Radiohead); "the podcast I follow is Hard Fork" (speaker,
+        follow, Hard Fork). A negated description ("the one I never miss") says nothing here."""
+        out: list[Triple] = []
+        for v in (v for v in sent if v.lemma_ == "be"):
+            subjects, attrs = _children(v, "nsubj"), _children(v, "attr")
+            if not subjects or not attrs:
+                continue
+            for holder, value in ((attrs[0], subjects[0]), (subjects[0], attrs[0])):
+                if value.pos_ != "PROPN":
+                    continue
+                for r in _children(holder, "relcl"):
+                    who = _children(r, "nsubj")
+                    if not who or _children(r, "dobj", "neg"):
+                        continue
+                    doer, thing = self._resolve(who[0], ctx), self._resolve(value, ctx)
+                    if doer is None or thing is None:
+                        continue
+                    open_preps = [
+                        p for p in _children(r, "prep") if not any(o.pos_ in NOUNS for o in _children(p, "pobj"))
+                    ]
+                    pred = snake(lemma(r), open_preps[0].lower_) if open_preps else lemma(r)
+                    out.append(Triple(doer.name, pred, thing.name, doer.type, thing.type))
+        return out
 
     def _together(self, sent: Span, ctx: _Ctx) -> list[Triple]:
         """What the speaker and one other person did to each other: "Kieran and I broke up",
