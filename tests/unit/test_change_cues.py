@@ -163,3 +163,32 @@ def test_first_person_questions_rank_the_users_own_facts_first() -> None:
     me = ("bob's psychiatrist", "switch", "bob")
     switched = memory("m4", "My psychiatrist switched me to vortioxetine.", doctor, me)
     assert not about_someone_else(switched, "bob", ME)
+
+
+def test_a_cue_counts_in_the_sentence_it_is_said_in() -> None:
+    chat = "Since we last spoke, I took my kids to a park yesterday. They had fun. What's new with you?"
+    assert change_cue(chat) == 0  # "since" is a time, and a question says nothing
+    two = "I went to a pottery class yesterday. I'm learning clarinet instead."
+    assert change_cue(two, "pottery class") == 0 and change_cue(two, "clarinet") == 2
+    # a weak cue in a story of several sentences is narrative, not a change
+    story = "It got me out of my 9-5. Now, I'm aiming to turn my passion into a business. I'm determined."
+    assert change_cue(story, "business") == 0 and change_cue("Now I'm aiming for the Chicago Marathon.") == 1
+    assert change_cue("I joined a new activist group last Tuesday.") == 0  # "new" introduces, it does not replace
+    assert change_cue("I got switched to Mr. Ferreira's homeroom.", "Mr. Ferreira's homeroom") == 2
+
+
+def test_a_death_ends_being_had_and_the_ones_states() -> None:
+    rosie = memory("m1", "We have a beagle named Rosie.", ("bob", "has_pet", "Rosie"), ("Rosie", "is_a", "beagle"))
+    dad = memory("m2", "My dad lives in Leeds.", ("bob", "has_dad", "bob's dad"), ("bob's dad", "live_in", "Leeds"))
+    walk = memory("m3", "Rosie loved the beach.", ("Rosie", "love", "beach"))  # what she did stays true
+    gone = fact("Rosie passed away in March.", ("Rosie", "is", "deceased"))
+    d = decide(gone, [Candidate(rosie, 0.5), Candidate(walk, 0.6)], SETTINGS, T0 + timedelta(days=30))
+    assert d.rule == "deceased" and d.retire == ("m1",)
+    d = later(fact("My dad died last year.", ("bob's dad", "is", "deceased")), dad, 0.4)
+    assert d.retire == ("m2",)
+
+
+def test_one_thing_said_two_ways_is_not_a_change() -> None:
+    old = memory("m1", "Still following my passion for dance.", ("bob", "follow", "bob's passion"))
+    new = fact("Now I'm following my dancing passion.", ("bob", "follow", "bob's dancing passion"))
+    assert later(new, old, 0.8).retire == ()

@@ -35,6 +35,7 @@ from recalld.core.reconcile import (
     Candidate,
     Decision,
     change_cue,
+    deceased,
     decide,
     is_correction,
     is_single,
@@ -43,6 +44,7 @@ from recalld.core.reconcile import (
     same_object,
     slot_of,
     slot_predicates,
+    variants,
 )
 from recalld.core.settings import Limits, ReconcileSettings
 from recalld.kernel import slots
@@ -555,6 +557,13 @@ class MemoryPipeline:
         objects = sorted({t.object for t in ending} | {k for t in ending for k in slots.KINDS.get(norm(t.object), ())})
         if any(slots.KINDS.get(norm(t.object)) for t in ending):
             predicates |= slots.HABIT_VERBS
+        # "Rosie passed away": who had Rosie (the speaker's has_pet), and Rosie's single-valued states
+        dead = sorted({norm(x) for f in facts for x in deceased(f)})
+        states = {p for c in settings.single_valued for p in variants(c, settings, learned)} if dead else set()
+        if dead:
+            subjects = sorted({*subjects, norm(scope.speaker)})
+            objects = sorted({*objects, *dead})
+            predicates |= states
         corrections = [is_correction(f) for f in facts]
 
         no_relations: list[Relation] = []
@@ -599,6 +608,9 @@ class MemoryPipeline:
                     wanted |= {
                         r.memory_id for r in slot.get((subject, p), ()) if whole_slot or same_object(r.object, obj)
                     }
+                if subject in dead and obj == slots.DECEASED:
+                    wanted |= {i for (_, o_), ids in to_any.items() if o_ == subject for i in ids}
+                    wanted |= {r.memory_id for p in states for r in slot.get((subject, p), ())}
                 if t.predicate in CESSATION_VERBS:
                     wanted |= to_object.get((subject, obj), set())
                     for (s_, o_), ids in to_any.items():

@@ -72,6 +72,7 @@ _ACTUALLY = re.compile(r"^\s*(?:actually|wait|sorry|oops)\b", re.IGNORECASE)
 _CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", "stop_", "become", "get_", "leave")
 _CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
 _I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
+_OWNER = re.compile(r"(?:'s|\u2019s|s')$")
 _EMAIL_WORDS = frozenset({"email", "e", "mail", "address", "change", "to", "is", "new", "current"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
@@ -258,6 +259,9 @@ def decide(
     replaced = _single_valued(fact, candidates, settings, learned, valid_from, said_at or valid_from)
     if replaced is not None:
         return replaced
+    died = _deceased(fact, candidates, settings, learned)
+    if died is not None:
+        return died
     restored = _restored(fact, candidates, settings, learned)
     if restored is not None:
         return restored
@@ -277,19 +281,37 @@ _ADDING = _phrases(slots.ADDING)
 _AGAIN = re.compile(r"\bagain\b", re.IGNORECASE)
 
 
-def change_cue(text: str) -> int:
-    """2: the statement says it replaces something ("instead", "switched to", "the only"); 1: it
-    may ("now", "these days", "my old one"); 0: it does not, or it says it adds ("also", "too")."""
-    t = text.casefold()
+# Sentence ends, not after a title ("Mr. Ferreira's homeroom" is one sentence).
+_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bProf)(?<=[.!?])\s+")
+
+
+def _cue(sentence: str) -> int:
+    t = sentence.casefold()
+    if t.rstrip().endswith("?"):
+        return 0  # "What's new with you?" asks, it does not say
     if _STRONG.search(t):
         return 2
     return 0 if _ADDING.search(t) or not _WEAK.search(t) else 1
 
 
+def change_cue(text: str, about: str = "") -> int:
+    """2: the statement says it replaces something ("instead", "switched to", "the only"); 1: it
+    may ("now", "these days", "my old one"); 0: it does not, or it says it adds ("also", "too").
+    Read in the sentences that name ``about`` (a triple's object), else in every sentence: a
+    message of several sentences ("Since we last spoke, I took my kids to a park. What's new
+    with you?") changes only what the sentence with the cue is about."""
+    sentences = [x for x in _SENTENCE_END.split(text) if x.strip()] or [text]
+    named = [x for x in sentences if about and about.casefold() in x.casefold()]
+    cue = max(_cue(x) for x in named or sentences)
+    # A weak cue in a message of several sentences colours a story ("Now, I'm aiming to turn my
+    # passion into a business. I'm determined ..."): only a statement of its own is a change.
+    return 0 if cue == 1 and len(sentences) > 1 else cue
+
+
 def looks_back(fact: Fact) -> bool:
     """Whether ``fact`` may change what is held beyond its slot (a change cue, or "X is fine
     again"): its close vector neighbours are then candidates too."""
-    return change_cue(fact.text) > 0 or bool(_AGAIN.search(fact.text))
+    return change_cue(fact.text) > 0 or bool(_AGAIN.search(fact.text)) or bool(deceased(fact))
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -552,6 +574,36 @@ def _single_valued(
     return None
 
 
+def deceased(fact: Fact) -> list[str]:
+    """Who ``fact`` says died ("Rosie passed away")."""
+    return [t.subject for t in fact.triples if bare(t.predicate) == "is" and norm(t.object) == slots.DECEASED]
+
+
+def _deceased(
+    fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
+) -> Decision | None:
+    """``deceased`` (ADD + INVALIDATE): "Rosie passed away" ends "we have a beagle named Rosie"
+    (Rosie had by anyone) and "my dad lives in Leeds" (the one's single-valued states)."""
+    gone = {norm(x) for x in deceased(fact)}
+    if not gone:
+        return None
+    retired = [
+        c.memory.id
+        for c in candidates
+        if any(
+            polarity(t.predicate)
+            and (
+                (norm(t.object) in gone and bare(t.predicate).startswith("has_"))
+                or (norm(t.subject) in gone and is_single(slot_of(t, settings, learned), settings))
+            )
+            for t in c.memory.triples
+        )
+    ]
+    if not retired:
+        return None
+    return Decision(Action.ADD, "deceased", retire=tuple(retired), retire_rule="deceased")
+
+
 def _restored(
     fact: Fact, candidates: Sequence[Candidate], settings: ReconcileSettings, learned: Mapping[str, str]
 ) -> Decision | None:
@@ -592,12 +644,12 @@ def _changed(
     homeroom"), or the holder of the same role ("my chemistry tutor", then "sessions with Tom
     instead"). A weak cue replaces only close facts (cosine >= ``judge_similarity``) of relations
     that are not possessions, identities or medical lists (recalld.kernel.slots.KEPT_ON_WEAK)."""
-    cue = change_cue(fact.text)
-    if not cue:
+    if not change_cue(fact.text):
         return None
     retired: list[str] = []
     for new in fact.triples:
-        if not polarity(new.predicate) or new.object_type in ("date", "time"):
+        cue = change_cue(fact.text, new.object)
+        if not cue or not polarity(new.predicate) or new.object_type in ("date", "time"):
             continue
         a = slot_of(new, settings, learned)
         for c in candidates:
@@ -620,9 +672,9 @@ def _changed(
 def _restates(a: str, b: str) -> bool:
     """One names the other: "coffee" and "three coffees", not "a low-carb diet" and "a
     Mediterranean diet" (of one kind, and different)."""
-    x, y = norm(a).split(), norm(b).split()
+    x, y = [w for w in norm(a).split() if not _OWNER.search(w)], [w for w in norm(b).split() if not _OWNER.search(w)]
     if not x or not y:
-        return x == y
+        return x == y  # "my passion" and "my dancing passion" are one thing
     short, long = sorted((x, y), key=len)
     return [_head(w) for w in short] == [_head(w) for w in long[len(long) - len(short) :]]
 
@@ -630,9 +682,11 @@ def _restates(a: str, b: str) -> bool:
 def _replaces(new: Triple, old: Triple, a: str, b: str, *, strong: bool, close: bool) -> bool:
     if a.startswith("role:") and (a == b or _wildcard(a, b, "role:")):
         return strong or close  # "a new coach at my club" far from "my swim coach": maybe another coach
-    weak_ok = close and not ({bare(new.predicate), bare(old.predicate)} & slots.KEPT_ON_WEAK)
+    said = {bare(new.predicate), bare(old.predicate)}
+    # possessions ("has_"), identities and medical lists accumulate on a weak cue
+    weak_ok = close and not said & slots.KEPT_ON_WEAK and not any(p.startswith("has_") for p in said)
     if a == b:
-        return strong or (weak_ok and not a.startswith("has_"))
+        return strong or weak_ok
     x, y = norm(new.object).split(), norm(old.object).split()
     same_kind = len(x) > 1 and len(y) > 1 and _head(x[-1]) == _head(y[-1]) and _head(x[-1]) not in slots.GENERIC_HEADS
     return same_kind and (strong or weak_ok)

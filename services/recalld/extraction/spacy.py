@@ -73,6 +73,7 @@ from spacy.tokens import Doc, Span, Token
 
 from recalld.extraction import values
 from recalld.extraction.attributes import distil
+from recalld.kernel import slots
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
 from recalld.kernel.slots import ROLE_TIME_WORDS, ROLES
 
@@ -90,7 +91,8 @@ KIN = frozenset(
     {"mother", "mom", "mum", "father", "dad", "parent", "sister", "brother", "sibling", "son",
      "daughter", "child", "kid", "baby", "wife", "husband", "spouse", "partner", "boyfriend",
      "girlfriend", "fiance", "fiancee", "friend", "cousin", "aunt", "uncle", "niece", "nephew",
-     "grandmother", "grandma", "grandfather", "grandpa", "grandparent", "boss", "colleague",
+     "grandmother", "grandma", "grandfather", "grandpa", "grandparent", "grandad", "granddad", "granny", "nan",
+     "nana", "gran", "boss", "colleague",
      "coworker", "roommate", "neighbor", "neighbour", "mentor", "teacher", "doctor", "therapist",
      "toddler", "stepdaughter", "stepson", "stepmother", "stepfather", "stepmom", "stepdad", "stepmum", "twin",
      "grandson", "granddaughter", "grandchild", "grandkid", "mother-in-law", "father-in-law", "sister-in-law",
@@ -186,7 +188,7 @@ class _Ctx:
 
 def snake(*parts: str) -> str:
     """Join predicate parts into a lowercase snake_case predicate."""
-    return re.sub(r"[^a-z0-9]+", "_", "_".join(p for p in parts if p).lower()).strip("_")
+    return re.sub(r"[\W_]+", "_", "_".join(p for p in parts if p).lower()).strip("_")  # any script's letters
 
 
 def lemma(t: Token) -> str:
@@ -247,6 +249,20 @@ def _is_temporal(t: Token) -> bool:
     # know ("I no longer take zoradril"): a word of a DATE is a time when it is a number or a word
     # of time ("three weeks ago", "the 90s").
     return t.ent_type_ in ("DATE", "TIME") and t.pos_ != "PROPN" and (t.like_num or t.lower_ in DATE_WORDS)
+
+
+def _died(v: Token) -> bool:
+    """ "died", "passed away", "passed on", "was put down", "was put to sleep"."""
+    if v.pos_ != "VERB":
+        return False
+    verb = v.lemma_.lower()
+    around = {c.lower_ for c in v.children if c.dep_ in ("prt", "advmod", "prep")}
+    passive = bool(_children(v, "auxpass"))
+    return (
+        verb == "die"
+        or (verb == "pass" and bool(around & {"away", "on"}))
+        or (verb == "put" and passive and bool(around & {"down", "to"}))
+    )
 
 
 def _is_time_entity(e: Span) -> bool:
@@ -729,17 +745,24 @@ class SpacyExtractor:
                 triples.extend(self._clause(t, ctx))
         triples.extend(self._together(sent, ctx))
         triples.extend(self._described(sent, ctx))
+        for v in (t for t in sent if _died(t)):  # "Rosie passed away": Rosie is deceased
+            for s_ in _children(v, "nsubj", "nsubjpass"):
+                subj = self._resolve(s_, ctx)
+                alive = s_.lower_ in KIN | PETS or _category(s_) in KIN | PETS  # not "the battery died"
+                if subj is not None and (alive or subj.type in ("person", "animal")):
+                    triples.append(Triple(subj.name, "is", slots.DECEASED, subj.type, "concept"))
         for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
             for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
                 for s_ in _children(go, "nsubj"):
                     subj = self._resolve(s_, ctx)
                     if subj is not None:
-                        triples.append(Triple(subj.name, "go", x.lower_, subj.type, "concept"))
+                        triples.append(Triple(subj.name, "go", lemma(x), subj.type, "concept"))
         root = sent.root
         if root.pos_ == "ADJ" and _children(root, "auxpass", "aux"):  # "I'm left-handed" read as a passive
             for s_ in _children(root, "nsubjpass", "nsubj"):
                 subj = self._resolve(s_, ctx)
                 triples.extend(self._triple(subj, "is", root, False, ctx) if subj else ())
+        triples = [t for t in triples if t.subject.strip() and t.predicate and t.object.strip()]  # never a blank part
         times = [e.text for e in sent.ents if _is_time_entity(e)]
         hints = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text):
