@@ -192,3 +192,9 @@ def test_one_thing_said_two_ways_is_not_a_change() -> None:
     old = memory("m1", "Still following my passion for dance.", ("bob", "follow", "bob's passion"))
     new = fact("Now I'm following my dancing passion.", ("bob", "follow", "bob's dancing passion"))
     assert later(new, old, 0.8).retire == ()
+
+
+
+def test_playing_for_a_named_team_is_an_employer() -> None:
+    assert slot_of(Triple("bob", "play_for", "Riverside Rovers", "person", "org"), SETTINGS) == "works_at"
+    assert slot_of(Triple("bob", "play_for", "fun", "person", "concept"), SETTINGS) == "play_for"

@@ -62,7 +62,7 @@ CLASSES: tuple[RelationClass, ...] = (
     _c("works_at", True,
        "work_at work_for works_at works_for employ_by employed_by employ_at hire_by hired_by hired_at job_at "
        "work_in_at intern_at",
-       named="join start_at start_with is_with sign_with transfer_to",
+       named="join start_at start_with is_with sign_with transfer_to play_for",
        examples="work at, work for, employed by, hired by, job at, joined the company, started working at"),
     _c("works_as", True,
        "work_as works_as employ_as employed_as hire_as hired_as promote_to promoted_to start_as",
