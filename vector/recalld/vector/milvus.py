@@ -30,6 +30,7 @@ from recalld.kernel.ports import VectorHit, VectorRecord, Vectors
 from recalld.kernel.times import to_micros
 from recalld.vector.expressions import milvus_literal, milvus_metadata_filter
 from recalld.vector.lite_process import LiteProcess
+from recalld.vector.lite_search import install as install_fast_search
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ _MAX_ID = 64
 _MAX_SCOPE = 256
 _BUCKET = re.compile(r"u[0-9]{3}")
 _ERASE_BATCH = 1000
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
 def _bucket_name(b: int) -> str:
@@ -142,7 +147,7 @@ class MilvusVectorStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
         self._ping_timeout_s = 3.0
         self._lite: LiteProcess | None = None
-        if lite_process and not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+        if lite_process and not _is_server(uri):
             self._lite = LiteProcess(Path(uri))
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -184,6 +189,8 @@ class MilvusVectorStore:
         await self._run(self._open_sync)
 
     def _open_sync(self) -> None:
+        if self._lite is None and not _is_server(self._uri):  # Milvus Lite on a thread of this process
+            install_fast_search()
         uri = self._lite.start() if self._lite is not None else self._uri
         try:
             self._client = MilvusClient(uri=uri, token=self._token)

@@ -1,0 +1,282 @@
+"""Milvus Lite's dense search executor with its per-row Python taken out; the same results.
+
+Milvus Lite 3 is pure Python. Its dense search,
+``milvus_lite.search.executor_indexed.execute_search_with_index``, spends most of a filtered
+search over one user's bucket outside the vector maths (measured with py-spy, see
+bench/results/vector-search-*.md): a Python loop over every row of every in-scope segment to find
+each primary key's newest version, a second one to build each segment's visibility mask, a loop
+per candidate to collect each source's top k, and, for every winner, ``Segment.row_to_dict``,
+which turns every column of the row (the 384-float vector too) into Python objects, although a
+search that asks only for the primary key returns none of them.
+
+:func:`execute_search_with_index` here keeps that function's algorithm and numerics (each
+source's top k from the same ``VectorIndex.search`` call on the same mask, the same global
+(distance, source, row) order, the same hit dicts) and computes the bookkeeping differently:
+
+- visibility: set operations (in C) over the sources' primary keys find the keys that appear in
+  more than one source or have a tombstone; only those rows are checked one by one;
+- candidates: one ``tolist`` per query and source instead of a loop over k;
+- winners: when the requested output fields are at most the primary key (recalld asks for
+  ``["id"]``), the projected entity is empty whatever the row holds, so the row is not
+  materialized; the primary key comes from the source's key list, which is the same column.
+
+A source whose keys are not unique (Milvus Lite writes none: a memtable keeps one row per key,
+a flush writes the memtable, compaction deduplicates) goes through the original per-row code.
+
+:func:`install` swaps it in for the Milvus Lite versions it was checked against (``SUPPORTED``);
+on another version it leaves Milvus Lite alone and logs why. ``RECALLD_LITE_FAST_SEARCH=false``
+in the environment leaves the original in place. tests/unit/test_lite_search.py runs both on
+random collections (upserts across segments and the memtable, deletes, filters, partitions,
+output fields) and requires the same hits, distances bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = frozenset({"3.2.2"})
+_ENV = "RECALLD_LITE_FAST_SEARCH"
+
+Candidate = tuple[float, int, int]
+
+
+def execute_search_with_index(  # one function, as the original, so the two read side by side
+    query_vectors: np.ndarray,
+    segments: Iterable[Any],
+    memtable: Any,
+    delta_index: Any,
+    top_k: int,
+    metric_type: str,
+    pk_field: str,
+    vector_field: str,
+    partition_names: list[str] | None = None,
+    compiled_filter: Any = None,
+    output_fields: list[str] | None = None,
+    indexed_filter_plan: Any = None,
+    project_record_fn: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    search_params: dict[str, Any] | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Drop-in for ``milvus_lite.search.executor_indexed.execute_search_with_index`` (3.2.x)."""
+    from milvus_lite.index.brute_force import BruteForceIndex
+
+    if query_vectors.ndim == 1:
+        query_vectors = query_vectors.reshape(1, -1)
+    if query_vectors.dtype != np.float32:
+        query_vectors = query_vectors.astype(np.float32, copy=False)
+    nq = int(query_vectors.shape[0])
+    if nq == 0 or top_k <= 0:
+        return [[] for _ in range(nq)]
+
+    partition_filter = set(partition_names) if partition_names else None
+    in_scope = [s for s in segments if s.num_rows > 0 and (partition_filter is None or s.partition in partition_filter)]
+    mt_pks, mt_seqs, mt_vecs, mt_row_refs, _mt_table = memtable.to_search_snapshot(
+        vector_field=vector_field,
+        partition_names=partition_names,
+        include_table=compiled_filter is not None,
+    )
+    if not in_scope and not mt_pks:
+        return [[] for _ in range(nq)]
+
+    # -- sources: (pks, seqs, {pk: row} or None when the pks are not unique) --------------------
+    sources: list[tuple[list[Any], np.ndarray, dict[Any, int] | None]] = []
+    for seg in in_scope:
+        pks = seg.pks  # read only, as the original's copy of it
+        rows = seg.pk_to_row if len(seg.pk_to_row) == len(pks) else None
+        sources.append((pks, seg.seqs, rows))
+    if mt_pks:
+        mt_rows = {pk: i for i, pk in enumerate(mt_pks)}
+        sources.append((mt_pks, mt_seqs, mt_rows if len(mt_rows) == len(mt_pks) else None))
+
+    # -- the newest version of each key: only keys in several sources (or any key of a source
+    # with repeated keys) can have an older version to hide ------------------------------------
+    contested: set[Any] = set()
+    if all(rows is not None for _, _, rows in sources):
+        seen: set[Any] = set()
+        for _, _, rows in sources:
+            keys = rows.keys()  # type: ignore[union-attr]
+            contested |= seen & keys
+            seen |= keys
+    else:  # repeated keys somewhere: every source the original's way, row by row
+        sources = [(pks, seqs, None) for pks, seqs, _ in sources]
+    global_max_seqs: dict[Any, int] = {}
+
+    def _update_max_seqs(pks: list[Any], seqs: np.ndarray, rows: dict[Any, int] | None) -> None:
+        if rows is not None:
+            pairs: Iterable[tuple[Any, int]] = ((pk, int(seqs[rows[pk]])) for pk in contested & rows.keys())
+        else:
+            pairs = zip(pks, (int(s) for s in seqs.tolist()), strict=False)
+        for pk, seq in pairs:
+            existing = global_max_seqs.get(pk)
+            if existing is None or seq > existing:
+                global_max_seqs[pk] = seq
+
+    for pks, seqs, rows in sources:
+        _update_max_seqs(pks, seqs, rows)
+
+    # -- filter masks ------------------------------------------------------------------------------
+    seg_filter_masks: dict[int, np.ndarray] = {}
+    mt_filter_mask: np.ndarray | None = None
+    if compiled_filter is not None:
+        from milvus_lite.search.filter import evaluate_mask
+        from milvus_lite.search.indexed_filter import evaluate_segment_filter
+
+        for seg in in_scope:
+            seg_filter_masks[id(seg)] = evaluate_segment_filter(seg, compiled_filter, indexed_filter_plan)
+        if mt_pks and _mt_table is not None:
+            mt_filter_mask = evaluate_mask(compiled_filter, _mt_table)
+
+    mt_deletes = memtable.delete_index_snapshot()  # {pk: (seq, partition)}
+    tombstoned = delta_index._map.keys()  # read only; is_deleted() decides per key
+
+    def _hidden(pk: Any, seq: int) -> bool:
+        if global_max_seqs.get(pk, seq) != seq:
+            return True
+        if delta_index.is_deleted(pk, seq):
+            return True
+        entry = mt_deletes.get(pk)
+        return entry is not None and entry[0] > seq
+
+    def _build_local_mask(
+        pks: list[Any], seqs: np.ndarray, rows: dict[Any, int] | None, filter_mask: np.ndarray | None
+    ) -> np.ndarray:
+        n = len(pks)
+        if rows is None:  # the original's loop
+            local_mask = np.zeros(n, dtype=bool)
+            for i in range(n):
+                pk = pks[i]
+                seq = int(seqs[i])
+                if global_max_seqs.get(pk) != seq:
+                    continue
+                if delta_index.is_deleted(pk, seq):
+                    continue
+                mt_entry = mt_deletes.get(pk)
+                if mt_entry is not None and mt_entry[0] > seq:
+                    continue
+                local_mask[i] = True
+        else:
+            local_mask = np.ones(n, dtype=bool)
+            keys = rows.keys()
+            suspects = (contested & keys) | (tombstoned & keys) | (mt_deletes.keys() & keys)
+            for pk in suspects:
+                i = rows[pk]
+                if _hidden(pk, int(seqs[i])):
+                    local_mask[i] = False
+        if filter_mask is not None:
+            local_mask = local_mask & filter_mask.astype(bool)
+        return local_mask
+
+    per_query_candidates: list[list[Candidate]] = [[] for _ in range(nq)]
+
+    def _recall_source(
+        source_idx: int,
+        pks: list[Any],
+        seqs: np.ndarray,
+        rows: dict[Any, int] | None,
+        vectors: np.ndarray,
+        filter_mask: np.ndarray | None,
+        index: Any,
+    ) -> None:
+        if len(pks) == 0:
+            return
+        local_mask = _build_local_mask(pks, seqs, rows, filter_mask)
+        if not local_mask.any():
+            return
+        if index is None:
+            index = BruteForceIndex.build(vectors, metric_type)
+        local_ids, dists = index.search(
+            query_vectors,
+            top_k,
+            valid_mask=None if local_mask.all() else local_mask,
+            params=search_params,
+        )
+        for q in range(nq):
+            ids_q = local_ids[q, :top_k].tolist()
+            stop = next((j for j, lid in enumerate(ids_q) if lid < 0), len(ids_q))  # -1 pads the end
+            dists_q = dists[q, :stop].tolist()
+            per_query_candidates[q].extend(zip(dists_q, [source_idx] * stop, ids_q[:stop], strict=True))
+
+    for source_idx, seg in enumerate(in_scope):
+        seg_vectors, seg_vector_null_mask = seg.vector_data(vector_field)
+        combined_mask = seg_filter_masks.get(id(seg))
+        if seg_vector_null_mask is not None:
+            combined_mask = seg_vector_null_mask if combined_mask is None else combined_mask & seg_vector_null_mask
+        pks, seqs, rows = sources[source_idx]
+        _recall_source(source_idx, pks, seqs, rows, seg_vectors, combined_mask, seg.indexes.get(vector_field))
+    if mt_pks:
+        pks, seqs, rows = sources[-1]
+        _recall_source(len(sources) - 1, pks, seqs, rows, mt_vecs, mt_filter_mask, None)
+
+    n_segments = len(in_scope)
+
+    # -- global merge and the entities ---------------------------------------------------------
+    # Output fields of at most the primary key project to an empty entity whatever the row holds
+    # (milvus_lite.engine.projection: a search never puts the primary key in the entity, and no
+    # dynamic field is asked for), so the winning rows need not be materialized.
+    keys_only = output_fields is not None and set(output_fields) <= {pk_field}
+    project_entity: Callable[[dict[str, Any]], dict[str, Any]]
+    if project_record_fn is not None:
+        project_entity = project_record_fn
+    elif output_fields is None:
+
+        def project_entity(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in record.items() if k != pk_field and k != vector_field}
+
+    else:
+        keep = set(output_fields)
+        keep.discard(pk_field)
+
+        def project_entity(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: record[k] for k in keep if k in record}
+
+    def _materialize_record(source_idx: int, local_id: int) -> dict[str, Any]:
+        if source_idx < n_segments:
+            record: dict[str, Any] = in_scope[source_idx].row_to_dict(local_id)
+            return record
+        batch_idx, row_idx = mt_row_refs[local_id]
+        record = memtable.materialize_row(batch_idx, row_idx)
+        return record
+
+    results: list[list[dict[str, Any]]] = []
+    for q in range(nq):
+        candidates = per_query_candidates[q]
+        candidates.sort()  # by (distance, source, row), as the original's key
+        per_query: list[dict[str, Any]] = []
+        for dist, source_idx, local_id in candidates[:top_k]:
+            if keys_only:
+                per_query.append({"id": sources[source_idx][0][local_id], "distance": dist, "entity": {}})
+                continue
+            record = _materialize_record(source_idx, local_id)
+            pk = record.get(pk_field) if pk_field in record else sources[source_idx][0][local_id]
+            per_query.append({"id": pk, "distance": dist, "entity": project_entity(record)})
+        results.append(per_query)
+    return results
+
+
+def install() -> bool:
+    """Put :func:`execute_search_with_index` in place of Milvus Lite's own, where it is known to
+    be equivalent. True when it is in place."""
+    if os.environ.get(_ENV, "true").strip().lower() in ("0", "false", "no", "off"):
+        log.info("%s is off: Milvus Lite's own search executor", _ENV)
+        return False
+    try:
+        import milvus_lite
+        from milvus_lite.engine import collection
+    except ImportError:
+        return False
+    version = getattr(milvus_lite, "__version__", "")
+    if version not in SUPPORTED:
+        log.warning(
+            "Milvus Lite %s: its own search executor (recalld's faster one is checked against %s only)",
+            version,
+            ", ".join(sorted(SUPPORTED)),
+        )
+        return False
+    collection.execute_search_with_index = execute_search_with_index
+    return True
