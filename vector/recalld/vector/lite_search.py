@@ -15,7 +15,8 @@ source's top k from the same ``VectorIndex.search`` call on the same mask, the s
 
 - visibility: set operations (in C) over the sources' primary keys find the keys that appear in
   more than one source or have a tombstone; only those rows are checked one by one;
-- candidates: one ``tolist`` per query and source instead of a loop over k;
+- candidates: one ``tolist`` per query and source instead of a loop over k, and in the FLAT
+  (brute force) index the k best written into its result arrays at once, not hit by hit;
 - winners: when the requested output fields are at most the primary key (recalld asks for
   ``["id"]``), the projected entity is empty whatever the row holds, so the row is not
   materialized; the primary key comes from the source's key list, which is the same column.
@@ -190,12 +191,11 @@ def execute_search_with_index(  # one function, as the original, so the two read
             return
         if index is None:
             index = BruteForceIndex.build(vectors, metric_type)
-        local_ids, dists = index.search(
-            query_vectors,
-            top_k,
-            valid_mask=None if local_mask.all() else local_mask,
-            params=search_params,
-        )
+        valid_mask = None if local_mask.all() else local_mask
+        if type(index) is BruteForceIndex:  # FLAT, and every memtable
+            local_ids, dists = _brute_force_search(index, query_vectors, top_k, valid_mask)
+        else:
+            local_ids, dists = index.search(query_vectors, top_k, valid_mask=valid_mask, params=search_params)
         for q in range(nq):
             ids_q = local_ids[q, :top_k].tolist()
             stop = next((j for j, lid in enumerate(ids_q) if lid < 0), len(ids_q))  # -1 pads the end
@@ -257,6 +257,45 @@ def execute_search_with_index(  # one function, as the original, so the two read
             per_query.append({"id": pk, "distance": dist, "entity": project_entity(record)})
         results.append(per_query)
     return results
+
+
+def _brute_force_search(
+    index: Any, queries: np.ndarray, top_k: int, valid_mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``BruteForceIndex.search`` (milvus_lite.index.brute_force) for 2-D float32 queries, with its
+    per-hit loop as two array assignments: the same distances, the same selection, the same
+    arrays."""
+    from milvus_lite.search.distance import compute_distances
+
+    nq = int(queries.shape[0])
+    result_ids = np.full((nq, top_k), -1, dtype=np.int64)
+    result_dists = np.full((nq, top_k), np.inf, dtype=np.float32)
+    if index.num_vectors == 0 or top_k <= 0:
+        return result_ids, result_dists
+    if valid_mask is None:
+        valid_indices = np.arange(index.num_vectors, dtype=np.int64)
+    else:
+        if valid_mask.shape[0] != index.num_vectors:
+            raise ValueError(f"valid_mask length {valid_mask.shape[0]} != num_vectors {index.num_vectors}")
+        valid_indices = np.flatnonzero(valid_mask).astype(np.int64)
+    if valid_indices.size == 0:
+        return result_ids, result_dists
+    valid_vectors = index._vectors[valid_indices]  # as the original reads it
+    effective_k = min(top_k, valid_indices.size)
+    all_dists = compute_distances(queries, valid_vectors, index.metric)
+    if all_dists.ndim == 1:
+        all_dists = all_dists.reshape(1, -1)
+    for q in range(nq):
+        dists = all_dists[q]
+        if effective_k < valid_indices.size:
+            part = np.argpartition(dists, effective_k - 1)[:effective_k]
+            order = part[np.argsort(dists[part])]
+        else:
+            order = np.argsort(dists)
+        top = order[:effective_k]
+        result_ids[q, :effective_k] = valid_indices[top]
+        result_dists[q, :effective_k] = dists[top]
+    return result_ids, result_dists
 
 
 def install() -> bool:
