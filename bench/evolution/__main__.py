@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, TRUTH, Conversation, Probe
+from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, TRUTH, TRUTH3, Conversation, Probe
 from bench.latency import machine_lines, pct
 from recalld.client import Memory, Recalld, SearchHit
 from tests.harness import ServerProcess
@@ -142,7 +142,7 @@ def run(client: Recalld, conversations: Sequence[Conversation], tag: str) -> Out
     return out
 
 
-SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT, "dev-2": TRUTH}
+SETS = {"dev": CONVERSATIONS, "held-out": HELD_OUT, "dev-2": TRUTH, "dev-3": TRUTH3}
 
 
 def serve_and_run(

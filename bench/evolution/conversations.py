@@ -339,3 +339,4 @@ HELD_OUT: list[Conversation] = [
 
 # Development histories written for "Truth that holds on sentences nobody tuned for" (bench/truth/README.md).
 TRUTH: list[Conversation] = load(Path(__file__).resolve().parents[1] / "truth" / "histories.json")
+TRUTH3: list[Conversation] = load(Path(__file__).resolve().parents[1] / "truth3" / "histories.json")

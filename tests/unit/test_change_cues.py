@@ -127,6 +127,8 @@ def test_contact_values_find_their_slot_whatever_the_wording() -> None:
     assert later(personal, work, 0.8).retire == ()  # two emails
     moved = fact("My work address changed to jo@lumen.io.", ("bob", "has_work_address_change_to", "jo@lumen.io"))
     assert later(moved, work, 0.5).retire == ("m1",)
+    used = fact("Use jo@proton.me from now on.", ("bob", "use", "jo@proton.me"))
+    assert slot_of(used.triples[0], SETTINGS) == "email:"
     any_email = memory("m2", "My email is jo@northwind.co.", ("bob", "has_email", "jo@northwind.co"))
     assert later(moved, any_email, 0.5).retire == ("m2",)
     # a phone number the recognizer took for a date is still a phone number
@@ -192,7 +194,6 @@ def test_one_thing_said_two_ways_is_not_a_change() -> None:
     old = memory("m1", "Still following my passion for dance.", ("bob", "follow", "bob's passion"))
     new = fact("Now I'm following my dancing passion.", ("bob", "follow", "bob's dancing passion"))
     assert later(new, old, 0.8).retire == ()
-
 
 
 def test_playing_for_a_named_team_is_an_employer() -> None:

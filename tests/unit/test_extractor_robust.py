@@ -89,3 +89,18 @@ def test_who_died(extractor: SpacyExtractor) -> None:
     assert ("alice's grandad", "is", "deceased") in triples(extractor, "My grandad died last year.")
     assert ("alice's dog", "is", "deceased") in triples(extractor, "Our dog was put down in May.")
     assert not any(o == "deceased" for _, _, o in triples(extractor, "My phone died."))
+
+
+def test_chat_lines_without_their_i(extractor: SpacyExtractor) -> None:
+    assert ("alice", "promoted_to", "senior designer") in triples(extractor, "Got promoted to senior designer today!!")
+    assert ("alice", "sell", "car") in triples(extractor, "Sold the car last month.")
+    assert ("alice", "has_age", "30") in triples(extractor, "Turned 30 today. Ugh.")
+    assert ("alice's son", "has_age", "7") in triples(extractor, "My son turned 7 last week.")
+    # a request to the assistant is not a statement about the speaker
+    assert not triples(extractor, "Switch back to English please.")
+
+
+def test_a_request_to_switch_language_is_the_response_language(extractor: SpacyExtractor) -> None:
+    text = "Actually, switch back to English please, it's easier for work stuff."
+    facts = extractor.extract_sync([ChatMessage("user", text)], default_speaker="alice")
+    assert ("response_language", "English") in {(a.name, a.value) for f in facts for a in f.attributes}

@@ -73,6 +73,8 @@ _CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", 
 _CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
 _I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
 _OWNER = re.compile(r"(?:'s|\u2019s|s')$")
+# "use jen@proton.me from now on", "reach me at ...": an address of one's own
+_CONTACT_VERBS = frozenset({"use", "is", "is_a", "be", "change_to", "switch_to", "update_to", "reach_at", "contact_at"})
 _EMAIL_WORDS = frozenset({"email", "e", "mail", "address", "change", "to", "is", "new", "current"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
@@ -141,7 +143,7 @@ def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, s
     with a proper name as object ("I joined Accenture" is ``works_at``), and favourites per
     category (``favourite:food``)."""
     c = canonical(triple.predicate, settings, learned)
-    if c.startswith("has_") and _EMAIL.fullmatch(triple.object.strip()):
+    if (c.startswith("has_") or c in _CONTACT_VERBS) and _EMAIL.fullmatch(triple.object.strip()):
         # "my work address changed to dana@lumen.com": the work email; "my email": any of them
         return "email:" + "_".join(w for w in c[4:].split("_") if w not in _EMAIL_WORDS)
     if c in slots.BY_NAME:

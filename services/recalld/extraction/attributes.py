@@ -530,8 +530,16 @@ def _first_person(sent: Span) -> bool:
 def _imperative(sent: Span) -> bool:
     """Addressed to the assistant: a verb first with no subject ("Reply in Markdown"), or "please"."""
     root = sent.root
-    return sent[0].lower_ in ("please", "pls", "always", "never", "don't", "do", "from") or (
-        root.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children)
+    if sent[0].lower_ in ("please", "pls", "always", "never", "don't", "do", "from"):
+        return True
+    if root.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children):
+        return True
+    # "Actually, switch back to English please": the first verb, subjectless, with a "please"
+    first = next((t for t in sent if t.pos_ == "VERB"), None)
+    return (
+        first is not None
+        and any(t.lower_ in ("please", "pls") for t in sent)
+        and not any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in first.children)
     )
 
 
@@ -541,7 +549,7 @@ def _about_others(sent: Span) -> bool:
     subj = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
     return (
         bool(subj)
-        and subj[0].lower_ not in ("i", "you", "we")
+        and subj[0].lower_ not in ("i", "you", "we", "it", "this", "that", "there")  # "it's easier": nobody else
         and not any(
             c.lower_ in ("answers", "replies", "responses", "explanations", "answer", "reply", "response")
             for c in subj[0].subtree

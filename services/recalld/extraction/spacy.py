@@ -683,7 +683,10 @@ class SpacyExtractor:
             _join_hyphens(doc)
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
-                if not _is_trivial(sent):
+                if (mine := self._subjectless(sent)) is not None:  # "Got promoted to senior designer!"
+                    ctx = _Ctx(speaker, known, {t.i: e for e in mine.doc.ents for t in e}, antecedent=antecedent)
+                    fact = self._fact(mine, ctx, text=sent.text)
+                elif not _is_trivial(sent):
                     fact = self._fact(sent, _Ctx(speaker, known, ents, antecedent=antecedent))
                 elif (retold := self._verbless(sent)) is not None:  # "Isabel tutors kids in phonics."
                     name, again = retold
@@ -710,6 +713,29 @@ class SpacyExtractor:
             out.append(self._facts(ms, docs[at : at + len(ms)], default_speaker))
             at += len(ms)
         return out
+
+    def _subjectless(self, sent: Span) -> Span | None:
+        """A chat statement about the speaker without its "I" ("Got promoted to senior designer
+        today!", "Turned 30 today.", "Sold the car last month."): a sentence that opens with a verb
+        in the past, with no subject, parsed again with "I" in front. Requests ("switch to English
+        please") open with the bare verb and are left as they are."""
+        words = [t for t in sent if not t.is_punct]
+        if len(words) < 2 or sent.text.strip().endswith("?"):
+            return None
+        first = words[0]
+        if first.pos_ not in ("VERB", "AUX") or not first.text[:1].isupper() or first.lower_ in ("please", "let"):
+            return None
+        if any(t.dep_ in ("nsubj", "nsubjpass", "expl") for t in sent):
+            return None
+        rest = sent.doc.text[first.idx : sent.end_char]
+        with self._lock:
+            doc = self._nlp("I " + rest[:1].lower() + rest[1:])
+        # the tagger reads the opening word of a subjectless line poorly; after "I" it can tell
+        # "I got promoted" (a past statement) from "I switch back to English" (a request)
+        if len(doc) < 2 or doc[1].tag_ not in ("VBD", "VBN"):
+            return None
+        _join_hyphens(doc)
+        return doc[:]
 
     def _verbless(self, sent: Span) -> tuple[str, Span] | None:
         """A statement the small tagger read without a verb because its subject is a name it does
@@ -751,6 +777,12 @@ class SpacyExtractor:
                 alive = s_.lower_ in KIN | PETS or _category(s_) in KIN | PETS  # not "the battery died"
                 if subj is not None and (alive or subj.type in ("person", "animal")):
                     triples.append(Triple(subj.name, "is", slots.DECEASED, subj.type, "concept"))
+        for v in (t for t in sent if t.lemma_ == "turn" and t.pos_ == "VERB"):  # "I turned 30 today"
+            years = [n for c in v.children for n in (c, *c.children) if n.like_num and n.text.isdigit()]
+            for s_ in _children(v, "nsubj") if years and 0 < int(years[0].text) < 120 else ():
+                subj = self._resolve(s_, ctx)
+                if subj is not None and subj.type == "person":
+                    triples.append(Triple(subj.name, "has_age", years[0].text, subj.type, "quantity"))
         for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
             for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
                 for s_ in _children(go, "nsubj"):

@@ -254,10 +254,17 @@ _ADVERB_TONE = {"casually": "casual", "formally": "formal", "gently": "gentle", 
 _REPLY_WORDS = re.compile(r"\b(?:answers?|repl(?:y|ies)|responses?|explanations?|messages?|tone|style|voice)\b", re.I)
 
 
+_SWITCH = re.compile(r"\b(?:switch|change|go|move)\s+(?:back\s+|over\s+)?(?:to|into)\s+(?P<to>[A-Za-z]+)", re.I)
+
+
 def instructions(sent: Span, imperative: bool = False) -> Iterator[tuple[str, str]]:
     """(name, value) of what an instruction to the assistant asks; a plain imperative counts
     only when it is standing ("... at the end of each lesson", "always ...")."""
     text = sent.text.strip()
+    switched = _SWITCH.search(text)
+    if imperative and switched and switched.group("to").casefold() in LANGUAGES:  # "switch back to English please"
+        yield "response_language", switched.group("to")
+        return
     addressed = _TO_ASSISTANT.search(text) or _REPLY_WORDS.search(text) or (imperative and _STANDING.search(text))
     if not addressed:
         return
