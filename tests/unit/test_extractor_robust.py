@@ -104,3 +104,38 @@ def test_a_request_to_switch_language_is_the_response_language(extractor: SpacyE
     text = "Actually, switch back to English please, it's easier for work stuff."
     facts = extractor.extract_sync([ChatMessage("user", text)], default_speaker="alice")
     assert ("response_language", "English") in {(a.name, a.value) for f in facts for a in f.attributes}
+
+
+def test_the_owner_reaches_the_names_of_their_people(extractor: SpacyExtractor) -> None:
+    assert ("alice", "has_wife", "Fatima") in triples(extractor, "My wife is called Fatima.")
+    kids = triples(extractor, "My kids are Mia, Theo and little Jonah.")
+    assert {("alice", "has_kid", n) for n in ("Mia", "Theo", "Jonah")} <= kids
+    assert not any(p == "is_a" and o in ("Mia", "Theo") for _, p, o in kids)  # Mia is not a kind of kid
+
+
+def test_what_a_doctor_puts_the_speaker_on(extractor: SpacyExtractor) -> None:
+    assert ("alice", "is_on", "Zorvexa") in triples(extractor, "My neurologist put me on Zorvexa for the seizures.")
+    assert ("alice", "prescribed", "Trelodine") in triples(extractor, "Dr. Mbeki prescribed me Trelodine, 20mg daily.")
+    assert ("alice", "stop_take", "ramipril") in triples(extractor, "My GP took me off ramipril.")
+    facts = extractor.extract_sync([ChatMessage("user", "Dr. Mbeki prescribed me Trelodine.")], default_speaker="alice")
+    assert ("medications", "me") not in {(a.name, a.value) for f in facts for a in f.attributes}
+
+
+def test_lists_under_a_label(extractor: SpacyExtractor) -> None:
+    got = triples(extractor, "Allergies: shellfish, kiwi, and bee stings.")
+    assert {("alice", "allergic_to", o) for o in ("shellfish", "kiwi", "bee sting")} <= got
+    assert {("alice", "take", o) for o in ("metformin", "ramipril")} <= triples(extractor, "Meds - metformin, ramipril")
+
+
+def test_past_states_are_not_the_profile(extractor: SpacyExtractor) -> None:
+    def attrs(text: str) -> set[str]:
+        return {
+            a.name
+            for f in extractor.extract_sync([ChatMessage("user", text)], default_speaker="a")
+            for a in f.attributes
+        }
+
+    assert "location" not in attrs("I lived in Madrid for three years in my twenties.")
+    assert "conditions" not in attrs("I used to have eczema as a kid but it cleared up.")
+    assert "location" in attrs("I moved to Paris last year.")
+    assert "conditions" in attrs("I was diagnosed with asthma in 2019.")

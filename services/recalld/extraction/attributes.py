@@ -226,8 +226,8 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
             if name == "dislikes":  # "I can't stand olives", "horror movies are not my thing"
                 add(name, value)
         return tuple(a for a in out if a.name in ("avoid", "difficulties", "dislikes"))
-    if any(a.name in _INSTRUCTION_NAMES for a in out):
-        return tuple(out)
+    if any(a.name in _INSTRUCTION_NAMES for a in out) or _past_state(sent):
+        return tuple(out)  # "I lived in Madrid for three years", "I used to have eczema": no longer so
 
     types = {norm(t.subject): t.object for t in triples if t.predicate == "is_a"}
     named = {norm(t.subject): t.object for t in triples if t.predicate == "has_name"}
@@ -270,8 +270,9 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         add(name, value)
     if mine and not _hypothetical(sent):
         drug = _TAKEN_DRUG.search(text)
-        if drug is not None and (_MEDICATION.search(text) or _DRUG_STEM.search(drug.group(1))):
-            add("medications", drug.group(1))
+        named = drug.group(1) if drug is not None and drug.group(1).casefold() not in statements.NOT_MEDICINE else ""
+        if named and (_MEDICATION.search(text) or _DRUG_STEM.search(named)):
+            add("medications", named)
         for t in triples:
             name = _SCHEDULE_WORDS.sub("", t.object)
             if norm(t.subject) == me and t.predicate in _TAKING and statements.is_medicine(name, text):
@@ -527,6 +528,22 @@ def _first_person(sent: Span) -> bool:
     return any(t.lower_ in ("i", "my", "me") for t in sent)
 
 
+_USED_TO = re.compile(r"\bused to\b|\bas a (?:kid|child|teenager)\b|\bin my (?:teens|twenties|thirties|youth)\b", re.I)
+
+
+def _past_state(sent: Span) -> bool:
+    """A state that held before and is not said to hold now: "I was a barista before I went back to
+    uni", "I lived in Madrid in my twenties", "I used to have eczema". Events that start a state
+    ("I moved to Paris", "I was diagnosed with asthma", "I got a dog") are not past states."""
+    root = sent.root
+    if _USED_TO.search(sent.text):
+        return True
+    state = root.lemma_.lower() in ("be", "live", "work", "have", "study", "own", "keep")
+    passive = any(c.dep_ == "auxpass" for c in root.children)
+    now = re.search(r"\b(?:now|still|currently|these days|today)\b", sent.text, re.IGNORECASE)
+    return state and root.tag_ == "VBD" and not passive and not now
+
+
 def _imperative(sent: Span) -> bool:
     """Addressed to the assistant: a verb first with no subject ("Reply in Markdown"), or "please"."""
     root = sent.root
@@ -549,7 +566,7 @@ def _about_others(sent: Span) -> bool:
     subj = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
     return (
         bool(subj)
-        and subj[0].lower_ not in ("i", "you", "we", "it", "this", "that", "there")  # "it's easier": nobody else
+        and subj[0].lower_ not in ("i", "you", "we", "it", "this", "that", "these", "those", "there")  # nobody else
         and not any(
             c.lower_ in ("answers", "replies", "responses", "explanations", "answer", "reply", "response")
             for c in subj[0].subtree

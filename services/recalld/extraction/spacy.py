@@ -100,6 +100,23 @@ KIN = frozenset(
      "flatmate", "housemate", "ex", "ex-wife", "ex-husband", "bestie", "best friend"}
 )  # fmt: skip
 NOUNS = frozenset({"NOUN", "PROPN", "PRON"})
+# Lists under a label ("Meds: metformin, ramipril"): the statement each label stands for.
+LABELS = {
+    "allergies": "I'm allergic to {}.", "allergic to": "I'm allergic to {}.", "allergy": "I'm allergic to {}.",
+    "medications": "I take {}.", "medication": "I take {}.", "meds": "I take {}.", "medicines": "I take {}.",
+    "current meds": "I take {}.", "prescriptions": "I take {}.", "conditions": "I have {}.",
+    "diagnoses": "I have {}.", "hobbies": "I enjoy {}.", "interests": "I enjoy {}.", "languages": "I speak {}.",
+    "kids": "My kids are {}.", "children": "My children are {}.", "pets": "My pets are {}.",
+}  # fmt: skip
+_LABEL = re.compile(
+    r"^\s*(?P<label>" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\s*[:\-–—]\s*(?P<items>\S.*)$", re.I
+)
+# What someone else does to the speaker's treatment: (verb, preposition) -> the speaker's relation.
+PUT_ME = {
+    ("put", "on"): "is_on", ("start", "on"): "is_on", ("keep", "on"): "is_on", ("put", "onto"): "is_on",
+    ("switch", "to"): "switch_to", ("move", "to"): "switch_to", ("change", "to"): "switch_to",
+    ("take", "off"): "stop_take",
+}  # fmt: skip
 # Kin a speaker names as a name ("Mum", "Grandad"): always the speaker's own.
 PARENTS = frozenset({"mum", "mom", "mam", "mummy", "mommy", "mother", "dad", "daddy", "father", "grandma", "grandpa",
                      "granny", "grandad", "granddad", "nan", "nana", "nanna", "gran"})  # fmt: skip
@@ -146,6 +163,7 @@ PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})  # -> the antec
 CESSATION = re.compile(
     r"\b(?:no longer|any ?more|stopped|stop|quit|gave up|give up|given up|never again)\b", re.IGNORECASE
 )
+_PURPOSE_STOP = re.compile(r"\b(?:to|help(?:s)?|helps? to) stop\b", re.IGNORECASE)
 CORRECTION = re.compile(
     r"^\s*(?:actually|correction|sorry|to correct myself)\b|\bI meant\b|,\s*not\s+(?:a|an|the)?\s*\w+[.!]*\s*$",
     re.IGNORECASE,
@@ -432,6 +450,26 @@ def _named_by_owner(named: Sequence[Triple], described: _Ent) -> list[Triple]:
             if t.predicate == "has_name" and t.subject == described.name]  # fmt: skip
 
 
+def _named_by_owners(triples: list[Triple]) -> list[Triple]:
+    """The owner reaches the names of their people in one step: "my wife is called Fatima" ->
+    also (alice, has_wife, Fatima); "my kids are Mia and Theo" -> (alice, has_kid, Mia) ... in
+    place of (alice's kid, is_a, Mia)."""
+    out: list[Triple] = []
+    for t in triples:
+        owner, _, words = t.subject.partition("'s ")
+        named = t.object[:1].isupper() and bool(words) and "'s " not in words
+        person = named and words.split()[-1] in KIN | PETS | ROLES
+        if named and (t.predicate == "has_name" or (t.predicate == "is_a" and person)):
+            relation = "has_pet" if words.split()[-1] in PETS else snake("has", words)
+            owned = Triple(owner, relation, t.object, "person", t.object_type)
+            if owned not in triples and owned not in out:
+                out.append(owned)
+            if t.predicate == "is_a":
+                continue  # "Mia" is not a kind of kid
+        out.append(t)
+    return out
+
+
 def _about_speaker(sent: Span) -> bool:
     """The sentence states something of the speaker's: "I ...", "my doctor lowered my dose", not
     "my mum takes 5 mg of ..."."""
@@ -683,7 +721,7 @@ class SpacyExtractor:
             _join_hyphens(doc)
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in _sentences(doc):
-                if (mine := self._subjectless(sent)) is not None:  # "Got promoted to senior designer!"
+                if (mine := self._labelled(sent) or self._subjectless(sent)) is not None:  # "Allergies: ..."
                     ctx = _Ctx(speaker, known, {t.i: e for e in mine.doc.ents for t in e}, antecedent=antecedent)
                     fact = self._fact(mine, ctx, text=sent.text)
                 elif not _is_trivial(sent):
@@ -714,6 +752,17 @@ class SpacyExtractor:
             at += len(ms)
         return out
 
+    def _labelled(self, sent: Span) -> Span | None:
+        """A list under a label, as people paste them ("Allergies: shellfish, kiwi, and bee
+        stings."), parsed again as the statement the label stands for (:data:`LABELS`)."""
+        m = _LABEL.match(sent.text)
+        if m is None:
+            return None
+        with self._lock:
+            doc = self._nlp(LABELS[m.group("label").casefold()].format(m.group("items").strip().rstrip(".!")))
+        _join_hyphens(doc)
+        return doc[:]
+
     def _subjectless(self, sent: Span) -> Span | None:
         """A chat statement about the speaker without its "I" ("Got promoted to senior designer
         today!", "Turned 30 today.", "Sold the car last month."): a sentence that opens with a verb
@@ -725,8 +774,8 @@ class SpacyExtractor:
         first = words[0]
         if first.pos_ not in ("VERB", "AUX") or not first.text[:1].isupper() or first.lower_ in ("please", "let"):
             return None
-        if any(t.dep_ in ("nsubj", "nsubjpass", "expl") for t in sent):
-            return None
+        if any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in first.children):
+            return None  # "which explains a lot" later in the line has its own subject: no matter
         rest = sent.doc.text[first.idx : sent.end_char]
         with self._lock:
             doc = self._nlp("I " + rest[:1].lower() + rest[1:])
@@ -783,6 +832,7 @@ class SpacyExtractor:
                 subj = self._resolve(s_, ctx)
                 if subj is not None and subj.type == "person":
                     triples.append(Triple(subj.name, "has_age", years[0].text, subj.type, "quantity"))
+        triples.extend(self._done_to_me(sent, ctx))
         for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
             for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
                 for s_ in _children(go, "nsubj"):
@@ -794,10 +844,11 @@ class SpacyExtractor:
             for s_ in _children(root, "nsubjpass", "nsubj"):
                 subj = self._resolve(s_, ctx)
                 triples.extend(self._triple(subj, "is", root, False, ctx) if subj else ())
+        triples = _named_by_owners(triples)
         triples = [t for t in triples if t.subject.strip() and t.predicate and t.object.strip()]  # never a blank part
         times = [e.text for e in sent.ents if _is_time_entity(e)]
         hints = {"time": "; ".join(times)} if times else {}
-        if CESSATION.search(sent.text):
+        if CESSATION.search(sent.text) and not _PURPOSE_STOP.search(sent.text):  # not "... to stop the shakes"
             hints["cessation"] = "true"
         if CORRECTION.search(sent.text):
             hints["correction"] = "true"
@@ -1241,6 +1292,29 @@ class SpacyExtractor:
         return out
 
     # -- entities -----------------------------------------------------------
+
+    def _done_to_me(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        """What someone put the speaker on: "my neurologist put me on Zorvexa" -> (alice, is_on,
+        Zorvexa); "switched me to vortioxetine" -> (alice, switch_to, ...); "took me off ramipril"
+        -> (alice, stop_take, ramipril); "Dr. Mbeki prescribed me Trelodine" -> (alice, prescribed,
+        Trelodine)."""
+        out: list[Triple] = []
+        for v in (t for t in sent if t.pos_ == "VERB"):
+            me = [c for c in v.children if c.dep_ in ("dobj", "dative") and c.lower_ in ("me", "us")]
+            patient = self._resolve(me[0], ctx) if me else None
+            if patient is None:
+                continue
+            verb = v.lemma_.lower()
+            neg = "not_" if _negated(v) else ""
+            for p in _children(v, "prep"):
+                relation = PUT_ME.get((verb, p.lower_), "")
+                for o in (o for c in _children(p, "pobj") for o in _with_conjuncts(c)) if relation else ():
+                    said = self._triple(patient, relation, o, False, ctx)
+                    out.extend(replace(t, predicate=neg + relation) for t in said)
+            if verb == "prescribe":
+                for o in (o for c in _children(v, "dobj") if c not in me for o in _with_conjuncts(c)):
+                    out.extend(self._triple(patient, "prescribed", o, bool(neg), ctx))
+        return out
 
     def _described(self, sent: Span, ctx: _Ctx) -> list[Triple]:
         """A name described by what someone does with it: "Radiohead is the band I listen to most"

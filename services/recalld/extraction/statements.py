@@ -87,15 +87,26 @@ SYMPTOMS = (
 _SYMPTOM = re.compile(
     rf"\b(?:i(?:'ve| have)? (?:had|been having|got|have|get|getting|keep getting|'ve got|have got|am having|'m having|"
     rf"feel|feeling|am feeling|'m feeling|experience|experiencing|am experiencing|'m experiencing|suffer from|"
-    rf"woke up with|started having|developed|noticed)|i'?m|i am|been) (?:a |an |some |really |bad |terrible |"
+    rf"woke up with|wake up with|waking up with|been waking up with|started having|developed|noticed)|i'?m|i am|been|"
+    rf"(?:i've |i have )?been waking up with) (?:a |an |some |really |bad |terrible |low |high |slight |little |"
+    rf"nasty |horrible |"
     rf"constant |frequent |mild |severe |occasional |chronic |persistent |recurring |this |these |a lot of |"
     rf"lots of |awful |strong |sharp |dull )*(?P<s>{SYMPTOMS})\b(?P<rest>[^.!?;]*)",
     re.IGNORECASE,
 )
 _HURTS = re.compile(
-    r"\bmy (?P<part>[a-z]+(?: [a-z]+)?) (?:hurts?|aches?|is sore|are sore|is killing me|are killing me|"
-    r"ha(?:s|ve) been (?:hurting|aching)|(?:is|are) (?:swollen|stiff|throbbing|itchy))\b",
+    r"\bmy (?P<part>[a-z]+(?: [a-z]+)?)(?:'s| (?:is|has|have|are)|) ?(?:hurts?|aches?|is sore|are sore|"
+    r"is killing me|are killing me|(?:been )?(?:hurting|aching|killing me|playing up|acting up|sore|scratchy|"
+    r"swollen|stiff|throbbing|itchy|numb|tight|raw))\b",
     re.I,
+)
+BODY_PARTS = _words(
+    """
+    back neck head knee knees shoulder shoulders hip hips ankle ankles wrist wrists elbow elbows foot feet hand
+    hands arm arms leg legs chest stomach tummy belly throat ear ears eye eyes tooth teeth jaw gums joints
+    muscles skin spine hamstring calf calves thigh thighs heel toe toes finger fingers thumb sinuses bladder
+    side ribs pelvis groin tongue lips nose glands
+    """
 )
 _DURATION = re.compile(
     r"\b(?:for (?:the (?:last|past) )?(?:a |an |about |around |almost |over |nearly )?(?:\w+ )?(?:days?|weeks?|"
@@ -167,7 +178,7 @@ _DRUG_STEM = re.compile(
     r"setron|lukast|terol|phylline|pramine|oxetine|azepam|barbital|dronate|glitazone|glinide|gliflozin|tide|"
     r"azine|idone|apine|etine|amine|codone|morphone|fenac|coxib|vastatin|semide|thiazide|olol|dipine|afil|"
     r"oxacin|conazole|tinib|ximab|zumab|umab|cept|plase|steride|osin|idine|oxine|amide|pine|exate|tecan|platin|"
-    r"rubicin|gron|egron|trexate|racetam|tiapine|oxetil|ofen|amol)$",
+    r"rubicin|gron|egron|trexate|racetam|tiapine|oxetil|ofen|amol|izine|adine|tadine)$",
     re.IGNORECASE,
 )
 MEDICINES = _words(
@@ -185,6 +196,7 @@ NOT_MEDICINE = _words(
     wednesday thursday friday saturday sunday
     session sessions appointment appointments therapy treatment work running job course lessons class
     schedule maternity paternity parental sick nights furlough probation benefits welfare disability
+    me us him her them you
     a action advantage an anything bath baths board break breakfast breaks bus cab call calls care
     chances charge child children class classes coffee course courses daily daughter deep diet dinner
     dog dogs duty each elevator every everyday everything exam exams excel facebook ferry five flight
@@ -330,6 +342,8 @@ def symptoms(text: str) -> Iterator[str]:
     for m in _HURTS.finditer(text):
         duration = _DURATION.search(text[m.end() :])
         hurt = m.group("part")
+        if hurt.split()[-1].casefold() not in BODY_PARTS:
+            continue  # "my job is killing me"
         value = f"{hurt[:-1] if hurt.endswith('s') and not hurt.endswith('ss') else hurt} pain"  # "my knees ache"
         yield f"{value} ({duration.group(0).strip()})" if duration else value
 
