@@ -270,9 +270,11 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         add(name, value)
     if mine and not _hypothetical(sent):
         drug = _TAKEN_DRUG.search(text)
-        named = drug.group(1) if drug is not None and drug.group(1).casefold() not in statements.NOT_MEDICINE else ""
-        if named and (_MEDICATION.search(text) or _DRUG_STEM.search(named)):
-            add("medications", named)
+        drug_name = (
+            drug.group(1) if drug is not None and drug.group(1).casefold() not in statements.NOT_MEDICINE else ""
+        )
+        if drug_name and (_MEDICATION.search(text) or _DRUG_STEM.search(drug_name)):
+            add("medications", drug_name)
         for t in triples:
             name = _SCHEDULE_WORDS.sub("", t.object)
             if norm(t.subject) == me and t.predicate in _TAKING and statements.is_medicine(name, text):

@@ -352,6 +352,7 @@ def _vector_store(settings: Settings, tenant: str, dim: int) -> VectorStore:
         user_buckets=settings.vector_user_buckets,
         consistency_level=settings.vector_consistency.value,
         lite_process=settings.vector_lite_process,
+        fast_search=settings.vector_lite_fast_search,
     )
 
 

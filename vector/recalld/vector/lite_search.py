@@ -25,8 +25,9 @@ A source whose keys are not unique (Milvus Lite writes none: a memtable keeps on
 a flush writes the memtable, compaction deduplicates) goes through the original per-row code.
 
 :func:`install` swaps it in for the Milvus Lite versions it was checked against (``SUPPORTED``);
-on another version it leaves Milvus Lite alone and logs why. ``RECALLD_LITE_FAST_SEARCH=false``
-in the environment leaves the original in place. tests/unit/test_lite_search.py runs both on
+on another version it leaves Milvus Lite alone and logs why. The setting
+``RECALLD_VECTOR_LITE_FAST_SEARCH=false`` leaves the original in place (the Milvus Lite child
+gets it as ``RECALLD_LITE_FAST_SEARCH``). tests/unit/test_lite_search.py runs both on
 random collections (upserts across segments and the memtable, deletes, filters, partitions,
 output fields) and requires the same hits, distances bit for bit.
 """
@@ -43,7 +44,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SUPPORTED = frozenset({"3.2.2"})
-_ENV = "RECALLD_LITE_FAST_SEARCH"
+FAST_SEARCH_ENV = "RECALLD_LITE_FAST_SEARCH"  # set by recalld.vector.lite_process for its child
 
 Candidate = tuple[float, int, int]
 
@@ -301,8 +302,8 @@ def _brute_force_search(
 def install() -> bool:
     """Put :func:`execute_search_with_index` in place of Milvus Lite's own, where it is known to
     be equivalent. True when it is in place."""
-    if os.environ.get(_ENV, "true").strip().lower() in ("0", "false", "no", "off"):
-        log.info("%s is off: Milvus Lite's own search executor", _ENV)
+    if os.environ.get(FAST_SEARCH_ENV, "true").strip().lower() in ("0", "false", "no", "off"):
+        log.info("%s is off: Milvus Lite's own search executor", FAST_SEARCH_ENV)
         return False
     try:
         import milvus_lite

@@ -113,6 +113,7 @@ class MilvusVectorStore:
         flush_rows: int = 0,
         user_buckets: int = 0,
         lite_process: bool = False,
+        fast_search: bool = True,
     ) -> None:
         """``flush_rows``: flush after that many written rows (0: never). Milvus Lite
         scans unflushed rows slowly (measured: 2,500 pending rows add ~55 ms to
@@ -147,8 +148,9 @@ class MilvusVectorStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus")
         self._ping_timeout_s = 3.0
         self._lite: LiteProcess | None = None
+        self._fast_search = fast_search
         if lite_process and not _is_server(uri):
-            self._lite = LiteProcess(Path(uri))
+            self._lite = LiteProcess(Path(uri), fast_search=fast_search)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -189,7 +191,7 @@ class MilvusVectorStore:
         await self._run(self._open_sync)
 
     def _open_sync(self) -> None:
-        if self._lite is None and not _is_server(self._uri):  # Milvus Lite on a thread of this process
+        if self._lite is None and not _is_server(self._uri) and self._fast_search:  # Milvus Lite on a thread
             install_fast_search()
         uri = self._lite.start() if self._lite is not None else self._uri
         try:
