@@ -97,7 +97,7 @@ async def test_an_attribute_changed_twice_is_read_as_of_each_time(app: App, alic
     assert diet(await app.memories.profile([alice], Validity(as_of=jan + DAY))) == ["vegetarian"]
     assert diet(await app.memories.profile([alice], Validity(as_of=mar + DAY))) == ["vegan"]
     retired = await app.memories.get(alice, vegan)
-    assert retired.valid_to == may and retired.retired_by_rule == "attribute:diet"
+    assert retired.valid_to == may and retired.retired_by_rule == "single_valued:kind:diet"
     hits = await app.retriever.search(alice, "what do I eat?", attributes=[Attribute("diet", "")])
     assert [h.memory.id for h in hits] == [pesc]
     old = await app.retriever.search(alice, "what do I eat?", attributes=[Attribute("diet", "vegan")])

@@ -168,11 +168,12 @@ async def test_a_judge_settles_what_the_rules_leave_open(app: App, alice: Scope)
     await say(app, alice, "I play tennis on Saturdays.", MAY - timedelta(days=30))
     judge = _StubJudge(JudgeVerdict("invalidate", 0))
     app.memories._judge = judge
-    events = await say(app, alice, "These days I play padel on Saturdays instead.", MAY)
+    # no rule reads this as a change (no cue word, another verb): the judge is asked
+    events = await say(app, alice, "I've swapped Saturday tennis for padel.", MAY)
     assert kinds(events) == [("add", "llm:invalidate"), ("invalidate", "llm:invalidate")]
     (case,) = judge.cases
     assert isinstance(case, JudgeCase) and case.candidates == ("I play tennis on Saturdays.",)
-    assert case.fact == "These days I play padel on Saturdays instead."
+    assert case.fact == "I've swapped Saturday tennis for padel."
     # a verdict naming a candidate that was not shown changes nothing
     app.memories._judge = _StubJudge(JudgeVerdict("noop", 7))
     events = await say(app, alice, "On Saturdays I play padel with Tom.", MAY + timedelta(days=1))

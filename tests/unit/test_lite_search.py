@@ -122,8 +122,10 @@ def test_the_same_hits_as_milvus_lite(tmp_path: Path, compared: list[tuple[Any, 
 
 def test_install_swaps_the_executor_on_a_checked_version(monkeypatch: pytest.MonkeyPatch) -> None:
     from milvus_lite.engine import collection
+    from milvus_lite.search.executor_indexed import execute_search_with_index as original
 
-    monkeypatch.setattr(collection, "execute_search_with_index", collection.execute_search_with_index)
+    # Milvus Lite's own executor in place, whatever an earlier test of this process installed
+    monkeypatch.setattr(collection, "execute_search_with_index", original)
     monkeypatch.setenv("RECALLD_LITE_FAST_SEARCH", "false")
     assert not lite_search.install()
     monkeypatch.delenv("RECALLD_LITE_FAST_SEARCH")

@@ -620,7 +620,7 @@ class MemoryPipeline:
             # How close a neighbour must be to be read: a paraphrase's closeness; a slot's or a
             # change's (a weak cue: "now"); any neighbour, for a statement that says it replaces.
             cue = change_cue(fact.text)
-            wide = single or looks_back(fact)
+            wide = single or looks_back(fact) or self._judge is not None  # a judge sees what the rules leave open
             reach.append(0.0 if cue == 2 else settings.judge_similarity if wide else settings.noop_similarity)
         # A single-valued fact may meet its slot in a memory whose predicate only the fallback or a
         # favourite's category places there: its close vector neighbours are read too.
