@@ -45,13 +45,12 @@ from pathlib import Path
 
 import grpc
 
+from bench.checkout import ROOT, WORK, sources_path
 from bench.latency import RESULTS, machine_lines, pct
 from bench.locomo import CATEGORIES, Conversation, load_conversations, turn_text
 from recalld.client import AsyncRecalld, RecalldError
 from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess, children, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / ".work"
 DATA = ROOT.parent / "shared" / "data" / "locomo-dev.json"
 SEED_SHARE = 0.85
 CLK = os.sysconf("SC_CLK_TCK")
@@ -321,8 +320,7 @@ def stages(metrics_url: str, ops: int) -> dict[str, tuple[float, float]]:
 def server_env(code: Path | None) -> dict[str, str]:
     env = {"RECALLD_RECONCILE_INTERVAL_S": "0", "RECALLD_LOG_LEVEL": os.environ.get("RECALLD_LOG_LEVEL", "INFO")}
     if code is not None:  # another checkout's sources first on the path
-        roots = [code / r for r in ("services", "graph", "vector", "client")]
-        env["PYTHONPATH"] = os.pathsep.join(str(r) for r in roots)
+        env["PYTHONPATH"] = sources_path(code)
     return env
 
 

@@ -42,19 +42,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / ".work"
+from bench.checkout import ROOT, WORK, newest_seed, sources_path, uncommitted, write_report
+from bench.locomo import percentile
+
 RESULTS = ROOT / "bench" / "results"
 CAPTURE = WORK / "vector-search-queries.json"
 CANDIDATES = 50  # recalld.core.settings.SearchSettings.vector_candidates
-
-
-def _seeded() -> Path:
-    """The newest complete bench.busy embedded seed (its milvus.db holds 12 LoCoMo scopes)."""
-    done = sorted(WORK.glob("busy-seed-*/done"), key=lambda p: p.stat().st_mtime)
-    if not done:
-        raise SystemExit("no seeded LoCoMo scopes under bench/.work/busy-seed-*: run bench.busy once first")
-    return done[-1].parent / "data"
 
 
 def _source() -> Path:
@@ -71,7 +64,7 @@ def _capture(queries: int, seed: int) -> dict[str, Any]:
     picked = random.Random(seed).sample(work.questions, queries)
     vectors = MiniLMOnnxEmbedder().embed_sync([q for _, q in picked])
     return {
-        "source": str(_seeded().relative_to(ROOT)),
+        "source": str(newest_seed().relative_to(ROOT)),
         "queries": [
             {"user": u, "question": q, "vector": [float(x) for x in v]}
             for (u, q), v in zip(picked, vectors, strict=True)
@@ -197,7 +190,7 @@ def _run_replay(code: Path | None, tmp: Path, label: str, repeats: int, limit: i
     out_file = tmp / f"{label}.json"
     env = dict(os.environ)
     if code is not None:  # the other checkout's sources first on the path (bench.busy.server_env)
-        env["PYTHONPATH"] = os.pathsep.join(str(code / r) for r in ("services", "graph", "vector", "client"))
+        env["PYTHONPATH"] = sources_path(code)
     cmd = [sys.executable, "-m", "bench.vector_search", "replay", "--data", str(data), "--answers", str(out_file)]
     cmd += ["--repeats", str(repeats), "--limit", str(limit)]
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
@@ -216,17 +209,6 @@ def _least(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **first,
         **{k: [min(xs) for xs in zip(*(r[k] for r in runs), strict=True)] for k in ("server_ms", "lite_ms")},
     }
-
-
-def _pct(xs: Sequence[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
-
-
-def _dirty() -> str:
-    cmd = ["git", "status", "--porcelain", "--", "vector", "services"]
-    changed = subprocess.run(cmd, cwd=ROOT, capture_output=True)
-    return " (with uncommitted changes to vector/ or services/)" if changed.stdout.strip() else ""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -285,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "CPU of the server process (`time.process_time`, every thread) and of the Milvus Lite child (sum of "
         f"/proc/<pid>/task/*/schedstat); per query the median of {args.repeats} warm calls, per version the least "
         f"of {args.rounds} alternated rounds (fresh process, fresh copy), then the median and p95 over the queries",
-        f"- code: before = {before['code']} (its sources first on PYTHONPATH), after = {after['code']}{_dirty()}",
+        f"- code: before = {before['code']} (its sources first on PYTHONPATH), "
+        f"after = {after['code']}{uncommitted('vector', 'services')}",
         "",
         "| code | server median ms | server p95 ms | Lite child median ms | Lite child p95 ms | total median ms "
         "| total p95 ms |",
@@ -295,8 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         s, lite = run["server_ms"], run["lite_ms"]
         tot = [a + b for a, b in zip(s, lite, strict=True)]
         lines.append(
-            f"| {label} | {_pct(s, 50):.2f} | {_pct(s, 95):.2f} | {_pct(lite, 50):.2f} | {_pct(lite, 95):.2f} | "
-            f"{_pct(tot, 50):.2f} | {_pct(tot, 95):.2f} |"
+            f"| {label} | {percentile(s, 50):.2f} | {percentile(s, 95):.2f} | {percentile(lite, 50):.2f} | "
+            f"{percentile(lite, 95):.2f} | {percentile(tot, 50):.2f} | {percentile(tot, 95):.2f} |"
         )
     lines += [
         "",
@@ -304,10 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(problems)} mismatches.",
     ]
     out = args.out or RESULTS / f"vector-search-{now:%Y-%m-%d}.md"
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    if problems:
-        raise SystemExit(1)
+    write_report(lines, out, failed=bool(problems))
 
 
 if __name__ == "__main__":

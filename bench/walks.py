@@ -44,19 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / ".work"
+from bench.checkout import ROOT, WORK, newest_seed, sources_path, uncommitted, write_report
+from bench.locomo import percentile
+
 RESULTS = ROOT / "bench" / "results"
 CAPTURE = WORK / "walks-capture.json"
 GRAPH_DB = WORK / "walks-graph.db"
-
-
-def _seeded() -> Path:
-    """The newest complete bench.busy embedded seed (graph.db + milvus.db of 12 LoCoMo scopes)."""
-    done = sorted(WORK.glob("busy-seed-*/done"), key=lambda p: p.stat().st_mtime)
-    if not done:
-        raise SystemExit("no seeded LoCoMo scopes under bench/.work/busy-seed-*: run bench.busy once first")
-    return done[-1].parent / "data"
 
 
 # -- capture: real Searches record the walk stage's inputs -------------------------------------------------------
@@ -69,7 +62,7 @@ async def _capture(queries: int, seed: int) -> dict[str, Any]:
     from recalld.server.app import build_app
     from recalld.server.config import load_settings
 
-    source = _seeded()
+    source = newest_seed()
     work = workload(load_conversations(DATA), 4, random.Random(1))
     picked = random.Random(seed).sample(work.questions, queries)
     with tempfile.TemporaryDirectory(prefix="walks-") as tmp:
@@ -237,7 +230,7 @@ def _run_replay(code: Path | None, tmp: Path, label: str, repeats: int) -> dict[
     answers = tmp / f"{label}.json"
     env = dict(os.environ)
     if code is not None:  # the other checkout's sources first on the path (bench.busy.server_env)
-        env["PYTHONPATH"] = os.pathsep.join(str(code / r) for r in ("services", "graph", "vector", "client"))
+        env["PYTHONPATH"] = sources_path(code)
     cmd = [sys.executable, "-m", "bench.walks", "replay", "--db", str(db), "--answers", str(answers)]
     cmd += ["--repeats", str(repeats)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
@@ -259,16 +252,6 @@ def _least(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             k: [min(xs) for xs in zip(*(r["stage_ms"][k] for r in runs), strict=True)] for k in first["stage_ms"]
         },
     }
-
-
-def _dirty() -> str:
-    changed = subprocess.run(["git", "status", "--porcelain", "--", "services", "graph"], cwd=ROOT, capture_output=True)
-    return " (with uncommitted changes to services/ or graph/)" if changed.stdout.strip() else ""
-
-
-def _pct(xs: Sequence[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -326,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"thread busy; `time.process_time`, median of {args.repeats} warm calls per query, the least of "
         f"{args.rounds} rounds (the two versions alternated, each round a fresh process), then the median and p95 "
         "over the queries. Stages: thread CPU of each stage's functions, in a second pass (the same statistics)",
-        f"- code: before = {before['code']} (its sources first on PYTHONPATH), after = {after['code']}{_dirty()}",
+        f"- code: before = {before['code']} (its sources first on PYTHONPATH), "
+        f"after = {after['code']}{uncommitted('services', 'graph')}",
         "",
         "| code | stage total median ms | p95 ms | mean ms | expand median | scoring median | PageRank median |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -334,8 +318,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for label, run in ((f"{args.baseline} (before)", before), ("this tree", after)):
         xs, st = run["cpu_ms"], run["stage_ms"]
         lines.append(
-            f"| {label} | {_pct(xs, 50):.2f} | {_pct(xs, 95):.2f} | {statistics.fmean(xs):.2f} | "
-            + " | ".join(f"{_pct(st[k], 50):.2f}" for k in STAGES)
+            f"| {label} | {percentile(xs, 50):.2f} | {percentile(xs, 95):.2f} | {statistics.fmean(xs):.2f} | "
+            + " | ".join(f"{percentile(st[k], 50):.2f}" for k in STAGES)
             + " |"
         )
     lines += [
@@ -344,10 +328,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"compared (scores to 1e-9, explanations edge by edge, in order): {len(problems)} mismatches.",
     ]
     out = args.out or RESULTS / f"walks-{now:%Y-%m-%d}.md"
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    if problems:
-        raise SystemExit(1)
+    write_report(lines, out, failed=bool(problems))
 
 
 if __name__ == "__main__":
