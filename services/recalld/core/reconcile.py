@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -252,25 +252,25 @@ def decide(
         corrected = _correction(fact, candidates, settings, learned, strong=strength == 2)
         if corrected is not None:
             return corrected
-    noop = _paraphrase(fact, candidates, settings, learned)
-    if noop is not None:
-        return noop
-    ceased = _cessation(fact, candidates, settings, learned)
-    if ceased is not None:
-        return ceased
-    replaced = _single_valued(fact, candidates, settings, learned, valid_from, said_at or valid_from)
-    if replaced is not None:
-        return replaced
-    died = _deceased(fact, candidates, settings, learned)
-    if died is not None:
-        return died
-    restored = _restored(fact, candidates, settings, learned)
-    if restored is not None:
-        return restored
-    changed = _changed(fact, candidates, settings, learned)
-    if changed is not None:
-        return changed
-    return Decision(Action.ADD, "new_fact")
+    tried = _in_order(fact, candidates, settings, learned, valid_from, said_at or valid_from)
+    return next((d for d in tried if d is not None), Decision(Action.ADD, "new_fact"))
+
+
+def _in_order(
+    fact: Fact,
+    candidates: Sequence[Candidate],
+    settings: ReconcileSettings,
+    learned: Mapping[str, str],
+    valid_from: datetime,
+    said_at: datetime,
+) -> Iterator[Decision | None]:
+    """The rules after a correction, each tried only when the ones before it decided nothing:
+    paraphrase, cessation, single value, death, "fine again", a change cue."""
+    yield _paraphrase(fact, candidates, settings, learned)
+    yield _cessation(fact, candidates, settings, learned)
+    yield _single_valued(fact, candidates, settings, learned, valid_from, said_at)
+    for rule in (_deceased, _restored, _changed):
+        yield rule(fact, candidates, settings, learned)
 
 
 def _phrases(words: Sequence[str]) -> re.Pattern[str]:
