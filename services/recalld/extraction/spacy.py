@@ -818,34 +818,8 @@ class SpacyExtractor:
                 triples.extend(ent.side if ent else ())
             if (t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass", "xcomp")) or _verb_like_conj(t):
                 triples.extend(self._clause(t, ctx))
-        triples.extend(self._together(sent, ctx))
-        triples.extend(self._described(sent, ctx))
-        for v in (t for t in sent if _died(t)):  # "Rosie passed away": Rosie is deceased
-            for s_ in _children(v, "nsubj", "nsubjpass"):
-                subj = self._resolve(s_, ctx)
-                alive = s_.lower_ in KIN | PETS or _category(s_) in KIN | PETS  # not "the battery died"
-                if subj is not None and (alive or subj.type in ("person", "animal")):
-                    triples.append(Triple(subj.name, "is", slots.DECEASED, subj.type, "concept"))
-        for v in (t for t in sent if t.lemma_ == "turn" and t.pos_ == "VERB"):  # "I turned 30 today"
-            years = [n for c in v.children for n in (c, *c.children) if n.like_num and n.text.isdigit()]
-            for s_ in _children(v, "nsubj") if years and 0 < int(years[0].text) < 120 else ():
-                subj = self._resolve(s_, ctx)
-                if subj is not None and subj.type == "person":
-                    triples.append(Triple(subj.name, "has_age", years[0].text, subj.type, "quantity"))
-        triples.extend(self._done_to_me(sent, ctx))
-        for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
-            for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
-                for s_ in _children(go, "nsubj"):
-                    subj = self._resolve(s_, ctx)
-                    if subj is not None:
-                        triples.append(Triple(subj.name, "go", lemma(x), subj.type, "concept"))
-        root = sent.root
-        if root.pos_ == "ADJ" and _children(root, "auxpass", "aux"):  # "I'm left-handed" read as a passive
-            for s_ in _children(root, "nsubjpass", "nsubj"):
-                subj = self._resolve(s_, ctx)
-                triples.extend(self._triple(subj, "is", root, False, ctx) if subj else ())
+        triples.extend(self._shapes(sent, ctx))
         triples = _named_by_owners(triples)
-        triples = [t for t in triples if t.subject.strip() and t.predicate and t.object.strip()]  # never a blank part
         times = [e.text for e in sent.ents if _is_time_entity(e)]
         hints = {"time": "; ".join(times)} if times else {}
         if CESSATION.search(sent.text) and not _PURPOSE_STOP.search(sent.text):  # not "... to stop the shakes"
@@ -866,7 +840,7 @@ class SpacyExtractor:
             if not (t.predicate in ("is", "not_is") and (t.subject, t.object) in whole)
             and t.object.casefold() not in ctx.stand_ins
         ]
-        triples = list(dict.fromkeys(triples))
+        triples = list(dict.fromkeys(t for t in triples if t.subject.strip() and t.predicate and t.object.strip()))
         # Negated: the main clause says not (a "won't" in a relative clause does not negate "I have a rash")
         negated = "cessation" in hints or _negated(sent.root) or any(_negated(c) for c in sent.root.conjuncts)
         return Fact(
@@ -1292,6 +1266,40 @@ class SpacyExtractor:
         return out
 
     # -- entities -----------------------------------------------------------
+
+    def _shapes(self, sent: Span, ctx: _Ctx) -> list[Triple]:
+        """Sentence shapes the clause walk does not read: two people together, a name described,
+        a death, an age turned, something done to the speaker, an activity gone to, an adjective
+        the tagger made a passive."""
+        out = [*self._together(sent, ctx), *self._described(sent, ctx), *self._done_to_me(sent, ctx)]
+        for v in (t for t in sent if _died(t)):  # "Rosie passed away": Rosie is deceased
+            for s_, subj in self._named_subjects(v, ctx, "nsubj", "nsubjpass"):
+                alive = s_.lower_ in KIN | PETS or _category(s_) in KIN | PETS  # not "the battery died"
+                if alive or subj.type in ("person", "animal"):
+                    out.append(Triple(subj.name, "is", slots.DECEASED, subj.type, "concept"))
+        for v in (t for t in sent if t.lemma_ == "turn" and t.pos_ == "VERB"):  # "I turned 30 today"
+            years = [n for c in v.children for n in (c, *c.children) if n.like_num and n.text.isdigit()]
+            for _, subj in self._named_subjects(v, ctx, "nsubj") if years and 0 < int(years[0].text) < 120 else ():
+                if subj.type == "person":
+                    out.append(Triple(subj.name, "has_age", years[0].text, subj.type, "quantity"))
+        for go in (t for t in sent if t.lemma_ == "go" and t.pos_ == "VERB"):
+            for x in (x for x in _children(go, "xcomp") if x.tag_ == "VBG"):  # "I go bouldering": the activity
+                out.extend(
+                    Triple(subj.name, "go", lemma(x), subj.type, "concept")
+                    for _, subj in self._named_subjects(go, ctx, "nsubj")
+                )
+        root = sent.root
+        if root.pos_ == "ADJ" and _children(root, "auxpass", "aux"):  # "I'm left-handed" read as a passive
+            for _, subj in self._named_subjects(root, ctx, "nsubjpass", "nsubj"):
+                out.extend(self._triple(subj, "is", root, False, ctx))
+        return out
+
+    def _named_subjects(self, v: Token, ctx: _Ctx, *deps: str) -> Iterator[tuple[Token, _Ent]]:
+        """``v``'s subjects (of those dependencies) that resolve to an entity."""
+        for s_ in _children(v, *deps):
+            subj = self._resolve(s_, ctx)
+            if subj is not None:
+                yield s_, subj
 
     def _done_to_me(self, sent: Span, ctx: _Ctx) -> list[Triple]:
         """What someone put the speaker on: "my neurologist put me on Zorvexa" -> (alice, is_on,
