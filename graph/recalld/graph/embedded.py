@@ -232,8 +232,13 @@ _TIME_COLUMNS = {
 }
 
 
-def _scope_sql(scope: Scope, table: str = "") -> tuple[str, list[Any]]:
-    prefix = f"{table}." if table else ""
+def _scope_sql(scope: Scope, table: str = "", *, keyed: bool = False) -> tuple[str, list[Any]]:
+    """The scope as SQL equalities. ``keyed``: the statement looks rows up by a key of their own
+    (ids, hashes), so the scope only filters what the key found. Its columns are then written
+    ``+col`` (SQLite's documented way to keep a term from choosing the index): with no statistics
+    the planner takes an equality on mem_user, mem_agent or mem_run over a lookup by 50 ids, and
+    ``run_id = ''`` matches nearly every row (5 ms per lookup against 0.1 at 11k memories)."""
+    prefix = ("+" if keyed else "") + (f"{table}." if table else "")
     items = scope.filter_items()
     if not items:
         raise ValueError("empty scope")
@@ -599,7 +604,7 @@ class EmbeddedGraphStore:
         time_range: TimeRange | None,
         validity: Validity | None,
     ) -> dict[str, Memory]:
-        where, params = _scope_sql(scope)
+        where, params = _scope_sql(scope, keyed=True)
         fsql, fparams = sql_metadata_filter(filters)
         tsql, tparams = _time_sql(time_range)
         vsql, vparams = _validity_sql(validity)
@@ -672,7 +677,7 @@ class EmbeddedGraphStore:
         return out
 
     async def get_any(self, memory_id: str, scope: Scope) -> Memory | None:
-        where, params = _scope_sql(scope)
+        where, params = _scope_sql(scope, keyed=True)
         row = await self._run(
             lambda: self._conn.execute(
                 f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id=? AND {where}", [memory_id, *params]
@@ -726,8 +731,8 @@ class EmbeddedGraphStore:
         for chunk in _chunks(hashes, 500):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT hash, id FROM memories WHERE hash IN ({marks}) AND state='active' AND valid_to IS NULL "
-                "AND user_id=? AND agent_id=? AND run_id=?",
+                f"SELECT hash, id FROM memories INDEXED BY mem_hash WHERE hash IN ({marks}) AND state='active' "
+                "AND valid_to IS NULL AND user_id=? AND agent_id=? AND run_id=?",
                 [*chunk, s.user_id, s.agent_id, s.run_id],
             )
             out.update((r[0], r[1]) for r in rows)
@@ -740,7 +745,7 @@ class EmbeddedGraphStore:
         return await self._run(self._touch_sync, list(dict.fromkeys(ids)), scope, at)
 
     def _touch_sync(self, ids: list[str], scope: Scope, at: datetime) -> int:
-        where, params = _scope_sql(scope)
+        where, params = _scope_sql(scope, keyed=True)
         n = 0
         with self._tx():
             for chunk in _chunks(ids, 500):
@@ -911,7 +916,7 @@ class EmbeddedGraphStore:
         return [_row_to_grant(r) for r in rows]
 
     def _history_sync(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
-        where, params = _scope_sql(scope)
+        where, params = _scope_sql(scope, keyed=True)
         if (
             self._conn.execute(f"SELECT 1 FROM memories WHERE id=? AND {where}", [memory_id, *params]).fetchone()
             is None
@@ -940,7 +945,8 @@ class EmbeddedGraphStore:
         for chunk in _chunks(subjects, 200):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT memory_id, subject, predicate, object FROM relations WHERE namespace=? "
+                # several subjects: the planner, without statistics, would scan the namespace
+                f"SELECT memory_id, subject, predicate, object FROM relations INDEXED BY rel_subject WHERE namespace=? "
                 f"AND subject IN ({marks}) AND (predicate IN ({pmarks}) OR object IN ({omarks})) "
                 f"AND valid_to IS NULL AND {where} ORDER BY id",
                 [scope.namespace, *chunk, *predicates, *objects, *params],
