@@ -135,7 +135,7 @@ def test_workers_need_the_production_stores_and_a_fixed_port() -> None:
 
 
 def test_the_production_stores_run_more_calls_at_once_unless_told_otherwise() -> None:
-    assert load_settings({}).max_concurrent_rpcs == 4  # embedded: the CPU is the limit
+    assert load_settings({}).max_concurrent_rpcs == 8  # embedded: the CPU and the model worker are the limit
     production = {"RECALLD_GRAPH_BACKEND": "falkordb", "RECALLD_VECTOR_URI": "http://milvus:19530"}
     assert load_settings(production).max_concurrent_rpcs == 16  # they wait on the network
     assert load_settings({**production, "RECALLD_MAX_CONCURRENT_RPCS": "6"}).max_concurrent_rpcs == 6
