@@ -120,6 +120,42 @@ def test_the_same_hits_as_milvus_lite(tmp_path: Path, compared: list[tuple[Any, 
         assert got == want
 
 
+def test_the_memtable_snapshot_is_milvus_lites(tmp_path: Path) -> None:
+    """The unflushed rows as a search sees them (keys, sequence numbers, vectors, row references,
+    the filter table), read batch by batch: the same arrays as MemTable.to_search_snapshot, with
+    rows written in several batches, upserted again, and in several partitions."""
+    from milvus_lite.engine import collection
+
+    seen: list[Any] = []
+
+    def grab(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("memtable", args[2] if len(args) > 2 else None))
+        return lite_search.execute_search_with_index(*args, **kwargs)
+
+    rng = random.Random(7)
+    c = _client(tmp_path, "FLAT")
+    for i in range(0, 60, 6):  # ten batches; ids 0-29 twice (a newer version in a later batch)
+        batch = [_row(rng, j % 30) for j in range(i, i + 6)]
+        for part in {_partition(r) for r in batch}:
+            c.upsert("c", [r for r in batch if _partition(r) == part], partition_name=part)
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(collection, "execute_search_with_index", grab)
+    try:
+        c.search("c", [[0.5] * DIM], limit=3, output_fields=["id"])
+    finally:
+        monkey.undo()
+    memtable = next(m for m in seen if m is not None)
+    for parts in (None, ["u001"], ["u000", "u002"]):
+        for table in (False, True):
+            want = memtable.to_search_snapshot(vector_field="vector", partition_names=parts, include_table=table)
+            got = lite_search.memtable_snapshot(memtable, "vector", parts, include_table=table)
+            assert got[0] == want[0] and got[3] == want[3]
+            assert got[1].dtype == want[1].dtype and (got[1] == want[1]).all()
+            assert got[2].dtype == want[2].dtype and got[2].shape == want[2].shape and (got[2] == want[2]).all()
+            assert (got[4] is None) == (want[4] is None) and (got[4] is None or got[4].equals(want[4]))
+    assert len(memtable.to_search_snapshot(vector_field="vector", partition_names=None)[0]) == 30  # one row per id
+
+
 def test_install_swaps_the_executor_on_a_checked_version(monkeypatch: pytest.MonkeyPatch) -> None:
     from milvus_lite.engine import collection
     from milvus_lite.search.executor_indexed import execute_search_with_index as original
