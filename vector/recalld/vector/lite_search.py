@@ -292,7 +292,7 @@ def memtable_snapshot(
         if vector_field is not None and pks:
             columns = [b.column(vector_field) for b in batches]
             if any(c.null_count for c in columns):
-                return memtable.to_search_snapshot(vector_field, partition_names, include_table)  # type: ignore[no-any-return]
+                return memtable.to_search_snapshot(vector_field, partition_names, include_table)
             flat = np.concatenate(
                 [np.asarray(c.flatten().to_numpy(zero_copy_only=False), dtype=np.float32) for c in columns]
             )
