@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recalld.client import Mode, Recalld
-from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess
+from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess, children
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -78,6 +78,16 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and all its descendants (the model worker, the Milvus Lite child), MB."""
+    tree, frontier = [pid], [pid]
+    while frontier:
+        kids = children(frontier.pop())
+        tree += kids
+        frontier += kids
+    return sum(rss_mb(p) for p in tree if Path(f"/proc/{p}").exists())
 
 
 def machine_lines(now: datetime) -> list[str]:

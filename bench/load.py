@@ -26,20 +26,10 @@ from pathlib import Path
 
 import grpc
 
-from bench.latency import RESULTS, backend_env, machine_lines, pct, rss_mb
+from bench.latency import RESULTS, backend_env, machine_lines, pct, tree_rss_mb
 from bench.peruser import QUERIES, fact
 from recalld.client import Recalld, RecalldError
-from tests.harness import ServerProcess, children, free_port
-
-
-def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and all its descendants (workers, Milvus Lite), MB."""
-    tree, frontier = [pid], [pid]
-    while frontier:
-        kids = children(frontier.pop())
-        tree += kids
-        frontier += kids
-    return sum(rss_mb(p) for p in tree if Path(f"/proc/{p}").exists())
+from tests.harness import ServerProcess, free_port
 
 
 def seed(address: str, users: int, per_user: int, clients: int = 2) -> float:
