@@ -182,6 +182,7 @@ def execute_search_with_index(  # one function, as the original, so the two read
         vectors: np.ndarray,
         filter_mask: np.ndarray | None,
         index: Any,
+        cache: dict[Any, Any] | None = None,
     ) -> None:
         if len(pks) == 0:
             return
@@ -192,7 +193,7 @@ def execute_search_with_index(  # one function, as the original, so the two read
             index = BruteForceIndex.build(vectors, metric_type)
         valid_mask = None if local_mask.all() else local_mask
         if type(index) is BruteForceIndex:  # FLAT, and every memtable
-            local_ids, dists = _brute_force_search(index, query_vectors, top_k, valid_mask)
+            local_ids, dists = _brute_force_search(index, query_vectors, top_k, valid_mask, cache)
         else:
             local_ids, dists = index.search(query_vectors, top_k, valid_mask=valid_mask, params=search_params)
         for q in range(nq):
@@ -207,7 +208,9 @@ def execute_search_with_index(  # one function, as the original, so the two read
         if seg_vector_null_mask is not None:
             combined_mask = seg_vector_null_mask if combined_mask is None else combined_mask & seg_vector_null_mask
         pks, seqs, rows = sources[source_idx]
-        _recall_source(source_idx, pks, seqs, rows, seg_vectors, combined_mask, seg.indexes.get(vector_field))
+        index = seg.indexes.get(vector_field)
+        # a sealed segment's vectors never change: its unit vectors are kept with its own array cache
+        _recall_source(source_idx, pks, seqs, rows, seg_vectors, combined_mask, index, seg._vector_data_by_field)
     if mt_pks:
         pks, seqs, rows = sources[-1]
         _recall_source(len(sources) - 1, pks, seqs, rows, mt_vecs, mt_filter_mask, None)
@@ -309,13 +312,33 @@ def memtable_snapshot(
     return pks, seqs_arr, vectors, row_refs, table
 
 
+_UNIT = "\x00recalld:unit-vectors"  # the key in a segment's per-field array cache (never a field name)
+
+
+def _unit_rows(index: Any, cache: dict[Any, Any]) -> np.ndarray:
+    """The index's vectors divided by their norms, as ``cosine_distance``
+    (milvus_lite.search.distance) divides them on every search, computed once per sealed segment.
+    Row by row the same float32 values (each row's norm is its own reduction), so the distances
+    that follow are bit for bit Milvus Lite's."""
+    held = cache.get(_UNIT)
+    if held is not None and held[0] is index:
+        unit: np.ndarray = held[1]
+        return unit
+    candidates = np.asarray(index._vectors, dtype=np.float32)
+    norms = np.linalg.norm(candidates, axis=1, keepdims=True)
+    unit = candidates / np.where(norms == 0, 1.0, norms)
+    cache[_UNIT] = (index, unit)
+    return unit
+
+
 def _brute_force_search(
-    index: Any, queries: np.ndarray, top_k: int, valid_mask: np.ndarray | None
+    index: Any, queries: np.ndarray, top_k: int, valid_mask: np.ndarray | None, cache: dict[Any, Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``BruteForceIndex.search`` (milvus_lite.index.brute_force) for 2-D float32 queries, with its
     per-hit loop as two array assignments: the same distances, the same selection, the same
-    arrays."""
-    from milvus_lite.search.distance import compute_distances
+    arrays. ``cache``: a sealed segment's array cache, where the cosine metric keeps its unit
+    vectors (the memtable's index is built per search and has none)."""
+    from milvus_lite.search.distance import METRIC_COSINE, compute_distances
 
     nq = int(queries.shape[0])
     result_ids = np.full((nq, top_k), -1, dtype=np.int64)
@@ -330,9 +353,15 @@ def _brute_force_search(
         valid_indices = np.flatnonzero(valid_mask).astype(np.int64)
     if valid_indices.size == 0:
         return result_ids, result_dists
-    valid_vectors = index._vectors[valid_indices]  # as the original reads it
     effective_k = min(top_k, valid_indices.size)
-    all_dists = compute_distances(queries, valid_vectors, index.metric)
+    if cache is not None and index.metric == METRIC_COSINE and queries.ndim == 2:
+        # cosine_distance's own steps, the candidates' division taken from the cache
+        asked = np.asarray(queries, dtype=np.float32)
+        q_norms = np.linalg.norm(asked, axis=1, keepdims=True)
+        q_unit = asked / np.where(q_norms == 0, 1.0, q_norms)
+        all_dists = np.maximum(1.0 - q_unit @ _unit_rows(index, cache)[valid_indices].T, 0.0)
+    else:
+        all_dists = compute_distances(queries, index._vectors[valid_indices], index.metric)
     if all_dists.ndim == 1:
         all_dists = all_dists.reshape(1, -1)
     for q in range(nq):
