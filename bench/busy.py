@@ -39,14 +39,14 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 
 from bench.checkout import ROOT, WORK, sources_path
-from bench.latency import RESULTS, machine_lines, pct
+from bench.latency import RESULTS, machine_lines, pct, sentence
 from bench.locomo import CATEGORIES, Conversation, load_conversations, turn_text
 from recalld.client import AsyncRecalld, RecalldError
 from tests.harness import FalkorDBServer, MilvusServerProcess, ServerProcess, children, free_port
@@ -235,9 +235,20 @@ HEADER = [
 
 
 async def drive(
-    address: str, work: Workload, clients: int, seconds: float, search_share: float, label: str, meter: CpuMeter
+    address: str,
+    work: Workload,
+    clients: int,
+    seconds: float,
+    search_share: float,
+    label: str,
+    meter: CpuMeter,
+    sentences: bool = False,
 ) -> Run:
+    """``sentences``: each Add carries one synthetic first-person sentence (bench.latency's, as the
+    scale benchmark adds) instead of the held-out LoCoMo turn, into the same scope: the issue's
+    CPU per one-sentence Add."""
     run = Run(label, clients)
+    facts = random.Random(11)
     questions = list(work.questions)
     adds = {u: list(ts) for u, ts in work.adds.items()}
     scopes = [u for u in adds if adds[u]]
@@ -254,6 +265,8 @@ async def drive(
                 else:
                     user = rng.choice(scopes)
                     turn = adds[user].pop(0)
+                    if sentences:
+                        turn = replace(turn, text=sentence(facts))
                     if not adds[user]:
                         scopes.remove(user)
                 t0 = time.perf_counter()
@@ -382,6 +395,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=90)
     ap.add_argument("--search-share", type=float, default=0.8)
     ap.add_argument("--search-only", action="store_true", help="100 %% Search (the CPU per Search)")
+    ap.add_argument(
+        "--sentence-adds",
+        action="store_true",
+        help="Adds of one synthetic sentence (with --search-share 0: CPU per Add)",
+    )
     ap.add_argument("--baseline", default="", help="also run this commit's server, e.g. d0707de")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--env", action="append", default=[], help="K=V for this tree's servers (repeatable)")
@@ -425,11 +443,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                     data, backend, code, tmp / f"server-{len(runs)}.log", extra if code is None else {}
                 ) as server:
                     meter = CpuMeter({"recalld": server.pid, **backend.peers})
-                    run = asyncio.run(drive(server.address, work, clients, args.seconds, share, label, meter))
+                    run = asyncio.run(
+                        drive(server.address, work, clients, args.seconds, share, label, meter, args.sentence_adds)
+                    )
                     run.stages = stages(server.metrics_url, len(run.search_ms) + len(run.add_ms))  # type: ignore[attr-defined]
                 runs.append(run)
                 print(HEADER[0], HEADER[1], run.row(), *run.error_samples, sep="\n", flush=True)
     mix = "Search only" if args.search_only else f"{round(share * 100)} % Search / {round((1 - share) * 100)} % Add"
+    if args.sentence_adds:
+        mix += " (Adds of one sentence)"
     lines = [
         f"# A busy platform: {args.backend}, {mix}",
         "",
@@ -458,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         lines += ["| stage | calls/op | ms/call |", "|---|---:|---:|"]
         lines += [f"| {k} | {c:.2f} | {ms:.2f} |" for k, (c, ms) in r.stages.items()]
         lines.append("")
-    out = args.out or RESULTS / f"busy-{args.backend}{'-search' if args.search_only else ''}-{now:%Y-%m-%d}.md"
+    kind = "-search" if args.search_only else "-sentence-adds" if args.sentence_adds else ""
+    out = args.out or RESULTS / f"busy-{args.backend}{kind}-{now:%Y-%m-%d}.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
 
