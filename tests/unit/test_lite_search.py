@@ -145,15 +145,26 @@ def test_the_memtable_snapshot_is_milvus_lites(tmp_path: Path) -> None:
     finally:
         monkey.undo()
     memtable = next(m for m in seen if m is not None)
-    for parts in (None, ["u001"], ["u000", "u002"]):
-        for table in (False, True):
-            want = memtable.to_search_snapshot(vector_field="vector", partition_names=parts, include_table=table)
-            got = lite_search.memtable_snapshot(memtable, "vector", parts, include_table=table)
-            assert got[0] == want[0] and got[3] == want[3]
-            assert got[1].dtype == want[1].dtype and (got[1] == want[1]).all()
-            assert got[2].dtype == want[2].dtype and got[2].shape == want[2].shape and (got[2] == want[2]).all()
-            assert (got[4] is None) == (want[4] is None) and (got[4] is None or got[4].equals(want[4]))
-    assert len(memtable.to_search_snapshot(vector_field="vector", partition_names=None)[0]) == 30  # one row per id
+
+    def same() -> None:
+        for parts in (None, ["u001"], ["u000", "u002"]):
+            for table in (False, True, False):  # the third: a snapshot kept from the first
+                want = memtable.to_search_snapshot(vector_field="vector", partition_names=parts, include_table=table)
+                got = lite_search.memtable_snapshot(memtable, "vector", parts, include_table=table)
+                assert got[0] == want[0] and got[3] == want[3]
+                assert got[1].dtype == want[1].dtype and (got[1] == want[1]).all()
+                assert got[2].dtype == want[2].dtype and got[2].shape == want[2].shape and (got[2] == want[2]).all()
+                assert (got[4] is None) == (want[4] is None) and (got[4] is None or got[4].equals(want[4]))
+
+    same()
+    c.delete("c", ids=["m3", "m17"])  # a delete drops keys: the kept snapshots are stale
+    same()
+    for part in ("u000", "u001"):  # an upsert appends a batch
+        c.upsert(
+            "c", [r for r in (_row(rng, 5), _row(rng, 40), _row(rng, 41)) if _partition(r) == part], partition_name=part
+        )
+    same()
+    assert len(memtable.to_search_snapshot(vector_field="vector", partition_names=None)[0]) > 28  # one row per id
 
 
 def test_install_swaps_the_executor_on_a_checked_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -213,7 +216,9 @@ def execute_search_with_index(  # one function, as the original, so the two read
         _recall_source(source_idx, pks, seqs, rows, seg_vectors, combined_mask, index, seg._vector_data_by_field)
     if mt_pks:
         pks, seqs, rows = sources[-1]
-        _recall_source(len(sources) - 1, pks, seqs, rows, mt_vecs, mt_filter_mask, None)
+        _recall_source(
+            len(sources) - 1, pks, seqs, rows, mt_vecs, mt_filter_mask, None, _memtable_cache(memtable).arrays
+        )
 
     n_segments = len(in_scope)
 
@@ -261,23 +266,64 @@ def execute_search_with_index(  # one function, as the original, so the two read
     return results
 
 
+@dataclass(eq=False)
+class _MemtableCache:
+    """What earlier searches read of one memtable: each insert batch's vectors (a batch never
+    changes once appended), and the snapshots of its current state."""
+
+    vector_field: str | None = None
+    vectors: list[np.ndarray] = field(default_factory=list)  # per insert batch, its rows' vectors
+    state: tuple[int, int] = (-1, -1)  # (insert batches, live keys) the snapshots below were taken at
+    snapshots: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+    arrays: dict[Any, Any] = field(default_factory=dict)  # the unit vectors of the current snapshot
+    table: Any = None  # the insert batches so far as one contiguous table (a take over 256 chunks is slow)
+    table_batches: int = 0  # how many batches ``table`` holds
+
+
+# A memtable is replaced (not cleared) at flush, so its entry goes with it.
+_MEMTABLES: weakref.WeakKeyDictionary[Any, _MemtableCache] = weakref.WeakKeyDictionary()
+_MEMTABLES_LOCK = threading.Lock()
+
+
+def _memtable_cache(memtable: Any) -> _MemtableCache:
+    with _MEMTABLES_LOCK:
+        cache = _MEMTABLES.get(memtable)
+        if cache is None:
+            cache = _MEMTABLES[memtable] = _MemtableCache()
+        return cache
+
+
 def memtable_snapshot(
     memtable: Any, vector_field: str | None, partition_names: list[str] | None, *, include_table: bool
 ) -> tuple[list[Any], np.ndarray, np.ndarray, list[tuple[int, int]], Any]:
-    """``MemTable.to_search_snapshot`` (milvus_lite.storage.memtable) with the vectors taken from
-    each Arrow batch as one array, not row by row: the original turns every unflushed row's vector
-    into a Python list (384 floats) on every search, ~4 ms per search with 256 rows pending,
-    which an embedded store has between flushes. The same arrays, in the same order, under the
-    memtable's lock; a batch with a null vector goes the original's way (zeros for it)."""
+    """``MemTable.to_search_snapshot`` (milvus_lite.storage.memtable): the same arrays, in the same
+    order, under the memtable's lock, without its per-row Python. The original turns every
+    unflushed row's vector into a Python list (384 floats) on every search: ~11 ms per search
+    with 256 rows pending, which an embedded store has between flushes. Here each insert batch's
+    vectors are read once, as one array, and a snapshot is reused until the memtable changes. Its
+    state is (insert batches, live keys): an insert appends a batch (batches are never altered or
+    removed), a delete only drops keys, and a flush replaces the memtable, so no two states of one
+    memtable share that pair. The arrays returned are read-only (they are shared by searches)."""
     import pyarrow as pa
 
-    partition_filter = set(partition_names) if partition_names is not None else None
-    pks: list[Any] = []
-    seqs: list[int] = []
-    row_refs: list[tuple[int, int]] = []
-    table_indices: list[int] = []
+    cache = _memtable_cache(memtable)
+    parts = tuple(partition_names) if partition_names is not None else None
+    key = (vector_field, parts, include_table)
     with memtable._lock:
         batches = tuple(memtable._insert_batches)
+        state = (len(batches), len(memtable._pk_index))
+        if cache.state != state:
+            cache.state = state
+            cache.snapshots.clear()
+            cache.arrays.clear()
+        held = cache.snapshots.get(key)
+        if held is not None:
+            return held
+        partition_filter = set(partition_names) if partition_names is not None else None
+        pks: list[Any] = []
+        seqs: list[int] = []
+        row_refs: list[tuple[int, int]] = []
+        table_indices: list[int] = []
         offsets = [0]
         for batch in batches:
             offsets.append(offsets[-1] + batch.num_rows)
@@ -293,23 +339,35 @@ def memtable_snapshot(
             table_indices.append(offsets[batch_idx] + row_idx)
         vectors = np.zeros((0, 0), dtype=np.float32)
         if vector_field is not None and pks:
-            columns = [b.column(vector_field) for b in batches]
-            if any(c.null_count for c in columns):
-                return memtable.to_search_snapshot(vector_field, partition_names, include_table)
-            flat = np.concatenate(
-                [np.asarray(c.flatten().to_numpy(zero_copy_only=False), dtype=np.float32) for c in columns]
-            )
-            vectors = flat.reshape(offsets[-1], -1)[np.asarray(table_indices, dtype=np.int64)]
-    seqs_arr = np.asarray(seqs, dtype=np.uint64)
-    table = None
-    if include_table:
-        if not table_indices or not batches:
-            table = memtable._data_schema.empty_table()
-        else:
-            table = pa.Table.from_batches(batches).take(pa.array(table_indices, type=pa.int64()))
-            if "_partition" in table.column_names:  # WAL-only, as the original drops it
-                table = table.drop(["_partition"])
-    return pks, seqs_arr, vectors, row_refs, table
+            if cache.vector_field != vector_field:
+                cache.vector_field, cache.vectors = vector_field, []
+            for batch in batches[len(cache.vectors) :]:
+                column = batch.column(vector_field)
+                if column.null_count:  # a null vector: the original's way (zeros for it), nothing kept
+                    return memtable.to_search_snapshot(vector_field, partition_names, include_table)
+                flat = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+                cache.vectors.append(flat.reshape(batch.num_rows, -1))
+            vectors = np.concatenate(cache.vectors[: len(batches)])[np.asarray(table_indices, dtype=np.int64)]
+        seqs_arr = np.asarray(seqs, dtype=np.uint64)
+        table = None
+        if include_table:
+            if not table_indices or not batches:
+                table = memtable._data_schema.empty_table()
+            else:
+                if cache.table is None:
+                    cache.table = pa.Table.from_batches(batches).combine_chunks()
+                elif cache.table_batches < len(batches):
+                    new = pa.Table.from_batches(batches[cache.table_batches :])
+                    cache.table = pa.concat_tables([cache.table, new]).combine_chunks()
+                cache.table_batches = len(batches)
+                table = cache.table.take(pa.array(table_indices, type=pa.int64()))
+                if "_partition" in table.column_names:  # WAL-only, as the original drops it
+                    table = table.drop(["_partition"])
+        vectors.flags.writeable = False
+        seqs_arr.flags.writeable = False
+        snapshot = (pks, seqs_arr, vectors, row_refs, table)
+        cache.snapshots[key] = snapshot
+        return snapshot
 
 
 _UNIT = "\x00recalld:unit-vectors"  # the key in a segment's per-field array cache (never a field name)
@@ -321,13 +379,13 @@ def _unit_rows(index: Any, cache: dict[Any, Any]) -> np.ndarray:
     Row by row the same float32 values (each row's norm is its own reduction), so the distances
     that follow are bit for bit Milvus Lite's."""
     held = cache.get(_UNIT)
-    if held is not None and held[0] is index:
+    if held is not None and held[0] is index._vectors:
         unit: np.ndarray = held[1]
         return unit
     candidates = np.asarray(index._vectors, dtype=np.float32)
     norms = np.linalg.norm(candidates, axis=1, keepdims=True)
     unit = candidates / np.where(norms == 0, 1.0, norms)
-    cache[_UNIT] = (index, unit)
+    cache[_UNIT] = (index._vectors, unit)
     return unit
 
 
