@@ -33,6 +33,15 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("I live in Berlin.", {("location", "Berlin")}),
     ("I moved to Paris last month.", {("location", "Paris")}),
     ("I'm 34 years old.", {("age", "34")}),
+    # difficulties said the other way round, a year at a named school, reactions, intolerances
+    ("Organic chemistry is a real struggle for me.", {("difficulties", "Organic chemistry")}),
+    ("Long division never makes sense to me.", {("difficulties", "Long division")}),
+    ("I'm in my final year at the University of Bristol.", {("school", "University of Bristol")}),
+    ("Latex gives me hives.", {("allergies", "Latex")}),
+    ("I'm gluten intolerant.", {("conditions", "gluten intolerance")}),
+    ("I've got two daughters, so the house is loud.", {("family", "daughter: two daughters")}),
+    ("I'm not gluten intolerant.", set()),
+    ("Stress gives me a rash.", set()),  # a trigger, not an allergen
     # negated, ceased, or not about the speaker: nothing
     ("I'm no longer vegan.", set()),
     ("I don't like jazz.", set()),

@@ -266,6 +266,9 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
             add("likes", _surface(o, text))
         elif p in _DISLIKE or p in _DISLIKE_PHRASES:
             add("dislikes", _surface(o, text))
+    for m in _REACTION.finditer(text):  # "Penicillin gives me a rash": the speaker, whoever the subject
+        if m.group("x").casefold() not in ("it", "this", "that", "which", "something", "stress", "sun", "heat"):
+            add("allergies", m.group("x"))
     for name, value in _said_of_me(sent, text) if mine else ():
         add(name, value)
     if mine and not _hypothetical(sent):
@@ -400,8 +403,9 @@ def _says_of_me(sent: Span) -> bool:
     head = heads[0]
     if head.lemma_.lower() in _PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):
         return False  # "my son broke his arm", "Anna takes ...": somebody else's
-    # "my exam", "my knees", "Dr. Haddad changed my dose", "X is my biggest weakness": about the speaker
-    return any(t.lower_ in ("my", "me", "our", "us") for t in sent)
+    # "my exam", "my knees", "Dr. Haddad changed my dose", "X is my biggest weakness", "I've got three
+    # kids, so life is chaos" (the main clause is the afterthought): about the speaker
+    return any(t.lower_ in ("i", "my", "me", "our", "us") for t in sent)
 
 
 _I = r"(?i:i'?m|i am)"  # the first person, in any case, inside patterns that need capitals for names
@@ -410,7 +414,11 @@ _STUDENT = re.compile(
     rf"\b{_I}\s+(?i:a|an)\s+(?:[\w-]+\s+){{0,3}}?(?i:student|sophomore|freshman|junior|senior|pupil|undergrad|"
     rf"undergraduate|postgrad|graduate student|phd student|fresher)\s+(?i:at|in|of)\s+(?:the\s+)?(?P<school>{_NAME})"
 )
-_IN_YEAR = re.compile(rf"\b{_I}\s+in\s+(?i:year|grade|form|class)\s+\w+\s+at\s+(?P<school>{_NAME})")
+# "I'm in year 11 at Hillcrest", "I'm in my second year at the University of Leeds"
+_IN_YEAR = re.compile(
+    rf"\b{_I}\s+in\s+(?i:my\s+)?(?:\w+\s+)?(?i:year|grade|form|class)\s+(?:\w+\s+)?(?i:at)\s+(?i:the\s+)?"
+    rf"(?P<school>{_NAME})"
+)
 _GO_TO_SCHOOL = re.compile(
     r"\b(?i:i)\s+(?i:go to|attend|study at)\s+(?P<school>(?:[A-Z][\w'&.-]*\s+)*(?:School|High|College|University|"
     r"Academy|Institute)(?:\s+(?:of\s+)?[A-Z][\w'&.-]*)*)"
@@ -455,6 +463,14 @@ _DIET_SAID = re.compile(
 
 
 _ALLERGY_NOUN = re.compile(r"\b(?:a|an|my|severe|bad|mild)\s+([a-z]+) allerg(?:y|ies)\b", re.IGNORECASE)
+# "Penicillin gives me a rash", "shellfish gives me hives": what sets off a reaction is an allergy
+_REACTION = re.compile(
+    r"\b(?P<x>[\w-]{3,30}) (?:gives|gave) me (?:a |an )?(?:bad |nasty |awful )?(?:rash|rashes|hives|"
+    r"(?:allergic )?reaction)\b",
+    re.IGNORECASE,
+)
+# "I'm lactose intolerant", "I'm gluten-intolerant"
+_INTOLERANT = re.compile(rf"\b{_I}\s+(?:(?!not\b)\w+\s+)?(?P<x>[a-z]+)[- ]intolerant\b", re.IGNORECASE)
 _DISLIKED = re.compile(
     r"\b(?:i can'?t stand|i cannot stand|i can'?t bear|i can'?t stomach)\s+(?P<y>[^.!?;,]+)|"
     r"\b(?P<x>[\w ]{2,40}?) (?:is|are) (?:not my thing|disgusting to me|gross to me|not for me|the worst)\b",
@@ -507,6 +523,8 @@ def _said_of_me(sent: Span, text: str) -> list[tuple[str, str]]:
         out.append(("family", re.sub(r"^a\s+", "", m.group("s"))))
     for m in _ALLERGY_NOUN.finditer(text):
         out.append(("allergies", m.group(1)))
+    for m in _INTOLERANT.finditer(text):
+        out.append(("conditions", f"{m.group('x').lower()} intolerance"))
     for m in _DISLIKED.finditer(text):
         out.append(("dislikes", _singular(_clean_phrase(m.group("x") or m.group("y") or ""))))
     for m in _WITH_KIDS.finditer(text):

@@ -153,7 +153,12 @@ _DIFFICULTY = re.compile(
     r"confused|lost|mixed up) (?:on|with|by|in|about)\s+(?P<j>[^.!?;]+)|\bi (?:can never|can'?t ever|never|can'?t|"
     r"cannot) (?:seem to )?(?:remember|memori[sz]e|get|understand|do|solve)\s+(?P<k>[^.!?;]+)|"
     r"\bi (?:don'?t|do not|can'?t|cannot) (?:understand|get|grasp|figure out|wrap my head around)\s+(?P<f>[^.!?;]+)|"
-    r"\bi(?:'m| am) (?:bad|weak|terrible|awful|struggling|behind) (?:at|in|with|on)\s+(?P<g>[^.!?;]+)",
+    r"\bi(?:'m| am) (?:bad|weak|terrible|awful|struggling|behind) (?:at|in|with|on)\s+(?P<g>[^.!?;]+)|"
+    # "Trigonometry just doesn't click for me", "Organic chemistry is a real struggle for me"
+    r"\b(?P<l>[\w\- ]{3,40}?) (?:just |really |still )?(?:doesn'?t|does not|don'?t|do not|won'?t|never) (?:really )?"
+    r"(?:click|clicks|make sense|makes sense|stick|sticks) (?:for|with|to) me|"
+    r"\b(?P<m>[\w\- ]{3,40}?) (?:is|are) (?:a |an )?(?:real |huge |big |total |constant )?(?:struggle|nightmare|"
+    r"mystery) for me",
     re.IGNORECASE,
 )
 _MED_CONTEXT = re.compile(
