@@ -316,7 +316,10 @@ def _negated(v: Token) -> bool:
     if any(c.dep_ == "neg" or c.lower_ in NEGATORS for c in v.children) or _no_longer(v):
         return True
     own_subject = any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
-    if v.dep_ == "ccomp" or (v.dep_ in ("conj", "xcomp") and not own_subject):
+    # "I don't think I'm sick": a complement after a negated verb is negated. One before its head is
+    # the small parser's reading of two clauses ("I've got two daughters, so the house is never
+    # quiet" has "got" as a complement of "is"): the later clause's negation is its own.
+    if (v.dep_ == "ccomp" and v.i > v.head.i) or (v.dep_ in ("conj", "xcomp") and not own_subject):
         return v.head is not v and _negated(v.head)
     return False
 
