@@ -40,7 +40,10 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("Latex gives me hives.", {("allergies", "Latex")}),
     ("I'm gluten intolerant.", {("conditions", "gluten intolerance")}),
     ("I've got two daughters, so the house is loud.", {("family", "daughter: two daughters")}),
+    ("I'm a sommelier.", {("job_title", "sommelier")}),  # a trade known by its ending, said as one's job
     ("I'm not gluten intolerant.", set()),
+    ("We can really accept who we are and be content.", set()),  # "content" only ends like "agent"
+    ("I missed it but it was a powerful reminder that we are not alone.", set()),
     ("Stress gives me a rash.", set()),  # a trigger, not an allergen
     # negated, ceased, or not about the speaker: nothing
     ("I'm no longer vegan.", set()),
