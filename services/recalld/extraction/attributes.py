@@ -244,7 +244,7 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
             add("location", o)
         elif kind == "works_at" and t.object_type != "date":
             add("employer", o)
-        elif kind == "works_as" or (p == "is_a" and _is_occupation(obj) and _said_as_job(text, obj)):
+        elif kind == "works_as" or (p == "is_a" and _job_title(obj, text)):
             add("job_title", o)
         elif p in ("is", "is_a", "eat", "follow", "is_on", "do") and _diet(obj) is not None:
             add("diet", _diet(obj) or o)
@@ -365,21 +365,21 @@ def _slot(predicate: str, t: Triple) -> str:
     return kind
 
 
-def _said_as_job(text: str, noun: str) -> bool:
-    """A noun that only looks like a trade by its ending ("reminder", "content") is a job title when
-    the speaker says they are one ("I'm a sommelier", "I work as an archivist"); a listed occupation
-    is one as it stands. Without this, "it was a powerful reminder" and "we can be content" gave
-    the speaker two job titles, and the second retired the memory of the first (LoCoMo conv-26)."""
-    head = noun.split()[-1] if noun else noun
-    if noun in _OCCUPATIONS or head in _OCCUPATIONS:
-        return True
-    said = _SAID_AS_JOB + re.escape(head) + r"\b"
-    return re.search(said, text, re.IGNORECASE) is not None
-
-
 _SAID_AS_JOB = (
     r"\b(?:i'?m|i am|i was|i've been|i have been|i work as|i'm working as|worked as)\s+(?:a|an)\s+(?:[\w-]+\s+){0,3}?"
 )
+
+
+def _job_title(noun: str, text: str) -> bool:
+    """A listed occupation is a job title as it stands; a noun that only ends like a trade
+    ("sommelier", but also "reminder", "content") is one when the speaker says they are one ("I'm a
+    sommelier", "I work as an archivist"). Without that, "it was a powerful reminder" and "we can
+    be content" gave the speaker two job titles, and the second retired the memory of the first
+    (LoCoMo conv-26)."""
+    head = noun.split()[-1] if noun else noun
+    if noun in _OCCUPATIONS or head in _OCCUPATIONS:
+        return True
+    return _is_occupation(noun) and re.search(_SAID_AS_JOB + re.escape(head) + r"\b", text, re.IGNORECASE) is not None
 
 
 def _is_occupation(noun: str) -> bool:
