@@ -274,6 +274,7 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
     server = ServerProcess(tmp_path / "data", env=env).start()
     acked: list[str] = []
     failed: list[grpc.StatusCode] = []
+    cancelled_at: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -298,6 +299,8 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
                 except grpc.RpcError as exc:
                     with lock:
                         failed.append(exc.code())
+                        if exc.code() is grpc.StatusCode.CANCELLED:
+                            cancelled_at.append(time.monotonic())
                     if exc.code() is grpc.StatusCode.UNAVAILABLE:
                         return  # the server is gone
                 i += 1
@@ -314,6 +317,7 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
     for t in threads:
         t.start()
     time.sleep(3)
+    sigterm_at = time.monotonic()
     assert server.stop(timeout=60) == 0  # SIGTERM, and a clean exit
     stop.set()
     for t in threads:
@@ -328,6 +332,9 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
     # neither counts against durability below; every writer ends on UNAVAILABLE (the port closed).
     assert failed and set(failed) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, failed
     assert failed.count(grpc.StatusCode.UNAVAILABLE) == 4, failed
+    # ... and such a CANCELLED comes as the stop begins, not when the grace period (10 s) runs out,
+    # which would mean a call in flight was cut off.
+    assert all(t - sigterm_at < 8 for t in cancelled_at), [t - sigterm_at for t in cancelled_at]
 
     with ServerProcess(tmp_path / "data", env=env) as again, Recalld(again.address) as c:
         stored = {m.text for n in range(4) for m in c.iterate(user_id=f"u{n}")}
