@@ -204,7 +204,8 @@ class FalkorDBRunner:
             raise _translate(exc) from exc
         values: list[list[Any]] = result.result_set
         # Escaped strings are rare: one C-speed scan of the whole result decides whether to walk it.
-        if "\\u0001" in json.dumps(values, default=str):
+        # (Packed rows carry the separators and are decoded field by field by their reader.)
+        if not query.packed and "\\u0001" in json.dumps(values, default=str):
             values = _decode(values)
         return _named(result.header, values)
 
@@ -288,4 +289,5 @@ class FalkorDBGraphStore(CypherGraphStore):
         super().__init__(
             runner=FalkorDBRunner(url=url, graph=graph, username=username, password=password, timeout_s=timeout_s),
             fulltext=FALKORDB_FULLTEXT,
+            unpack=decode_text,
         )
