@@ -84,7 +84,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -125,6 +125,7 @@ from recalld.kernel.errors import Conflict, ResourceExhausted, memory_gone, vers
 from recalld.kernel.filters import KEY_PATTERN
 from recalld.kernel.ports import Cursor, GraphDrift, PendingIndex, Relation, Retirement
 from recalld.kernel.times import from_micros, to_micros
+from recalld.kernel.walks import Walks
 
 # -- schema constants ---------------------------------------------------------------------------
 
@@ -803,11 +804,16 @@ _SIMPLE_PATH = "ALL(n IN nodes(p) WHERE single(x IN nodes(p) WHERE x = n))"
 # U+0001 is only ever followed by U+0001 or U+0002.
 PACK_EDGE = "\x01\x04"
 PACK_FIELD = "\x01\x03"
-_EDGE_PACKED = (
-    "reduce(acc = s.name, r IN relationships(p) | acc + '\x01\x04' + startNode(r).name + '\x01\x03' + "
-    "r.predicate + '\x01\x03' + endNode(r).name + '\x01\x03' + r.memory_id + '\x01\x03' + "
-    "coalesce(toString(r.valid_from), '') + '\x01\x03' + coalesce(toString(r.valid_to), ''))"
-)
+# relation variables: ``r``, and ``r1``..``r8`` for the steps of a walk written out (expand_query)
+_REL_VARS = frozenset(["r", *(f"r{i}" for i in range(1, MAX_DEPTH + 1))])
+
+
+def _packed_edge(r: str) -> str:
+    f = "'\x01\x03'"
+    return (
+        f"'\x01\x04' + startNode({r}).name + {f} + {r}.predicate + {f} + endNode({r}).name + {f} + {r}.memory_id + "
+        f"{f} + coalesce(toString({r}.valid_from), '') + {f} + coalesce(toString({r}.valid_to), '')"
+    )
 
 
 # -- predicate builders ------------------------------------------------------------------------------
@@ -819,7 +825,7 @@ def scope_predicate(var: str, scope: Scope) -> tuple[str, dict[str, Any]]:
     (``m``) a set field is also looked up through its indexed ``user_key`` etc. An unset field is
     compared raw only: its key would be the same for most memories. ``ep`` (episodes) and ``o``
     (operations) compare the raw fields only, like relations (``r``)."""
-    if var not in ("m", "r", "ep", "o"):
+    if var not in ("m", "ep", "o") and var not in _REL_VARS:
         raise ValueError(f"unexpected variable {var!r}")
     if scope.is_empty:
         raise ValueError("empty scope")
@@ -888,12 +894,12 @@ def validity_predicate(var: str, validity: Validity | None) -> tuple[str, dict[s
     """`` AND ...`` on the world validity of ``m`` (a memory) or ``r`` (a relation); see
     Validity. Nodes written before recalld 0.3 have no valid_from: their reference time counts
     (relations: valid since always)."""
-    if var not in ("m", "r"):
+    if var != "m" and var not in _REL_VARS:
         raise ValueError(f"unexpected variable {var!r}")
     if validity is None or validity.include_retired:
         return "", {}
     if validity.as_of is not None:
-        start = "coalesce(m.valid_from, m.reference_time)" if var == "m" else "coalesce(r.valid_from, 0)"
+        start = "coalesce(m.valid_from, m.reference_time)" if var == "m" else f"coalesce({var}.valid_from, 0)"
         return (
             f" AND {start} <= $as_of AND ({var}.valid_to IS NULL OR {var}.valid_to > $as_of)",
             {"as_of": to_micros(validity.as_of)},
@@ -1221,9 +1227,9 @@ def memory_entities_query(ids: Sequence[str]) -> Query:
     return Query("memory_entities", MEMORY_ENTITIES, {"ids": list(dict.fromkeys(ids))})
 
 
-def _relation_predicate(scope: Scope, validity: Validity | None) -> tuple[str, dict[str, Any]]:
-    where, params = scope_predicate("r", scope)
-    vtext, vparams = validity_predicate("r", validity)
+def _relation_predicate(scope: Scope, validity: Validity | None, var: str = "r") -> tuple[str, dict[str, Any]]:
+    where, params = scope_predicate(var, scope)
+    vtext, vparams = validity_predicate(var, validity)
     return where + vtext, {**params, **vparams}
 
 
@@ -1233,17 +1239,32 @@ def expand_query(
     """Walks of exactly ``hops`` edges from one seed, every edge visible in the scope and valid, no
     entity visited twice, at most ``limit`` of them. One length per query, so the database streams
     and stops at the limit instead of enumerating (and sorting) every walk around a hub.
-    ``packed``: each walk as one string (``_EDGE_PACKED``, column ``walk``)."""
-    where, params = _relation_predicate(scope, validity)
+    ``packed`` (FalkorDB): each walk as one string (``PACK_EDGE``, column ``walk``), its steps
+    written out (``(s)-[r1]-(n1)-[r2]-(n2)``, each relation's predicate and the nodes pairwise
+    distinct), which FalkorDB runs in 0.65 of the time of the variable-length path and its
+    ``ALL`` over ``relationships(p)`` (8.5 against 13.0 ms for a hub's 1,000 two-edge walks)."""
     k = _bound(hops)
-    columns = f"{_EDGE_PACKED} AS walk" if packed else f"s.name AS start_name, {_EDGE_LIST} AS edges"
+    key = {"seed": entity_key(scope.namespace, norm(seed)), "limit": limit}
+    if packed:
+        rels = [f"r{i}" for i in range(1, k + 1)]
+        nodes = ["s", *(f"n{i}" for i in range(1, k + 1))]
+        steps = "".join(f"-[{r}:REL]-({n}:Entity)" for r, n in zip(rels, nodes[1:], strict=True))
+        wheres: list[str] = []
+        params: dict[str, Any] = {}
+        for r in rels:
+            where, params = _relation_predicate(scope, validity, r)  # the same parameters for each
+            wheres.append(where)
+        wheres += [f"{a} <> {b}" for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
+        walk = " + ".join(["s.name", *(_packed_edge(r) for r in rels)])
+        text = f"MATCH (s:Entity {{key: $seed}}){steps} WHERE {' AND '.join(wheres)} RETURN {walk} AS walk LIMIT $limit"
+        return Query("expand", text, key | params, packed=True)
+    where, params = _relation_predicate(scope, validity)
     text = (
         f"MATCH (s:Entity {{key: $seed}}) MATCH p = (s)-[:REL*{k}..{k}]-(:Entity) "
         f"WHERE ALL(r IN relationships(p) WHERE {where}) AND {_SIMPLE_PATH} "
-        f"RETURN {columns} LIMIT $limit"
+        f"RETURN s.name AS start_name, {_EDGE_LIST} AS edges LIMIT $limit"
     )
-    params = {"seed": entity_key(scope.namespace, norm(seed)), "limit": limit, **params}
-    return Query("expand", text, params, packed=packed)
+    return Query("expand", text, key | params)
 
 
 def paths_query(
@@ -1772,25 +1793,11 @@ def _opt_time(us: Any) -> datetime | None:
     return None if us is None else from_micros(us)
 
 
-def unpack_walk(walk: str, decode: Callable[[str], str], built: dict[str, Edge]) -> Path:
-    """A walk packed by ``_EDGE_PACKED``; ``decode`` undoes the backend's string encoding, ``built``
-    keeps each distinct edge text's Edge (walks around a hub share their first edge)."""
-    start, *parts = walk.split(PACK_EDGE)
-    edges = []
-    for part in parts:
-        edge = built.get(part)
-        if edge is None:
-            s, p, o, mid, vf, vt = part.split(PACK_FIELD)
-            edge = built[part] = Edge(
-                decode(s),
-                decode(p),
-                decode(o),
-                decode(mid),
-                from_micros(int(vf)) if vf else None,
-                from_micros(int(vt)) if vt else None,
-            )
-        edges.append(edge)
-    return Path(start=decode(start), edges=tuple(edges))
+def unpack_edge(packed: str, decode: Callable[[str], str]) -> Edge:
+    """One edge of a packed walk (``_packed_edge``); ``decode`` undoes the backend's string encoding."""
+    s, p, o, mid, vf, vt = packed.split(PACK_FIELD)
+    vfrom, vto = from_micros(int(vf)) if vf else None, from_micros(int(vt)) if vt else None
+    return Edge(decode(s), decode(p), decode(o), decode(mid), vfrom, vto)
 
 
 def _edges(edges: Sequence[Sequence[Any]]) -> tuple[Edge, ...]:
@@ -1834,7 +1841,7 @@ class CypherGraphStore:
     def __init__(
         self, *, runner: CypherRunner, fulltext: FullText | None = None, unpack: Callable[[str], str] | None = None
     ) -> None:
-        """``unpack``: the backend can pack walks into strings (``_EDGE_PACKED``; only where stored
+        """``unpack``: the backend can pack walks into strings (``_packed_edge``; only where stored
         strings cannot hold the separators), and this decodes one field of them."""
         self._runner = runner
         self._fulltext = fulltext
@@ -2091,22 +2098,60 @@ class CypherGraphStore:
         self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
     ) -> list[Path]:
         """Seeds in order, each seed's walks shortest first, cut at ``max_paths`` overall."""
+        if self._unpack is not None:
+            return (await self.expand_walks(scope, seeds, depth, max_paths, validity)).paths()
+        return [
+            Path(start=r["start_name"], edges=_edges(r["edges"]))
+            async for rows in self._expand_rows(scope, seeds, depth, max_paths, validity, packed=False)
+            for r in rows
+        ]
+
+    async def expand_walks(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
+    ) -> Walks:
+        """The walks of ``expand`` as index tuples (recalld.kernel.walks): built straight from the
+        packed rows where the backend packs them (each distinct edge text parsed once: walks around
+        a hub share their first edge), else converted from ``expand``'s paths."""
+        decode = self._unpack
+        if decode is None:
+            return Walks.of(await self.expand(scope, seeds, depth, max_paths, validity))
+        out = Walks()
+        starts: dict[str, int] = {}
+        index: dict[str, int] = {}  # an edge's packed text -> its place in out.edges
+        async for rows in self._expand_rows(scope, seeds, depth, max_paths, validity, packed=True):
+            for r in rows:
+                start, *parts = r["walk"].split(PACK_EDGE)
+                origin = starts.get(start)
+                if origin is None:
+                    origin = starts[start] = len(out.starts)
+                    out.starts.append(decode(start))
+                steps = []
+                for part in parts:
+                    i = index.get(part)
+                    if i is None:
+                        i = index[part] = len(out.edges)
+                        out.edges.append(unpack_edge(part, decode))
+                    steps.append(i)
+                out.origins.append(origin)
+                out.steps.append(tuple(steps))
+        return out
+
+    async def _expand_rows(
+        self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity, *, packed: bool
+    ) -> AsyncIterator[list[Row]]:
+        """expand's queries: per seed in order, one per walk length, until ``max_paths`` rows."""
         depth = min(max(depth, 1), MAX_DEPTH)  # the embedded store walks one edge even for depth 0
-        paths: list[Path] = []
-        unpack, built = self._unpack, dict[str, Edge]()
+        found = 0
         for seed in seeds:
             for hops in range(1, depth + 1):
-                budget = max_paths - len(paths)
+                budget = max_paths - found
                 if budget <= 0:
-                    return paths
-                rows = await self._runner.read(expand_query(scope, seed, hops, budget, validity, packed=bool(unpack)))
+                    return
+                rows = await self._runner.read(expand_query(scope, seed, hops, budget, validity, packed=packed))
                 if not rows and hops == 1:
                     break  # unknown seed, or nothing visible around it
-                if unpack is not None:
-                    paths += [unpack_walk(r["walk"], unpack, built) for r in rows]
-                else:
-                    paths += [Path(start=r["start_name"], edges=_edges(r["edges"])) for r in rows]
-        return paths
+                found += len(rows)
+                yield rows
 
     async def subgraph(
         self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
