@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -188,3 +189,32 @@ async def test_hits_are_the_exact_cosine_top_k_of_the_live_rows(vector_store: Ve
         hits = await vector_store.search(list(q), user, 10)
         assert [h.id for h in hits] == want
         assert all(abs(h.score - cos[h.id]) < 1e-5 for h in hits)
+
+
+async def test_a_search_after_an_acknowledged_write_sees_it_while_others_search(vector_store: VectorStore) -> None:
+    """Searches of a Milvus server run beside the writes (threads of their own): each writer's
+    search right after its acknowledged upsert finds the row, with other searches in flight, and
+    after an acknowledged delete no longer finds it."""
+    await seed(vector_store)
+    users = [Scope(user_id=f"user-{n}") for n in range(4)]
+
+    async def writer(scope: Scope) -> None:
+        for i in range(6):
+            vec = [0.0, 0.0, 0.0, 0.0]
+            vec[i % 4] = 1.0
+            vec[(i + 1) % 4] = 0.1 * (i + 1)
+            rid = f"{scope.user_id}-{i}"
+            await vector_store.upsert([rec(rid, vec, scope)])
+            assert rid in {h.id for h in await vector_store.search(vec, scope, 10)}
+            if i % 2:
+                await vector_store.delete([rid])
+                assert rid not in {h.id for h in await vector_store.search(vec, scope, 10)}
+
+    async def reader() -> None:
+        for _ in range(12):
+            assert [h.id for h in await vector_store.search([1, 0, 0, 0], BOB, 1)] == ["b1"]
+
+    await asyncio.gather(*(writer(u) for u in users), reader(), reader())
+    for u in users:
+        left = {h.id for h in await vector_store.search([1, 1, 1, 1], u, 10)}
+        assert left == {f"{u.user_id}-{i}" for i in (0, 2, 4)}
