@@ -286,14 +286,15 @@ async def test_hostile_strings_are_data(graph_store: GraphStore) -> None:
     assert history is not None and [h.new_text for h in history] == [m.text]
 
 
-async def test_expand_walks_shortest_first_per_seed(graph_store: GraphStore) -> None:
+async def test_expand_walks_shortest_first_across_seeds(graph_store: GraphStore) -> None:
     chain = mem(ALICE, "chain", ("a", "r1", "b"), ("b", "r2", "c"), ("c", "r3", "d"), ("a", "r4", "x"))
     twin = mem(ALICE, "twin", ("a", "r1", "b"), ("d", "r5", "a"), minutes=1)  # a parallel edge, and a cycle
     await write(graph_store, chain, twin)
     walks = await graph_store.expand(ALICE, ["a", "d"], 3, 1000)
-    per_seed = [[len(w.edges) for w in walks if w.start == s] for s in ("a", "d")]
-    assert per_seed[0] == sorted(per_seed[0]) and per_seed[1] == sorted(per_seed[1])
-    assert [w.start for w in walks] == ["a"] * len(per_seed[0]) + ["d"] * len(per_seed[1])
+    # every seed's one-edge walks (seed order), then their two-edge walks, then three
+    assert [(len(w.edges), w.start) for w in walks] == sorted(
+        ((len(w.edges), w.start) for w in walks), key=lambda k: (k[0], ["a", "d"].index(k[1]))
+    )
     rendered = [w.render() for w in walks if w.start == "a"]
     assert rendered.count("a -r1-> b") == 2  # one walk per stored relation
     assert "a <-r5- d" in rendered and "a -r1-> b -r2-> c -r3-> d" in rendered
@@ -301,9 +302,13 @@ async def test_expand_walks_shortest_first_per_seed(graph_store: GraphStore) -> 
     assert (len(rendered), len(set(rendered))) == (10, 7)  # 4 + 3 + 3 walks, parallel edges counted twice
     first = await graph_store.expand(ALICE, ["a", "d"], 3, 3)
     assert len(first) == 3 and all(w.start == "a" and len(w.edges) == 1 for w in first)
-    cut = await graph_store.expand(ALICE, ["a", "d"], 3, 12)  # a's 10 walks, then d's first two
-    assert [(w.start, len(w.edges)) for w in cut] == [("a", n) for n in [1] * 4 + [2] * 3 + [3] * 3] + [("d", 1)] * 2
+    # a hub's longer walks never crowd out another seed's direct relations: a's four one-edge
+    # walks, d's two, then the first two-edge walks
+    cut = await graph_store.expand(ALICE, ["a", "d"], 3, 8)
+    assert [(w.start, len(w.edges)) for w in cut] == [("a", 1)] * 4 + [("d", 1)] * 2 + [("a", 2)] * 2
+    assert {w.render() for w in cut if w.start == "d"} == {"d <-r3- c", "d -r5-> a"}
     assert await graph_store.expand(ALICE, ["nobody"], 2, 10) == []
+    assert await graph_store.expand(ALICE, ["nobody", "d"], 1, 10) == [w for w in walks if w.start == "d"][:2]
 
 
 async def test_walks_as_index_tuples_are_the_walks_of_expand(graph_store: GraphStore) -> None:

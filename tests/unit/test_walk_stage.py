@@ -9,7 +9,6 @@ scores, the walks that explain them and PageRank's bipartite edges must be the s
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,23 +39,22 @@ def _graph(rng: random.Random) -> Incident:
 
 
 def _reference_expand(incident: Incident, seeds: Sequence[str], depth: int, max_paths: int) -> list[Path]:
+    """Every seed's walks of one length (seed order, breadth-first) before any longer walk."""
     display = {norm(n): n for n in NAMES}
     paths: list[Path] = []
-    for seed in seeds:
-        key = norm(seed)
-        if key not in incident:
-            continue
-        queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(key, (), frozenset([key]))])
-        while queue and len(paths) < max_paths:
-            node, edges, seen = queue.popleft()
-            for e, nxt, data in incident[node]:
-                if not data["ok"] or nxt in seen:
-                    continue
-                paths.append(Path(display[key], (*edges, e)))
-                if len(paths) >= max_paths:
-                    break
-                if len(edges) + 1 < depth:
-                    queue.append((nxt, (*edges, e), seen | {nxt}))
+    frontiers = [(display[norm(s)], [(norm(s), (), frozenset([norm(s)]))]) for s in seeds if norm(s) in incident]
+    for _ in range(depth):
+        for n, (start, frontier) in enumerate(frontiers):
+            longer: list[tuple[str, tuple[Edge, ...], frozenset[str]]] = []
+            for node, edges, seen in frontier:
+                for e, nxt, data in incident[node]:
+                    if not data["ok"] or nxt in seen:
+                        continue
+                    paths.append(Path(start, (*edges, e)))
+                    if len(paths) >= max_paths:
+                        return paths
+                    longer.append((nxt, (*edges, e), seen | {nxt}))
+            frontiers[n] = (start, longer)
     return paths
 
 

@@ -2097,7 +2097,8 @@ class CypherGraphStore:
     async def expand(
         self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
     ) -> list[Path]:
-        """Seeds in order, each seed's walks shortest first, cut at ``max_paths`` overall."""
+        """Shortest first across the seeds (every seed's one-edge walks in seed order, then their
+        two-edge walks, ...), cut at ``max_paths`` overall (recalld.graph.walking)."""
         if self._unpack is not None:
             return (await self.expand_walks(scope, seeds, depth, max_paths, validity)).paths()
         return [
@@ -2139,17 +2140,20 @@ class CypherGraphStore:
     async def _expand_rows(
         self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity, *, packed: bool
     ) -> AsyncIterator[list[Row]]:
-        """expand's queries: per seed in order, one per walk length, until ``max_paths`` rows."""
+        """expand's queries: one per walk length and seed, each length for every seed before the
+        next, until ``max_paths`` rows."""
         depth = min(max(depth, 1), MAX_DEPTH)  # the embedded store walks one edge even for depth 0
         found = 0
-        for seed in seeds:
-            for hops in range(1, depth + 1):
+        walking = list(seeds)
+        for hops in range(1, depth + 1):
+            for seed in list(walking):
                 budget = max_paths - found
                 if budget <= 0:
                     return
                 rows = await self._runner.read(expand_query(scope, seed, hops, budget, validity, packed=packed))
-                if not rows and hops == 1:
-                    break  # unknown seed, or nothing visible around it
+                if not rows:
+                    walking.remove(seed)  # nothing this long from it (unknown, or nothing visible): nothing longer
+                    continue
                 found += len(rows)
                 yield rows
 

@@ -285,8 +285,9 @@ class GraphStore(Protocol):
     async def expand(
         self, scope: Scope, seeds: Sequence[str], depth: int, max_paths: int, validity: Validity = CURRENT
     ) -> list[Path]:
-        """Walks of 1..depth edges from each seed over the relations visible in ``scope`` and
-        valid per ``validity``, shortest first, at most ``max_paths`` of them."""
+        """Walks of 1..depth edges from the seeds over the relations visible in ``scope`` and
+        valid per ``validity``, at most ``max_paths`` of them, shortest first across the seeds:
+        every seed's one-edge walks in seed order, then their two-edge walks, and so on."""
 
     async def subgraph(
         self, scope: Scope, entity: str, depth: int, limit: int, validity: Validity = CURRENT
