@@ -110,3 +110,43 @@ async def test_per_request_statements_use_indexes(falkordb_server: FalkorDBServe
 
 def _episode(scope: Scope) -> Episode:
     return Episode(str(uuid.uuid4()), scope, (), {}, NOW, datetime.now(UTC))
+
+
+async def test_replies_read_as_the_client_reads_them_and_writes_run_once(falkordb_server: FalkorDBServer) -> None:
+    """The runner reads compact replies itself: every value type recalld's statements return comes
+    back as the falkordb client's parser gives it (strings decoded by decode_text, inside lists and
+    maps too); a type the reader does not know (a node) goes through the client's parser on the
+    same reply, so a write that returns one still runs once."""
+    name = f"replies-{uuid.uuid4().hex}"
+    runner = FalkorDBRunner(url=falkordb_server.url, graph=name)
+    await runner.open()
+    try:
+        assert runner._graph is not None
+        params = {"s": "nul\x00 and \x01 kept", "xs": ["a\x00", 1, 2.5, None, True], "big": 2**62}
+        text = (
+            "RETURN $s AS s, $xs AS xs, $big AS big, 0.1 + 0.2 AS d, false AS f, null AS n, "
+            "{k: $s, inner: [$s, 3]} AS m, [] AS empty"
+        )
+        rows = await runner.read(Query("values", text, params))
+        reply = await runner._graph.ro_query(text, _encode(params))
+        theirs = dict(zip([n for _, n in reply.header], reply.result_set[0], strict=True))
+        assert rows == [
+            {
+                "s": params["s"],
+                "xs": params["xs"],
+                "big": 2**62,
+                "d": theirs["d"],
+                "f": False,
+                "n": None,
+                "m": {"k": params["s"], "inner": [params["s"], 3]},
+                "empty": [],
+            }
+        ]
+        assert isinstance(rows[0]["d"], float)  # (as FalkorDB prints it: 0.3, for the client too)
+        created = await runner.write(Query("node", "CREATE (n:Probe {name: $s}) RETURN n AS n, 1 AS one", params))
+        assert created[0]["one"] == 1 and created[0]["n"].properties["name"] == "nul\x01\x01 and \x01\x02 kept"
+        assert (await runner.read(Query("count", "MATCH (n:Probe) RETURN count(n) AS c")))[0]["c"] == 1
+        assert await runner.write(Query("nothing", "MATCH (n:Probe) SET n.seen = true")) == []
+    finally:
+        await runner._graph.delete()
+        await runner.close()

@@ -197,7 +197,8 @@ class FalkorDBRunner:
     async def _call(self, query: Query, *, read_only: bool) -> list[Row]:
         """The query as the client's ``query``/``ro_query`` sends it (its parameter header, compact
         replies), the reply read by :func:`_compact_rows`; a reply holding a type that reader does
-        not know (none of recalld's statements returns one) goes through the client's parser."""
+        not know (none of recalld's statements returns one) is parsed by the client's own parser
+        (never sent again: a write runs once)."""
         graph = self._graph
         if graph is None:
             raise RuntimeError("graph store is not open")
@@ -212,7 +213,10 @@ class FalkorDBRunner:
             try:
                 return _compact_rows(reply[0], reply[1], decode=not query.packed)
             except _OtherType:
-                result = await (graph.ro_query if read_only else graph.query)(query.text, params)
+                from falkordb.asyncio.query_result import QueryResult
+
+                result = QueryResult(graph)
+                await result.parse(reply)
         except Exception as exc:
             raise _translate(exc) from exc
         values: list[list[Any]] = result.result_set
