@@ -5,8 +5,10 @@ collector, the log stream, a TLS client, the health service, SIGTERM)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import threading
 import time
 import urllib.request
@@ -23,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from recalld.client import InvalidArgument, Recalld, RetryPolicy, Unavailable
 from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
-from tests.harness import FalkorDBServer, ServerProcess, free_port
+from tests.harness import FalkorDBServer, ServerProcess, children, free_port
 
 _NO_RETRY = RetryPolicy(attempts=1)
 SECRET = "Zanzibar-Quokka-7741"  # a fact whose words must never reach the info-level log
@@ -339,3 +341,24 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
     with ServerProcess(tmp_path / "data", env=env) as again, Recalld(again.address) as c:
         stored = {m.text for n in range(4) for m in c.iterate(user_id=f"u{n}")}
     assert set(acked) <= stored
+
+
+def test_a_stop_that_hangs_ends_at_its_deadline_and_names_where(tmp_path: Path) -> None:
+    """A graceful stop has a deadline: the grace period plus 15 s. A model worker that stopped
+    answering (SIGSTOP) would hold the pool's shutdown forever; the server exits 1 at the deadline,
+    as a SIGKILL would, and its log names the step it was stuck at."""
+    env = {"RECALLD_GRACE_PERIOD_S": "1", "RECALLD_RECONCILE_INTERVAL_S": "0"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    with Recalld(server.address) as c:
+        c.add("My cat Luna caught a cold.", user_id="alice")  # the model worker is up
+    workers = [p for p in children(server.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        code = server.stop(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(workers[0], signal.SIGKILL)
+    assert code == 1 and 15 <= took < 30, (code, took)
+    assert "stopping took over 16s (stuck at: stopping the model worker): exiting now" in server.log()

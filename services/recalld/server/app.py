@@ -82,7 +82,7 @@ class Tenants:
                     await _open_tenant(tenant)
                 except BaseException:
                     if tenant is not self.default:
-                        await _close_tenant(tenant)  # the next call builds it afresh
+                        await _close_tenant(tenant, [])  # the next call builds it afresh
                     raise
                 await self.control.register_tenant(name, datetime.now(UTC))
                 self._open[name] = tenant
@@ -93,14 +93,16 @@ class Tenants:
         for name in await self.control.list_tenants():
             await self.get(name)
 
-    async def close(self) -> None:
+    async def close(self, progress: list[str] | None = None) -> None:
+        """``progress``: the step running is appended to it (what a stop that hangs names)."""
         for tenant in reversed(self.opened()):
-            await _close_tenant(tenant)
+            await _close_tenant(tenant, progress if progress is not None else [])
         self._open.clear()
 
 
-async def _close_tenant(t: Tenant) -> None:
-    for step in (t.operations.close, t.vector.close, t.graph.close):
+async def _close_tenant(t: Tenant, progress: list[str]) -> None:
+    for name, step in (("operations", t.operations.close), ("vector", t.vector.close), ("graph", t.graph.close)):
+        progress.append(f"tenant {t.name}: closing the {name} store")
         try:
             await step()
         except Exception:
@@ -132,6 +134,7 @@ class App:
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
     _sweep_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    closing: list[str] = field(default_factory=list, repr=False)  # close()'s steps so far
 
     def request_sweep(self) -> None:
         """Run a full sweep at the reconciler's next wake-up instead of at its interval: after a
@@ -279,13 +282,15 @@ class App:
         if self.llm_stats is not None:
             # Counts only (calls, fallbacks, repairs, ...): never content.
             log.info("llm stats %s", json.dumps(self.llm_stats(), sort_keys=True))
+        self.closing = ["stopping the reconciler and the pruner"]
         for task in (self._reconciler, self._pruner):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self.tenants.close()
+        await self.tenants.close(self.closing)
         if self.models is not None:
+            self.closing.append("stopping the model worker")
             await self.models.close()
 
 

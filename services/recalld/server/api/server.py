@@ -194,6 +194,9 @@ class RecalldServer:
         await self._server.wait_for_termination()
 
 
+_CLOSE_DEADLINE_S = 15.0  # after the grace period, how long closing the stores and children may take
+
+
 async def serve(settings: Settings) -> None:
     if settings.workers > 1 and not is_worker():
         status = await supervise(settings)
@@ -231,7 +234,18 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping: NOT_SERVING, calls in flight get %.1fs", settings.grace_period_s)
-    await server.stop(settings.grace_period_s)
+    try:
+        await asyncio.wait_for(server.stop(settings.grace_period_s), settings.grace_period_s + _CLOSE_DEADLINE_S)
+    except TimeoutError:
+        # Exiting now is what a SIGKILL does, which recalld survives by design: SQLite commits each
+        # write durably, the vector index is reconciled against the graph store at start-up, and
+        # unfinished asynchronous Adds are taken over after their lease.
+        step = server.app.closing[-1] if server.app.closing else "stopping gRPC"
+        log.error(
+            "stopping took over %.0fs (stuck at: %s): exiting now", settings.grace_period_s + _CLOSE_DEADLINE_S, step
+        )
+        flush_logs()
+        os._exit(1)
     if metrics_server is not None:
         metrics_server.close()
     if tracing is not None:
