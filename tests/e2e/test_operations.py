@@ -349,10 +349,14 @@ def test_a_stop_that_hangs_ends_at_its_deadline_and_names_where(tmp_path: Path) 
     as a SIGKILL would, and its log names the step it was stuck at."""
     env = {"RECALLD_GRACE_PERIOD_S": "1", "RECALLD_RECONCILE_INTERVAL_S": "0"}
     server = ServerProcess(tmp_path / "data", env=env).start()
-    with Recalld(server.address) as c:
-        c.add("My cat Luna caught a cold.", user_id="alice")  # the model worker is up
-    workers = [p for p in children(server.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
-    assert len(workers) == 1
+    try:
+        with Recalld(server.address) as c:
+            c.add("My cat Luna caught a cold.", user_id="alice")  # the model worker is up
+        workers = [p for p in children(server.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(workers) == 1
+    except BaseException:
+        server.stop()
+        raise
     os.kill(workers[0], signal.SIGSTOP)
     try:
         t0 = time.monotonic()
