@@ -29,13 +29,13 @@ from recalld.core.fence import ScopeFence
 from recalld.core.memory import validate_scope
 from recalld.kernel.domain import Erasure, Scope
 from recalld.kernel.errors import InvalidArgument
-from recalld.kernel.ports import GraphStore, VectorStore
+from recalld.kernel.ports import ErasureLog, VectorStore
 
 log = logging.getLogger(__name__)
 
 
 class Eraser:
-    def __init__(self, *, graph: GraphStore, vector: VectorStore, fence: ScopeFence) -> None:
+    def __init__(self, *, graph: ErasureLog, vector: VectorStore, fence: ScopeFence) -> None:
         self._graph = graph
         self._vector = vector
         self._fence = fence

@@ -5,7 +5,7 @@ from __future__ import annotations
 from recalld.core.memory import validate_scope
 from recalld.kernel.domain import CURRENT, Path, Scope, Subgraph, Validity
 from recalld.kernel.errors import InvalidArgument, NotFound
-from recalld.kernel.ports import GraphStore
+from recalld.kernel.ports import EntityGraph
 
 
 def _bounded(value: int, default: int, low: int, high: int, name: str) -> int:
@@ -26,7 +26,7 @@ def _entity(name: str, field: str) -> str:
 
 
 class GraphExplorer:
-    def __init__(self, *, graph: GraphStore) -> None:
+    def __init__(self, *, graph: EntityGraph) -> None:
         self._graph = graph
 
     async def subgraph(

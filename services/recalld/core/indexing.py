@@ -11,7 +11,7 @@ Races: two writes to one memory (an Update and a Delete, say) index concurrently
 vector operations can reach the vector store in either order, from this replica or from
 another. Versions settle it: a memory's version grows with every write and a mark names one
 version, so the graph store refuses the mark of a write that is no longer the latest
-(:meth:`GraphStore.mark_indexed` returns it as stale). The writer of a stale operation then
+(:meth:`IndexLedger.mark_indexed` returns it as stale). The writer of a stale operation then
 applies the memory's *current* state to the vector index (upsert it, or delete the vector of a
 tombstone) and marks that, until a mark holds. Whichever operation reaches the vector store
 last is therefore followed by one that writes the current state. A process killed in that
@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from recalld.kernel.domain import Memory
-from recalld.kernel.ports import Embedder, GraphDrift, GraphStore, VectorRecord, Vectors, VectorStore
+from recalld.kernel.ports import Embedder, GraphDrift, IndexLedger, MemoryReads, VectorRecord, Vectors, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,12 @@ class VerifyReport:
         )
 
 
+class IndexedGraph(IndexLedger, MemoryReads, Protocol):
+    """The graph store as the indexer uses it: its index ledger, and the memories to embed."""
+
+
 class Indexer:
-    def __init__(self, *, graph: GraphStore, vector: VectorStore, embedder: Embedder, batch_size: int = 256) -> None:
+    def __init__(self, *, graph: IndexedGraph, vector: VectorStore, embedder: Embedder, batch_size: int = 256) -> None:
         self._graph = graph
         self._vector = vector
         self._embedder = embedder

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -69,10 +69,12 @@ from recalld.kernel.filters import validate_filters
 from recalld.kernel.ports import (
     Cursor,
     Embedder,
+    EntityGraph,
     Extractor,
-    GraphStore,
     Judge,
     JudgeCase,
+    MemoryReads,
+    MemoryWrites,
     Relation,
     Retirement,
     VectorHit,
@@ -125,11 +127,16 @@ def decode_cursor(token: str) -> Cursor:
         raise InvalidArgument("page_token is invalid; pass next_page_token from a previous List") from exc
 
 
+class MemoryStore(MemoryWrites, MemoryReads, EntityGraph, Protocol):
+    """The graph store as the Add pipeline uses it: memories read and written, and the entities
+    and relations reconciliation compares against."""
+
+
 class MemoryPipeline:
     def __init__(
         self,
         *,
-        graph: GraphStore,
+        graph: MemoryStore,
         vector: VectorStore,
         embedder: Embedder,
         extractor: Extractor,

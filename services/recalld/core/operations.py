@@ -28,12 +28,13 @@ import zlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from recalld.core.memory import MemoryPipeline, validate_memory_id
 from recalld.core.settings import AsyncSettings
 from recalld.kernel.domain import ChatMessage, MemoryEvent, Metadata, Operation, OperationStatus, Scope
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, RecalldError, ResourceExhausted
-from recalld.kernel.ports import GraphStore
+from recalld.kernel.ports import MemoryReads, OperationLog
 from recalld.kernel.times import from_micros, to_micros
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,14 @@ def _encode_results(events: Sequence[MemoryEvent]) -> str:
     return json.dumps({"results": [[e.memory.id, e.event.value, e.rule, list(e.related_ids)] for e in events]})
 
 
+class OperationStore(OperationLog, MemoryReads, Protocol):
+    """The graph store as the runner uses it: the operation log, and whether an operation's
+    episode was recorded."""
+
+
 class OperationRunner:
     def __init__(
-        self, *, graph: GraphStore, pipeline: MemoryPipeline, settings: AsyncSettings, exclusive: bool
+        self, *, graph: OperationStore, pipeline: MemoryPipeline, settings: AsyncSettings, exclusive: bool
     ) -> None:
         """``exclusive``: no other process uses the store (take over leases at start-up)."""
         self._graph = graph

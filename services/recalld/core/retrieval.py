@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from opentelemetry import trace
 
@@ -65,7 +66,16 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import InvalidArgument, ResourceExhausted
 from recalld.kernel.filters import validate_filters
-from recalld.kernel.ports import Embedder, Extractor, GraphStore, VectorHit, VectorStore
+from recalld.kernel.ports import (
+    Embedder,
+    EntityGraph,
+    Extractor,
+    FullText,
+    GrantStore,
+    MemoryReads,
+    VectorHit,
+    VectorStore,
+)
 from recalld.kernel.times import to_micros
 from recalld.kernel.walks import Walks
 
@@ -304,11 +314,16 @@ def _bits(bit: Mapping[str, int], terms: AbstractSet[str]) -> int:
     return out
 
 
+class SearchedGraph(MemoryReads, FullText, EntityGraph, GrantStore, Protocol):
+    """The graph store as a Search uses it: memories, full text, entities and walks, and the grants
+    that open other agents' memories."""
+
+
 class HybridRetriever:
     def __init__(
         self,
         *,
-        graph: GraphStore,
+        graph: SearchedGraph,
         vector: VectorStore,
         embedder: Embedder,
         extractor: Extractor,

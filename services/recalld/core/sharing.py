@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from recalld.core.memory import validate_scope
 from recalld.kernel.domain import Grant, Scope
 from recalld.kernel.errors import InvalidArgument, NotFound
-from recalld.kernel.ports import GraphStore
+from recalld.kernel.ports import GrantStore
 
 
 class Sharing:
-    def __init__(self, *, graph: GraphStore) -> None:
+    def __init__(self, *, graph: GrantStore) -> None:
         self._graph = graph
 
     @staticmethod

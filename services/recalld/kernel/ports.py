@@ -1,8 +1,13 @@
-"""The ports: the protocols the core talks to (GraphStore, VectorStore, Embedder, Extractor).
+"""The ports: the protocols the core talks to (the graph store's concerns, VectorStore, Embedder,
+Extractor, Judge).
 
 Backends implement them and know only the kernel; the core never names a backend.
 
-GraphStore: recalld's system of record.
+The system of record is one store with several concerns, one Protocol each: Lifecycle,
+MemoryWrites, MemoryReads, FullText, EntityGraph, OperationLog, GrantStore, IndexLedger,
+ErasureLog and CredentialStore. A backend implements all of them (``SystemOfRecord``); each
+service of the core declares the ones it uses, and the composition root hands it the store under
+that type.
 
 A graph store keeps episodes, memories (with their triples, metadata and
 history), entities per namespace, and relations with provenance (the memory a
@@ -110,7 +115,9 @@ class Cursor:
     memory_id: str
 
 
-class GraphStore(Protocol):
+class Lifecycle(Protocol):
+    """Opening, closing and readiness: every store."""
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -120,7 +127,10 @@ class GraphStore(Protocol):
         readiness."""
         ...
 
-    # -- writes: each call is one transaction -------------------------------
+
+class MemoryWrites(Protocol):
+    """Writes to memories: each call is one transaction (see the module's notes on compare-and-set)."""
+
     async def add_memories(
         self,
         episode: Episode,
@@ -163,11 +173,10 @@ class GraphStore(Protocol):
         """Record that the client used these memories at ``at`` (``last_used_at``, never moved
         back; no new version). Returns how many active memories in the scope were touched."""
 
-    async def expired_memories(self, now: datetime, limit: int) -> list[str]:
-        """Ids of active memories whose ``expires_at`` is at or before ``now``, oldest expiry
-        first."""
 
-    # -- reads ---------------------------------------------------------------
+class MemoryReads(Protocol):
+    """Reads of memories and episodes, by id, scope, content hash or attribute."""
+
     async def get_memories(
         self,
         ids: Sequence[str],
@@ -178,22 +187,6 @@ class GraphStore(Protocol):
     ) -> dict[str, Memory]:
         """Active memories among ``ids`` that match scope, filters, time range and ``validity``
         (None: current and retired alike)."""
-
-    async def lexical_search(
-        self,
-        scope: Scope,
-        terms: Sequence[str],
-        limit: int,
-        filters: Sequence[MetadataFilter] = (),
-        time_range: TimeRange | None = None,
-        validity: Validity | None = None,
-    ) -> list[tuple[str, float]]:
-        """Memories in the scope whose text matches any of ``terms`` (OR), best first, as
-        (memory id, score) with score > 0, higher better (BM25 or the store's full-text score;
-        only the order within one call is meaningful). Applied inside the store, before the
-        limit: scope, metadata filters, time range and validity exactly as get_memories applies
-        them, and only active memories. ``terms`` are plain words chosen by the caller (stop words
-        already removed); the store escapes them for its query language. Empty terms -> []."""
 
     async def get_all(self, ids: Sequence[str]) -> list[Memory]:
         """Active memories among ``ids`` whatever their scope (operator use only)."""
@@ -217,17 +210,6 @@ class GraphStore(Protocol):
     async def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, str]:
         """hash -> id of current memories in exactly this scope with that content hash."""
 
-    async def find_relations(
-        self, scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
-    ) -> list[Relation]:
-        """The current relations visible in ``scope`` whose subject is one of ``subjects`` and
-        whose predicate is one of ``predicates`` or object one of ``objects`` (entity names
-        compared by :func:`norm`, predicates exactly)."""
-
-    async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
-        """name -> the entity name it is a known alias of, for the names that are aliases in the
-        scope's namespace (compared by :func:`norm`)."""
-
     async def history(self, memory_id: str, scope: Scope) -> list[HistoryEntry] | None:
         """Oldest first; None when no memory (active or deleted) has that id in the scope."""
 
@@ -239,43 +221,50 @@ class GraphStore(Protocol):
 
     async def episode_exists(self, episode_id: str) -> bool: ...
 
-    # -- the operation log (asynchronous Add) -------------------------------------
-    async def enqueue_operation(self, op: Operation, limit: int) -> None:
-        """Record a PENDING operation durably. Raises ResourceExhausted, writing nothing, when
-        ``limit`` operations are already unfinished."""
+    async def expired_memories(self, now: datetime, limit: int) -> list[str]:
+        """Ids of active memories whose ``expires_at`` is at or before ``now``, oldest expiry
+        first."""
 
-    async def get_operation(self, operation_id: str) -> Operation | None: ...
+    async def count_memories(self) -> int: ...
 
-    async def unfinished_operations(self, limit: int) -> list[Operation]:
-        """PENDING and RUNNING operations, in the order they were recorded."""
+    async def count_user_memories(self, user_id: str) -> int:
+        """Current (active) memories of one user, every agent and run: the per-user quota."""
 
-    async def count_unfinished_operations(self) -> int: ...
 
-    async def claim_operation(self, operation_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
-        """Make ``owner`` the one worker that runs the operation (status RUNNING, attempts + 1) if
-        it is PENDING, or RUNNING under a lease that has run out (a worker that died) or under
-        ``owner`` itself. False when someone else holds it or it is done."""
+class FullText(Protocol):
+    """The full-text retriever over memory texts."""
 
-    async def finish_operation(
-        self, operation_id: str, owner: str, status: OperationStatus, *, result: str, error: str, at: datetime
-    ) -> bool:
-        """Record the outcome (SUCCEEDED/FAILED, or PENDING to give it back for a retry) if
-        ``owner`` still holds the operation."""
+    async def lexical_search(
+        self,
+        scope: Scope,
+        terms: Sequence[str],
+        limit: int,
+        filters: Sequence[MetadataFilter] = (),
+        time_range: TimeRange | None = None,
+        validity: Validity | None = None,
+    ) -> list[tuple[str, float]]:
+        """Memories in the scope whose text matches any of ``terms`` (OR), best first, as
+        (memory id, score) with score > 0, higher better (BM25 or the store's full-text score;
+        only the order within one call is meaningful). Applied inside the store, before the
+        limit: scope, metadata filters, time range and validity exactly as get_memories applies
+        them, and only active memories. ``terms`` are plain words chosen by the caller (stop words
+        already removed); the store escapes them for its query language. Empty terms -> []."""
 
-    # -- grants between agents ---------------------------------------------------------
-    async def put_grant(self, grant: Grant) -> Grant:
-        """Store the grant unless the same (user, owner, grantee) grant is active already; returns
-        the active grant."""
 
-    async def revoke_grant(self, user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> bool:
-        """End the active grant (kept, with ``revoked_at``). False when there was none."""
+class EntityGraph(Protocol):
+    """Entities and relations: linking names, walks from them, subgraphs and paths."""
 
-    async def list_grants(
-        self, user_id: str, *, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
-    ) -> list[Grant]:
-        """Grants about ``user_id`` (optionally of one owner or grantee), oldest first."""
+    async def find_relations(
+        self, scope: Scope, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str] = ()
+    ) -> list[Relation]:
+        """The current relations visible in ``scope`` whose subject is one of ``subjects`` and
+        whose predicate is one of ``predicates`` or object one of ``objects`` (entity names
+        compared by :func:`norm`, predicates exactly)."""
 
-    # -- graph ----------------------------------------------------------------
+    async def resolve_aliases(self, scope: Scope, names: Sequence[str]) -> dict[str, str]:
+        """name -> the entity name it is a known alias of, for the names that are aliases in the
+        scope's namespace (compared by :func:`norm`)."""
+
     async def link_entities(self, scope: Scope, names: Sequence[str]) -> list[str]:
         """The canonical names of known entities among ``names`` (case-insensitive)."""
 
@@ -300,10 +289,52 @@ class GraphStore(Protocol):
     ) -> list[Path] | None:
         """None when either entity is unknown in the scope."""
 
-    async def graph_drift(self, samples: int = 10) -> GraphDrift:
-        """Orphan relations and entities (should be none: deletes cascade)."""
 
-    # -- consistency with the vector index -------------------------------------
+class OperationLog(Protocol):
+    """The operation log of asynchronous Adds: durable, claimed under a lease by one worker."""
+
+    async def enqueue_operation(self, op: Operation, limit: int) -> None:
+        """Record a PENDING operation durably. Raises ResourceExhausted, writing nothing, when
+        ``limit`` operations are already unfinished."""
+
+    async def get_operation(self, operation_id: str) -> Operation | None: ...
+
+    async def unfinished_operations(self, limit: int) -> list[Operation]:
+        """PENDING and RUNNING operations, in the order they were recorded."""
+
+    async def count_unfinished_operations(self) -> int: ...
+
+    async def claim_operation(self, operation_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Make ``owner`` the one worker that runs the operation (status RUNNING, attempts + 1) if
+        it is PENDING, or RUNNING under a lease that has run out (a worker that died) or under
+        ``owner`` itself. False when someone else holds it or it is done."""
+
+    async def finish_operation(
+        self, operation_id: str, owner: str, status: OperationStatus, *, result: str, error: str, at: datetime
+    ) -> bool:
+        """Record the outcome (SUCCEEDED/FAILED, or PENDING to give it back for a retry) if
+        ``owner`` still holds the operation."""
+
+
+class GrantStore(Protocol):
+    """Grants between agents of one user."""
+
+    async def put_grant(self, grant: Grant) -> Grant:
+        """Store the grant unless the same (user, owner, grantee) grant is active already; returns
+        the active grant."""
+
+    async def revoke_grant(self, user_id: str, owner_agent: str, grantee_agent: str, at: datetime, by: str) -> bool:
+        """End the active grant (kept, with ``revoked_at``). False when there was none."""
+
+    async def list_grants(
+        self, user_id: str, *, owner_agent: str = "", grantee_agent: str = "", include_revoked: bool = False
+    ) -> list[Grant]:
+        """Grants about ``user_id`` (optionally of one owner or grantee), oldest first."""
+
+
+class IndexLedger(Protocol):
+    """Consistency with the vector index: what it must hold, what it holds, and drift."""
+
     async def pending_index(self, limit: int) -> PendingIndex: ...
 
     async def mark_indexed(self, done: Mapping[str, int]) -> set[str]:
@@ -317,12 +348,13 @@ class GraphStore(Protocol):
     async def index_state(self) -> dict[str, bool]:
         """Every memory id with whether it should have a vector (active)."""
 
-    async def count_memories(self) -> int: ...
+    async def graph_drift(self, samples: int = 10) -> GraphDrift:
+        """Orphan relations and entities (should be none: deletes cascade)."""
 
-    async def count_user_memories(self, user_id: str) -> int:
-        """Current (active) memories of one user, every agent and run: the per-user quota."""
 
-    # -- erasure ---------------------------------------------------------------------------
+class ErasureLog(Protocol):
+    """Erasure of a scope: recorded before anything is removed, resumed after a crash."""
+
     async def begin_erasure(self, erasure: Erasure) -> None:
         """Record the request (before anything is removed)."""
 
@@ -342,6 +374,22 @@ class GraphStore(Protocol):
         """Add the vector count, mark the erasure completed and replace its scope by ``pseudonym``
         (digests of the ids: nothing of the erased scope stays in the store); returns the receipt.
         Only the first call changes anything."""
+
+
+class GraphStore(
+    Lifecycle,
+    MemoryWrites,
+    MemoryReads,
+    FullText,
+    EntityGraph,
+    OperationLog,
+    GrantStore,
+    IndexLedger,
+    ErasureLog,
+    Protocol,
+):
+    """recalld's system of record: every concern above. Each backend implements all of it;
+    each service is handed only the ports it uses."""
 
 
 class WalkingGraphStore(Protocol):
@@ -397,6 +445,11 @@ class CredentialStore(Protocol):
         """Remember that ``tenant`` has stores (idempotent)."""
 
     async def list_tenants(self) -> list[str]: ...
+
+
+class SystemOfRecord(GraphStore, CredentialStore, Protocol):
+    """What a graph backend implements: every concern of the graph store, and the credentials
+    and tenant registry the default tenant's store keeps."""
 
 
 class VectorStore(Protocol):

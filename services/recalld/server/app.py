@@ -25,7 +25,7 @@ from recalld.core.retrieval import HybridRetriever
 from recalld.core.sharing import Sharing
 from recalld.kernel.domain import DEFAULT_TENANT, TENANT_ID
 from recalld.kernel.errors import InvalidArgument
-from recalld.kernel.ports import CredentialStore, Embedder, Extractor, GraphStore, Judge, VectorStore
+from recalld.kernel.ports import CredentialStore, Embedder, Extractor, Judge, SystemOfRecord, VectorStore
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
@@ -43,7 +43,7 @@ class Tenant:
     of its own: no query of one tenant can reach another's data) and the services over them."""
 
     name: str
-    graph: GraphStore
+    graph: SystemOfRecord
     vector: VectorStore
     indexer: Indexer
     memories: MemoryPipeline
@@ -147,7 +147,7 @@ class App:
         return self.tenants.default
 
     @property
-    def graph(self) -> GraphStore:
+    def graph(self) -> SystemOfRecord:
         return self.default.graph
 
     @property
@@ -294,7 +294,7 @@ class App:
             await self.models.close()
 
 
-def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> GraphStore:
+def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> SystemOfRecord:
     """The tenant's graph store: the default tenant's is the one configured (so data written
     before tenants existed is the default tenant's); another tenant gets a database of its own
     (a SQLite file in its own directory, a FalkorDB graph, a Neo4j database)."""
@@ -485,7 +485,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         )
 
     default = build(DEFAULT_TENANT)
-    control = typing.cast(CredentialStore, default.graph)
+    control: CredentialStore = default.graph
     return App(
         settings=settings,
         embedder=embedder,
