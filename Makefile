@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_C
 JOBS ?= $(shell nproc)
 export LLAMA_CMAKE_ARGS JOBS
 
-.PHONY: run test test-fast lint proto proto-check buf-lint bench bench-busy clean install install-run install-test install-llm install-lint install-bench
+.PHONY: run test test-fast lint proto docs proto-check buf-lint bench bench-busy clean install install-run install-test install-llm install-lint install-bench
 
 install-run:                 ## the runtime: server + client (what `make run` needs)
 	@$(SETS) run
@@ -43,6 +43,9 @@ lint: install-lint buf-lint chart-lint  ## ruff, mypy (server and client), stale
 
 proto: install-lint          ## regenerate client/recalld/v1 from proto/
 	$(PY) client/protogen.py $(PROTOGEN)
+
+docs: install-run            ## regenerate docs/configuration.md from the settings registry (a unit test compares them)
+	$(PY) -m recalld.server.config_reference --write
 
 $(VENV)/buf/node_modules/.bin/buf:
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/buf @bufbuild/buf@1

@@ -55,17 +55,44 @@ _DOWNGRADE = {
 class LLMSettings:
     """The OpenAI-compatible chat endpoint (RECALLD_LLM_*)."""
 
-    base_url: str = ""  # e.g. http://127.0.0.1:8080/v1 (llama.cpp, vLLM, Ollama); empty: api.openai.com
-    model: str = ""
-    api_key: str = field(default="", repr=False)
-    api_key_file: str = ""  # a file holding the key (a mounted secret); wins over api_key
-    response_format: ResponseFormat = ResponseFormat.AUTO
-    timeout_s: float = 60.0  # per request
-    max_retries: int = 2  # transport retries with exponential backoff (timeouts, connection, 429, 5xx)
-    max_repairs: int = 1  # re-asks after an answer that does not parse or validate
-    concurrency: int = 4  # requests in flight at once, process-wide
-    max_tokens: int = 1024
-    temperature: float = 0.0
+    base_url: str = field(
+        default="",
+        metadata={
+            "doc": "the chat endpoint, e.g. `http://127.0.0.1:8080/v1` (llama.cpp, vLLM, Ollama); empty: api.openai.com"
+        },
+    )
+    model: str = field(
+        default="",
+        metadata={"doc": "the chat model; required when `RECALLD_EXTRACTOR=llm` or `RECALLD_TRUTH_JUDGE=llm`"},
+    )
+    api_key: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "the API key (empty: none, for local servers that want none); never printed"},
+    )
+    api_key_file: str = field(
+        default="", metadata={"doc": "a file holding the API key (a mounted secret); wins over the key itself"}
+    )
+    response_format: ResponseFormat = field(
+        default=ResponseFormat.AUTO,
+        metadata={
+            "doc": "`auto`: a JSON schema, stepping down to JSON mode and then plain prompting as the server "
+            "requires (the step down is remembered); `json_schema`, `json_object` or `plain` skip the negotiation"
+        },
+    )
+    timeout_s: float = field(default=60.0, metadata={"doc": "seconds per request"})
+    max_retries: int = field(
+        default=2,
+        metadata={"doc": "transport retries with exponential backoff (timeouts, connection errors, 429, 5xx)"},
+    )
+    max_repairs: int = field(default=1, metadata={"doc": "re-asks after an answer that does not parse or validate"})
+    concurrency: int = field(default=4, metadata={"doc": "requests in flight at once, process-wide"})
+    max_tokens: int = field(
+        default=1024, metadata={"doc": "most tokens an answer may have (`max_tokens` of each request)"}
+    )
+    temperature: float = field(
+        default=0.0, metadata={"doc": "sampling temperature of each request (0: the most likely tokens)"}
+    )
 
     def key(self) -> str:
         """The API key: from ``api_key_file`` when set, else ``api_key``; "none" for local servers

@@ -466,6 +466,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server (settings from RECALLD_* variables)")
     serve.add_argument("--listen", help="host:port (RECALLD_LISTEN, default 127.0.0.1:50051)")
     serve.add_argument("--data-dir", help="data directory (RECALLD_DATA_DIR, default ./data)")
+    sub.add_parser("config-reference", help="print the configuration reference: every RECALLD_* variable (markdown)")
 
     client = argparse.ArgumentParser(add_help=False)
     _global_options(client, suppress=True)
@@ -610,6 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "config-reference":
+        from recalld.server.config_reference import render
+
+        sys.stdout.write(render())
+        return 0
     scoped = "run" in vars(args)  # commands with --user/--agent/--run need one of them
     if scoped and not (args.user or args.agent or args.run):
         print("recalld: give a scope: --user, --agent and/or --run", file=sys.stderr)

