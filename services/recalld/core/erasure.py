@@ -26,10 +26,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from recalld.core.fence import ScopeFence
-from recalld.core.memory import validate_scope
 from recalld.kernel.domain import Erasure, Scope
 from recalld.kernel.errors import InvalidArgument
 from recalld.kernel.ports import ErasureLog, VectorStore
+from recalld.kernel.validation import validate_scope
 
 log = logging.getLogger(__name__)
 

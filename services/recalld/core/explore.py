@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from recalld.core.memory import validate_scope
 from recalld.kernel.domain import CURRENT, Path, Scope, Subgraph, Validity
 from recalld.kernel.errors import InvalidArgument, NotFound
 from recalld.kernel.ports import EntityGraph
+from recalld.kernel.validation import validate_scope
 
 
 def _bounded(value: int, default: int, low: int, high: int, name: str) -> int:

@@ -82,28 +82,12 @@ from recalld.kernel.ports import (
     VectorStore,
 )
 from recalld.kernel.times import from_micros, to_micros
+from recalld.kernel.validation import validate_memory_id, validate_new_scope, validate_scope
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_SCOPE_VALUE = re.compile(r"^[^\x00-\x1f]{1,256}$")
 _ADD_ATTEMPTS = 3  # an Add whose retirement lost a race is decided again this many times in all
-_MEMORY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def validate_scope(scope: Scope) -> None:
-    if scope.is_empty:
-        raise InvalidArgument("scope is required: set at least one of user_id, agent_id, run_id")
-    for name, value in scope.items():
-        if not _SCOPE_VALUE.match(value):
-            raise InvalidArgument(f"scope.{name} must be 1-256 characters without control characters")
-
-
-def validate_memory_id(memory_id: str) -> None:
-    if not memory_id:
-        raise InvalidArgument("memory_id is required")
-    if not _MEMORY_ID.match(memory_id):
-        raise InvalidArgument(f"memory_id {memory_id[:80]!r} is not a memory id (a lowercase UUID)")
 
 
 def content_hash(text: str) -> str:
@@ -315,7 +299,7 @@ class MemoryPipeline:
     ) -> None:
         """Everything an Add checks before it does anything (an asynchronous Add checks it before
         it is recorded)."""
-        validate_scope(scope)
+        validate_new_scope(scope)
         if scope.exact:
             raise InvalidArgument("scope.exact is a read option; an Add stores into the scope as given")
         self._check_messages(messages)

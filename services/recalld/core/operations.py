@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from recalld.core.memory import MemoryPipeline, validate_memory_id
+from recalld.core.memory import MemoryPipeline
 from recalld.core.settings import AsyncSettings
 from recalld.kernel.domain import ChatMessage, MemoryEvent, Metadata, Operation, OperationStatus, Scope
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, RecalldError, ResourceExhausted
 from recalld.kernel.ports import MemoryReads, OperationLog
 from recalld.kernel.times import from_micros, to_micros
+from recalld.kernel.validation import validate_memory_id
 
 log = logging.getLogger(__name__)
 _FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)

@@ -43,7 +43,6 @@ from opentelemetry import trace
 from recalld.core.dates import TimeSpan, find_and_resolve
 from recalld.core.fusion import Method, Recipe, boosts, fuse
 from recalld.core.lexical import lexical_terms
-from recalld.core.memory import validate_scope
 from recalld.core.ordering import Order, TimeOrder, order_in, order_scores
 from recalld.core.profile import decay_weight, half_lives
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
@@ -77,6 +76,7 @@ from recalld.kernel.ports import (
     VectorStore,
 )
 from recalld.kernel.times import to_micros
+from recalld.kernel.validation import validate_scope
 from recalld.kernel.walks import Walks
 
 # The OpenTelemetry API only (a no-op until the server installs an SDK provider).

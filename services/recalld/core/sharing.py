@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from recalld.core.memory import validate_scope
 from recalld.kernel.domain import Grant, Scope
 from recalld.kernel.errors import InvalidArgument, NotFound
 from recalld.kernel.ports import GrantStore
+from recalld.kernel.validation import validate_new_scope, validate_scope
 
 
 class Sharing:
@@ -38,6 +38,8 @@ class Sharing:
     async def grant(self, user_id: str, owner_agent: str, grantee_agent: str, *, by: str = "") -> Grant:
         """Idempotent: granting what is granted returns the existing grant."""
         self._check(user_id, owner_agent, grantee_agent)
+        validate_new_scope(Scope(user_id, owner_agent, ""))
+        validate_new_scope(Scope(user_id, grantee_agent, ""))
         return await self._graph.put_grant(
             Grant(
                 id=str(uuid.uuid4()),
