@@ -46,6 +46,7 @@ from typing import Any
 
 from bench.checkout import ROOT, WORK, newest_seed, sources_path, uncommitted, write_report
 from bench.locomo import percentile
+from recalld.kernel.requests import SearchQuery
 
 RESULTS = ROOT / "bench" / "results"
 CAPTURE = WORK / "walks-capture.json"
@@ -99,7 +100,7 @@ async def _capture(queries: int, seed: int) -> dict[str, Any]:
             out = []
             for user, question in picked:
                 seen.clear()
-                await retriever.search(Scope(user), question)
+                await retriever.search(SearchQuery(Scope(user), question))
                 out += [{"question": question, **s} for s in seen]
             graph_db = data / "graph.db"
         finally:

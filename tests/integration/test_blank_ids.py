@@ -10,6 +10,7 @@ import pytest
 
 from recalld.kernel.domain import ChatMessage, Episode, Memory, Scope
 from recalld.kernel.errors import InvalidArgument
+from recalld.kernel.requests import AddCommand
 from recalld.kernel.validation import blank
 from recalld.server.app import App
 
@@ -31,9 +32,9 @@ def test_whitespace_and_zero_width_ids_are_blank(value: str) -> None:
 async def test_an_add_under_a_blank_id_is_refused_and_writes_nothing(app: App, field: str, value: str) -> None:
     scope = Scope(**{"user_id": "alice", field: value})  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match=f"scope.{field} must show at least one character"):
-        await app.memories.add(scope, [ChatMessage("user", "I'm allergic to penicillin.")])
+        await app.memories.add(AddCommand(scope, [ChatMessage("user", "I'm allergic to penicillin.")]))
     with pytest.raises(InvalidArgument, match=f"scope.{field}"):
-        await app.operations.submit(scope, [ChatMessage("user", "I'm allergic to penicillin.")])
+        await app.operations.submit(AddCommand(scope, [ChatMessage("user", "I'm allergic to penicillin.")]))
     assert await app.graph.count_memories() == 0
     assert await app.graph.count_unfinished_operations() == 0
 

@@ -11,6 +11,7 @@ import pytest
 from recalld.core.importer import Importer, ImportItem, episode_id_for
 from recalld.kernel.domain import ChatMessage, Scope
 from recalld.kernel.errors import InvalidArgument, ResourceExhausted
+from recalld.kernel.requests import AddCommand
 from recalld.server.app import App
 
 CONVERSATION = [
@@ -47,7 +48,7 @@ async def state(app: App, scope: Scope) -> list[tuple[str, bool, str, object, da
 async def test_an_import_leaves_what_the_same_adds_leave(app: App, batch: int) -> None:
     added, imported = Scope(user_id=f"add{batch}"), Scope(user_id=f"imp{batch}")
     for i, t in enumerate(CONVERSATION):
-        await app.memories.add(added, [ChatMessage("user", t)], metadata={"line": i}, reference_time=AT)
+        await app.memories.add(AddCommand(added, [ChatMessage("user", t)], metadata={"line": i}, reference_time=AT))
     report = await Importer(app.memories, batch_size=batch).run(stream(items(imported, CONVERSATION)))
     assert (report.received, report.imported, report.skipped_duplicates) == (8, 8, 0)
     assert await state(app, imported) == await state(app, added)

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, Scope, norm
+from recalld.kernel.requests import AddCommand
 from recalld.server.app import App, build_app
 from recalld.server.config import Settings
 from recalld.vector.embedders import MiniLMOnnxEmbedder
@@ -127,7 +128,9 @@ def test_a_list_keeps_every_item_nobody_retracted(
 
     async def run() -> set[str]:
         for i, text in enumerate(texts):
-            await app.memories.add(scope, [ChatMessage("user", text)], reference_time=T0 + timedelta(days=i))
+            await app.memories.add(
+                AddCommand(scope, [ChatMessage("user", text)], reference_time=T0 + timedelta(days=i))
+            )
         return await held(app, scope, KINDS[kind][2])
 
     current = loop.run_until_complete(run())

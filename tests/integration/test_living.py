@@ -20,6 +20,7 @@ from recalld.kernel.domain import (
     Validity,
 )
 from recalld.kernel.errors import InvalidArgument, NotFound, ResourceExhausted
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.server.app import App
 
 NOW = datetime.now(UTC)
@@ -28,7 +29,7 @@ LEVELS = (Level.USER, Level.AGENT, Level.SHARED)
 
 
 async def say(app: App, scope: Scope, text: str, at: datetime, **kw: object) -> str:
-    _, events = await app.memories.add(scope, [ChatMessage("user", text)], reference_time=at, **kw)  # type: ignore[arg-type]
+    _, events = await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=at, **kw))  # type: ignore[arg-type]
     (added,) = [e for e in events if e.event in (EventKind.ADD, EventKind.NOOP, EventKind.UPDATE)]
     return added.memory.id
 
@@ -36,7 +37,7 @@ async def say(app: App, scope: Scope, text: str, at: datetime, **kw: object) -> 
 async def test_an_old_gym_session_ranks_below_this_months_and_is_still_returned(app: App, alice: Scope) -> None:
     old = await say(app, alice, "I did squats at the gym.", NOW - 730 * DAY)
     new = await say(app, alice, "I did deadlifts at the gym.", NOW - 10 * DAY)
-    hits = await app.retriever.search(alice, "what did I do at the gym?")
+    hits = await app.retriever.search(SearchQuery(alice, "what did I do at the gym?"))
     order = [h.memory.id for h in hits]
     assert order[:2] == [new, old]  # both returned, the recent one first
     by_id = {h.memory.id: h for h in hits}
@@ -45,7 +46,7 @@ async def test_an_old_gym_session_ranks_below_this_months_and_is_still_returned(
     assert by_id[old].score == pytest.approx(by_id[old].relevance * by_id[old].weight)
     # Use restarts the decay: acted on today, the old fact weighs like a fresh one.
     assert await app.memories.mark_used(alice, [old]) == 1
-    refreshed = {h.memory.id: h for h in await app.retriever.search(alice, "what did I do at the gym?")}
+    refreshed = {h.memory.id: h for h in await app.retriever.search(SearchQuery(alice, "what did I do at the gym?"))}
     assert refreshed[old].weight > 0.99
 
 
@@ -53,11 +54,13 @@ async def test_importance_and_permanent_facts_do_not_fade(app: App, alice: Scope
     allergy = await say(app, alice, "I am allergic to penicillin.", NOW - 1000 * DAY)
     kept = await say(app, alice, "I keep my passport in the blue drawer.", NOW - 1000 * DAY, importance=1.0)
     trivia = await say(app, alice, "I watched a documentary about whales.", NOW - 1000 * DAY, importance=0.0)
-    weights = {h.memory.id: h.weight for h in await app.retriever.search(alice, "what do you know about me?")}
+    weights = {
+        h.memory.id: h.weight for h in await app.retriever.search(SearchQuery(alice, "what do you know about me?"))
+    }
     assert weights[allergy] == 1.0 and weights[kept] == 1.0
     assert weights[trivia] == pytest.approx(0.8 + 0.2 * 2 ** (-1000 / 365), abs=1e-3)
     with pytest.raises(InvalidArgument, match="importance"):
-        await app.memories.add(alice, [ChatMessage("user", "x y z")], importance=1.5)
+        await app.memories.add(AddCommand(alice, [ChatMessage("user", "x y z")], importance=1.5))
 
 
 async def test_a_session_memory_expires_and_is_pruned_like_a_delete(app: App) -> None:
@@ -76,7 +79,7 @@ async def test_a_session_memory_expires_and_is_pruned_like_a_delete(app: App) ->
     history = await app.memories.history(session, note)
     assert (history[-1].event, history[-1].rule) == (EventKind.DELETE, "expired")
     assert note not in await app.vector.all_ids() and lasting in await app.vector.all_ids()
-    assert [h.memory.id for h in await app.retriever.search(Scope("alice"), "how do I feel?")] == [lasting]
+    assert [h.memory.id for h in await app.retriever.search(SearchQuery(Scope("alice"), "how do I feel?"))] == [lasting]
 
 
 async def test_an_attribute_changed_twice_is_read_as_of_each_time(app: App, alice: Scope) -> None:
@@ -98,12 +101,12 @@ async def test_an_attribute_changed_twice_is_read_as_of_each_time(app: App, alic
     assert diet(await app.memories.profile([alice], Validity(as_of=mar + DAY))) == ["vegan"]
     retired = await app.memories.get(alice, vegan)
     assert retired.valid_to == may and retired.retired_by_rule == "single_valued:kind:diet"
-    hits = await app.retriever.search(alice, "what do I eat?", attributes=[Attribute("diet", "")])
+    hits = await app.retriever.search(SearchQuery(alice, "what do I eat?", attributes=[Attribute("diet", "")]))
     assert [h.memory.id for h in hits] == [pesc]
-    old = await app.retriever.search(alice, "what do I eat?", attributes=[Attribute("diet", "vegan")])
+    old = await app.retriever.search(SearchQuery(alice, "what do I eat?", attributes=[Attribute("diet", "vegan")]))
     assert old == []  # retired: only an as_of or include_retired search sees it
     every = await app.retriever.search(
-        alice, "what do I eat?", attributes=[Attribute("diet", "vegan")], validity=ANY_VALIDITY
+        SearchQuery(alice, "what do I eat?", attributes=[Attribute("diet", "vegan")], validity=ANY_VALIDITY)
     )
     assert [h.memory.id for h in every] == [vegan]
 
@@ -111,7 +114,8 @@ async def test_an_attribute_changed_twice_is_read_as_of_each_time(app: App, alic
 async def test_async_adds_for_one_user_apply_in_order(app: App) -> None:
     user = Scope("dana")
     ops = [
-        await app.operations.submit(user, [ChatMessage("user", f"I wrote chapter {i} of my novel.")]) for i in range(12)
+        await app.operations.submit(AddCommand(user, [ChatMessage("user", f"I wrote chapter {i} of my novel.")]))
+        for i in range(12)
     ]
     seen: dict[str, list[OperationStatus]] = {}
     async for op in app.operations.watch([o.id for o in ops]):
@@ -125,7 +129,7 @@ async def test_async_adds_for_one_user_apply_in_order(app: App) -> None:
     with pytest.raises(NotFound):
         await app.operations.get("00000000-0000-4000-8000-000000000000")
     with pytest.raises(InvalidArgument):
-        await app.operations.submit(user, [])
+        await app.operations.submit(AddCommand(user, []))
 
 
 def _first_result(result: str) -> str:
@@ -140,9 +144,9 @@ async def test_the_backlog_limit_refuses_at_once(app: App) -> None:
     object.__setattr__(app.operations._s, "max_backlog", 3)
     try:
         for i in range(3):
-            await app.operations.submit(Scope("erin"), [ChatMessage("user", f"Note {i}.")])
+            await app.operations.submit(AddCommand(Scope("erin"), [ChatMessage("user", f"Note {i}.")]))
         with pytest.raises(ResourceExhausted, match="backlog limit is 3"):
-            await app.operations.submit(Scope("erin"), [ChatMessage("user", "One too many.")])
+            await app.operations.submit(AddCommand(Scope("erin"), [ChatMessage("user", "One too many.")]))
         assert await app.operations.backlog() == 3
     finally:
         object.__setattr__(app.operations._s, "max_backlog", limit)
@@ -156,7 +160,7 @@ async def test_a_grant_is_given_used_and_revoked(app: App) -> None:
     shared = await say(app, Scope("pat"), "I prefer to be called Pat.", NOW)
 
     async def sees(reader: Scope, query: str = "what should I know about my health and knee?") -> dict[str, Level]:
-        return {h.memory.id: h.level for h in await app.retriever.search(reader, query, levels=LEVELS)}
+        return {h.memory.id: h.level for h in await app.retriever.search(SearchQuery(reader, query, levels=LEVELS))}
 
     before = await sees(coach)
     assert allergy not in before and knee not in before  # no grant: nothing private of the medic
@@ -166,7 +170,9 @@ async def test_a_grant_is_given_used_and_revoked(app: App) -> None:
     during = await sees(coach)
     assert during[allergy] is Level.SHARED and during[knee] is Level.SHARED
     assert allergy not in await sees(diet)  # the grant is to the coach only
-    assert allergy not in {h.memory.id for h in await app.retriever.search(coach, "allergic?")}  # no levels
+    assert allergy not in {
+        h.memory.id for h in await app.retriever.search(SearchQuery(coach, "allergic?"))
+    }  # no levels
     profile = await app.memories.profile(await app.retriever.views(coach, LEVELS))
     assert "penicillin" in [v.value for v in profile if v.name == "allergies"]
     await app.sharing.revoke("pat", "medic", "coach")
@@ -177,11 +183,11 @@ async def test_a_grant_is_given_used_and_revoked(app: App) -> None:
     with pytest.raises(NotFound):
         await app.sharing.revoke("pat", "medic", "coach")
     with pytest.raises(InvalidArgument, match="agent_id"):
-        await app.retriever.search(Scope("pat"), "x", levels=[Level.AGENT])
+        await app.retriever.search(SearchQuery(Scope("pat"), "x", levels=[Level.AGENT]))
 
 
 async def test_watch_reports_each_status_once(app: App) -> None:
-    op = await app.operations.submit(Scope("finn"), [ChatMessage("user", "I moved to Lisbon.")])
+    op = await app.operations.submit(AddCommand(Scope("finn"), [ChatMessage("user", "I moved to Lisbon.")]))
     statuses = [o.status async for o in app.operations.watch([op.id])]
     assert statuses[-1] is OperationStatus.SUCCEEDED and len(statuses) == len(set(statuses))
     await asyncio.sleep(0)

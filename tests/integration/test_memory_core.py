@@ -25,6 +25,7 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from recalld.kernel.ports import VectorRecord, VectorStore
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.server.app import App
 
 SEED = [
@@ -36,13 +37,13 @@ SEED = [
 
 
 async def remember(app: App, scope: Scope, *texts: str, **kw: object) -> list[str]:
-    _, events = await app.memories.add(scope, [ChatMessage("user", t) for t in texts], **kw)  # type: ignore[arg-type]
+    _, events = await app.memories.add(AddCommand(scope, [ChatMessage("user", t) for t in texts], **kw))  # type: ignore[arg-type]
     return [e.memory.id for e in events if e.event is EventKind.ADD]
 
 
 async def test_multi_hop_pet_health_found_through_the_graph(app: App, alice: Scope) -> None:
     await remember(app, alice, *SEED)
-    hits = await app.retriever.search(alice, "how is my pet's health?", mode=SearchMode.GRAPH)
+    hits = await app.retriever.search(SearchQuery(alice, "how is my pet's health?", mode=SearchMode.GRAPH))
     assert hits, "graph retrieval found nothing"
     top = hits[0]
     assert top.memory.text == "My cat Luna caught a cold last week."
@@ -50,14 +51,14 @@ async def test_multi_hop_pet_health_found_through_the_graph(app: App, alice: Sco
     rendered = [p.render() for p in top.paths]
     assert "alice -has_pet-> Luna -catch-> cold" in rendered
 
-    hybrid = await app.retriever.search(alice, "how is my pet's health?")
+    hybrid = await app.retriever.search(SearchQuery(alice, "how is my pet's health?"))
     assert hybrid[0].memory.text == "My cat Luna caught a cold last week."
     assert set(hybrid[0].retrievers) == {Retriever.VECTOR, Retriever.GRAPH}
 
 
 async def test_vector_mode_reports_cosine_and_no_paths(app: App, alice: Scope) -> None:
     await remember(app, alice, *SEED)
-    hits = await app.retriever.search(alice, "penicillin allergy", mode=SearchMode.VECTOR, limit=2)
+    hits = await app.retriever.search(SearchQuery(alice, "penicillin allergy", mode=SearchMode.VECTOR, limit=2))
     assert hits[0].memory.text == "I'm allergic to penicillin."
     assert hits[0].retrievers == (Retriever.VECTOR,)
     assert hits[0].paths == ()
@@ -68,7 +69,7 @@ async def test_vector_mode_reports_cosine_and_no_paths(app: App, alice: Scope) -
 
 async def test_threshold_drops_weak_hits(app: App, alice: Scope) -> None:
     await remember(app, alice, *SEED)
-    hits = await app.retriever.search(alice, "penicillin allergy", mode=SearchMode.VECTOR, threshold=0.5)
+    hits = await app.retriever.search(SearchQuery(alice, "penicillin allergy", mode=SearchMode.VECTOR, threshold=0.5))
     assert [h.memory.text for h in hits] == ["I'm allergic to penicillin."]
 
 
@@ -79,7 +80,7 @@ async def test_metadata_travels_from_add_to_search_and_get(app: App, alice: Scop
     got = await app.memories.get(alice, mid)
     assert dict(got.metadata) == meta
     assert got.reference_time == ref
-    hits = await app.retriever.search(alice, "allergy")
+    hits = await app.retriever.search(SearchQuery(alice, "allergy"))
     assert dict(hits[0].memory.metadata) == meta
 
 
@@ -95,7 +96,9 @@ async def test_negation_is_never_stored_as_positive(app: App, alice: Scope) -> N
 
 async def test_infer_false_stores_messages_verbatim(app: App, alice: Scope) -> None:
     _, events = await app.memories.add(
-        alice, [ChatMessage("user", "what should I eat?"), ChatMessage("assistant", "Try oatmeal.")], infer=False
+        AddCommand(
+            alice, [ChatMessage("user", "what should I eat?"), ChatMessage("assistant", "Try oatmeal.")], infer=False
+        )
     )
     assert [e.memory.text for e in events] == ["what should I eat?", "Try oatmeal."]
     assert all(e.memory.triples == () for e in events)
@@ -103,7 +106,7 @@ async def test_infer_false_stores_messages_verbatim(app: App, alice: Scope) -> N
 
 async def test_exact_duplicate_is_a_noop(app: App, alice: Scope) -> None:
     (first,) = await remember(app, alice, "I'm allergic to penicillin.")
-    _, events = await app.memories.add(alice, [ChatMessage("user", "i'm  allergic to penicillin.")])
+    _, events = await app.memories.add(AddCommand(alice, [ChatMessage("user", "i'm  allergic to penicillin.")]))
     assert [(e.event, e.memory.id) for e in events] == [(EventKind.NOOP, first)]
     page, _ = await app.memories.list_memories(alice)
     assert len(page) == 1
@@ -114,19 +117,25 @@ async def test_metadata_filters_apply_to_vector_and_graph_hits(app: App, alice: 
     await remember(app, alice, "I'm allergic to penicillin.", metadata={"topic": "health", "prio": 5})
     for mode in SearchMode:
         eq = await app.retriever.search(
-            alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.EQ, "health")]
+            SearchQuery(
+                alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.EQ, "health")]
+            )
         )
         assert [h.memory.text for h in eq] == ["I'm allergic to penicillin."], mode
         gt = await app.retriever.search(
-            alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("prio", FilterOp.LT, 3)]
+            SearchQuery(alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("prio", FilterOp.LT, 3)])
         )
         assert [h.memory.text for h in gt] == ["My cat Luna caught a cold last week."], mode
         ne = await app.retriever.search(
-            alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.NE, "pets")]
+            SearchQuery(
+                alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.NE, "pets")]
+            )
         )
         assert [h.memory.text for h in ne] == ["I'm allergic to penicillin."], mode
         isin = await app.retriever.search(
-            alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.IN, ["x", "pets"])]
+            SearchQuery(
+                alice, "my cat and my allergy", mode=mode, filters=[MetadataFilter("topic", FilterOp.IN, ["x", "pets"])]
+            )
         )
         assert [h.memory.text for h in isin] == ["My cat Luna caught a cold last week."], mode
 
@@ -138,7 +147,7 @@ async def test_time_range_filters_on_reference_time(app: App, alice: Scope) -> N
     await remember(app, alice, "I'm allergic to peanuts.", reference_time=new)
     window = TimeRange(start=new - timedelta(days=1), end=new + timedelta(days=1))
     for mode in SearchMode:
-        hits = await app.retriever.search(alice, "what am I allergic to?", mode=mode, time_range=window)
+        hits = await app.retriever.search(SearchQuery(alice, "what am I allergic to?", mode=mode, time_range=window))
         assert [h.memory.text for h in hits] == ["I'm allergic to peanuts."], mode
 
 
@@ -147,7 +156,7 @@ async def test_update_replaces_text_triples_and_vector_and_keeps_history(app: Ap
     updated = await app.memories.update(alice, mid, "I live in Lisbon.")
     assert updated.text == "I live in Lisbon."
     assert any(t.object == "Lisbon" for t in updated.triples)
-    hits = await app.retriever.search(alice, "Lisbon", mode=SearchMode.VECTOR, limit=1)
+    hits = await app.retriever.search(SearchQuery(alice, "Lisbon", mode=SearchMode.VECTOR, limit=1))
     assert hits[0].memory.text == "I live in Lisbon."
     sub = await app.explorer.subgraph(alice, "alice")
     assert {e.object for e in sub.edges} == {"Lisbon"}
@@ -165,7 +174,7 @@ async def test_delete_removes_from_every_read_path_and_keeps_history(app: App, a
     with pytest.raises(NotFound):
         await app.memories.get(alice, ids[2])
     for mode in SearchMode:
-        hits = await app.retriever.search(alice, "penicillin", mode=mode)
+        hits = await app.retriever.search(SearchQuery(alice, "penicillin", mode=mode))
         assert ids[2] not in {h.memory.id for h in hits}
     assert [h.event for h in await app.memories.history(alice, ids[2])] == [EventKind.ADD, EventKind.DELETE]
     with pytest.raises(NotFound):
@@ -205,9 +214,11 @@ async def test_list_paginates_newest_first_without_gaps(app: App, alice: Scope) 
 async def test_agents_share_a_users_memory_but_keep_their_own(app: App) -> None:
     await remember(app, Scope(user_id="alice", agent_id="tutor"), "I study linear algebra.")
     await remember(app, Scope(user_id="alice", agent_id="nurse"), "I'm allergic to penicillin.")
-    everything = await app.retriever.search(Scope(user_id="alice"), "what do you know about me?")
+    everything = await app.retriever.search(SearchQuery(Scope(user_id="alice"), "what do you know about me?"))
     assert len(everything) == 2
-    tutor = await app.retriever.search(Scope(user_id="alice", agent_id="tutor"), "what do you know about me?")
+    tutor = await app.retriever.search(
+        SearchQuery(Scope(user_id="alice", agent_id="tutor"), "what do you know about me?")
+    )
     assert [h.memory.text for h in tutor] == ["I study linear algebra."]
 
 
@@ -223,16 +234,18 @@ async def test_bad_input_is_rejected_before_anything_is_written(app: App, alice:
     ]
     for scope, msgs, meta, exc in cases:
         with pytest.raises(exc):
-            await app.memories.add(scope, msgs, metadata=meta)
+            await app.memories.add(AddCommand(scope, msgs, metadata=meta))
     assert await app.graph.count_memories() == 0
     with pytest.raises(InvalidArgument, match="memory_id"):
         await app.memories.get(alice, "../../etc")
     with pytest.raises(NotFound):
         await app.memories.get(alice, "00000000-0000-0000-0000-000000000000")
     with pytest.raises(InvalidArgument, match="filter key"):
-        await app.retriever.search(alice, "x", filters=[MetadataFilter('a"] or 1==1 or ["', FilterOp.EQ, 1)])
+        await app.retriever.search(
+            SearchQuery(alice, "x", filters=[MetadataFilter('a"] or 1==1 or ["', FilterOp.EQ, 1)])
+        )
     with pytest.raises(InvalidArgument, match="limit"):
-        await app.retriever.search(alice, "x", limit=1000)
+        await app.retriever.search(SearchQuery(alice, "x", limit=1000))
 
 
 async def test_committed_but_unindexed_memories_are_reconciled(app: App, alice: Scope) -> None:
@@ -254,7 +267,7 @@ async def test_committed_but_unindexed_memories_are_reconciled(app: App, alice: 
     assert (await app.indexer.verify()).missing_vectors == (mem.id,)
     assert await app.indexer.reconcile() == (1, 0)
     assert await app.indexer.reconcile() == (0, 0)
-    hits = await app.retriever.search(alice, "Siamese", mode=SearchMode.VECTOR, limit=1)
+    hits = await app.retriever.search(SearchQuery(alice, "Siamese", mode=SearchMode.VECTOR, limit=1))
     assert hits[0].memory.id == mem.id
 
 

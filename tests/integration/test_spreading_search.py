@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from recalld.core.settings import GraphRanking
 from recalld.kernel.domain import ChatMessage, Retriever, Scope, SearchMode
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.server.app import App
 from tests.integration.test_lexical_search import retriever
 
@@ -21,10 +22,10 @@ FACTS = [
 async def test_ppr_ranks_the_memories_the_named_entities_connect(app: App) -> None:
     scope = Scope("parent")
     for text in FACTS:
-        await app.memories.add(scope, [ChatMessage("user", text)])
+        await app.memories.add(AddCommand(scope, [ChatMessage("user", text)]))
     query = "Which of Emma's medicines contains penicillin?"
     ppr = retriever(app, graph_ranking=GraphRanking.PPR)
-    hits = await ppr.search(scope, query, mode=SearchMode.GRAPH, limit=6)
+    hits = await ppr.search(SearchQuery(scope, query, mode=SearchMode.GRAPH, limit=6))
     texts = [h.memory.text for h in hits]
     # everything about Emma and penicillin before the user's unrelated facts
     related = {FACTS[0], FACTS[1], FACTS[2]}
@@ -34,5 +35,5 @@ async def test_ppr_ranks_the_memories_the_named_entities_connect(app: App) -> No
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
     # hybrid with PPR keeps the vector hits and still answers
-    hybrid = await ppr.search(scope, query, limit=3)
+    hybrid = await ppr.search(SearchQuery(scope, query, limit=3))
     assert {h.memory.text for h in hybrid} & related

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from recalld.kernel.domain import ChatMessage, Scope, Validity
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.server.app import App
 from tests.integration.test_lexical_search import retriever
 
@@ -19,22 +20,27 @@ JUNE, AUGUST, ASKED = (
 async def test_the_named_month_decides_between_two_similar_memories(app: App) -> None:
     scope = Scope("camper")
     # two trips worded alike; the August one is worded a little closer to the question
-    await app.memories.add(scope, [ChatMessage("user", "I went camping with the kids.")], reference_time=JUNE)
-    await app.memories.add(scope, [ChatMessage("user", "I went camping with my kids.")], reference_time=AUGUST)
+    await app.memories.add(
+        AddCommand(scope, [ChatMessage("user", "I went camping with the kids.")], reference_time=JUNE)
+    )
+    await app.memories.add(
+        AddCommand(scope, [ChatMessage("user", "I went camping with my kids.")], reference_time=AUGUST)
+    )
     at = Validity(as_of=ASKED)
     query = "When did I go camping in June?"
 
-    off = await retriever(app, time_alpha=0.0).search(scope, query, validity=at)
+    off = await retriever(app, time_alpha=0.0).search(SearchQuery(scope, query, validity=at))
     assert off[0].memory.reference_time == AUGUST  # without the window the wording wins
-    on = await retriever(app, time_alpha=0.1).search(scope, query, validity=at)
+    on = await retriever(app, time_alpha=0.1).search(SearchQuery(scope, query, validity=at))
     assert on[0].memory.reference_time == JUNE
     assert on[0].retrievers  # the window is a boost, never reported as a retriever
     assert "time" not in {r.value for h in on for r in h.retrievers}
 
     # no time named, or a time nothing was said in: the same order as without the window
-    plain = await retriever(app, time_alpha=0.1).search(scope, "When did I go camping?", validity=at)
+    plain = await retriever(app, time_alpha=0.1).search(SearchQuery(scope, "When did I go camping?", validity=at))
     assert [h.memory.id for h in plain] == [
-        h.memory.id for h in await retriever(app, time_alpha=0.0).search(scope, "When did I go camping?", validity=at)
+        h.memory.id
+        for h in await retriever(app, time_alpha=0.0).search(SearchQuery(scope, "When did I go camping?", validity=at))
     ]
 
 
@@ -42,18 +48,24 @@ async def test_first_and_last_order_the_relevant_memories_by_time(app: App) -> N
     scope = Scope("reader")
     may = datetime(2023, 5, 3, tzinfo=UTC)
     # worded alike: relevance cannot tell them apart, the order asked for does
-    await app.memories.add(scope, [ChatMessage("user", "I read the novel Emma.")], reference_time=JUNE)
-    await app.memories.add(scope, [ChatMessage("user", "I read the novel Dune.")], reference_time=AUGUST)
-    await app.memories.add(scope, [ChatMessage("user", "My sister visited me.")], reference_time=may)  # older
+    await app.memories.add(AddCommand(scope, [ChatMessage("user", "I read the novel Emma.")], reference_time=JUNE))
+    await app.memories.add(AddCommand(scope, [ChatMessage("user", "I read the novel Dune.")], reference_time=AUGUST))
+    await app.memories.add(
+        AddCommand(scope, [ChatMessage("user", "My sister visited me.")], reference_time=may)
+    )  # older
     at = Validity(as_of=ASKED)
 
-    first = await retriever(app, time_alpha=0.1).search(scope, "What was the first novel I read?", validity=at)
-    last = await retriever(app, time_alpha=0.1).search(scope, "What was the last novel I read?", validity=at)
+    first = await retriever(app, time_alpha=0.1).search(
+        SearchQuery(scope, "What was the first novel I read?", validity=at)
+    )
+    last = await retriever(app, time_alpha=0.1).search(
+        SearchQuery(scope, "What was the last novel I read?", validity=at)
+    )
     assert first[0].memory.reference_time == JUNE and last[0].memory.reference_time == AUGUST
     # the visit is older than both, but not about novels: ordering does not lift it to the top
     assert "sister" not in first[0].memory.text
     unordered = await retriever(app, time_alpha=0.1, time_order_alpha=0).search(
-        scope, "What was the first novel I read?", validity=at
+        SearchQuery(scope, "What was the first novel I read?", validity=at)
     )
     assert {h.memory.id for h in unordered} == {h.memory.id for h in first}  # reordered, never more or fewer
 
@@ -70,11 +82,14 @@ async def test_after_an_event_ranks_what_was_said_soon_after_it(app: App) -> Non
         ("I felt shaken and scared for days.", day_after),
         ("I felt really scared driving on the highway.", weeks_before),  # worded a little closer
     ):
-        await app.memories.add(scope, [ChatMessage("user", text)], reference_time=when)
+        await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=when))
     at = Validity(as_of=ASKED)
     query = "How did I feel after the accident?"
-    on = [h.memory.reference_time for h in await retriever(app).search(scope, query, validity=at)]
-    off = [h.memory.reference_time for h in await retriever(app, time_order_alpha=0).search(scope, query, validity=at)]
+    on = [h.memory.reference_time for h in await retriever(app).search(SearchQuery(scope, query, validity=at))]
+    off = [
+        h.memory.reference_time
+        for h in await retriever(app, time_order_alpha=0).search(SearchQuery(scope, query, validity=at))
+    ]
     assert on == [crash, day_after, weeks_before]  # the event, then what came after it
     assert off == [crash, weeks_before, day_after]  # without the ordering the wording wins
 
@@ -87,9 +102,9 @@ async def test_the_latest_in_a_named_month_is_the_latest_of_that_month(app: App)
         ("We painted a lake together.", late_july),
         ("We painted a forest together.", AUGUST),
     ):
-        await app.memories.add(scope, [ChatMessage("user", text)], reference_time=when)
+        await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=when))
     hits = await retriever(app, time_alpha=0.1).search(
-        scope, "What did we paint in our latest project in July?", validity=Validity(as_of=ASKED)
+        SearchQuery(scope, "What did we paint in our latest project in July?", validity=Validity(as_of=ASKED))
     )
     assert hits[0].memory.reference_time == late_july  # not August's, the latest of all
 
@@ -98,9 +113,9 @@ async def test_before_a_date_orders_by_closeness_to_that_date(app: App) -> None:
     scope = Scope("cyclist")
     april_2, april_20 = datetime(2023, 4, 2, tzinfo=UTC), datetime(2023, 4, 20, tzinfo=UTC)
     # worded alike; the date in the question is an anchor, not a period to look in
-    await app.memories.add(scope, [ChatMessage("user", "I bought a red bike.")], reference_time=april_2)
-    await app.memories.add(scope, [ChatMessage("user", "I bought a blue bike.")], reference_time=april_20)
+    await app.memories.add(AddCommand(scope, [ChatMessage("user", "I bought a red bike.")], reference_time=april_2))
+    await app.memories.add(AddCommand(scope, [ChatMessage("user", "I bought a blue bike.")], reference_time=april_20))
     at = Validity(as_of=ASKED)
-    before = await retriever(app).search(scope, "Which bike did I buy before April 10, 2023?", validity=at)
-    after = await retriever(app).search(scope, "Which bike did I buy after April 10, 2023?", validity=at)
+    before = await retriever(app).search(SearchQuery(scope, "Which bike did I buy before April 10, 2023?", validity=at))
+    after = await retriever(app).search(SearchQuery(scope, "Which bike did I buy after April 10, 2023?", validity=at))
     assert before[0].memory.reference_time == april_2 and after[0].memory.reference_time == april_20

@@ -10,13 +10,14 @@ import pytest
 
 from recalld.kernel.domain import ANY_VALIDITY, ChatMessage, EventKind, MemoryEvent, Scope, Validity
 from recalld.kernel.errors import NotFound
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.server.app import App
 
 MAY = datetime(2024, 5, 20, 12, tzinfo=UTC)
 
 
 async def say(app: App, scope: Scope, text: str, at: datetime) -> list[MemoryEvent]:
-    _, events = await app.memories.add(scope, [ChatMessage("user", text)], reference_time=at)
+    _, events = await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=at))
     return events
 
 
@@ -25,7 +26,7 @@ def kinds(events: list[MemoryEvent]) -> list[tuple[str, str]]:
 
 
 async def top(app: App, scope: Scope, query: str, **kw: object) -> list[str]:
-    hits = await app.retriever.search(scope, query, limit=5, **kw)  # type: ignore[arg-type]
+    hits = await app.retriever.search(SearchQuery(scope, query, limit=5, **kw))  # type: ignore[arg-type]
     return [h.memory.text for h in hits]
 
 
@@ -46,7 +47,7 @@ async def test_moving_cities_berlin_then_paris(app: App, alice: Scope) -> None:
     assert "I live in Berlin." not in now
     past = await top(app, alice, "where do I live?", validity=Validity(as_of=MAY - timedelta(days=90)))
     assert past[0] == "I live in Berlin."
-    every = await app.retriever.search(alice, "where do I live?", validity=ANY_VALIDITY)
+    every = await app.retriever.search(SearchQuery(alice, "where do I live?", validity=ANY_VALIDITY))
     marked = {h.memory.text: h.memory.current for h in every}
     assert marked["I live in Berlin."] is False and marked["Actually I moved to Paris last month."] is True
     # Berlin stays readable, with its validity and the rule, and its history says why.
@@ -123,7 +124,7 @@ async def test_aliases_converge_on_one_entity(app: App, alice: Scope) -> None:
     luna = next(n for n in sub.nodes if n.name == "Luna")
     assert luna.aliases == ("alice's cat",)
     assert {e.memory_id for e in sub.edges} >= {later.memory.id}
-    hits = await app.retriever.search(alice, "where does my cat sleep?", limit=3)
+    hits = await app.retriever.search(SearchQuery(alice, "where does my cat sleep?", limit=3))
     assert hits[0].memory.id == later.memory.id
     with pytest.raises(NotFound):  # never across scopes
         await app.explorer.subgraph(Scope(user_id="bob"), "alice's cat")

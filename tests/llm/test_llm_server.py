@@ -16,6 +16,7 @@ from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, EventKind, Scope
 from recalld.kernel.errors import Unavailable
 from recalld.kernel.ports import JudgeCase
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.llm.extractor import LLMExtractor
 from recalld.llm.judge import LLMJudge
 from recalld.llm.structured import LLMSettings, ResponseFormat, StructuredClient, make_client
@@ -90,13 +91,13 @@ async def test_an_add_through_the_llm_path_never_fails(llama: LlamaServer, tmp_p
         scope = Scope("dana")
         events = []
         for text in CONVERSATION:
-            _, got = await app.memories.add(scope, [ChatMessage("user", text)])
+            _, got = await app.memories.add(AddCommand(scope, [ChatMessage("user", text)]))
             events += got
         assert events and all(e.event in (EventKind.ADD, EventKind.NOOP, EventKind.UPDATE, EventKind.INVALIDATE)
                               for e in events)  # fmt: skip
         listed, _ = await app.memories.list_memories(scope)
         assert listed and all(m.text.strip() for m in listed)
-        hits = await app.retriever.search(scope, "what is Dana allergic to?")
+        hits = await app.retriever.search(SearchQuery(scope, "what is Dana allergic to?"))
         assert hits
     finally:
         await app.close()
@@ -113,7 +114,9 @@ async def test_an_unreachable_llm_server_falls_back_to_spacy(tmp_path: Path) -> 
     app = build_app(settings, embedder=MiniLMOnnxEmbedder())
     await app.start()
     try:
-        _, events = await app.memories.add(Scope("erin"), [ChatMessage("user", "I'm allergic to penicillin.")])
+        _, events = await app.memories.add(
+            AddCommand(Scope("erin"), [ChatMessage("user", "I'm allergic to penicillin.")])
+        )
         (event,) = events
         assert [(t.subject, t.predicate, t.object) for t in event.memory.triples] == [
             ("erin", "allergic_to", "penicillin")

@@ -32,6 +32,7 @@ import numpy as np
 from recalld.core.memory import ImportParts, MemoryPipeline, add_extracted
 from recalld.kernel.domain import ChatMessage, EventKind, Fact, Metadata, Scope
 from recalld.kernel.errors import InvalidArgument, RecalldError
+from recalld.kernel.requests import AddCommand
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ class ImportItem:
     infer: bool = True
     importance: float | None = None
     ttl: timedelta | None = None
+
+    def command(self) -> AddCommand:
+        """The item as the Add it is imported as, under its derived episode id."""
+        return AddCommand(
+            self.scope, self.messages, metadata=self.metadata, reference_time=self.reference_time, infer=self.infer,
+            importance=self.importance, ttl=self.ttl, episode_id=episode_id_for(self.scope, self.source_id),
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -119,7 +127,7 @@ class Importer:
         try:
             if not _SOURCE_ID.match(item.source_id):
                 raise InvalidArgument("source_id is required: 1-512 characters without control characters")
-            self._parts.check(item.scope, item.messages, item.metadata, item.importance, item.ttl)
+            self._parts.check(item.command())
         except RecalldError as exc:
             exc.source_id = item.source_id  # type: ignore[attr-defined]
             raise

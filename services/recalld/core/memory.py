@@ -81,6 +81,7 @@ from recalld.kernel.ports import (
     Vectors,
     VectorStore,
 )
+from recalld.kernel.requests import AddCommand
 from recalld.kernel.times import from_micros, to_micros
 from recalld.kernel.validation import validate_memory_id, validate_new_scope, validate_scope
 
@@ -173,27 +174,13 @@ class MemoryPipeline:
                 raise InvalidArgument(f"messages[{i}].name is longer than 256 characters")
 
     # -- Add -------------------------------------------------------------------------
-    async def add(
-        self,
-        scope: Scope,
-        messages: Sequence[ChatMessage],
-        *,
-        metadata: Metadata | None = None,
-        reference_time: datetime | None = None,
-        infer: bool = True,
-        importance: float | None = None,
-        ttl: timedelta | None = None,
-        episode_id: str = "",
-    ) -> tuple[str, list[MemoryEvent]]:
+    async def add(self, cmd: AddCommand) -> tuple[str, list[MemoryEvent]]:
         """:meth:`_add` inside the scope's fence (refused while the scope is being erased), after
         the per-user quota."""
-        self.check_add(scope, messages, metadata, importance, ttl)
-        async with self._fence.writing(scope):
-            await self._check_quota(scope)
-            return await self._add(
-                scope, messages, metadata=metadata, reference_time=reference_time, infer=infer,
-                importance=importance, ttl=ttl, episode_id=episode_id,
-            )  # fmt: skip
+        self.check_add(cmd)
+        async with self._fence.writing(cmd.scope):
+            await self._check_quota(cmd.scope)
+            return await self._add(cmd)
 
     async def _check_quota(self, scope: Scope) -> None:
         limit = self._limits.max_memories_per_user
@@ -206,26 +193,16 @@ class MemoryPipeline:
                 "memories; delete or erase some first (retrying will not help)"
             )
 
-    async def _add(
-        self,
-        scope: Scope,
-        messages: Sequence[ChatMessage],
-        *,
-        metadata: Metadata | None = None,
-        reference_time: datetime | None = None,
-        infer: bool = True,
-        importance: float | None = None,
-        ttl: timedelta | None = None,
-        episode_id: str = "",
-    ) -> tuple[str, list[MemoryEvent]]:
+    async def _add(self, cmd: AddCommand) -> tuple[str, list[MemoryEvent]]:
         """Distil ``messages`` into facts and reconcile each with what the scope holds (see
         recalld.core.reconcile). Everything one Add decides is written in one graph-store
         transaction; if a memory it retires changed meanwhile, the Add is decided again.
         ``importance`` (0..1) and ``ttl`` apply to every memory the Add makes; memories of a run
         without a ``ttl`` expire after the session lifetime. ``episode_id``: the id to record the
         Add under (an asynchronous Add's operation id), else a new one."""
+        scope, messages, infer = cmd.scope, cmd.messages, cmd.infer
         now = datetime.now(UTC)
-        ref = reference_time or now
+        ref = cmd.reference_time or now
 
         # Most chat turns are one sentence, and a one-sentence message is its own fact: embed it
         # (and look up its neighbours) while spaCy parses, instead of after.
@@ -246,14 +223,16 @@ class MemoryPipeline:
             ahead.cancel()
             raise
         episode = Episode(
-            id=episode_id or str(uuid.uuid4()),
+            id=cmd.episode_id or str(uuid.uuid4()),
             scope=scope,
             messages=tuple(messages),
-            metadata=dict(metadata or {}),
+            metadata=dict(cmd.metadata or {}),
             reference_time=ref,
             created_at=now,
         )
-        return await self._write_episode(episode, facts, aliases, ahead, infer=infer, importance=importance, ttl=ttl)
+        return await self._write_episode(
+            episode, facts, aliases, ahead, infer=infer, importance=cmd.importance, ttl=cmd.ttl
+        )
 
     async def _write_episode(
         self,
@@ -289,24 +268,17 @@ class MemoryPipeline:
                 log.info("add raced with another write (attempt %d); deciding again", attempt)
         raise AssertionError("unreachable")
 
-    def check_add(
-        self,
-        scope: Scope,
-        messages: Sequence[ChatMessage],
-        metadata: Metadata | None,
-        importance: float | None,
-        ttl: timedelta | None,
-    ) -> None:
+    def check_add(self, cmd: AddCommand) -> None:
         """Everything an Add checks before it does anything (an asynchronous Add checks it before
         it is recorded)."""
-        validate_new_scope(scope)
-        if scope.exact:
+        validate_new_scope(cmd.scope)
+        if cmd.scope.exact:
             raise InvalidArgument("scope.exact is a read option; an Add stores into the scope as given")
-        self._check_messages(messages)
-        self._check_metadata(dict(metadata or {}))
-        if importance is not None and not 0.0 <= importance <= 1.0:
-            raise InvalidArgument(f"importance must be between 0 and 1, not {importance}")
-        if ttl is not None and ttl <= timedelta(0):
+        self._check_messages(cmd.messages)
+        self._check_metadata(dict(cmd.metadata or {}))
+        if cmd.importance is not None and not 0.0 <= cmd.importance <= 1.0:
+            raise InvalidArgument(f"importance must be between 0 and 1, not {cmd.importance}")
+        if cmd.ttl is not None and cmd.ttl <= timedelta(0):
             raise InvalidArgument("ttl must be positive")
 
     async def _resolve_entities(self, scope: Scope, facts: Sequence[Fact]) -> tuple[list[Fact], dict[str, str]]:
@@ -1040,15 +1012,8 @@ class ImportParts:
     def __init__(self, pipeline: MemoryPipeline) -> None:
         self._p = pipeline
 
-    def check(
-        self,
-        scope: Scope,
-        messages: Sequence[ChatMessage],
-        metadata: Metadata | None,
-        importance: float | None,
-        ttl: timedelta | None,
-    ) -> None:
-        self._p.check_add(scope, messages, metadata, importance, ttl)
+    def check(self, cmd: AddCommand) -> None:
+        self._p.check_add(cmd)
 
     async def check_quota(self, scope: Scope) -> None:
         await self._p._check_quota(scope)

@@ -32,9 +32,10 @@ from typing import Protocol
 
 from recalld.core.memory import MemoryPipeline
 from recalld.core.settings import AsyncSettings
-from recalld.kernel.domain import ChatMessage, MemoryEvent, Metadata, Operation, OperationStatus, Scope
+from recalld.kernel.domain import ChatMessage, MemoryEvent, Operation, OperationStatus
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, RecalldError, ResourceExhausted
 from recalld.kernel.ports import MemoryReads, OperationLog
+from recalld.kernel.requests import AddCommand
 from recalld.kernel.times import from_micros, to_micros
 from recalld.kernel.validation import validate_memory_id
 
@@ -53,23 +54,32 @@ class OperationResult:
     related_ids: tuple[str, ...]
 
 
-def encode_request(
-    messages: Sequence[ChatMessage],
-    metadata: Metadata | None,
-    reference_time: datetime,
-    infer: bool,
-    importance: float | None,
-    ttl: timedelta | None,
-) -> str:
+def encode_request(cmd: AddCommand, reference_time: datetime) -> str:
+    """An Add as the operation log keeps it (its scope and id are the operation's own)."""
     return json.dumps(
         {
-            "messages": [[m.role, m.content, m.name] for m in messages],
-            "metadata": dict(metadata or {}),
+            "messages": [[m.role, m.content, m.name] for m in cmd.messages],
+            "metadata": dict(cmd.metadata or {}),
             "reference_time": to_micros(reference_time),
-            "infer": infer,
-            "importance": importance,
-            "ttl_s": ttl.total_seconds() if ttl is not None else None,
+            "infer": cmd.infer,
+            "importance": cmd.importance,
+            "ttl_s": cmd.ttl.total_seconds() if cmd.ttl is not None else None,
         }
+    )
+
+
+def decode_request(op: Operation) -> AddCommand:
+    """The Add an operation records, to apply under the operation's id."""
+    req = json.loads(op.request)
+    return AddCommand(
+        op.scope,
+        [ChatMessage(*m) for m in req["messages"]],
+        metadata=req["metadata"],
+        reference_time=from_micros(req["reference_time"]),
+        infer=req["infer"],
+        importance=req["importance"],
+        ttl=timedelta(seconds=req["ttl_s"]) if req["ttl_s"] is not None else None,
+        episode_id=op.id,
     )
 
 
@@ -124,25 +134,15 @@ class OperationRunner:
         self._workers = []
 
     # -- API -----------------------------------------------------------------------------------
-    async def submit(
-        self,
-        scope: Scope,
-        messages: Sequence[ChatMessage],
-        *,
-        metadata: Metadata | None = None,
-        reference_time: datetime | None = None,
-        infer: bool = True,
-        importance: float | None = None,
-        ttl: timedelta | None = None,
-    ) -> Operation:
+    async def submit(self, cmd: AddCommand) -> Operation:
         """Check the Add, record it durably and queue it. The reference time defaults to now (the
         moment of the request, not of the apply)."""
-        self._pipeline.check_add(scope, messages, metadata, importance, ttl)
+        self._pipeline.check_add(cmd)
         now = datetime.now(UTC)
         op = Operation(
             id=str(uuid.uuid4()),
-            scope=scope,
-            request=encode_request(messages, metadata, reference_time or now, infer, importance, ttl),
+            scope=cmd.scope,
+            request=encode_request(cmd, cmd.reference_time or now),
             status=OperationStatus.PENDING,
             created_at=now,
             updated_at=now,
@@ -233,19 +233,9 @@ class OperationRunner:
         if await self._graph.episode_exists(op.id):
             # Applied before a crash that came before the outcome was recorded.
             return OperationStatus.SUCCEEDED, json.dumps({"results": [], "recovered": True}), ""
-        req = json.loads(op.request)
         heartbeat = asyncio.create_task(self._renew(op.id))
         try:
-            _, events = await self._pipeline.add(
-                op.scope,
-                [ChatMessage(*m) for m in req["messages"]],
-                metadata=req["metadata"],
-                reference_time=from_micros(req["reference_time"]),
-                infer=req["infer"],
-                importance=req["importance"],
-                ttl=timedelta(seconds=req["ttl_s"]) if req["ttl_s"] is not None else None,
-                episode_id=op.id,
-            )
+            _, events = await self._pipeline.add(decode_request(op))
         except _PERMANENT as exc:
             return OperationStatus.FAILED, "", str(exc)
         except (Conflict, RecalldError, Exception) as exc:

@@ -48,7 +48,6 @@ from recalld.core.profile import decay_weight, half_lives
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
 from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
 from recalld.kernel.domain import (
-    CURRENT,
     Attribute,
     Level,
     Memory,
@@ -75,6 +74,7 @@ from recalld.kernel.ports import (
     VectorHit,
     VectorStore,
 )
+from recalld.kernel.requests import SearchQuery
 from recalld.kernel.times import to_micros
 from recalld.kernel.validation import validate_scope
 from recalld.kernel.walks import Walks
@@ -314,6 +314,23 @@ def _bits(bit: Mapping[str, int], terms: AbstractSet[str]) -> int:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A checked Search and what its read scopes share (HybridRetriever._plan)."""
+
+    query: SearchQuery
+    analysis: QueryAnalysis
+    qvec: Sequence[float] | None
+    linked: Sequence[str]
+    terms: Sequence[str]
+    words: Sequence[str]
+    window: TimeSpan | None
+    order: TimeOrder | None
+    event_time: datetime | None
+    now: datetime
+    at: datetime
+
+
 class SearchedGraph(MemoryReads, FullText, EntityGraph, GrantStore, Protocol):
     """The graph store as a Search uses it: memories, full text, entities and walks, and the grants
     that open other agents' memories."""
@@ -341,58 +358,58 @@ class HybridRetriever:
         self._recipes = recipes(settings)
         self._limits = limits
 
-    async def search(
-        self,
-        scope: Scope,
-        query: str,
-        *,
-        limit: int = 10,
-        threshold: float = 0.0,
-        filters: Sequence[MetadataFilter] = (),
-        mode: SearchMode = SearchMode.HYBRID,
-        time_range: TimeRange | None = None,
-        validity: Validity = CURRENT,
-        levels: Sequence[Level] = (),
-        attributes: Sequence[Attribute] = (),
-    ) -> list[SearchHit]:
-        """Memories valid per ``validity`` (by default: those that hold now) ranked for the
-        query; vector search, graph walks and the final read all apply it. ``levels``: search
+    async def search(self, q: SearchQuery) -> list[SearchHit]:
+        """Memories valid per ``q.validity`` (by default: those that hold now) ranked for the
+        query; vector search, graph walks and the final read all apply it. ``q.levels``: search
         those levels of the scope's user as the scope's agent sees them (recalld.core.levels);
-        ``attributes``: only memories stating each (an empty value: any value of that name)."""
-        validate_scope(scope)
-        query = query.strip()
+        ``q.attributes``: only memories stating each (an empty value: any value of that name)."""
+        q = self._checked(q)
+        views = await self.views(q.scope, q.levels)
+        plan = await self._plan(q)
+        per_view = await asyncio.gather(*(self._search_view(view, plan) for view in views))
+        return self._merge(q, plan, per_view)
+
+    def _checked(self, q: SearchQuery) -> SearchQuery:
+        """``q`` with the query stripped and the default limit, or InvalidArgument /
+        ResourceExhausted before anything is read."""
+        validate_scope(q.scope)
+        query = q.query.strip()
         if not query:
             raise InvalidArgument("query must not be empty")
         if len(query) > self._limits.max_query_chars:
             raise ResourceExhausted(f"query has {len(query)} characters; the limit is {self._limits.max_query_chars}")
-        if limit == 0:
-            limit = 10
+        limit = q.limit or 10
         if not 1 <= limit <= 100:
             raise InvalidArgument("limit must be between 1 and 100")
-        if not 0.0 <= threshold <= 1.0:
+        if not 0.0 <= q.threshold <= 1.0:
             raise InvalidArgument("threshold must be between 0 and 1")
-        if time_range and time_range.start and time_range.end and time_range.start >= time_range.end:
+        tr = q.time_range
+        if tr and tr.start and tr.end and tr.start >= tr.end:
             raise InvalidArgument("time_range.start must be before time_range.end")
-        validate_filters(filters)
-        if len(attributes) > 16 or any(not a.name for a in attributes):
+        validate_filters(q.filters)
+        if len(q.attributes) > 16 or any(not a.name for a in q.attributes):
             raise InvalidArgument("attribute filters need a name each, at most 16 of them")
-        views = await self.views(scope, levels)
+        return replace(q, query=query, limit=limit)
 
+    async def _plan(self, q: SearchQuery) -> _Plan:
+        """What every read scope of the Search shares: the query analysed, its names linked to
+        entities, its embedding, its words and its time cues."""
+        query, mode = q.query, q.mode
         # One embedding per query, of the query as the vector search wants it (the names that link
         # to graph entities taken out): analysed first, then embedded once. Embedding the raw query
         # beside the analysis saved a few ms of latency on an idle server and cost a second model
         # call for every query naming someone, which a busy one pays in throughput.
-        analysis = await self._extractor.analyze_query(query, speaker=scope.speaker)
+        analysis = await self._extractor.analyze_query(query, speaker=q.scope.speaker)
         names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
         if names:  # "my cat" -> Luna, once "my cat Luna" was said
-            names += (await self._graph.resolve_aliases(scope, analysis.entities)).values()
-        linked = await self._graph.link_entities(scope, names) if names else []
+            names += (await self._graph.resolve_aliases(q.scope, analysis.entities)).values()
+        linked = await self._graph.link_entities(q.scope, names) if names else []
         qvec: Sequence[float] | None = None
         if mode is not SearchMode.GRAPH:
             (qvec,) = await self._embedder.embed([vector_query_text(query, linked)])
 
         now = datetime.now(UTC)
-        at = validity.as_of or now
+        at = q.validity.as_of or now
         words = self._lexical_words(query, linked) if mode is SearchMode.HYBRID and self._s.lexical else []
         # "in May 2023", "last summer": memories of that time rank higher (hybrid mode)
         hybrid = mode is SearchMode.HYBRID
@@ -403,29 +420,14 @@ class HybridRetriever:
             span = find_and_resolve(order.event, at)
             if span is not None:
                 event_time = span.end if order.order is Order.AFTER else span.start
-        per_view = await asyncio.gather(
-            *(
-                self._search_view(
-                    view,
-                    qvec,
-                    linked,
-                    analysis.terms,
-                    words,
-                    window,
-                    order,
-                    event_time,
-                    limit,
-                    filters,
-                    mode,
-                    time_range,
-                    validity,
-                    attributes,
-                )
-                for view in views
-            )
-        )
+        return _Plan(q, analysis, qvec, linked, analysis.terms, words, window, order, event_time, now, at)
+
+    def _merge(self, q: SearchQuery, plan: _Plan, per_view: Sequence[list[SearchHit]]) -> list[SearchHit]:
+        """The hits of every read scope, each memory once, weighted by decay, best first."""
+        now, at, analysis = plan.now, plan.at, plan.analysis
         best: dict[str, SearchHit] = {}
-        me = norm(scope.speaker) if hybrid and asks_about_self(analysis, scope.speaker) else ""
+        hybrid = q.mode is SearchMode.HYBRID
+        me = norm(q.scope.speaker) if hybrid and asks_about_self(analysis, q.scope.speaker) else ""
         for hits in per_view:
             for h in hits:
                 if h.memory.expired(now):
@@ -434,12 +436,12 @@ class HybridRetriever:
                 if me and about_someone_else(h.memory, me, analysis):
                     weight *= OTHERS_WEIGHT
                 hit = replace(
-                    h, relevance=h.score, weight=weight, score=h.score * weight, level=Level.of(h.memory.scope, scope)
+                    h, relevance=h.score, weight=weight, score=h.score * weight, level=Level.of(h.memory.scope, q.scope)
                 )
                 if h.memory.id not in best or hit.score > best[h.memory.id].score:
                     best[h.memory.id] = hit
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
-        return [h for h in ranked if h.score >= threshold][:limit]
+        return [h for h in ranked if h.score >= q.threshold][: q.limit]
 
     def _lexical_words(self, query: str, linked: Sequence[str]) -> list[str]:
         """The query's content words for the full-text retriever. Names that link to graph
@@ -482,24 +484,12 @@ class HybridRetriever:
             views += [Scope(u, g.owner_agent) for g in await self._graph.list_grants(u, grantee_agent=a)]
         return list(dict.fromkeys(views))
 
-    async def _search_view(
-        self,
-        scope: Scope,
-        qvec: Sequence[float] | None,
-        linked: Sequence[str],
-        terms: Sequence[str],
-        words: Sequence[str],
-        window: TimeSpan | None,
-        order: TimeOrder | None,
-        event_time: datetime | None,
-        limit: int,
-        filters: Sequence[MetadataFilter],
-        mode: SearchMode,
-        time_range: TimeRange | None,
-        validity: Validity,
-        attributes: Sequence[Attribute],
-    ) -> list[SearchHit]:
+    async def _search_view(self, scope: Scope, plan: _Plan) -> list[SearchHit]:
         """Hits of one read scope, scored by relevance only, best first."""
+        q, qvec, linked, terms, words = plan.query, plan.qvec, plan.linked, plan.terms, plan.words
+        window, order, event_time = plan.window, plan.order, plan.event_time
+        limit, filters, mode, time_range, validity = q.limit, q.filters, q.mode, q.time_range, q.validity
+        attributes = q.attributes
         allowed: set[str] | None = None
         if attributes:
             allowed = {

@@ -15,6 +15,7 @@ from recalld.core.operations import decode_results
 from recalld.core.profile import ProfileValue
 from recalld.kernel import domain as d
 from recalld.kernel.errors import InvalidArgument
+from recalld.kernel.requests import AddCommand, SearchQuery
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 
 _MODES: dict[int, d.SearchMode] = {
@@ -127,6 +128,35 @@ def ttl(req: memory_pb2.AddRequest | memory_pb2.ImportItem) -> timedelta | None:
         return None
     d_: duration_pb2.Duration = req.ttl
     return d_.ToTimedelta()
+
+
+def add_command(req: memory_pb2.AddRequest) -> AddCommand:
+    """An AddRequest as the core's request object (built once, here)."""
+    return AddCommand(
+        scope(req.scope),
+        messages(req.messages),
+        metadata=metadata(req.metadata),
+        reference_time=optional_timestamp(req, "reference_time"),
+        infer=req.infer if req.HasField("infer") else True,
+        importance=req.importance if req.HasField("importance") else None,
+        ttl=ttl(req),
+    )
+
+
+def search_query(req: memory_pb2.SearchRequest) -> SearchQuery:
+    """A SearchRequest as the core's request object (built once, here)."""
+    return SearchQuery(
+        scope(req.scope),
+        req.query,
+        limit=req.limit,
+        threshold=req.threshold,
+        filters=filters(req.filters),
+        mode=mode(req.mode),
+        time_range=time_range(req),
+        validity=validity(req),
+        levels=levels(req.levels),
+        attributes=attributes(req.attributes),
+    )
 
 
 def mode(value: int) -> d.SearchMode:

@@ -35,20 +35,11 @@ class MemoryServicer(_TenantServicer, memory_pb2_grpc.MemoryServiceServicer):
     @translated
     async def Add(self, request: memory_pb2.AddRequest, context: Ctx) -> memory_pb2.AddResponse:
         t = await self._tenant()
-        scope, msgs = conv.scope(request.scope), conv.messages(request.messages)
-        meta = conv.metadata(request.metadata)
-        ref = conv.optional_timestamp(request, "reference_time")
-        infer = request.infer if request.HasField("infer") else True
-        importance = request.importance if request.HasField("importance") else None
-        ttl = conv.ttl(request)
+        cmd = conv.add_command(request)
         if conv.is_async(request):
-            op = await t.operations.submit(
-                scope, msgs, metadata=meta, reference_time=ref, infer=infer, importance=importance, ttl=ttl
-            )
+            op = await t.operations.submit(cmd)
             return memory_pb2.AddResponse(episode_id=op.id, operation_id=op.id)
-        episode_id, events = await t.memories.add(
-            scope, msgs, metadata=meta, reference_time=ref, infer=infer, importance=importance, ttl=ttl
-        )
+        episode_id, events = await t.memories.add(cmd)
         return conv.add_response(episode_id, events)
 
     @translated
@@ -63,18 +54,7 @@ class MemoryServicer(_TenantServicer, memory_pb2_grpc.MemoryServiceServicer):
     @translated
     async def Search(self, request: memory_pb2.SearchRequest, context: Ctx) -> memory_pb2.SearchResponse:
         t = await self._tenant()
-        hits = await t.retriever.search(
-            conv.scope(request.scope),
-            request.query,
-            limit=request.limit,
-            threshold=request.threshold,
-            filters=conv.filters(request.filters),
-            mode=conv.mode(request.mode),
-            time_range=conv.time_range(request),
-            validity=conv.validity(request),
-            levels=conv.levels(request.levels),
-            attributes=conv.attributes(request.attributes),
-        )
+        hits = await t.retriever.search(conv.search_query(request))
         return conv.search_response(hits)
 
     @translated
