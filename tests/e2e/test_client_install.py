@@ -1,4 +1,5 @@
-"""The client distribution installs alone, and the README's example runs against a real server."""
+"""The client distribution installs alone, and the Python examples of docs/api.md (the client, bulk
+import) run with it against a real server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.docblocks import block
 from tests.harness import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -22,14 +24,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def readme_example() -> str:
-    text = (ROOT / "README.md").read_text()
-    m = re.search(r"<!-- client-example[^>]*-->\s*```python\n(.*?)```", text, re.DOTALL)
-    assert m, "the README's client example is missing"
-    return m.group(1)
-
-
-def test_the_client_installs_alone_and_the_readme_example_runs(tmp_path: Path, server: ServerProcess) -> None:
+def test_the_client_installs_alone_and_the_docs_examples_run(tmp_path: Path, server: ServerProcess) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
@@ -49,9 +44,20 @@ def test_the_client_installs_alone_and_the_readme_example_runs(tmp_path: Path, s
     out = subprocess.run([py, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.strip() == "['client', 'v1']"
 
-    script = readme_example().replace("127.0.0.1:50051", server.address).replace('"alice"', '"readme-user"')
+    script = block("client-example").replace("127.0.0.1:50051", server.address).replace('"alice"', '"readme-user"')
     run = subprocess.run([py, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "My cat Luna caught a cold last week." in run.stdout.splitlines()[0]
     assert "readme-user -has_pet-> Luna -catch-> cold" in run.stdout
+
+    # The bulk-import example, with the names it takes from its reader: Recalld and the lines.
+    lines = ["I play the cello.", "I live in Lyon.", "My sister is called Ines."]
+    given = f"from recalld.client import Recalld\nlines = {lines!r}\n"
+    example = block("import-example").replace("127.0.0.1:50051", server.address).replace('"alice"', '"import-user"')
+    run = subprocess.run(
+        [py, "-c", given + example + "print(done)"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "3", run.stdout  # progress: items sent
+    assert "received=3" in run.stdout and "imported=3" in run.stdout, run.stdout
     assert sys.executable != str(py)

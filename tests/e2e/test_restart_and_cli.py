@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
+from tests.docblocks import Shell, block, cli_shim, commands
 from tests.e2e.conftest import SEED, Client
 from tests.harness import ServerProcess
 
@@ -95,34 +96,31 @@ def test_cli_walkthrough(tmp_path: Path, fresh_backends: dict[str, str]) -> None
 
 
 def test_cli_living_memory_walkthrough(tmp_path: Path) -> None:
-    """The README's "Living memory" walkthrough through the CLI: two agents, a profile, an
-    asynchronous Add, a grant used and revoked."""
+    """The command-line block of docs/concepts.md "Living memory", run as written: two agents, a
+    profile, an asynchronous Add, a grant used and revoked."""
+    cli_shim(tmp_path)
     with ServerProcess(tmp_path / "data") as server:
-        a = server.address
-        for agent, text in (
-            ("medic", "I'm allergic to penicillin."),
-            ("coach", "I recently started running 5 km every morning."),
-        ):
-            out = recalld(a, "add", "--user", "pat", "--agent", agent, text)
-            assert out.returncode == 0, out.stderr
-        out = recalld(a, "add", "--user", "pat", "--async", "I am vegetarian.")
-        assert out.returncode == 0 and "queued as operation" in out.stdout, out.stderr
-        op = out.stdout.split()[3]
-        out = recalld(a, "operation", op, "--wait")
-        assert f"{op}  succeeded  1 results" in out.stdout, out.stdout + out.stderr
-        out = recalld(a, "profile", "--user", "pat")
-        lines = out.stdout.splitlines()
-        assert any("allergies = penicillin" in ln for ln in lines), out.stdout
+        sh = Shell(tmp_path, {"RECALLD_ADDRESS": server.address, "R": ".venv/bin/recalld"})
+        ran: list[tuple[str, str]] = []
+        op = ""
+        for command in commands(block("living-memory-cli")):
+            command = command.replace("<operation id>", op)
+            out = sh.run(command)
+            assert out.returncode == 0, f"{command}\n{out.stdout}{out.stderr}"
+            ran.append((command, out.stdout))
+            if "--async" in command:
+                assert "queued as operation" in out.stdout, out.stdout
+                op = out.stdout.split()[3]
+        assert len(ran) == 10, "the block's commands changed: update the checks below"
+        outputs = [stdout for _, stdout in ran]
+        assert f"{op}  succeeded  1 results" in outputs[3], outputs[3]
+        lines = outputs[4].splitlines()
+        assert any("allergies = penicillin" in ln for ln in lines), outputs[4]
         assert any("diet = vegetarian" in ln for ln in lines)
         assert any("exercise_routine = run 5 km every morning" in ln for ln in lines)
-        levels = ["--level", "user", "--level", "agent", "--level", "shared"]
-        ask = ["search", "--user", "pat", "--agent", "coach", "what is Pat allergic to?", *levels]
-        assert "penicillin" not in recalld(a, *ask).stdout
-        out = recalld(a, "grant", "pat", "medic", "coach")
-        assert out.returncode == 0 and "granted: coach reads medic's memories of pat" in out.stdout
-        out = recalld(a, *ask)
-        assert "shared] I'm allergic to penicillin." in out.stdout, out.stdout
-        assert recalld(a, "grant", "pat", "medic", "coach", "--revoke").returncode == 0
-        assert "penicillin" not in recalld(a, *ask).stdout
-        out = recalld(a, "grants", "pat", "--all")
-        assert "medic -> coach" in out.stdout and "revoked" in out.stdout
+        assert "penicillin" not in outputs[5]  # nothing private without a grant
+        assert "granted: coach reads medic's memories of pat" in outputs[6]
+        assert "shared] I'm allergic to penicillin." in outputs[7], outputs[7]
+        assert "medic -> coach" in outputs[9] and "revoked" in outputs[9]
+        again = sh.run(ran[5][0])  # the block's Search once more: the revocation applies at once
+        assert again.returncode == 0 and "penicillin" not in again.stdout, again.stdout + again.stderr
