@@ -3,8 +3,10 @@ properties, writes are one statement each, values convert exactly; plus the Falk
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
+import pkgutil
 import random
 import re
 import sqlite3
@@ -42,6 +44,7 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict, NotFound
 from recalld.kernel.ports import Cursor, Retirement
+from recalld.kernel.times import from_micros, to_micros
 
 MARK = "ZQX"  # in every caller value below; must never reach statement text
 HOSTILE = MARK + "'\"`}) DETACH DELETE n // $x {a:1} \\ \x00\n"
@@ -80,26 +83,26 @@ def all_queries() -> list[Query]:
     filters.append(MetadataFilter(MARK + "-in", FilterOp.IN, [HOSTILE, 2, True]))
     tr = TimeRange(NOW, NOW + timedelta(days=1))
     return [
-        cypher.add_memories_query(episode, [m], [h]),
-        cypher.replace_memory_query(m, h, 2),
-        cypher.delete_memories_query([m.id], NOW, {m.id: 2}),
-        cypher.mark_indexed_query({m.id: 3}),
-        cypher.memory_version_query(m.id),
-        cypher.index_targets_query([m.id]),
-        cypher.get_memories_query([m.id], SCOPE, filters, tr),
-        cypher.get_all_query([m.id]),
-        cypher.get_any_query(m.id, SCOPE),
-        cypher.list_memories_query(SCOPE, filters, 10, Cursor(NOW, HOSTILE)),
-        cypher.find_scope_ids_query(SCOPE),
-        cypher.find_by_hash_query(SCOPE, [HOSTILE]),
-        cypher.history_query(m.id, SCOPE),
-        cypher.find_entities_query(SCOPE, [HOSTILE]),
-        cypher.memory_entities_query([m.id]),
-        cypher.expand_query(SCOPE, HOSTILE, 3, 10),
-        cypher.paths_query(SCOPE, HOSTILE, HOSTILE + "2", 4, 10),
-        cypher.incident_edges_query(SCOPE, [HOSTILE], 10),
-        cypher.pending_index_query(10),
-        cypher.add_memories_query(
+        cypher.memory_writes.add_memories_query(episode, [m], [h]),
+        cypher.memory_writes.replace_memory_query(m, h, 2),
+        cypher.memory_writes.delete_memories_query([m.id], NOW, {m.id: 2}),
+        cypher.ledger.mark_indexed_query({m.id: 3}),
+        cypher.memory_writes.memory_version_query(m.id),
+        cypher.ledger.index_targets_query([m.id]),
+        cypher.memory_reads.get_memories_query([m.id], SCOPE, filters, tr),
+        cypher.memory_reads.get_all_query([m.id]),
+        cypher.memory_reads.get_any_query(m.id, SCOPE),
+        cypher.memory_reads.list_memories_query(SCOPE, filters, 10, Cursor(NOW, HOSTILE)),
+        cypher.memory_reads.find_scope_ids_query(SCOPE),
+        cypher.memory_reads.find_by_hash_query(SCOPE, [HOSTILE]),
+        cypher.memory_reads.history_query(m.id, SCOPE),
+        cypher.entities.find_entities_query(SCOPE, [HOSTILE]),
+        cypher.entities.memory_entities_query([m.id]),
+        cypher.walks.expand_query(SCOPE, HOSTILE, 3, 10),
+        cypher.walks.paths_query(SCOPE, HOSTILE, HOSTILE + "2", 4, 10),
+        cypher.walks.incident_edges_query(SCOPE, [HOSTILE], 10),
+        cypher.ledger.pending_index_query(10),
+        cypher.memory_writes.add_memories_query(
             episode,
             [m],
             [h],
@@ -107,45 +110,47 @@ def all_queries() -> list[Query]:
             reinforce=[HOSTILE],
             aliases={HOSTILE: HOSTILE + "x"},
         ),
-        cypher.drop_orphan_entities_query([HOSTILE]),
-        cypher.find_relations_query(SCOPE, [HOSTILE], [HOSTILE], [HOSTILE]),
-        cypher.resolve_aliases_query(SCOPE, [HOSTILE]),
-        cypher.entity_aliases_query(HOSTILE, [HOSTILE]),
-        cypher.get_memories_query([m.id], SCOPE, filters, tr, Validity(as_of=NOW)),
-        cypher.expand_query(SCOPE, HOSTILE, 2, 10, Validity(as_of=NOW)),
-        cypher.incident_edges_query(SCOPE, [HOSTILE], 10, CURRENT),
-        cypher.list_memories_query(SCOPE, filters, 10, None, include_retired=False),
+        cypher.memory_writes.drop_orphan_entities_query([HOSTILE]),
+        cypher.entities.find_relations_query(SCOPE, [HOSTILE], [HOSTILE], [HOSTILE]),
+        cypher.entities.resolve_aliases_query(SCOPE, [HOSTILE]),
+        cypher.entities.entity_aliases_query(HOSTILE, [HOSTILE]),
+        cypher.memory_reads.get_memories_query([m.id], SCOPE, filters, tr, Validity(as_of=NOW)),
+        cypher.walks.expand_query(SCOPE, HOSTILE, 2, 10, Validity(as_of=NOW)),
+        cypher.walks.incident_edges_query(SCOPE, [HOSTILE], 10, CURRENT),
+        cypher.memory_reads.list_memories_query(SCOPE, filters, 10, None, include_retired=False),
         # living memory
-        cypher.touch_memories_query([m.id], SCOPE, NOW),
-        cypher.expired_memories_query(NOW, 10),
-        cypher.attributed_memories_query(SCOPE, CURRENT, [HOSTILE]),
-        cypher.attributed_memories_query(Scope(HOSTILE, exact=True), Validity(as_of=NOW)),
-        cypher.episode_exists_query(HOSTILE),
-        cypher.enqueue_operation_query(
+        cypher.memory_writes.touch_memories_query([m.id], SCOPE, NOW),
+        cypher.memory_reads.expired_memories_query(NOW, 10),
+        cypher.memory_reads.attributed_memories_query(SCOPE, CURRENT, [HOSTILE]),
+        cypher.memory_reads.attributed_memories_query(Scope(HOSTILE, exact=True), Validity(as_of=NOW)),
+        cypher.memory_reads.episode_exists_query(HOSTILE),
+        cypher.operations.enqueue_operation_query(
             Operation(HOSTILE, SCOPE, HOSTILE, OperationStatus.PENDING, NOW, NOW, error=HOSTILE), 10
         ),
-        cypher.get_operation_query(HOSTILE),
-        cypher.unfinished_operations_query(10),
-        cypher.count_unfinished_operations_query(),
-        cypher.claim_operation_query(HOSTILE, HOSTILE, NOW, NOW),
-        cypher.finish_operation_query(HOSTILE, HOSTILE, OperationStatus.FAILED, result=HOSTILE, error=HOSTILE, at=NOW),
-        cypher.put_grant_query(Grant(HOSTILE, HOSTILE, HOSTILE, HOSTILE + "2", NOW, HOSTILE)),
-        cypher.revoke_grant_query(HOSTILE, HOSTILE, HOSTILE, NOW, HOSTILE),
-        cypher.list_grants_query(HOSTILE, owner_agent=HOSTILE, grantee_agent=HOSTILE, include_revoked=True),
+        cypher.operations.get_operation_query(HOSTILE),
+        cypher.operations.unfinished_operations_query(10),
+        cypher.operations.count_unfinished_operations_query(),
+        cypher.operations.claim_operation_query(HOSTILE, HOSTILE, NOW, NOW),
+        cypher.operations.finish_operation_query(
+            HOSTILE, HOSTILE, OperationStatus.FAILED, result=HOSTILE, error=HOSTILE, at=NOW
+        ),
+        cypher.grants.put_grant_query(Grant(HOSTILE, HOSTILE, HOSTILE, HOSTILE + "2", NOW, HOSTILE)),
+        cypher.grants.revoke_grant_query(HOSTILE, HOSTILE, HOSTILE, NOW, HOSTILE),
+        cypher.grants.list_grants_query(HOSTILE, owner_agent=HOSTILE, grantee_agent=HOSTILE, include_revoked=True),
         # erasure and credentials
-        cypher.count_user_memories_query(HOSTILE),
-        cypher.begin_erasure_query(Erasure(HOSTILE, SCOPE, NOW, HOSTILE, completed_at=NOW)),
-        cypher.get_erasure_query(HOSTILE),
-        cypher.unfinished_erasures_query(),
-        cypher.finish_erasure_query(HOSTILE, 3, NOW, Scope(HOSTILE, HOSTILE, HOSTILE)),
-        *(cypher.erase_scope_query(HOSTILE, s) for s in ERASE_SCOPES),
-        cypher.put_api_key_query(hostile_key()),
-        cypher.get_api_key_query(HOSTILE),
-        cypher.list_api_keys_query(HOSTILE, include_revoked=True),
-        cypher.list_api_keys_query("", include_revoked=False),
-        cypher.revoke_api_key_query(HOSTILE, NOW, HOSTILE),
-        cypher.register_tenant_query(HOSTILE, NOW),
-        cypher.list_tenants_query(),
+        cypher.memory_reads.count_user_memories_query(HOSTILE),
+        cypher.erasure.begin_erasure_query(Erasure(HOSTILE, SCOPE, NOW, HOSTILE, completed_at=NOW)),
+        cypher.erasure.get_erasure_query(HOSTILE),
+        cypher.erasure.unfinished_erasures_query(),
+        cypher.erasure.finish_erasure_query(HOSTILE, 3, NOW, Scope(HOSTILE, HOSTILE, HOSTILE)),
+        *(cypher.erasure.erase_scope_query(HOSTILE, s) for s in ERASE_SCOPES),
+        cypher.credentials.put_api_key_query(hostile_key()),
+        cypher.credentials.get_api_key_query(HOSTILE),
+        cypher.credentials.list_api_keys_query(HOSTILE, include_revoked=True),
+        cypher.credentials.list_api_keys_query("", include_revoked=False),
+        cypher.credentials.revoke_api_key_query(HOSTILE, NOW, HOSTILE),
+        cypher.credentials.register_tenant_query(HOSTILE, NOW),
+        cypher.credentials.list_tenants_query(),
     ]
 
 
@@ -183,16 +188,18 @@ def test_caller_values_travel_only_as_parameters(query: Query) -> None:
     assert referenced == set(query.params), "every parameter is used and every $name is bound"
     # Outside parameters, only constants: no quote characters beyond the fixed literals of this module.
     literals = set(re.findall(r"'([^']*)'", query.text))
-    assert literals <= {"active", "deleted", "delete", "", "[]", *cypher.GENERIC_TYPES}
+    assert literals <= {"active", "deleted", "delete", "", "[]", *cypher.schema.GENERIC_TYPES}
 
 
 def fixed_statements() -> dict[str, str]:
-    """The module's statement constants (upper-case strings that are Cypher)."""
+    """The package's statement constants (upper-case strings that are Cypher), in every module."""
+    modules = [importlib.import_module(f"{cypher.__name__}.{m.name}") for m in pkgutil.iter_modules(cypher.__path__)]
     return {
         name: value
-        for name in dir(cypher)
+        for module in modules
+        for name in dir(module)
         if name.isupper()
-        and isinstance(value := getattr(cypher, name), str)
+        and isinstance(value := getattr(module, name), str)
         and re.search(r"\b(MATCH|CREATE|CALL|UNWIND)\b", value)
     }
 
@@ -276,9 +283,9 @@ SCOPES = [
 @pytest.mark.parametrize("scope", SCOPES, ids=lambda s: "+".join(k for k, _ in s.items()))
 @pytest.mark.parametrize("var", ["m", "r"])
 def test_scope_predicates_name_only_scope_properties(scope: Scope, var: str) -> None:
-    text, params = cypher.scope_predicate(var, scope)
+    text, params = cypher.predicates.scope_predicate(var, scope)
     names = set(re.findall(rf"\b{var}\.(\w+)", text))
-    allowed = set(cypher.SCOPE_PROPS) | (set(cypher.SCOPE_KEYS.values()) if var == "m" else set())
+    allowed = set(cypher.schema.SCOPE_PROPS) | (set(cypher.schema.SCOPE_KEYS.values()) if var == "m" else set())
     assert names <= allowed
     assert {k for k, _ in scope.items()} <= names
     assert set(re.findall(r"\$(\w+)", text)) == set(params)
@@ -287,27 +294,27 @@ def test_scope_predicates_name_only_scope_properties(scope: Scope, var: str) -> 
 
 def test_scope_predicate_rejects_empty_scopes_and_unknown_variables() -> None:
     with pytest.raises(ValueError, match="empty scope"):
-        cypher.scope_predicate("m", Scope())
+        cypher.predicates.scope_predicate("m", Scope())
     with pytest.raises(ValueError):
-        cypher.scope_predicate("m) DETACH DELETE (n", Scope("u"))
+        cypher.predicates.scope_predicate("m) DETACH DELETE (n", Scope("u"))
 
 
-@pytest.mark.parametrize("depth", [0, -1, cypher.MAX_DEPTH + 1, True, 2.0, "2", "2]-() DETACH DELETE n //"])
+@pytest.mark.parametrize("depth", [0, -1, cypher.schema.MAX_DEPTH + 1, True, 2.0, "2", "2]-() DETACH DELETE n //"])
 def test_variable_length_bounds_must_be_small_integers(depth: Any) -> None:
     with pytest.raises(ValueError):
-        cypher.expand_query(SCOPE, "a", depth, 10)
+        cypher.walks.expand_query(SCOPE, "a", depth, 10)
     with pytest.raises(ValueError):
-        cypher.paths_query(SCOPE, "a", "b", depth, 10)
+        cypher.walks.paths_query(SCOPE, "a", "b", depth, 10)
 
 
 @pytest.mark.parametrize("key", ["a b", "x`]", "1abc", "", "k" * 65, "m.id"])
 def test_metadata_predicate_rejects_keys_outside_the_pattern(key: str) -> None:
     with pytest.raises(ValueError):
-        cypher.metadata_predicate([MetadataFilter(key, FilterOp.EQ, "v")])
+        cypher.predicates.metadata_predicate([MetadataFilter(key, FilterOp.EQ, "v")])
 
 
 def test_metadata_predicate_compares_by_type_through_dynamic_properties() -> None:
-    text, params = cypher.metadata_predicate(
+    text, params = cypher.predicates.metadata_predicate(
         [
             MetadataFilter("k", FilterOp.GT, 3),
             MetadataFilter("k", FilterOp.LT, "b"),
@@ -345,7 +352,7 @@ def test_flattened_metadata_holds_what_sqlite_json_extract_compares(value: Any) 
     doc = json.dumps({"key": value})
     sql = "SELECT json_extract(?, '$.key'), typeof(json_extract(?, '$.key'))"
     got, kind = sqlite3.connect(":memory:").execute(sql, (doc, doc)).fetchone()
-    flat = cypher.flatten_metadata({"key": value})
+    flat = cypher.values.flatten_metadata({"key": value})
     if kind == "null":
         assert flat == {}
     elif kind == "text":
@@ -355,10 +362,10 @@ def test_flattened_metadata_holds_what_sqlite_json_extract_compares(value: Any) 
 
 
 def test_flattening_skips_keys_no_filter_can_name() -> None:
-    assert cypher.flatten_metadata({"a b": 1, "ok": 1, "x`": 2, "_": "y"}) == {"m_n_ok": 1, "m_s__": "y"}
+    assert cypher.values.flatten_metadata({"a b": 1, "ok": 1, "x`": 2, "_": "y"}) == {"m_n_ok": 1, "m_s__": "y"}
 
 
-GENERIC = list(cypher.GENERIC_TYPES)
+GENERIC = list(cypher.schema.GENERIC_TYPES)
 
 
 def _sequential(existing: str | None, types: list[str]) -> str:
@@ -375,7 +382,7 @@ def test_entity_rows_refine_types_like_upserting_triple_by_triple() -> None:
     for _ in range(300):
         types = [rng.choice([*GENERIC, "person", "animal"]) for _ in range(rng.randint(1, 5))]
         m = replace(hostile_memory(), triples=tuple(Triple("Luna", "p", f"o{i}", t) for i, t in enumerate(types)))
-        entities, relations = cypher.graph_rows([m])
+        entities, relations = cypher.memory_writes.graph_rows([m])
         luna = next(e for e in entities if e["norm"] == "luna")
         for existing in (None, "entity", "concept", "person"):
             stored = luna["type"] if existing is None else existing
@@ -389,20 +396,20 @@ def test_entity_identity_is_namespace_and_normalized_name() -> None:
     m = replace(
         hostile_memory(), scope=Scope("alice"), triples=(Triple("  Luna ", "p", "LUNA"), Triple("luna", "q", "x"))
     )
-    entities, relations = cypher.graph_rows([m])
+    entities, relations = cypher.memory_writes.graph_rows([m])
     assert [(e["norm"], e["name"]) for e in entities] == [("luna", "  Luna "), ("x", "x")]
-    assert relations[0]["subject"] == relations[0]["object"] == cypher.entity_key("u:alice", "luna")
-    assert cypher.entity_key("u:alice", "luna") != cypher.entity_key("u:bob", "luna")
-    assert re.fullmatch(r"[0-9a-f]{64}", cypher.lookup_key("", " ", "\x00" * 10_000))
+    assert relations[0]["subject"] == relations[0]["object"] == cypher.values.entity_key("u:alice", "luna")
+    assert cypher.values.entity_key("u:alice", "luna") != cypher.values.entity_key("u:bob", "luna")
+    assert re.fullmatch(r"[0-9a-f]{64}", cypher.values.lookup_key("", " ", "\x00" * 10_000))
 
 
 def test_times_convert_exactly_to_microseconds() -> None:
     rng = random.Random(3)
     for _ in range(1000):
         dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randint(0, 2**52))
-        assert cypher.from_micros(cypher.to_micros(dt)) == dt
+        assert from_micros(to_micros(dt)) == dt
     naive = datetime(2024, 1, 1, 12, 0, 0, 1)
-    assert cypher.to_micros(naive) == round(naive.timestamp() * 1_000_000)
+    assert to_micros(naive) == round(naive.timestamp() * 1_000_000)
 
 
 class RecordingRunner:
@@ -451,7 +458,7 @@ async def test_every_write_is_one_statement(name: str, call: Callable[[CypherGra
 
 
 def test_delete_sends_each_id_once_with_its_expected_version() -> None:
-    q = cypher.delete_memories_query(["a", "b", "a"], NOW, {"b": 4})
+    q = cypher.memory_writes.delete_memories_query(["a", "b", "a"], NOW, {"b": 4})
     assert q.params["targets"] == [{"id": "a", "version": None}, {"id": "b", "version": 4}]
 
 
@@ -506,12 +513,12 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
     m = hostile_memory()
     edge = Edge("A", "p", "B", m.id, NOW, None)
     values = {
-        **cypher.memory_props(m),
+        **cypher.memory_writes.memory_props(m),
         "memory_id": m.id,
         "event": "add",
         "old_text": "",
         "new_text": m.text,
-        "at": cypher.to_micros(NOW),
+        "at": to_micros(NOW),
         "seq": 1,
         "i": 0,
         "norm": "a",
@@ -525,7 +532,7 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
         "other_name": "B",
         "other_type": "thing",
         "start_name": "A",
-        "edges": [["A", "p", "B", m.id, cypher.to_micros(NOW), None]],
+        "edges": [["A", "p", "B", m.id, to_micros(NOW), None]],
         "total": 3,
         "actor": "tutor",
         "rule": "",
@@ -535,11 +542,11 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
     }
     entities = [{"norm": "a", "name": "A"}, {"norm": "b", "name": "B", "type": "thing"}]
     incident = [{"subject": "A", "object": "B"}]  # display names here, norms in memory_entities
-    incident = [{**i, "valid_from": cypher.to_micros(NOW), "valid_to": None} for i in incident]
+    incident = [{**i, "valid_from": to_micros(NOW), "valid_to": None} for i in incident]
     per_query = {"find_entities": entities, "incident_edges": incident, "resolve_aliases": [], "entity_aliases": []}
     runner = ColumnsRunner(values, per_query)
     store = CypherGraphStore(runner=runner)
-    assert cypher.row_to_memory(dict(reversed(list(cypher.memory_props(m).items())))) == m
+    assert cypher.values.row_to_memory(dict(reversed(list(cypher.memory_writes.memory_props(m).items())))) == m
     assert await store.get_any(m.id, SCOPE) == m
     assert await store.get_memories([m.id], SCOPE) == {m.id: m}
     assert await store.get_all([m.id]) == [m]
@@ -568,7 +575,7 @@ async def test_the_store_reads_rows_by_the_aliases_its_statements_return() -> No
 @pytest.mark.parametrize("scope", ERASE_SCOPES, ids=lambda s: "+".join(k for k, _ in s.items()) + "/exact" * s.exact)
 async def test_erase_scope_is_one_statement(scope: Scope) -> None:
     """The erasure is one transaction: one statement, no read before it."""
-    runner = RecordingRunner(rows=[dict.fromkeys(cypher.ERASURE_COUNTS, 1)])
+    runner = RecordingRunner(rows=[dict.fromkeys(cypher.erasure.ERASURE_COUNTS, 1)])
     counts = await CypherGraphStore(runner=runner).erase_scope("e", scope)
     assert [q.name for q in runner.writes] == ["erase_scope"] and runner.reads == []
     assert counts == ErasureCounts(1, 1, 1, 1, 1, 1, 1, 0)  # vectors are finish_erasure's
@@ -576,7 +583,7 @@ async def test_erase_scope_is_one_statement(scope: Scope) -> None:
 
 def test_erase_scope_removes_grants_and_the_namespace_as_the_scope_says() -> None:
     def text(scope: Scope) -> str:
-        return cypher.erase_scope_query("e", scope).text
+        return cypher.erasure.erase_scope_query("e", scope).text
 
     assert "(g:Grant {user_key: $grant_user_key})" in text(Scope("u"))
     assert "$grant_agent" in text(Scope("u", "a")) and "$grant_agent" in text(Scope(agent_id="a"))
@@ -584,15 +591,20 @@ def test_erase_scope_removes_grants_and_the_namespace_as_the_scope_says() -> Non
     assert "$namespace" in text(Scope("u"))
     for scope in (Scope("u", exact=True), Scope("u", "a"), Scope("u", "", "r"), Scope(agent_id="a")):
         assert "$namespace" not in text(scope)
-    assert cypher.erase_scope_query("e", Scope("u")).params["namespace"] == "u:u"
+    assert cypher.erasure.erase_scope_query("e", Scope("u")).params["namespace"] == "u:u"
     with pytest.raises(ValueError, match="empty scope"):
-        cypher.erase_scope_query("e", Scope())
+        cypher.erasure.erase_scope_query("e", Scope())
 
 
 async def test_control_plane_rows_are_read_by_alias() -> None:
     key = hostile_key()
     erasure = Erasure(HOSTILE, SCOPE, NOW, HOSTILE, ErasureCounts(1, 2, 3, 4, 5, 6, 7, 8), NOW)
-    values = {**cypher.api_key_props(key), **cypher.erasure_props(erasure), "name": key.name, "total": 4}
+    values = {
+        **cypher.credentials.api_key_props(key),
+        **cypher.erasure.erasure_props(erasure),
+        "name": key.name,
+        "total": 4,
+    }
     values["id"] = key.id
     runner = ColumnsRunner(values, {})
     store = CypherGraphStore(runner=runner)
@@ -600,26 +612,28 @@ async def test_control_plane_rows_are_read_by_alias() -> None:
     assert await store.list_api_keys("") == [key]
     assert await store.revoke_api_key(key.id, NOW, HOSTILE) == key
     assert await store.count_user_memories(HOSTILE) == 4
-    values.update(cypher.erasure_props(erasure))
+    values.update(cypher.erasure.erasure_props(erasure))
     assert await store.get_erasure(erasure.id) == erasure
     assert await store.unfinished_erasures() == [erasure]
     assert await store.finish_erasure(erasure.id, 8, NOW, erasure.scope) == erasure
     assert await store.list_tenants() == [key.name]
-    assert cypher.row_to_api_key(dict(reversed(list(cypher.api_key_props(key).items())))) == key
+    assert cypher.credentials.row_to_api_key(dict(reversed(list(cypher.credentials.api_key_props(key).items())))) == key
     unfinished = replace(erasure, completed_at=None)
-    assert cypher.row_to_erasure({**cypher.erasure_props(unfinished), "completed_at": None}) == unfinished
+    assert (
+        cypher.erasure.row_to_erasure({**cypher.erasure.erasure_props(unfinished), "completed_at": None}) == unfinished
+    )
 
 
 def test_neo4j_schema_is_idempotent() -> None:
-    ddl = cypher.neo4j_schema()
+    ddl = cypher.schema.neo4j_schema()
     pattern = r"CREATE (CONSTRAINT|INDEX|FULLTEXT INDEX) recalld_\w+ IF NOT EXISTS FOR "
     assert ddl and all(re.match(pattern, s) for s in ddl)
     assert len({s.split()[2] for s in ddl}) == len(ddl)  # unique names
 
 
 def test_falkordb_indexes_cover_every_unique_property_first() -> None:
-    order = [(label, prop) for label, prop, _ in cypher.falkordb_indexes()]
-    uniques = [(label, p) for label, props in cypher.UNIQUE_KEYS for p in props]
+    order = [(label, prop) for label, prop, _ in cypher.schema.falkordb_indexes()]
+    uniques = [(label, p) for label, props in cypher.schema.UNIQUE_KEYS for p in props]
     assert order[: len(uniques)] == uniques
 
 
@@ -725,12 +739,12 @@ async def test_neo4j_backend_runs_each_query_in_one_managed_transaction(monkeypa
     await store.open()
     (driver,) = drivers
     assert driver.uri == "neo4j+s://db.example:7687" and driver.auth == ("neo4j", "pw")
-    assert [e[1] for e in driver.log if e[0] == "ddl"] == cypher.neo4j_schema()
+    assert [e[1] for e in driver.log if e[0] == "ddl"] == cypher.schema.neo4j_schema()
     assert {e[2] for e in driver.log if e[0] == "ddl"} == {"mem"}
     driver.log.clear()
     await store.add_memories(Episode("e", SCOPE, (), {}, NOW, NOW), [hostile_memory()], [])
     assert [e[0] for e in driver.log] == ["session", "write", "run"]
-    assert driver.log[0] == ("session", "mem") and driver.log[2][1] == cypher.ADD_MEMORIES
+    assert driver.log[0] == ("session", "mem") and driver.log[2][1] == cypher.memory_writes.ADD_MEMORIES
     driver.log.clear()
     assert await store.get_any("x", SCOPE) is None
     assert [e[0] for e in driver.log] == ["session", "read", "run"]

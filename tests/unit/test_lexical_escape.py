@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recalld.graph import cypher
+from recalld.graph.cypher import Query, fulltext
 from recalld.graph.falkordb import redisearch_queries
 from recalld.graph.neo4j import lucene_query
 from recalld.graph.sqlite_filters import fts5_match
@@ -221,20 +221,20 @@ def test_lucene_any_terms_stay_phrases(terms: list[str]) -> None:
 # -- the Cypher statement ---------------------------------------------------------------------------
 
 
-def _lexical_queries() -> list[cypher.Query]:
+def _lexical_queries() -> list[Query]:
     filters = [MetadataFilter(MARK + "k", op, HOSTILE) for op in FilterOp if op is not FilterOp.IN]
     filters.append(MetadataFilter(MARK + "in", FilterOp.IN, [HOSTILE, 2, True]))
     window = TimeRange(NOW, NOW)
     out = []
-    for call in (cypher.FALKORDB_FULLTEXT_CALL, cypher.NEO4J_FULLTEXT_CALL):
+    for call in (fulltext.FALKORDB_FULLTEXT_CALL, fulltext.NEO4J_FULLTEXT_CALL):
         for scope in (SCOPE, Scope(HOSTILE), Scope(HOSTILE, exact=True), Scope(agent_id=HOSTILE)):
             for validity in (None, CURRENT, Validity(as_of=NOW), Validity(include_retired=True)):
-                out.append(cypher.lexical_search_query(call, [HOSTILE, HOSTILE], scope, 7, filters, window, validity))
+                out.append(fulltext.lexical_search_query(call, [HOSTILE, HOSTILE], scope, 7, filters, window, validity))
     return out
 
 
 @pytest.mark.parametrize("query", _lexical_queries())
-def test_lexical_statement_takes_caller_values_as_parameters(query: cypher.Query) -> None:
+def test_lexical_statement_takes_caller_values_as_parameters(query: Query) -> None:
     assert MARK not in query.text
     assert set(re.findall(r"\$(\w+)", query.text)) == set(query.params)
     assert query.params["queries"] == [HOSTILE] and query.params["limit"] == 7
@@ -247,4 +247,4 @@ def test_lexical_statement_takes_caller_values_as_parameters(query: cypher.Query
 
 def test_lexical_statement_only_runs_a_known_full_text_call() -> None:
     with pytest.raises(ValueError):
-        cypher.lexical_search_query("MATCH (n) DETACH DELETE n", ["a"], SCOPE, 1)
+        fulltext.lexical_search_query("MATCH (n) DETACH DELETE n", ["a"], SCOPE, 1)

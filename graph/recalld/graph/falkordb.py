@@ -43,8 +43,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from recalld.graph.cypher import (
-    FALKORDB_FULLTEXT_CALL,
+from recalld.graph.cypher import CypherGraphStore, FullText, Query, Row
+from recalld.graph.cypher.fulltext import FALKORDB_FULLTEXT_CALL
+from recalld.graph.cypher.schema import (
     FALKORDB_FULLTEXT_DROP,
     FALKORDB_FULLTEXT_INDEX,
     LABEL_MEMORY_TEXT,
@@ -52,10 +53,6 @@ from recalld.graph.cypher import (
     LIST_INDEX_TYPES,
     LIST_INDEXES,
     UNIQUE_KEYS,
-    CypherGraphStore,
-    FullText,
-    Query,
-    Row,
     falkordb_indexes,
 )
 from recalld.kernel.errors import Unavailable

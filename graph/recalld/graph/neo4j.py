@@ -19,14 +19,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from recalld.graph.cypher import (
-    NEO4J_FULLTEXT_CALL,
-    CypherGraphStore,
-    FullText,
-    Query,
-    Row,
-    neo4j_schema,
-)
+from recalld.graph.cypher import CypherGraphStore, FullText, Query, Row
+from recalld.graph.cypher.fulltext import NEO4J_FULLTEXT_CALL
+from recalld.graph.cypher.schema import neo4j_schema
 from recalld.kernel.errors import Unavailable
 
 # Lucene's classic query syntax: every character with a meaning (``&&``/``||`` escaped one by one).
