@@ -17,8 +17,8 @@ own write path, the one an Add ends in:
 * each episode is written by ``GraphStore.add_memories`` (one statement: episode, memories,
   entities, relations, aliases, history) after the pipeline's own alias resolution, and the
   vectors by ``Indexer.sync`` (``VectorStore.upsert`` into the user-bucket partitions, then
-  ``GraphStore.mark_indexed``), exactly as ``MemoryPipeline._add_once`` writes a fact it
-  decided to ADD. Reconciliation (NOOP / correction / retirement decisions) is not run: every
+  ``GraphStore.mark_indexed``), exactly as an Add writes a fact it decided to ADD (the same
+  ``recalld.core.add_plan.plan_add``). Reconciliation (NOOP / correction / retirement decisions) is not run: every
   fact is a new one.
 
 At each checkpoint (and at the end): Milvus is flushed and the HNSW build awaited (timed), a
@@ -154,8 +154,9 @@ class Loader:
     _buffer: list[tuple[Any, int]] = field(default_factory=list)  # (Memory, pool index)
 
     async def write_user(self, user: str, picks: Sequence[int]) -> None:
-        from recalld.core.memory import content_hash
-        from recalld.kernel.domain import ChatMessage, Episode, EventKind, HistoryEntry, Memory, Scope
+        from recalld.core.add_plan import content_hash, pending_facts, plan_add, valid_from
+        from recalld.core.reconcile import Action, Decision
+        from recalld.kernel.domain import ChatMessage, Episode, Scope
 
         scope = Scope(user_id=user)
         pipeline = self.app.memories
@@ -164,39 +165,26 @@ class Loader:
             now = datetime.now(UTC)
             messages = tuple(ChatMessage("user", self.pool.texts[i]) for i in chunk)
             facts = [(f, i) for i in chunk for f in _swap(self.pool.facts[i], PLACEHOLDER, user)]
-            resolved, aliases = await pipeline._resolve_entities(scope, [f for f, _ in facts])
+            resolved, aliases = await pipeline.resolve_entities(scope, [f for f, _ in facts])
             episode = Episode(
                 id=str(uuid.uuid4()), scope=scope, messages=messages, metadata={}, reference_time=now, created_at=now
             )
-            fresh: list[tuple[Any, int]] = []
-            history = []
-            seen: set[str] = set()
-            for fact, (_, i) in zip(resolved, facts, strict=True):
-                h = content_hash(fact.text)
-                if h in seen:
-                    continue
-                seen.add(h)
-                m = Memory(
-                    id=str(uuid.uuid4()),
-                    text=fact.text,
-                    scope=scope,
-                    metadata=episode.metadata,
-                    created_at=now,
-                    updated_at=now,
-                    reference_time=now,
-                    episode_id=episode.id,
-                    triples=fact.triples,
-                    content_hash=h,
-                    valid_from=pipeline._valid_from(fact, now),
-                    importance=0.5,
-                    attributes=fact.attributes,
-                )
-                fresh.append((m, i if fact.text == self.pool.texts[i] else -1))
-                history.append(
-                    HistoryEntry(
-                        m.id, EventKind.ADD, "", m.text, now, "system", "new_fact", episode.id, new_triples=m.triples
-                    )
-                )
+            hashes = [content_hash(f.text) for f in resolved]
+            pending = pending_facts(resolved, hashes, {})
+            plan = plan_add(
+                episode,
+                hashes,
+                {},
+                pending,
+                [Decision(Action.ADD, "new_fact")] * len(pending),
+                [valid_from(f, now) for f, _ in pending],
+                {},
+            )
+            # each memory's pool sentence (its vector), or -1 when the fact's text is not the sentence
+            origin = {h: i for (f, h), (_, i) in zip(pending, _firsts(resolved, hashes, facts), strict=True)}
+            fresh = [(m, origin[m.content_hash] if m.text == self.pool.texts[origin[m.content_hash]] else -1)
+                     for m in plan.fresh]  # fmt: skip
+            history = plan.history
             t0 = time.perf_counter()
             await self.app.graph.add_memories(episode, [m for m, _ in fresh], history, aliases=aliases)
             self.graph_s += time.perf_counter() - t0
@@ -561,7 +549,7 @@ def report(args: argparse.Namespace, facts: dict[str, Any], now: datetime, argv:
         f"would take {1_000_000 / (n_pool / emb_s) / 60:.0f} min, hence the pool; placeholder-speaker check: "
         f"{facts['placeholder_mismatches']} of 40 sampled sentences extract differently",
         "- write path: recalld's own (build_app's stores): per episode `GraphStore.add_memories` after "
-        "`MemoryPipeline._resolve_entities`, then `Indexer.sync` in batches of "
+        "`MemoryPipeline.resolve_entities` and `plan_add`, then `Indexer.sync` in batches of "
         f"{args.sync_batch} (Milvus upsert per partition + `mark_indexed`); {args.workers} concurrent writers; "
         "reconciliation decisions are not simulated (every fact is an ADD)",
         "- measured over gRPC against a real `recalld serve` started on the stores at each checkpoint "
@@ -654,3 +642,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _firsts(facts: Sequence[Any], hashes: Sequence[str], origins: Sequence[tuple[Any, int]]) -> list[tuple[Any, int]]:
+    """The origin (fact, pool index) of the first fact of each content hash, in order."""
+    seen: set[str] = set()
+    out: list[tuple[Any, int]] = []
+    for _, h, o in zip(facts, hashes, origins, strict=True):
+        if h not in seen:
+            seen.add(h)
+            out.append(o)
+    return out

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from recalld.core.memory import MemoryPipeline
 from recalld.kernel.domain import ANY_VALIDITY, ChatMessage, EventKind, MemoryEvent, Scope, Validity
 from recalld.kernel.errors import NotFound
 from recalld.kernel.requests import AddCommand, SearchQuery
@@ -16,8 +17,9 @@ from recalld.server.app import App
 MAY = datetime(2024, 5, 20, 12, tzinfo=UTC)
 
 
-async def say(app: App, scope: Scope, text: str, at: datetime) -> list[MemoryEvent]:
-    _, events = await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=at))
+async def say(app: App | MemoryPipeline, scope: Scope, text: str, at: datetime) -> list[MemoryEvent]:
+    pipeline = app.memories if isinstance(app, App) else app
+    _, events = await pipeline.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=at))
     return events
 
 
@@ -163,19 +165,31 @@ class _StubJudge:
         return [self.verdicts.pop(0) if self.verdicts else None for _ in cases]
 
 
+def judged(app: App, judge: object) -> MemoryPipeline:
+    """The app's pipeline as the composition root builds it with RECALLD_TRUTH_JUDGE=llm, with
+    ``judge`` for the chat model."""
+    return MemoryPipeline(
+        graph=app.graph, vector=app.vector, embedder=app.embedder, extractor=app.extractor, indexer=app.indexer,
+        limits=app.settings.limits, reconcile=app.settings.truth, judge=judge,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
 async def test_a_judge_settles_what_the_rules_leave_open(app: App, alice: Scope) -> None:
     from recalld.kernel.ports import JudgeCase, JudgeVerdict
 
     await say(app, alice, "I play tennis on Saturdays.", MAY - timedelta(days=30))
     judge = _StubJudge(JudgeVerdict("invalidate", 0))
-    app.memories._judge = judge
     # no rule reads this as a change (no cue word, another verb): the judge is asked
-    events = await say(app, alice, "I've swapped Saturday tennis for padel.", MAY)
+    events = await say(judged(app, judge), alice, "I've swapped Saturday tennis for padel.", MAY)
     assert kinds(events) == [("add", "llm:invalidate"), ("invalidate", "llm:invalidate")]
     (case,) = judge.cases
     assert isinstance(case, JudgeCase) and case.candidates == ("I play tennis on Saturdays.",)
     assert case.fact == "I've swapped Saturday tennis for padel."
     # a verdict naming a candidate that was not shown changes nothing
-    app.memories._judge = _StubJudge(JudgeVerdict("noop", 7))
-    events = await say(app, alice, "On Saturdays I play padel with Tom.", MAY + timedelta(days=1))
+    events = await say(
+        judged(app, _StubJudge(JudgeVerdict("noop", 7))),
+        alice,
+        "On Saturdays I play padel with Tom.",
+        MAY + timedelta(days=1),
+    )
     assert [e.event for e in events] == [EventKind.ADD]

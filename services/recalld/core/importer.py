@@ -3,9 +3,9 @@
 Items are taken in batches (``batch_size``, default 64): the batch's new items are extracted in
 one pass (spaCy ``nlp.pipe`` over all their texts), their fact texts embedded in one embedder
 call, then each item is written in order through the Add's own decision and write code
-(:func:`recalld.core.memory.add_extracted`): one graph-store transaction per item, holding its
+(:meth:`recalld.core.memory.MemoryPipeline.add_extracted`): one graph-store transaction per item, holding its
 episode and memories, so an imported message gives what an Add of it would. The vector side of
-the batch is written once, after its last item (:class:`recalld.core.memory.PendingIndex`);
+the batch is written once, after its last item (:class:`recalld.core.bulk.PendingIndex`);
 meanwhile reconciliation sees the batch's pending vectors as a sequence of Adds would.
 
 Idempotency: an item's episode id is derived from its scope and source id
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from recalld.core.memory import ImportParts, MemoryPipeline, add_extracted
+from recalld.core.memory import MemoryPipeline
 from recalld.kernel.domain import ChatMessage, EventKind, Fact, Metadata, Scope
 from recalld.kernel.errors import InvalidArgument, RecalldError
 from recalld.kernel.requests import AddCommand
@@ -86,7 +86,7 @@ class Importer:
     def __init__(self, pipeline: MemoryPipeline, *, batch_size: int = DEFAULT_BATCH) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size must be between 1 and 10000")
-        self._parts = ImportParts(pipeline)
+        self._pipeline = pipeline
         self._batch_size = batch_size
 
     async def run(self, items: AsyncIterable[ImportItem]) -> ImportReport:
@@ -127,7 +127,7 @@ class Importer:
         try:
             if not _SOURCE_ID.match(item.source_id):
                 raise InvalidArgument("source_id is required: 1-512 characters without control characters")
-            self._parts.check(item.command())
+            self._pipeline.check_add(item.command())
         except RecalldError as exc:
             exc.source_id = item.source_id  # type: ignore[attr-defined]
             raise
@@ -138,7 +138,7 @@ class Importer:
         ids = [episode_id_for(i.scope, i.source_id) for i in batch]
         fresh = [i for i in ids if i not in seen]
         seen.update(ids)
-        existing = await self._parts.existing(fresh) if fresh else set()
+        existing = await self._pipeline.episodes_recorded(fresh) if fresh else set()
         todo: list[tuple[str, ImportItem]] = []
         taken: set[str] = set()
         for eid, item in zip(ids, batch, strict=True):
@@ -148,7 +148,7 @@ class Importer:
         skipped = len(batch) - len(todo)
         inferred = [i for _, i in todo if i.infer]
         extracted = iter(
-            await self._parts.extract_many(
+            await self._pipeline.extract_many(
                 [(i.messages, i.scope.speaker, i.reference_time or datetime.now(UTC)) for i in inferred]
             )
             if inferred
@@ -161,7 +161,7 @@ class Importer:
             for _, i in todo
         ]
         texts = list(dict.fromkeys(f.text for fs in facts for f in fs))
-        vectors = dict(zip(texts, np.asarray(await self._parts.embed(texts)), strict=True)) if texts else {}
+        vectors = dict(zip(texts, np.asarray(await self._pipeline.embed(texts)), strict=True)) if texts else {}
         return _Prepared(todo, facts, vectors, skipped)
 
     async def _commit(self, prepared: _Prepared, report: ImportReport) -> None:
@@ -170,23 +170,11 @@ class Importer:
         if not prepared.todo:
             return
         for scope in {i.scope for _, i in prepared.todo}:
-            await self._parts.check_quota(scope)
-        twin, pending = self._parts.batch()
+            await self._pipeline.check_quota(scope)
+        twin, pending = self._pipeline.batched()
         try:
-            for (eid, item), item_facts in zip(prepared.todo, prepared.facts, strict=True):
-                _, events = await add_extracted(
-                    twin,
-                    item.scope,
-                    item.messages,
-                    item_facts,
-                    prepared.vectors,
-                    metadata=item.metadata,
-                    reference_time=item.reference_time,
-                    infer=item.infer,
-                    importance=item.importance,
-                    ttl=item.ttl,
-                    episode_id=eid,
-                )
+            for (_, item), item_facts in zip(prepared.todo, prepared.facts, strict=True):
+                _, events = await twin.add_extracted(item.command(), item_facts, prepared.vectors)
                 report.imported += 1
                 report.memories_written += sum(e.event is EventKind.ADD for e in events)
         finally:
