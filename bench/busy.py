@@ -366,7 +366,7 @@ def seed_key(copies: int) -> str:
     version, and the extraction code."""
     h = hashlib.sha1(DATA.read_bytes())
     h.update(str(copies).encode())
-    schema = re.search(r"^_SCHEMA_VERSION = (\d+)", (ROOT / "graph/recalld/graph/embedded.py").read_text(), re.M)
+    schema = re.search(r"^_SCHEMA_VERSION = (\d+)", (ROOT / "graph/recalld/graph/embedded/schema.py").read_text(), re.M)
     h.update(schema.group(1).encode() if schema else b"?")
     h.update((ROOT / "services/recalld/extraction/spacy.py").read_bytes())
     return h.hexdigest()[:12]

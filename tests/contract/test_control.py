@@ -25,7 +25,7 @@ from recalld.kernel.domain import (
     Triple,
 )
 from recalld.kernel.ports import CredentialStore, GraphStore, Retirement
-from tests.contract.test_graph_store import ALICE, BOB, NOW, mem, write
+from tests.contract.graph_data import ALICE, BOB, NOW, mem, write
 
 DAY = timedelta(days=1)
 COACH = Scope("alice", "coach")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from recalld.graph.embedded import EmbeddedGraphStore
 from recalld.kernel.domain import CURRENT, Scope
-from tests.contract.test_graph_store import ALICE, mem, write
+from tests.contract.graph_data import ALICE, mem, write
 
 EXACT = Scope(user_id="alice", exact=True)
 

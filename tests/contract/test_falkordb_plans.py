@@ -21,7 +21,7 @@ from typing import Any
 from recalld.graph.cypher import Query
 from recalld.graph.falkordb import FalkorDBGraphStore, FalkorDBRunner, _encode
 from recalld.kernel.domain import CURRENT, Episode, EventKind, FilterOp, HistoryEntry, MetadataFilter, Scope
-from tests.contract.test_graph_store import ALICE, NOW, mem, seed, write
+from tests.contract.graph_data import ALICE, NOW, mem, seed, write
 from tests.harness import FalkorDBServer
 
 SWEEPS = {

@@ -23,7 +23,7 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict
 from recalld.kernel.ports import GraphStore, Retirement
-from tests.contract.test_graph_store import ALICE, NOW, mem, write
+from tests.contract.graph_data import ALICE, NOW, mem, write
 
 if TYPE_CHECKING:
     from tests.contract.conftest import GraphWriter

@@ -28,7 +28,7 @@ from recalld.kernel.domain import (
     Validity,
 )
 from recalld.kernel.ports import GraphStore, Retirement
-from tests.contract.test_graph_store import ALICE, BOB, NOW, mem, write
+from tests.contract.graph_data import ALICE, BOB, NOW, mem, write
 from tests.harness import FalkorDBServer
 
 VET = Scope(user_id="alice", agent_id="vet")

@@ -24,7 +24,7 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import ResourceExhausted
 from recalld.kernel.ports import GraphStore, Retirement
-from tests.contract.test_graph_store import ALICE, NOW, mem, write
+from tests.contract.graph_data import ALICE, NOW, mem, write
 
 DAY = timedelta(days=1)
 
