@@ -317,7 +317,8 @@ def mapping(s: struct_pb2.Struct) -> dict[str, Any]:
 
 
 def _dt(ts: timestamp_pb2.Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+    out: datetime = ts.ToDatetime(tzinfo=UTC)
+    return out
 
 
 def _opt_dt(parent: Any, field: str) -> datetime | None:

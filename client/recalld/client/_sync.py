@@ -28,10 +28,10 @@ def _blocking(
 ) -> Callable[Concatenate[Recalld, P], R]:
     """The blocking twin of an AsyncRecalld verb: same parameters, same docstring."""
 
-    @functools.wraps(fn)
-    def call(self: Recalld, *args: P.args, **kwargs: P.kwargs) -> R:
+    def call(self: Recalld, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return self._run(fn(self._client, *args, **kwargs))
 
+    functools.update_wrapper(call, fn)
     return call
 
 
