@@ -368,7 +368,8 @@ def seed_key(copies: int) -> str:
     h.update(str(copies).encode())
     schema = re.search(r"^_SCHEMA_VERSION = (\d+)", (ROOT / "graph/recalld/graph/embedded/schema.py").read_text(), re.M)
     h.update(schema.group(1).encode() if schema else b"?")
-    h.update((ROOT / "services/recalld/extraction/spacy.py").read_bytes())
+    for module in sorted((ROOT / "services/recalld/extraction").glob("*.py")):
+        h.update(module.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -11,182 +11,45 @@ memory that said it (cessation rule), which removes the attribute from the profi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from spacy.tokens import Span, Token
 
 from recalld.extraction import statements
+from recalld.extraction.attribute_words import (
+    ACRONYM,
+    CONDITIONS,
+    DIAGNOSED,
+    DIET_WORDS,
+    DISLIKE,
+    DISLIKE_PHRASES,
+    DROP_ADVERBS,
+    DRUG_STEM,
+    EXERCISE,
+    EXERCISE_OBJECTS,
+    FAMILY,
+    FREQUENCY,
+    INCEPTION,
+    LIKE,
+    LIKE_PHRASES,
+    MEDICATION,
+    NOT_OCCUPATION,
+    OCCUPATION_SUFFIX,
+    OCCUPATIONS,
+    PEOPLE,
+    SCHEDULE_WORDS,
+    SCHOOL_NAME,
+    STUDY,
+    STUDY_ROUTINE,
+    STUDY_WORDS,
+    TAKEN_DRUG,
+    TAKING,
+)
 from recalld.kernel import slots
 from recalld.kernel.domain import Attribute, Triple, norm
 
 _INSTRUCTION_NAMES = frozenset({"response_format", "response_language", "response_tone", "avoid", "instructions"})
-_TAKING = frozenset({"take", "is_on", "prescribed", "prescribe", "start_take", "use", "inject"})
-_SCHEDULE_WORDS = re.compile(r"\s+(?:daily|nightly|weekly|twice|once|every)\b.*$", re.IGNORECASE)
 
-_DIETS = {
-    "vegetarian",
-    "vegan",
-    "pescatarian",
-    "pescetarian",
-    "keto",
-    "paleo",
-    "gluten-free",
-    "gluten free",
-    "lactose intolerant",
-    "lactose-intolerant",
-    "halal",
-    "kosher",
-}
-_CONDITIONS = re.compile(
-    r"\b(diabetes|asthma|adhd|autism|dyslexia|epilepsy|migraines?|hypertension|high blood pressure|"
-    r"depression|anxiety|insomnia|arthritis|eczema|celiac disease|coeliac disease|cancer|covid|"
-    r"(?:[a-z]+itis)|(?:[a-z']+ (?:disease|disorder|syndrome)))\b",
-    re.IGNORECASE,
-)
-_ACRONYM = re.compile(
-    r"\b(?i:have|has|had|got|diagnosed with|living with|because of my|for my)\s+(?:a\s+|an\s+)?([A-Z]{2,6})\b"
-)
-_DIAGNOSED = re.compile(r"\b(?:diagnosed with|suffer(?:s|ing)? from|living with)\s+([a-z][\w\- ]{1,40})", re.IGNORECASE)
-_MEDICATION = re.compile(r"\b(?:\d+\s?(?:mg|ml|mcg)|pills?|tablets?|medication|medicine|prescri\w+|dose)\b", re.I)
-# "I take <drug>": a dosage word in the sentence, or a drug-like name (common INN stems).
-_TAKEN_DRUG = re.compile(
-    r"\b(?:take|takes|taking|took|on|prescribed)\s+(?:\d+\s?(?:mg|ml|mcg)\s+(?:of\s+)?)?([A-Za-z][\w\-]+)", re.I
-)
-_DRUG_STEM = re.compile(
-    r"(?:pril|sartan|statin|olol|formin|cillin|mycin|cycline|prazole|oxetine|aline|tidine|zepam|zolam|azole|"
-    r"profen|sone|olone|ulin|thyroxine|dipine|gliptin|mab|vir)$",
-    re.I,
-)
-_OCCUPATIONS = {
-    "nurse",
-    "doctor",
-    "teacher",
-    "engineer",
-    "software engineer",
-    "developer",
-    "programmer",
-    "designer",
-    "lawyer",
-    "accountant",
-    "architect",
-    "pharmacist",
-    "dentist",
-    "surgeon",
-    "physician",
-    "therapist",
-    "counselor",
-    "counsellor",
-    "scientist",
-    "researcher",
-    "professor",
-    "lecturer",
-    "writer",
-    "journalist",
-    "chef",
-    "cook",
-    "waiter",
-    "waitress",
-    "cashier",
-    "manager",
-    "consultant",
-    "analyst",
-    "electrician",
-    "plumber",
-    "carpenter",
-    "mechanic",
-    "driver",
-    "pilot",
-    "firefighter",
-    "police officer",
-    "paramedic",
-    "artist",
-    "musician",
-    "photographer",
-    "librarian",
-    "social worker",
-    "veterinarian",
-    "vet",
-    "farmer",
-    "entrepreneur",
-}
-_FAMILY = {
-    "toddler",
-    "stepdaughter",
-    "stepson",
-    "stepmother",
-    "stepfather",
-    "stepmom",
-    "stepdad",
-    "stepmum",
-    "twin",
-    "grandson",
-    "granddaughter",
-    "grandchild",
-    "grandkid",
-    "mother-in-law",
-    "father-in-law",
-    "half-brother",
-    "half-sister",
-    "mother",
-    "father",
-    "mom",
-    "dad",
-    "sister",
-    "brother",
-    "son",
-    "daughter",
-    "wife",
-    "husband",
-    "partner",
-    "kid",
-    "child",
-    "grandmother",
-    "grandfather",
-    "grandma",
-    "grandpa",
-    "aunt",
-    "uncle",
-    "cousin",
-    "niece",
-    "nephew",
-    "fiance",
-    "fiancee",
-}
-_LIKE = {"love", "like", "enjoy", "adore", "prefer"}
-_DISLIKE = {"hate", "dislike", "detest", "loathe"}
-_EXERCISE = {
-    "run",
-    "jog",
-    "swim",
-    "cycle",
-    "bike",
-    "lift",
-    "train",
-    "walk",
-    "hike",
-    "row",
-    "climb",
-    "box",
-    "dance",
-    "stretch",
-    "skate",
-    "ski",
-}
-_EXERCISE_OBJECTS = re.compile(
-    r"\b(gym|yoga|pilates|workouts?|work out|crossfit|tennis|football|soccer|basketball|spin|spinning|cycling|zumba|"
-    r"boxing|swimming|running|martial arts|karate|judo|jiu-jitsu|climbing|bouldering|rowing|hiit|bootcamp|parkrun|"
-    r"dance|dancing|ballet|squash|badminton|volleyball|hockey|rugby|cricket|golf|weights|lifting|training|marathon)\b"
-)
-_STUDY = {"study", "revise", "practice", "practise", "read", "review"}
-_STUDY_ROUTINE = re.compile(r"\b(?:stud(?:y|ying)|revis(?:e|ion|ing)|anki|flashcards?|past papers?|homework|pomodoro|"
-                            r"lectures?|reviews?|exam prep|practice tests?|mock exams?)\b", re.I)  # fmt: skip
-_FREQUENCY = re.compile(
-    r"\b(every|each)\s+(?:other\s+)?(morning|evening|night|day|week|weekend|month|monday|tuesday|wednesday|"
-    r"thursday|friday|saturday|sunday)\b|\b(daily|weekly|nightly)\b|\b(once|twice|\w+ times) (?:a|per) "
-    r"(day|week|month)\b|\bon (mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends)\b|"
-    r"\b(before bed|before school|after school|after work|after dinner|in the mornings|at night|every weekday)\b",
-    re.IGNORECASE,
-)
 _EXAM = re.compile(
     r"\b(?:my|the|an?|our)\s+((?:[\w\-]+\s+){0,3}?(?:" + statements.EXAM_WORDS + r"))\s+(?:is|are|will be|"
     r"takes place|starts?|begins?)\s+(.+?)[.!]?$",
@@ -198,8 +61,26 @@ _WEAK = re.compile(
     r"([\w\- ]{2,40}?)[.!,]?$",
     re.IGNORECASE,
 )
-_DROP_ADVERBS = {"recently", "just", "now", "usually", "always", "also", "still", "really", "often", "normally"}
-_INCEPTION = {"start", "begin", "take"}  # "I started running", "I took up swimming"
+
+
+class _Found:
+    """The attributes found so far, in the order found, each once; a value loses the spaces and
+    punctuation around it."""
+
+    def __init__(self) -> None:
+        self.attributes: list[Attribute] = []
+
+    def add(self, name: str, value: str) -> None:
+        value = " ".join(value.strip(" .,!?;:").split())
+        if value and Attribute(name, value) not in self.attributes:
+            self.attributes.append(Attribute(name, value))
+
+    def extend(self, found: Iterable[tuple[str, str]]) -> None:
+        for name, value in found:
+            self.add(name, value)
+
+    def has(self, *names: str) -> bool:
+        return any(a.name in names for a in self.attributes)
 
 
 def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool) -> tuple[Attribute, ...]:
@@ -207,31 +88,48 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
     user asks the assistant not to do ("don't use emojis") or does not understand."""
     if not speaker:
         return ()
+    text = sent.text.strip()
+    found = _Found()
+    if (_first_person(sent) or _imperative(sent)) and not _about_others(sent):
+        found.extend(statements.instructions(sent, _imperative(sent)))
+    if negated:
+        found.extend(_denied(sent, text))
+        return tuple(a for a in found.attributes if a.name in ("avoid", "difficulties", "dislikes"))
+    if found.has(*_INSTRUCTION_NAMES) or _past_state(sent):
+        return tuple(found.attributes)  # "I lived in Madrid for three years", "I used to have eczema": no longer so
+    mine = _says_of_me(sent)
+    found.extend(_from_triples(sent, triples, speaker, mine))
+    found.extend(_reactions(text))
+    if mine:
+        found.extend(_said_of_me(sent, text))
+    if mine and not _hypothetical(sent):
+        found.extend(_medications(text, triples, norm(speaker)))
+        found.extend((name, value) for name, said in _SAID for value in said(text))
+        found.extend(_conditions(text))
+        found.extend(_exam_and_weakness(text))
+        routine = _routine(sent)
+        if routine is not None and not found.has("medications"):
+            found.add(*routine)
+    return tuple(found.attributes)
+
+
+def _denied(sent: Span, text: str) -> Iterator[tuple[str, str]]:
+    """What a negated sentence still says of the speaker: what they do not understand, and what
+    they cannot stand ("I can't stand olives", "horror movies are not my thing")."""
+    for value in statements.difficulties(text) if _first_person(sent) else ():
+        yield "difficulties", value
+    for name, value in _said_of_me(sent, text) if _says_of_me(sent) else ():
+        if name == "dislikes":
+            yield name, value
+
+
+def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: bool) -> Iterator[tuple[str, str]]:
+    """The attributes the speaker's own triples hold: allergies, location, employer, job title, diet,
+    school, studies, age, pets, family, likes and dislikes."""
     me = norm(speaker)
     text = sent.text.strip()
-    out: list[Attribute] = []
-
-    def add(name: str, value: str) -> None:
-        value = " ".join(value.strip(" .,!?;:").split())
-        if value and Attribute(name, value) not in out:
-            out.append(Attribute(name, value))
-
-    own = _first_person(sent) or _imperative(sent)
-    for name, value in statements.instructions(sent, _imperative(sent)) if own and not _about_others(sent) else ():
-        add(name, value)
-    if negated:
-        for value in statements.difficulties(text) if _first_person(sent) else ():
-            add("difficulties", value)
-        for name, value in _said_of_me(sent, text) if _says_of_me(sent) else ():
-            if name == "dislikes":  # "I can't stand olives", "horror movies are not my thing"
-                add(name, value)
-        return tuple(a for a in out if a.name in ("avoid", "difficulties", "dislikes"))
-    if any(a.name in _INSTRUCTION_NAMES for a in out) or _past_state(sent):
-        return tuple(out)  # "I lived in Madrid for three years", "I used to have eczema": no longer so
-
     types = {norm(t.subject): t.object for t in triples if t.predicate == "is_a"}
     named = {norm(t.subject): t.object for t in triples if t.predicate == "has_name"}
-    mine = _says_of_me(sent)
     for t in triples:
         if norm(t.subject) != me:
             continue
@@ -239,73 +137,79 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         obj = o.casefold()
         kind = _slot(p, t)
         if p == "allergic_to":
-            add("allergies", o)
+            yield "allergies", o
         elif kind == "lives_in" and t.object_type != "date":
-            add("location", o)
+            yield "location", o
         elif kind == "works_at" and t.object_type != "date":
-            add("employer", o)
+            yield "employer", o
         elif kind == "works_as" or (p == "is_a" and _job_title(obj, text)):
-            add("job_title", o)
+            yield "job_title", o
         elif p in ("is", "is_a", "eat", "follow", "is_on", "do") and _diet(obj) is not None:
-            add("diet", _diet(obj) or o)
+            yield "diet", _diet(obj) or o
         elif kind == "studies_at":
-            add("school", o)
+            yield "school", o
         elif p in ("study", "major_in", "study_for", "do_in", "is_in", "take") and _studied(sent, o):
-            add("studies", o)
+            yield "studies", o
         elif p == "has_age":
-            add("age", o)
+            yield "age", o
         elif p == "has_pet":
             species = types.get(norm(o))
-            add("pets", f"{o} ({species})" if species and norm(species) != norm(o) else o)
-        elif p.startswith("has_") and p[4:] in _FAMILY and (mine or norm(o) in named or "'s " not in o):
+            yield "pets", f"{o} ({species})" if species and norm(species) != norm(o) else o
+        elif p.startswith("has_") and p[4:] in FAMILY and (mine or norm(o) in named or "'s " not in o):
             who = named.get(norm(o)) or _own_description(o, speaker)
-            add("family", p[4:] if who in ("", p[4:]) else f"{p[4:]}: {who}")
+            yield "family", p[4:] if who in ("", p[4:]) else f"{p[4:]}: {who}"
         elif p == "married_to":
-            add("family", f"spouse: {o}")
-        elif p in _LIKE or p in _LIKE_PHRASES:
-            add("likes", _surface(o, text))
-        elif p in _DISLIKE or p in _DISLIKE_PHRASES:
-            add("dislikes", _surface(o, text))
-    for m in _REACTION.finditer(text):  # "Penicillin gives me a rash": the speaker, whoever the subject
+            yield "family", f"spouse: {o}"
+        elif p in LIKE or p in LIKE_PHRASES:
+            yield "likes", _surface(o, text)
+        elif p in DISLIKE or p in DISLIKE_PHRASES:
+            yield "dislikes", _surface(o, text)
+
+
+def _reactions(text: str) -> Iterator[tuple[str, str]]:
+    """ "Penicillin gives me a rash": an allergy of the speaker's, whoever the subject."""
+    for m in _REACTION.finditer(text):
         if m.group("x").casefold() not in ("it", "this", "that", "which", "something", "stress", "sun", "heat"):
-            add("allergies", m.group("x"))
-    for name, value in _said_of_me(sent, text) if mine else ():
-        add(name, value)
-    if mine and not _hypothetical(sent):
-        drug = _TAKEN_DRUG.search(text)
-        drug_name = (
-            drug.group(1) if drug is not None and drug.group(1).casefold() not in statements.NOT_MEDICINE else ""
-        )
-        if drug_name and (_MEDICATION.search(text) or _DRUG_STEM.search(drug_name)):
-            add("medications", drug_name)
-        for t in triples:
-            name = _SCHEDULE_WORDS.sub("", t.object)
-            if norm(t.subject) == me and t.predicate in _TAKING and statements.is_medicine(name, text):
-                add("medications", name)
-        for name, said in _SAID:
-            for value in said(text):
-                add(name, value)
-        conditions = (
-            [m.group(1).lower() for m in _CONDITIONS.finditer(text)]
-            if re.search(r"\b(have|has|had|got|diagnosed|suffer)", text, re.I)
-            else []
-        )
-        for c in conditions or [m.group(1).lower() for m in _DIAGNOSED.finditer(text)]:
-            add("conditions", c)
-        for m in _ACRONYM.finditer(text):
-            add("conditions", m.group(1))
-        for m in re.finditer(r"\bmy ((?:[a-z']+ )?(?:disease|disorder|syndrome|diabetes|asthma|epilepsy|arthritis|adhd|"
-                             r"allergy|condition))\b", text, re.I):  # fmt: skip
-            if m.group(1).casefold() not in ("condition", "allergy"):
-                add("conditions", m.group(1))
-        if (exam := _EXAM.search(text)) is not None:
-            add("upcoming_exam", f"{exam.group(1)} {exam.group(2)}")
-        if (weak := _WEAK.search(text)) is not None:
-            add("difficulties", weak.group(1) or weak.group(2))
-        routine = _routine(sent)
-        if routine is not None and not any(a.name == "medications" for a in out):
-            add(*routine)
-    return tuple(out)
+            yield "allergies", m.group("x")
+
+
+def _medications(text: str, triples: Sequence[Triple], me: str) -> Iterator[tuple[str, str]]:
+    """What the speaker takes: "I take <drug>" with a dosage word or a drug's stem, and the objects of
+    their taking triples that are medicines (``me``: the speaker, normalised)."""
+    drug = TAKEN_DRUG.search(text)
+    drug_name = drug.group(1) if drug is not None and drug.group(1).casefold() not in statements.NOT_MEDICINE else ""
+    if drug_name and (MEDICATION.search(text) or DRUG_STEM.search(drug_name)):
+        yield "medications", drug_name
+    for t in triples:
+        name = SCHEDULE_WORDS.sub("", t.object)
+        if norm(t.subject) == me and t.predicate in TAKING and statements.is_medicine(name, text):
+            yield "medications", name
+
+
+def _conditions(text: str) -> Iterator[tuple[str, str]]:
+    """Conditions the speaker has, was diagnosed with or lives with, named, as an acronym ("I have
+    ADHD") or as "my ... disorder"."""
+    conditions = (
+        [m.group(1).lower() for m in CONDITIONS.finditer(text)]
+        if re.search(r"\b(have|has|had|got|diagnosed|suffer)", text, re.I)
+        else []
+    )
+    for c in conditions or [m.group(1).lower() for m in DIAGNOSED.finditer(text)]:
+        yield "conditions", c
+    for m in ACRONYM.finditer(text):
+        yield "conditions", m.group(1)
+    for m in re.finditer(r"\bmy ((?:[a-z']+ )?(?:disease|disorder|syndrome|diabetes|asthma|epilepsy|arthritis|adhd|"
+                         r"allergy|condition))\b", text, re.I):  # fmt: skip
+        if m.group(1).casefold() not in ("condition", "allergy"):
+            yield "conditions", m.group(1)
+
+
+def _exam_and_weakness(text: str) -> Iterator[tuple[str, str]]:
+    """ "My chemistry exam is on Friday", "I'm really bad at algebra"."""
+    if (exam := _EXAM.search(text)) is not None:
+        yield "upcoming_exam", f"{exam.group(1)} {exam.group(2)}"
+    if (weak := _WEAK.search(text)) is not None:
+        yield "difficulties", weak.group(1) or weak.group(2)
 
 
 # attribute <- the rule of recalld.extraction.statements that finds its values in the text
@@ -319,36 +223,6 @@ _SAID = (
     ("difficulties", statements.difficulties),
 )
 _SLOTS = slots.equivalents()
-_STUDY_WORDS = re.compile(
-    r"\b(?:degree|major\w*|course|class|classes|phd|masters?|diploma|studying|student|study)\b", re.I
-)
-_SCHOOL_NAME = re.compile(r"\b(?:school|high|college|university|uni|academy|institute|polytechnic|tu|lyc[eé]e)\b", re.I)
-_LIKE_PHRASES = frozenset({"is_into", "crazy_about", "fond_of", "obsessed_with", "passionate_about", "keen_on",
-                           "fan_of", "addicted_to", "mad_about", "big_on", "nuts_about", "hooked_on"})  # fmt: skip
-_DISLIKE_PHRASES = frozenset({"not_stand", "can_not_stand", "not_bear", "is_disgusting_to"})
-_DIET_WORDS = re.compile(
-    r"\b(vegetarian|vegan|pescatarian|pescetarian|keto|ketogenic|paleo|gluten[- ]free|dairy[- ]free|lactose[- ]free|"
-    r"halal|kosher|low[- ]carb|low[- ]fodmap|fodmap|mediterranean|intermittent fasting|fasting|plant[- ]based|"
-    r"carnivore|raw food|whole30|low[- ]sugar|low[- ]salt|low[- ]sodium|diabetic)\b",
-    re.IGNORECASE,
-)
-_OCCUPATION_SUFFIX = re.compile(r"(?:er|or|ist|ian|ant|ent|ographer|ologist|smith|wright|man|woman|nurse|chef|"
-                                r"cook|gp|medic|barista|pilot|clerk|agent|officer|nanny|tutor|coach|ceo|cto|"
-                                r"founder|intern|freelancer|locum)$")  # fmt: skip
-_NOT_OCCUPATION = frozenset({"person", "mother", "father", "brother", "sister", "daughter", "grandmother", "member",
-                             "beginner", "user", "customer", "fan", "owner", "partner", "citizen", "resident",
-                             "patient", "survivor", "runner", "smoker", "vegetarian", "vegan", "winner", "loser",
-                             "introvert", "extrovert", "perfectionist", "optimist", "pessimist", "parent", "other",
-                             "number", "student", "pupil", "sophomore", "freshman", "junior", "senior", "learner",
-                             "newbie", "veteran", "widower", "widow", "foodie", "gamer", "reader", "writer",
-                             "traveler", "traveller", "lover", "believer", "dreamer"})  # fmt: skip
-
-
-_GRANDPARENTS = {"grandparent", "grandparents"}
-_PEOPLE = _FAMILY | slots.ROLES | _GRANDPARENTS | {"friend", "boyfriend", "girlfriend", "fiance", "colleague", "boss",
-                                   "neighbour", "neighbor", "roommate", "flatmate", "kid", "baby", "toddler",
-                                   "dog", "cat", "pet", "stepson", "stepdaughter", "grandchild", "grandson",
-                                   "granddaughter", "team", "class", "family", "parent", "parents"}  # fmt: skip
 
 
 def _titled(t: Token) -> bool:
@@ -377,7 +251,7 @@ def _job_title(noun: str, text: str) -> bool:
     be content" gave the speaker two job titles, and the second retired the memory of the first
     (LoCoMo conv-26)."""
     head = noun.split()[-1] if noun else noun
-    if noun in _OCCUPATIONS or head in _OCCUPATIONS:
+    if noun in OCCUPATIONS or head in OCCUPATIONS:
         return True
     return _is_occupation(noun) and re.search(_SAID_AS_JOB + re.escape(head) + r"\b", text, re.IGNORECASE) is not None
 
@@ -385,19 +259,19 @@ def _job_title(noun: str, text: str) -> bool:
 def _is_occupation(noun: str) -> bool:
     head = noun.split()[-1] if noun else noun
     return (
-        noun in _OCCUPATIONS
-        or head in _OCCUPATIONS
-        or (head not in _NOT_OCCUPATION and bool(_OCCUPATION_SUFFIX.search(head)) and head not in _FAMILY)
+        noun in OCCUPATIONS
+        or head in OCCUPATIONS
+        or (head not in NOT_OCCUPATION and bool(OCCUPATION_SUFFIX.search(head)) and head not in FAMILY)
     )
 
 
 def _diet(value: str) -> str | None:
-    m = _DIET_WORDS.search(value)
+    m = DIET_WORDS.search(value)
     return m.group(1) if m else None
 
 
 def _studied(sent: Span, value: str) -> bool:
-    return bool(_STUDY_WORDS.search(sent.text)) and not _SCHOOL_NAME.search(value)
+    return bool(STUDY_WORDS.search(sent.text)) and not SCHOOL_NAME.search(value)
 
 
 def _hypothetical(sent: Span) -> bool:
@@ -418,7 +292,7 @@ def _says_of_me(sent: Span) -> bool:
     ):
         return True  # "I ...", "My husband and I ...", "The bar exam is on Monday and I'm terrified"
     head = heads[0]
-    if head.lemma_.lower() in _PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):
+    if head.lemma_.lower() in PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):
         return False  # "my son broke his arm", "Anna takes ...": somebody else's
     # "my exam", "my knees", "Dr. Haddad changed my dose", "X is my biggest weakness", "I've got three
     # kids, so life is chaos" (the main clause is the afterthought): about the speaker
@@ -474,7 +348,7 @@ _WITH_KIDS = re.compile(r"\bwith (?:\w+ )?(?P<k>kids|children|sons|daughters|gra
 
 _DIET_SAID = re.compile(
     r"\b(?:i(?:'m| am) on|i follow|i eat|i do|i keep|i try to eat|i'm|i am|i went|i've gone)\s+(?:a\s+|an\s+)?"
-    r"(?:strict\s+|mostly\s+)?" + _DIET_WORDS.pattern[2:-2],
+    r"(?:strict\s+|mostly\s+)?" + DIET_WORDS.pattern[2:-2],
     re.IGNORECASE,
 )
 
@@ -527,7 +401,7 @@ def _said_of_me(sent: Span, text: str) -> list[tuple[str, str]]:
             out.append(("studies", value))
     for m in _OCCUPATION_AT.finditer(text):
         job = m.group("job")
-        if _is_occupation(job.casefold()) or job.casefold().split()[-1] in _OCCUPATIONS:
+        if _is_occupation(job.casefold()) or job.casefold().split()[-1] in OCCUPATIONS:
             out.append(("job_title", job))
             out.append(("employer", m.group("org")))
     for m in _AT_ORG.finditer(text):
@@ -614,21 +488,21 @@ def _about_others(sent: Span) -> bool:
 def _routine(sent: Span) -> tuple[str, str] | None:
     """("exercise_routine" | "study_routine" | "routines", "run 5 km every morning") for a
     first-person habit with a frequency."""
-    if _FREQUENCY.search(sent.text) is None:
+    if FREQUENCY.search(sent.text) is None:
         return None
     verb = _habit_verb(sent)
     if verb is None:
         return None
     words = [verb.lemma_.lower()]
     for t in verb.subtree:
-        if t.i <= verb.i or t.is_punct or t.lower_ in _DROP_ADVERBS:
+        if t.i <= verb.i or t.is_punct or t.lower_ in DROP_ADVERBS:
             continue
         words.append(t.text)
     phrase = " ".join(words)
     lemma = verb.lemma_.lower()
-    if lemma in _EXERCISE or _EXERCISE_OBJECTS.search(phrase):
+    if lemma in EXERCISE or EXERCISE_OBJECTS.search(phrase):
         return "exercise_routine", phrase
-    if lemma in _STUDY or _STUDY_ROUTINE.search(sent.text):
+    if lemma in STUDY or STUDY_ROUTINE.search(sent.text):
         return "study_routine", phrase
     return "routines", phrase
 
@@ -640,7 +514,7 @@ def _habit_verb(sent: Span) -> Token | None:
             continue
         if not any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ == "i" for c in t.children):
             return None
-        if t.lemma_.lower() in _INCEPTION:
+        if t.lemma_.lower() in INCEPTION:
             inner = [c for c in t.children if c.dep_ in ("xcomp", "dobj", "ccomp") and c.pos_ == "VERB"]
             return inner[0] if inner else t
         if t.pos_ == "AUX":

@@ -7,7 +7,7 @@ recalld.core.reconcile compare slots, not raw predicates: "I've been hired by KP
 and "I work at Deloitte" (``work_at``) are both the ``works_at`` slot of the speaker.
 
 This module is data, meant to be read and extended by a domain expert: :data:`CLASSES` below.
-Predicates are written as the extractor writes them (recalld.extraction.spacy: the verb's lemma
+Predicates are written as the extractor writes them (recalld.extraction.words.lemma: the verb's lemma
 and its preposition, ``hire_by`` for the passive "hired by"), without the polarity prefixes
 ``not_``, ``stop_``/``quit_`` and ``start_``/``begin_``, which every class accepts.
 
