@@ -49,6 +49,7 @@ def test_a_killed_parent_takes_its_child_along_and_the_next_one_opens_the_data(t
     assert _alive(child)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
+    parent.stdout.close()
     deadline = time.monotonic() + 20
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -89,3 +90,5 @@ def test_a_second_child_waits_for_the_lock_of_one_still_stopping(tmp_path: Path)
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(30) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
