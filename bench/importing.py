@@ -26,7 +26,7 @@ from typing import Any
 from bench.latency import machine_lines, rss_mb, sentence
 from bench.locomo import DEFAULT_DATA as LOCOMO
 from recalld.client import Recalld
-from recalld.server.cli import read_locomo
+from recalld.server.import_files import read_locomo
 from tests.harness import ServerProcess
 
 RESULTS = Path(__file__).parent / "results"

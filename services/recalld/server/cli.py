@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from recalld.client import GraphPath, Memory, Recalld, RecalldError
+from recalld.server.import_files import parse_time, read_jsonl, read_locomo
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 _MODES = ("hybrid", "vector", "graph")
@@ -57,28 +58,22 @@ def parse_filter(expr: str) -> tuple[str, str, Any]:
     return key, _OP_NAMES[op], _json_value(raw)
 
 
-def _time(text: str) -> datetime:
-    """ISO 8601; without a zone it is UTC."""
-    dt = datetime.fromisoformat(text)
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _fmt_time(dt: datetime) -> str:
+def _fmtparse_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _validity(m: Memory) -> str:
     """ "valid since 2024-03-01", or "valid 2023-01-01 .. 2024-03-01 (retired: single_valued:lives_in)"."""
-    start = _fmt_time(m.valid_from or m.reference_time)[:10]
+    start = _fmtparse_time(m.valid_from or m.reference_time)[:10]
     if m.valid_to is None:
         return f"valid since {start}"
-    return f"valid {start} .. {_fmt_time(m.valid_to)[:10]} (retired: {m.retired_by_rule or 'yes'})"
+    return f"valid {start} .. {_fmtparse_time(m.valid_to)[:10]} (retired: {m.retired_by_rule or 'yes'})"
 
 
 def _print_memory(m: Memory, prefix: str = "") -> None:
     print(f"{prefix}{m.id}  {m.text}")
     extra = f"  metadata={json.dumps(m.metadata)}" if m.metadata else ""
-    print(f"{' ' * len(prefix)}  at {_fmt_time(m.reference_time)}, {_validity(m)}{extra}")
+    print(f"{' ' * len(prefix)}  at {_fmtparse_time(m.reference_time)}, {_validity(m)}{extra}")
 
 
 def _print_path(p: GraphPath, indent: str) -> None:
@@ -104,7 +99,7 @@ def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
         [{"role": a.role, "content": t, "name": a.name or ""} for t in a.text],
         **_scope(a),
         metadata=json.loads(a.metadata) if a.metadata else None,
-        reference_time=_time(a.at) if a.at else None,
+        reference_time=parse_time(a.at) if a.at else None,
         infer=not a.raw,
         mode="async" if a.async_ else "sync",
         importance=a.importance,
@@ -121,88 +116,6 @@ def cmd_add(c: Recalld, a: argparse.Namespace) -> Any:
             for t in e.memory.triples:
                 print(f"         ({t.subject}, {t.predicate}, {t.object})")
     return result
-
-
-_LOCOMO_DATE = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d %B, %Y", "%d %B %Y", "%Y-%m-%d")
-
-
-def locomo_date(text: str) -> datetime | None:
-    """A LoCoMo session date ("1:56 pm on 8 May, 2023") in UTC; None when it does not parse."""
-    for fmt in _LOCOMO_DATE:
-        try:
-            return datetime.strptime(" ".join(text.split()), fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
-def read_jsonl(path: str, scope: _Scope) -> list[dict[str, Any]]:
-    """Import items of a JSONL file: one message per line, ``{"role", "content", "name",
-    "timestamp" or "reference_time", "metadata", "source_id", "infer"}`` (only ``content``
-    required); the source id defaults to "<file name>:<line number>"."""
-    name = os.path.basename(path)
-    items: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{name}:{n}: not JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{name}:{n}: each line must be a JSON object")
-            at = row.get("reference_time", row.get("timestamp"))
-            item: dict[str, Any] = {
-                **scope,
-                "source_id": str(row.get("source_id") or f"{name}:{n}"),
-                "role": row.get("role", "user"),
-                "content": row.get("content", ""),
-                "name": row.get("name", ""),
-                "metadata": row.get("metadata") or {},
-                "reference_time": _time(str(at)) if at else None,
-            }
-            if "infer" in row:
-                item["infer"] = bool(row["infer"])
-            items.append(item)
-    return items
-
-
-def read_locomo(path: str, scope: _Scope) -> list[dict[str, Any]]:
-    """Import items of a LoCoMo-style file (a list of conversations: ``sample_id``,
-    ``conversation`` with ``session_<n>`` turn lists and ``session_<n>_date_time``): one item per
-    turn, said by its ``speaker`` at the session's date; source id "<file>:<sample_id>:<dia_id>",
-    metadata ``{"sample_id", "session", "dia_id"}``."""
-    name = os.path.basename(path)
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    items: list[dict[str, Any]] = []
-    for conv in data if isinstance(data, list) else [data]:
-        sample = str(conv.get("sample_id", ""))
-        sessions = conv.get("conversation", {})
-        numbers = sorted(int(m.group(1)) for k in sessions if (m := re.fullmatch(r"session_(\d+)", k)))
-        for n in numbers:
-            at = locomo_date(str(sessions.get(f"session_{n}_date_time", "")))
-            for turn in sessions[f"session_{n}"]:
-                text = str(turn.get("text", "")).strip()
-                caption = str(turn.get("blip_caption") or "").strip()
-                if caption:
-                    text = f"{text} [shares a photo of {caption}]".strip()
-                if not text:
-                    continue
-                dia = str(turn.get("dia_id", ""))
-                items.append(
-                    {
-                        **scope,
-                        "source_id": f"{name}:{sample}:{dia}",
-                        "role": "user",
-                        "content": text,
-                        "name": str(turn.get("speaker", "")),
-                        "metadata": {"sample_id": sample, "session": n, "dia_id": dia},
-                        "reference_time": at,
-                    }
-                )
-    return items
 
 
 def cmd_import(c: Recalld, a: argparse.Namespace) -> Any:
@@ -232,7 +145,7 @@ def cmd_search(c: Recalld, a: argparse.Namespace) -> Any:
         threshold=a.threshold,
         mode=a.mode,
         filters=[parse_filter(f) for f in a.filter],
-        as_of=_time(a.as_of) if a.as_of else None,
+        as_of=parse_time(a.as_of) if a.as_of else None,
         include_retired=a.include_retired,
         levels=a.level,
         attributes=[_attribute(x) for x in a.attribute],
@@ -256,7 +169,7 @@ def _attribute(expr: str) -> tuple[str, str]:
 
 
 def cmd_profile(c: Recalld, a: argparse.Namespace) -> Any:
-    attrs = c.profile(**_scope(a), as_of=_time(a.as_of) if a.as_of else None, levels=a.level)
+    attrs = c.profile(**_scope(a), as_of=parse_time(a.as_of) if a.as_of else None, levels=a.level)
     if not a.json:
         if not attrs:
             print("no attributes")
@@ -349,7 +262,7 @@ def cmd_history(c: Recalld, a: argparse.Namespace) -> Any:
                 change = e.new_text or e.old_text
             else:
                 change = f"{e.old_text!r} -> {e.new_text!r}"
-            print(f"{_fmt_time(e.at)}  {e.event.upper():10} {change}  [{e.rule or '-'} by {e.actor}]")
+            print(f"{_fmtparse_time(e.at)}  {e.event.upper():10} {change}  [{e.rule or '-'} by {e.actor}]")
     return {"entries": entries}
 
 
@@ -414,7 +327,7 @@ def cmd_keys_list(c: Recalld, a: argparse.Namespace) -> Any:
     if not a.json:
         for k in keys:
             limits = " ".join([*(f"user={u}" for u in k.user_ids), *(f"agent={x}" for x in k.agent_ids)])
-            revoked = f"  REVOKED {_fmt_time(k.revoked_at)}" if k.revoked_at else ""
+            revoked = f"  REVOKED {_fmtparse_time(k.revoked_at)}" if k.revoked_at else ""
             print(f"{k.id}  {k.tenant}  {k.role:<5}  {k.name}  {limits}{revoked}")
     return keys
 
@@ -458,6 +371,31 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--timeout", type=float, default=default(30.0), help="seconds per call (default 30)")
 
 
+class _Commands:
+    """Adds the client commands to the parser: each runs ``fn`` against a server."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+        self.client = argparse.ArgumentParser(add_help=False)
+        _global_options(self.client, suppress=True)
+        self.scoped = argparse.ArgumentParser(add_help=False, parents=[self.client])
+        self.scoped.add_argument("--user", "-u", help="scope user_id")
+        self.scoped.add_argument("--agent", "-a", help="scope agent_id")
+        self.scoped.add_argument("--run", "-r", help="scope run_id")
+
+    def add(
+        self, name: str, fn: Callable[[Recalld, argparse.Namespace], Any], help: str, *, scoped: bool = True
+    ) -> argparse.ArgumentParser:
+        c: argparse.ArgumentParser = self.sub.add_parser(
+            name, parents=[self.scoped if scoped else self.client], help=help
+        )
+        c.set_defaults(fn=fn)
+        return c
+
+
+_LEVELS = ("user", "session", "agent", "shared")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="recalld", description="recalld: long-term memory for AI applications")
     _global_options(p, suppress=False)
@@ -468,21 +406,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="data directory (RECALLD_DATA_DIR, default ./data)")
     sub.add_parser("config-reference", help="print the configuration reference: every RECALLD_* variable (markdown)")
 
-    client = argparse.ArgumentParser(add_help=False)
-    _global_options(client, suppress=True)
-    scoped = argparse.ArgumentParser(add_help=False, parents=[client])
-    scoped.add_argument("--user", "-u", help="scope user_id")
-    scoped.add_argument("--agent", "-a", help="scope agent_id")
-    scoped.add_argument("--run", "-r", help="scope run_id")
+    commands = _Commands(sub)
+    _write_commands(commands)
+    _read_commands(commands)
+    _admin_commands(commands)
+    return p
 
-    def command(
-        name: str, fn: Callable[[Recalld, argparse.Namespace], Any], parent: argparse.ArgumentParser, help: str
-    ) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, parents=[parent], help=help)
-        c.set_defaults(fn=fn)
-        return c
 
-    c = command("add", cmd_add, scoped, "remember messages")
+def _write_commands(cmd: _Commands) -> None:
+    c = cmd.add("add", cmd_add, "remember messages")
     c.add_argument("text", nargs="+", help="one message per argument")
     c.add_argument("--role", default="user")
     c.add_argument("--name", help="speaker name (first person maps to it)")
@@ -492,7 +424,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--async", dest="async_", action="store_true", help="answer once recorded (an operation id)")
     c.add_argument("--importance", type=float, help="0..1 (default 0.5): how slowly the memories fade")
     c.add_argument("--ttl", type=float, help="seconds until the memories expire")
-    c = command("import", cmd_import, scoped, "bulk import a JSONL or LoCoMo-style file (resumable)")
+    c = cmd.add("import", cmd_import, "bulk import a JSONL or LoCoMo-style file (resumable)")
     c.add_argument("file")
     c.add_argument("--format", choices=("jsonl", "locomo"), help="default: jsonl for .jsonl/.ndjson, else locomo")
     c.add_argument("--infer", action=argparse.BooleanOptionalAction, default=None, help="extract facts (default: yes)")
@@ -501,7 +433,31 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--import-timeout", type=float, default=None, help="deadline of the whole import in seconds (default: none)"
     )
-    c = command("search", cmd_search, scoped, "search memories")
+    c = cmd.add("operation", cmd_operation, "state of asynchronous Adds", scoped=False)
+    c.add_argument("id", nargs="+")
+    c.add_argument("--wait", action="store_true", help="wait until they are done")
+    c = cmd.add("grant", cmd_grant, "let one agent read another agent's memories of a user", scoped=False)
+    c.add_argument("user")
+    c.add_argument("owner", help="the agent whose memories are shared")
+    c.add_argument("grantee", help="the agent that may read them")
+    c.add_argument("--revoke", action="store_true", help="end the grant instead")
+    c = cmd.add("grants", cmd_grants, "grants about a user", scoped=False)
+    c.add_argument("user")
+    c.add_argument("--all", action="store_true", help="include revoked grants")
+    c = cmd.add("used", cmd_used, "report memories as used (restarts their decay)")
+    c.add_argument("id", nargs="+")
+    c = cmd.add("update", cmd_update, "replace a memory's text")
+    c.add_argument("id")
+    c.add_argument("text")
+    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
+    c = cmd.add("delete", cmd_delete, "delete a memory (or --all of the scope)")
+    c.add_argument("id", nargs="?")
+    c.add_argument("--all", action="store_true")
+    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
+
+
+def _read_commands(cmd: _Commands) -> None:
+    c = cmd.add("search", cmd_search, "search memories")
     c.add_argument("query")
     c.add_argument("--limit", "-n", type=int, default=10)
     c.add_argument("--threshold", type=float, default=0.0)
@@ -515,68 +471,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--as-of", help="what held at this time (ISO 8601) instead of now")
     c.add_argument("--include-retired", action="store_true", help="also facts that no longer hold")
-    levels = ("user", "session", "agent", "shared")
-    c.add_argument("--level", action="append", choices=levels, default=[], help="search these levels (repeat)")
+    c.add_argument("--level", action="append", choices=_LEVELS, default=[], help="search these levels (repeat)")
     c.add_argument("--attribute", action="append", default=[], help="only memories stating name[=value] (repeat)")
-    c = command("profile", cmd_profile, scoped, "the scope's current attributes")
+    c = cmd.add("profile", cmd_profile, "the scope's current attributes")
     c.add_argument("--as-of", help="the profile at this time (ISO 8601)")
-    c.add_argument("--level", action="append", choices=levels, default=[], help="read these levels (repeat)")
-    c = command("operation", cmd_operation, client, "state of asynchronous Adds")
-    c.add_argument("id", nargs="+")
-    c.add_argument("--wait", action="store_true", help="wait until they are done")
-    c = command("grant", cmd_grant, client, "let one agent read another agent's memories of a user")
-    c.add_argument("user")
-    c.add_argument("owner", help="the agent whose memories are shared")
-    c.add_argument("grantee", help="the agent that may read them")
-    c.add_argument("--revoke", action="store_true", help="end the grant instead")
-    c = command("grants", cmd_grants, client, "grants about a user")
-    c.add_argument("user")
-    c.add_argument("--all", action="store_true", help="include revoked grants")
-    c = command("used", cmd_used, scoped, "report memories as used (restarts their decay)")
-    c.add_argument("id", nargs="+")
-    c = command("get", cmd_get, scoped, "show one memory")
+    c.add_argument("--level", action="append", choices=_LEVELS, default=[], help="read these levels (repeat)")
+    c = cmd.add("get", cmd_get, "show one memory")
     c.add_argument("id")
-    c = command("list", cmd_list, scoped, "list memories, newest first")
+    c = cmd.add("list", cmd_list, "list memories, newest first")
     c.add_argument("--page-size", type=int, default=20)
     c.add_argument("--page-token", default="")
     c.add_argument("--filter", "-f", action="append", default=[])
     c.add_argument("--current", action="store_true", help="only facts that hold now")
-    c = command("update", cmd_update, scoped, "replace a memory's text")
+    c = cmd.add("history", cmd_history, "a memory's change history")
     c.add_argument("id")
-    c.add_argument("text")
-    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
-    c = command("history", cmd_history, scoped, "a memory's change history")
-    c.add_argument("id")
-    c = command("delete", cmd_delete, scoped, "delete a memory (or --all of the scope)")
-    c.add_argument("id", nargs="?")
-    c.add_argument("--all", action="store_true")
-    c.add_argument("--expected-version", type=int, default=0, help="only if the memory is at this version")
-    c = command("graph", cmd_graph, scoped, "an entity's neighbourhood, or paths with --to")
+    c = cmd.add("graph", cmd_graph, "an entity's neighbourhood, or paths with --to")
     c.add_argument("entity")
     c.add_argument("--to", help="show paths from entity to this entity")
     c.add_argument("--depth", type=int, default=2)
-    command("verify", cmd_verify, client, "report drift between graph and vector stores")
-    keys = sub.add_parser("keys", help="API keys: create, list, revoke (admin role)").add_subparsers(
+
+
+def _admin_commands(cmd: _Commands) -> None:
+    cmd.add("verify", cmd_verify, "report drift between graph and vector stores", scoped=False)
+    keys = cmd.sub.add_parser("keys", help="API keys: create, list, revoke (admin role)").add_subparsers(
         dest="keys_command", required=True
     )
-    c = keys.add_parser("create", parents=[client], help="create an API key (prints its token once)")
+    c = keys.add_parser("create", parents=[cmd.client], help="create an API key (prints its token once)")
     c.set_defaults(fn=cmd_keys_create)
     c.add_argument("--name", required=True, help="who holds it (for the audit log)")
     c.add_argument("--role", choices=("read", "write", "admin"), default="read")
     c.add_argument("--tenant", help="default: the caller's tenant (another one needs the bootstrap key)")
     c.add_argument("--user", action="append", default=[], help="only this user (repeat)")
     c.add_argument("--agent", action="append", default=[], help="only this agent (repeat)")
-    c = keys.add_parser("list", parents=[client], help="list API keys (never their tokens)")
+    c = keys.add_parser("list", parents=[cmd.client], help="list API keys (never their tokens)")
     c.set_defaults(fn=cmd_keys_list)
     c.add_argument("--tenant")
     c.add_argument("--all", action="store_true", help="revoked keys too")
-    c = keys.add_parser("revoke", parents=[client], help="revoke an API key")
+    c = keys.add_parser("revoke", parents=[cmd.client], help="revoke an API key")
     c.set_defaults(fn=cmd_keys_revoke)
     c.add_argument("key_id")
-    command("erase", cmd_erase, scoped, "forget a user, agent or run entirely (prints the receipt)")
-    c = command("reindex", cmd_reindex, client, "repair the vector index from the system of record")
+    cmd.add("erase", cmd_erase, "forget a user, agent or run entirely (prints the receipt)")
+    c = cmd.add("reindex", cmd_reindex, "repair the vector index from the system of record", scoped=False)
     c.add_argument("--full", action="store_true", help="re-embed every memory")
-    return p
 
 
 def _serve(a: argparse.Namespace) -> int:
@@ -601,7 +537,7 @@ def _serve(a: argparse.Namespace) -> int:
         settings = replace(settings, **overrides)
     from recalld.server.logs import configure_audit, configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log.level, settings.log.format)
     configure_audit(settings.audit_log)
     asyncio.run(serve(settings))
     return 0
