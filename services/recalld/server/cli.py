@@ -537,7 +537,7 @@ def _serve(a: argparse.Namespace) -> int:
         settings = replace(settings, **overrides)
     from recalld.server.logs import configure_audit, configure_logging
 
-    configure_logging(settings.log.level, settings.log.format)
+    configure_logging(settings.log_level, settings.log_format)
     configure_audit(settings.audit_log)
     asyncio.run(serve(settings))
     return 0
