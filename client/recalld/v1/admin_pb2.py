@@ -23,47 +23,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from recalld.v1 import common_pb2 as recalld_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/admin.proto\x12\nrecalld.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"\xff\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x04role\x18\x04 \x01(\x0e\x32\x10.recalld.v1.Role\x12\x10\n\x08user_ids\x18\x05 \x03(\t\x12\x11\n\tagent_ids\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12.\n\nrevoked_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\n \x01(\t\"x\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.recalld.v1.Role\x12\x10\n\x08user_ids\x18\x04 \x03(\t\x12\x11\n\tagent_ids\x18\x05 \x03(\t\"F\n\x14\x43reateApiKeyResponse\x12\x1f\n\x03key\x18\x01 \x01(\x0b\x32\x12.recalld.v1.ApiKey\x12\r\n\x05token\x18\x02 \x01(\t\"=\n\x12ListApiKeysRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x02 \x01(\x08\"7\n\x13ListApiKeysResponse\x12 \n\x04keys\x18\x01 \x03(\x0b\x32\x12.recalld.v1.ApiKey\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"7\n\x14RevokeApiKeyResponse\x12\x1f\n\x03key\x18\x01 \x01(\x0b\x32\x12.recalld.v1.ApiKey\"0\n\x0c\x45raseRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\"\xb7\x02\n\x0c\x45raseReceipt\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x05scope\x18\x02 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x10\n\x08memories\x18\x03 \x01(\x03\x12\x11\n\trelations\x18\x04 \x01(\x03\x12\x10\n\x08\x65ntities\x18\x05 \x01(\x03\x12\x10\n\x08\x65pisodes\x18\x06 \x01(\x03\x12\x17\n\x0fhistory_entries\x18\x07 \x01(\x03\x12\x0f\n\x07vectors\x18\x08 \x01(\x03\x12\x12\n\noperations\x18\t \x01(\x03\x12\x0e\n\x06grants\x18\n \x01(\x03\x12\x30\n\x0crequested_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\rEraseResponse\x12)\n\x07receipt\x18\x01 \x01(\x0b\x32\x18.recalld.v1.EraseReceipt\"\x0f\n\rVerifyRequest\"\xeb\x01\n\x0eVerifyResponse\x12\x10\n\x08memories\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x17\n\x0fmissing_vectors\x18\x03 \x03(\t\x12\x16\n\x0eorphan_vectors\x18\x04 \x03(\t\x12\x12\n\nconsistent\x18\x05 \x01(\x08\x12\x18\n\x10orphan_relations\x18\x06 \x01(\x03\x12\x17\n\x0forphan_entities\x18\x07 \x01(\x03\x12\x1f\n\x17orphan_relation_samples\x18\x08 \x03(\t\x12\x1d\n\x15orphan_entity_samples\x18\t \x03(\t\"\x1e\n\x0eReindexRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"4\n\x0fReindexResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03*K\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_READ\x10\x01\x12\x0e\n\nROLE_WRITE\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\xc7\x03\n\x0c\x41\x64minService\x12?\n\x06Verify\x12\x19.recalld.v1.VerifyRequest\x1a\x1a.recalld.v1.VerifyResponse\x12\x42\n\x07Reindex\x12\x1a.recalld.v1.ReindexRequest\x1a\x1b.recalld.v1.ReindexResponse\x12Q\n\x0c\x43reateApiKey\x12\x1f.recalld.v1.CreateApiKeyRequest\x1a .recalld.v1.CreateApiKeyResponse\x12N\n\x0bListApiKeys\x12\x1e.recalld.v1.ListApiKeysRequest\x1a\x1f.recalld.v1.ListApiKeysResponse\x12Q\n\x0cRevokeApiKey\x12\x1f.recalld.v1.RevokeApiKeyRequest\x1a .recalld.v1.RevokeApiKeyResponse\x12<\n\x05\x45rase\x12\x18.recalld.v1.EraseRequest\x1a\x19.recalld.v1.EraseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/admin.proto\x12\nrecalld.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"\xff\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x04role\x18\x04 \x01(\x0e\x32\x10.recalld.v1.Role\x12\x10\n\x08user_ids\x18\x05 \x03(\t\x12\x11\n\tagent_ids\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12.\n\nrevoked_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\n \x01(\t\"x\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.recalld.v1.Role\x12\x10\n\x08user_ids\x18\x04 \x03(\t\x12\x11\n\tagent_ids\x18\x05 \x03(\t\"F\n\x14\x43reateApiKeyResponse\x12\x1f\n\x03key\x18\x01 \x01(\x0b\x32\x12.recalld.v1.ApiKey\x12\r\n\x05token\x18\x02 \x01(\t\"=\n\x12ListApiKeysRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x02 \x01(\x08\"7\n\x13ListApiKeysResponse\x12 \n\x04keys\x18\x01 \x03(\x0b\x32\x12.recalld.v1.ApiKey\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"7\n\x14RevokeApiKeyResponse\x12\x1f\n\x03key\x18\x01 \x01(\x0b\x32\x12.recalld.v1.ApiKey\"0\n\x0c\x45raseRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\"\xb7\x02\n\x0c\x45raseReceipt\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x05scope\x18\x02 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x10\n\x08memories\x18\x03 \x01(\x03\x12\x11\n\trelations\x18\x04 \x01(\x03\x12\x10\n\x08\x65ntities\x18\x05 \x01(\x03\x12\x10\n\x08\x65pisodes\x18\x06 \x01(\x03\x12\x17\n\x0fhistory_entries\x18\x07 \x01(\x03\x12\x0f\n\x07vectors\x18\x08 \x01(\x03\x12\x12\n\noperations\x18\t \x01(\x03\x12\x0e\n\x06grants\x18\n \x01(\x03\x12\x30\n\x0crequested_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\rEraseResponse\x12)\n\x07receipt\x18\x01 \x01(\x0b\x32\x18.recalld.v1.EraseReceipt\"\x0f\n\rVerifyRequest\"\xeb\x01\n\x0eVerifyResponse\x12\x10\n\x08memories\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x17\n\x0fmissing_vectors\x18\x03 \x03(\t\x12\x16\n\x0eorphan_vectors\x18\x04 \x03(\t\x12\x12\n\nconsistent\x18\x05 \x01(\x08\x12\x18\n\x10orphan_relations\x18\x06 \x01(\x03\x12\x17\n\x0forphan_entities\x18\x07 \x01(\x03\x12\x1f\n\x17orphan_relation_samples\x18\x08 \x03(\t\x12\x1d\n\x15orphan_entity_samples\x18\t \x03(\t\"\x1e\n\x0eReindexRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"4\n\x0fReindexResponse\x12\x10\n\x08upserted\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03*K\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_READ\x10\x01\x12\x0e\n\nROLE_WRITE\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\xf3\x03\n\x0c\x41\x64minService\x12I\n\x06Verify\x12\x19.recalld.v1.VerifyRequest\x1a\x1a.recalld.v1.VerifyResponse\"\x08\x88\xb5\x18\x03\x90\xb5\x18\x01\x12L\n\x07Reindex\x12\x1a.recalld.v1.ReindexRequest\x1a\x1b.recalld.v1.ReindexResponse\"\x08\x88\xb5\x18\x03\x90\xb5\x18\x01\x12W\n\x0c\x43reateApiKey\x12\x1f.recalld.v1.CreateApiKeyRequest\x1a .recalld.v1.CreateApiKeyResponse\"\x04\x88\xb5\x18\x03\x12T\n\x0bListApiKeys\x12\x1e.recalld.v1.ListApiKeysRequest\x1a\x1f.recalld.v1.ListApiKeysResponse\"\x04\x88\xb5\x18\x03\x12W\n\x0cRevokeApiKey\x12\x1f.recalld.v1.RevokeApiKeyRequest\x1a .recalld.v1.RevokeApiKeyResponse\"\x04\x88\xb5\x18\x03\x12\x42\n\x05\x45rase\x12\x18.recalld.v1.EraseRequest\x1a\x19.recalld.v1.EraseResponse\"\x04\x88\xb5\x18\x03:I\n\rrequired_role\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x0e\x32\x10.recalld.v1.Role:5\n\x0btenant_wide\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'recalld.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1529
-  _globals['_ROLE']._serialized_end=1604
-  _globals['_APIKEY']._serialized_start=97
-  _globals['_APIKEY']._serialized_end=352
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=354
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=474
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=476
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=546
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=548
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=609
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=611
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=666
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=668
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=705
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=707
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=762
-  _globals['_ERASEREQUEST']._serialized_start=764
-  _globals['_ERASEREQUEST']._serialized_end=812
-  _globals['_ERASERECEIPT']._serialized_start=815
-  _globals['_ERASERECEIPT']._serialized_end=1126
-  _globals['_ERASERESPONSE']._serialized_start=1128
-  _globals['_ERASERESPONSE']._serialized_end=1186
-  _globals['_VERIFYREQUEST']._serialized_start=1188
-  _globals['_VERIFYREQUEST']._serialized_end=1203
-  _globals['_VERIFYRESPONSE']._serialized_start=1206
-  _globals['_VERIFYRESPONSE']._serialized_end=1441
-  _globals['_REINDEXREQUEST']._serialized_start=1443
-  _globals['_REINDEXREQUEST']._serialized_end=1473
-  _globals['_REINDEXRESPONSE']._serialized_start=1475
-  _globals['_REINDEXRESPONSE']._serialized_end=1527
-  _globals['_ADMINSERVICE']._serialized_start=1607
-  _globals['_ADMINSERVICE']._serialized_end=2062
+  _globals['_ADMINSERVICE'].methods_by_name['Verify']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['Verify']._serialized_options = b'\210\265\030\003\220\265\030\001'
+  _globals['_ADMINSERVICE'].methods_by_name['Reindex']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['Reindex']._serialized_options = b'\210\265\030\003\220\265\030\001'
+  _globals['_ADMINSERVICE'].methods_by_name['CreateApiKey']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['CreateApiKey']._serialized_options = b'\210\265\030\003'
+  _globals['_ADMINSERVICE'].methods_by_name['ListApiKeys']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\210\265\030\003'
+  _globals['_ADMINSERVICE'].methods_by_name['RevokeApiKey']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\210\265\030\003'
+  _globals['_ADMINSERVICE'].methods_by_name['Erase']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['Erase']._serialized_options = b'\210\265\030\003'
+  _globals['_ROLE']._serialized_start=1563
+  _globals['_ROLE']._serialized_end=1638
+  _globals['_APIKEY']._serialized_start=131
+  _globals['_APIKEY']._serialized_end=386
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=388
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=508
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=510
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=580
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=582
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=643
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=645
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=700
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=702
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=739
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=741
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=796
+  _globals['_ERASEREQUEST']._serialized_start=798
+  _globals['_ERASEREQUEST']._serialized_end=846
+  _globals['_ERASERECEIPT']._serialized_start=849
+  _globals['_ERASERECEIPT']._serialized_end=1160
+  _globals['_ERASERESPONSE']._serialized_start=1162
+  _globals['_ERASERESPONSE']._serialized_end=1220
+  _globals['_VERIFYREQUEST']._serialized_start=1222
+  _globals['_VERIFYREQUEST']._serialized_end=1237
+  _globals['_VERIFYRESPONSE']._serialized_start=1240
+  _globals['_VERIFYRESPONSE']._serialized_end=1475
+  _globals['_REINDEXREQUEST']._serialized_start=1477
+  _globals['_REINDEXREQUEST']._serialized_end=1507
+  _globals['_REINDEXRESPONSE']._serialized_start=1509
+  _globals['_REINDEXRESPONSE']._serialized_end=1561
+  _globals['_ADMINSERVICE']._serialized_start=1641
+  _globals['_ADMINSERVICE']._serialized_end=2140
 # @@protoc_insertion_point(module_scope)

@@ -24,28 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from recalld.v1 import admin_pb2 as recalld_dot_v1_dot_admin__pb2
 from recalld.v1 import common_pb2 as recalld_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/graph.proto\x12\nrecalld.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17recalld/v1/common.proto\"5\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\"T\n\x0eValidityFilter\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclude_retired\x18\x02 \x01(\x08\"\x8f\x01\n\x0fSubgraphRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12,\n\x08validity\x18\x05 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"Y\n\x10SubgraphResponse\x12$\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Entity\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\"\xa0\x01\n\x0cPathsRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x11\n\tmax_depth\x18\x04 \x01(\x05\x12\r\n\x05limit\x18\x05 \x01(\x05\x12,\n\x08validity\x18\x06 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"5\n\rPathsResponse\x12$\n\x05paths\x18\x01 \x03(\x0b\x32\x15.recalld.v1.GraphPath2\x93\x01\n\x0cGraphService\x12\x45\n\x08Subgraph\x12\x1b.recalld.v1.SubgraphRequest\x1a\x1c.recalld.v1.SubgraphResponse\x12<\n\x05Paths\x12\x18.recalld.v1.PathsRequest\x1a\x19.recalld.v1.PathsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16recalld/v1/graph.proto\x12\nrecalld.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16recalld/v1/admin.proto\x1a\x17recalld/v1/common.proto\"5\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\"T\n\x0eValidityFilter\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclude_retired\x18\x02 \x01(\x08\"\x8f\x01\n\x0fSubgraphRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\x12,\n\x08validity\x18\x05 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"Y\n\x10SubgraphResponse\x12$\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x12.recalld.v1.Entity\x12\x1f\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x10.recalld.v1.Edge\"\xa0\x01\n\x0cPathsRequest\x12 \n\x05scope\x18\x01 \x01(\x0b\x32\x11.recalld.v1.Scope\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x11\n\tmax_depth\x18\x04 \x01(\x05\x12\r\n\x05limit\x18\x05 \x01(\x05\x12,\n\x08validity\x18\x06 \x01(\x0b\x32\x1a.recalld.v1.ValidityFilter\"5\n\rPathsResponse\x12$\n\x05paths\x18\x01 \x03(\x0b\x32\x15.recalld.v1.GraphPath2\x9f\x01\n\x0cGraphService\x12K\n\x08Subgraph\x12\x1b.recalld.v1.SubgraphRequest\x1a\x1c.recalld.v1.SubgraphResponse\"\x04\x88\xb5\x18\x01\x12\x42\n\x05Paths\x12\x18.recalld.v1.PathsRequest\x1a\x19.recalld.v1.PathsResponse\"\x04\x88\xb5\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'recalld.v1.graph_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTITY']._serialized_start=96
-  _globals['_ENTITY']._serialized_end=149
-  _globals['_VALIDITYFILTER']._serialized_start=151
-  _globals['_VALIDITYFILTER']._serialized_end=235
-  _globals['_SUBGRAPHREQUEST']._serialized_start=238
-  _globals['_SUBGRAPHREQUEST']._serialized_end=381
-  _globals['_SUBGRAPHRESPONSE']._serialized_start=383
-  _globals['_SUBGRAPHRESPONSE']._serialized_end=472
-  _globals['_PATHSREQUEST']._serialized_start=475
-  _globals['_PATHSREQUEST']._serialized_end=635
-  _globals['_PATHSRESPONSE']._serialized_start=637
-  _globals['_PATHSRESPONSE']._serialized_end=690
-  _globals['_GRAPHSERVICE']._serialized_start=693
-  _globals['_GRAPHSERVICE']._serialized_end=840
+  _globals['_GRAPHSERVICE'].methods_by_name['Subgraph']._loaded_options = None
+  _globals['_GRAPHSERVICE'].methods_by_name['Subgraph']._serialized_options = b'\210\265\030\001'
+  _globals['_GRAPHSERVICE'].methods_by_name['Paths']._loaded_options = None
+  _globals['_GRAPHSERVICE'].methods_by_name['Paths']._serialized_options = b'\210\265\030\001'
+  _globals['_ENTITY']._serialized_start=120
+  _globals['_ENTITY']._serialized_end=173
+  _globals['_VALIDITYFILTER']._serialized_start=175
+  _globals['_VALIDITYFILTER']._serialized_end=259
+  _globals['_SUBGRAPHREQUEST']._serialized_start=262
+  _globals['_SUBGRAPHREQUEST']._serialized_end=405
+  _globals['_SUBGRAPHRESPONSE']._serialized_start=407
+  _globals['_SUBGRAPHRESPONSE']._serialized_end=496
+  _globals['_PATHSREQUEST']._serialized_start=499
+  _globals['_PATHSREQUEST']._serialized_end=659
+  _globals['_PATHSRESPONSE']._serialized_start=661
+  _globals['_PATHSRESPONSE']._serialized_end=714
+  _globals['_GRAPHSERVICE']._serialized_start=717
+  _globals['_GRAPHSERVICE']._serialized_end=876
 # @@protoc_insertion_point(module_scope)

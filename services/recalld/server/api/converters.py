@@ -16,6 +16,7 @@ from recalld.core.profile import ProfileValue
 from recalld.kernel import domain as d
 from recalld.kernel.errors import InvalidArgument
 from recalld.kernel.requests import AddCommand, SearchQuery
+from recalld.server.api.authz import parsed_scope
 from recalld.v1 import admin_pb2, common_pb2, graph_pb2, memory_pb2
 
 _MODES: dict[int, d.SearchMode] = {
@@ -73,6 +74,9 @@ def _integral(v: Any) -> Any:
 
 
 def scope(msg: common_pb2.Scope) -> d.Scope:
+    held = parsed_scope(msg)  # the request's own scope, parsed once by the guard
+    if held is not None:
+        return held
     return d.Scope(user_id=msg.user_id, agent_id=msg.agent_id, run_id=msg.run_id)
 
 

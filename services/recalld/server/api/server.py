@@ -30,8 +30,10 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from recalld.server.api.admission import AdmissionInterceptor
-from recalld.server.api.guard import Authenticator, GuardInterceptor, RateLimiter
+from recalld.server.api.authn import Authenticator
+from recalld.server.api.guard import GuardInterceptor
 from recalld.server.api.interceptor import ObservingInterceptor
+from recalld.server.api.limits import RateLimiter
 from recalld.server.api.servicers import AdminServicer, GraphServicer, MemoryServicer
 from recalld.server.app import App, build_app
 from recalld.server.config import Settings

@@ -11,8 +11,8 @@ from recalld.core.importer import Importer, ImportItem
 from recalld.kernel.domain import Operation
 from recalld.kernel.errors import NotFound
 from recalld.server.api import converters as conv
+from recalld.server.api.authn import current_principal
 from recalld.server.api.errors import translated, translated_stream
-from recalld.server.api.guard import current_principal
 from recalld.server.app import App, Tenant
 from recalld.server.keys import ApiKeys
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
