@@ -366,7 +366,7 @@ def plan_users(
 async def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     from recalld.extraction.spacy import SpacyExtractor
     from recalld.server.app import build_app
-    from recalld.server.config import load_settings
+    from recalld.server.environment import load_settings
     from recalld.vector.embedders import MiniLMOnnxEmbedder
 
     facts: dict[str, Any] = {}
@@ -433,7 +433,7 @@ async def run(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack)
             await app.vector.close()  # the server opens its own; reopened below
             await app.graph.close()
             cp.flush_s, cp.index_s, cp.indexed_rows, cp.total_rows = wait_indexed(
-                milvus.uri, settings.vector_collection, timeout=args.index_timeout
+                milvus.uri, settings.vector.collection, timeout=args.index_timeout
             )
             print(f"flush {cp.flush_s:.1f}s, HNSW build wait {cp.index_s:.1f}s ({cp.indexed_rows}/{cp.total_rows})")
             measure(cp, root, env, users, large, args.samples, args.add_samples, pids, r)

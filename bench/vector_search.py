@@ -89,7 +89,7 @@ def child_cpu_ns(pid: int | None) -> int:
 async def _open(data: Path) -> Any:
     from recalld.kernel.domain import DEFAULT_TENANT
     from recalld.server.app import _vector_store
-    from recalld.server.config import load_settings
+    from recalld.server.environment import load_settings
 
     settings = load_settings({"RECALLD_DATA_DIR": str(data)})
     store = _vector_store(settings, DEFAULT_TENANT, 384)

@@ -61,7 +61,7 @@ async def _capture(queries: int, seed: int) -> dict[str, Any]:
     from bench.locomo import load_conversations
     from recalld.kernel.domain import Scope
     from recalld.server.app import build_app
-    from recalld.server.config import load_settings
+    from recalld.server.environment import load_settings
 
     source = newest_seed()
     work = workload(load_conversations(DATA), 4, random.Random(1))

@@ -19,7 +19,7 @@ import pytest
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import Scope
 from recalld.server.app import App, build_app
-from recalld.server.config import Settings
+from recalld.server.config import Settings, VectorSettings
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 from tests.harness import FalkorDBServer, MilvusServerProcess
 
@@ -69,7 +69,11 @@ def make_settings(data_dir: Path) -> Settings:
     costs each app a second or more to start); the e2e tier runs the server's defaults, Milvus Lite
     and the models each in a process of their own."""
     return replace(
-        Settings(), data_dir=data_dir, reconcile_interval_s=0.0, vector_lite_process=False, model_process=False
+        Settings(),
+        data_dir=data_dir,
+        reconcile_interval_s=0.0,
+        vector=VectorSettings(lite_process=False),
+        model_process=False,
     )
 
 

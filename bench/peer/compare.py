@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import importlib.metadata as md
 import json
 import os
@@ -69,7 +68,7 @@ RESULTS = ROOT / "bench" / "results"
 RUNNER = Path(__file__).resolve().parent / "mem0_runner.py"
 WARMUP_ADDS = 5
 WARMUP_SEARCHES = 20
-DEFAULT_THREADS = next(f.default for f in dataclasses.fields(Settings) if f.name == "embedder_threads")
+DEFAULT_THREADS = Settings().embedder.threads
 MODES: tuple[Mode, ...] = ("hybrid", "vector")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from recalld.server.config import known_variables, load_settings
+from recalld.server.environment import known_variables, load_settings
 from tests.chart.conftest import CHART, CI_VALUES, Helm
 
 Manifest = dict[str, Any]
@@ -513,8 +513,8 @@ def test_jwks_files_are_mounted_where_recalld_looks(
 ) -> None:
     docs = render_case(helm, case)
     settings = load_settings(config_data(docs))
-    assert list(settings.auth_jwt_issuers) == [issuer]
-    source, file_key = mounted_source(docs, settings.auth_jwt_issuers[issuer])
+    assert list(settings.auth.jwt_issuers) == [issuer]
+    source, file_key = mounted_source(docs, settings.auth.jwt_issuers[issuer])
     assert file_key == key
     assert (source[kind].get("name") or source[kind].get("secretName")) == name
     assert "items" not in source[kind]
@@ -536,8 +536,8 @@ def test_several_jwt_issuers(helm: Helm) -> None:
         "https://a.example/=/etc/recalld/auth/jwks/0/jwks.json,b-issuer=/etc/recalld/auth/jwks/1/b.json"
     )
     settings = load_settings(config)
-    assert settings.auth_jwt_audience == "memory" and settings.auth_jwt_leeway_s == 5
-    sources = {iss: mounted_source(docs, path) for iss, path in settings.auth_jwt_issuers.items()}
+    assert settings.auth.jwt_audience == "memory" and settings.auth.jwt_leeway_s == 5
+    sources = {iss: mounted_source(docs, path) for iss, path in settings.auth.jwt_issuers.items()}
     assert sources["https://a.example/"][0]["configMap"]["name"] == "a-jwks"
     assert sources["b-issuer"] == (volume(docs, "jwks-1"), "b.json")
     assert sources["b-issuer"][0]["secret"]["secretName"] == "b-jwks"
@@ -584,14 +584,14 @@ def test_tenant_limits(helm: Helm, tmp_path: Path) -> None:
     assert config["RECALLD_LIMITS_MAX_MEMORIES_PER_USER"] == "100000"
     assert config["RECALLD_AUTH_KEY_CACHE_S"] == "5"
     settings = load_settings(config)
-    assert settings.tenant_rates == {"acme": "200", "trial-co": "5"}
+    assert settings.tenant.rates == {"acme": "200", "trial-co": "5"}
     assert settings.limits.max_memories_per_user == 100000
     values = tmp_path / "v.yaml"
     values.write_text("tenants:\n  rates: {a: 0.5}\n  maxMemoriesPerUser: {b-2: 2000000}\n")
     config = config_data(helm.render((values,)))
     assert config["RECALLD_TENANT_RATES"] == "a=0.5"
     assert config["RECALLD_TENANT_MAX_MEMORIES_PER_USER"] == "b-2=2000000"  # not 2e+06
-    assert load_settings(config).tenant_max_memories_per_user == {"b-2": "2000000"}
+    assert load_settings(config).tenant.max_memories_per_user == {"b-2": "2000000"}
 
 
 @pytest.mark.parametrize("case", CASES)

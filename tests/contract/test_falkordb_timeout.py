@@ -10,7 +10,7 @@ import pytest
 from recalld.graph.cypher import Query
 from recalld.graph.falkordb import FalkorDBGraphStore
 from recalld.kernel.errors import Unavailable
-from recalld.server.config import load_settings
+from recalld.server.environment import load_settings
 from tests.harness import FalkorDBServer
 
 # A read that keeps FalkorDB busy for well over a millisecond (no user input in it).
@@ -18,8 +18,8 @@ SLOW = Query("slow", "UNWIND range(1, 3000000) AS x WITH x WHERE x % 7 = 0 RETUR
 
 
 async def test_the_reply_timeout_is_configurable(falkordb_server: FalkorDBServer) -> None:
-    assert load_settings({"RECALLD_GRAPH_TIMEOUT_S": "42.5"}).graph_timeout_s == 42.5
-    assert load_settings({}).graph_timeout_s == 300.0
+    assert load_settings({"RECALLD_GRAPH_TIMEOUT_S": "42.5"}).graph.timeout_s == 42.5
+    assert load_settings({}).graph.timeout_s == 300.0
 
     impatient = FalkorDBGraphStore(url=falkordb_server.url, graph=f"t-{uuid.uuid4().hex}", timeout_s=0.05)
     await impatient.open()

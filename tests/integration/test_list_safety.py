@@ -27,7 +27,7 @@ from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, Scope, norm
 from recalld.kernel.requests import AddCommand
 from recalld.server.app import App, build_app
-from recalld.server.config import Settings
+from recalld.server.config import Settings, VectorSettings
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,7 @@ def pipeline(
     """One app on real embedded stores for every example (each example its own user)."""
     loop = asyncio.new_event_loop()
     data: Path = tmp_path_factory.mktemp("list-safety")
-    config = replace(Settings(), data_dir=data, reconcile_interval_s=0.0, vector_lite_process=False,
+    config = replace(Settings(), data_dir=data, reconcile_interval_s=0.0, vector=VectorSettings(lite_process=False),
                      model_process=False)  # fmt: skip
     app = build_app(config, embedder=embedder, extractor=extractor)
     loop.run_until_complete(app.start())

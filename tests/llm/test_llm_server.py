@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from recalld.core.settings import JudgeKind, ReconcileSettings
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, EventKind, Scope
 from recalld.kernel.errors import Unavailable
@@ -21,7 +22,7 @@ from recalld.llm.extractor import LLMExtractor
 from recalld.llm.judge import LLMJudge
 from recalld.llm.structured import LLMSettings, ResponseFormat, StructuredClient, make_client
 from recalld.server.app import build_app
-from recalld.server.config import ExtractorKind, JudgeKind, Settings
+from recalld.server.config import ExtractorKind, Settings
 from recalld.vector.embedders import MiniLMOnnxEmbedder
 from recalld.vector.openai_embedder import OpenAIEmbedder
 from tests.harness import LlamaServer
@@ -82,7 +83,7 @@ async def test_an_add_through_the_llm_path_never_fails(llama: LlamaServer, tmp_p
         data_dir=tmp_path / "data",
         reconcile_interval_s=0.0,
         extractor=ExtractorKind.LLM,
-        truth_judge=JudgeKind.LLM,
+        truth=ReconcileSettings(judge=JudgeKind.LLM),
         llm=LLMSettings(base_url=llama.base_url, model="gemma-3-270m", timeout_s=60),
     )
     app = build_app(settings, embedder=MiniLMOnnxEmbedder())

@@ -4,15 +4,8 @@ from pathlib import Path
 import pytest
 
 from recalld.core.settings import FusionMethod
-from recalld.server.config import (
-    Consistency,
-    GraphBackend,
-    LogLevel,
-    Settings,
-    VectorIndex,
-    known_variables,
-    load_settings,
-)
+from recalld.server.config import Consistency, GraphBackend, LogLevel, Settings, VectorIndex
+from recalld.server.environment import known_variables, load_settings
 
 
 def test_defaults_run_on_embedded_stores() -> None:
@@ -20,8 +13,8 @@ def test_defaults_run_on_embedded_stores() -> None:
     assert s == Settings()
     assert s.data_dir == Path("data")
     assert s.milvus_uri == "data/milvus.db"
-    assert s.milvus_index is VectorIndex.FLAT
-    assert s.graph_backend is GraphBackend.EMBEDDED and s.search.fusion is FusionMethod.WEIGHTED
+    assert s.vector.effective_index is VectorIndex.FLAT
+    assert s.graph.backend is GraphBackend.EMBEDDED and s.search.fusion is FusionMethod.WEIGHTED
 
 
 def test_environment_overrides_including_nested_limits() -> None:
@@ -37,7 +30,7 @@ def test_environment_overrides_including_nested_limits() -> None:
     )
     assert s.data_dir == Path("/srv/recalld")
     assert s.listen == "0.0.0.0:6000"
-    assert s.milvus_uri == "http://milvus:19530" and s.milvus_index is VectorIndex.HNSW
+    assert s.milvus_uri == "http://milvus:19530" and s.vector.effective_index is VectorIndex.HNSW
     assert s.limits.max_messages == 7
     assert s.search.graph_depth == 3
     assert s.reconcile_interval_s == 1.5
@@ -59,10 +52,10 @@ def test_choices_are_enums_parsed_case_insensitively() -> None:
         }
     )
     assert s.search.fusion is FusionMethod.RRF
-    assert s.graph_backend is GraphBackend.FALKORDB
-    assert s.vector_consistency is Consistency.STRONG
-    assert s.milvus_index is VectorIndex.HNSW
-    assert s.log_level is LogLevel.DEBUG
+    assert s.graph.backend is GraphBackend.FALKORDB
+    assert s.vector.consistency is Consistency.STRONG
+    assert s.vector.effective_index is VectorIndex.HNSW
+    assert s.log.level is LogLevel.DEBUG
 
 
 @pytest.mark.parametrize(
@@ -82,11 +75,11 @@ def test_a_value_outside_the_choices_stops_start_up_with_the_choices(name: str, 
 
 
 def test_booleans_must_say_true_or_false() -> None:
-    from recalld.server import config
+    from recalld.server import environment
 
-    assert config._convert("yes", bool, "X") is True
+    assert environment._convert("yes", bool, "X") is True
     with pytest.raises(ValueError, match="X='maybe'"):
-        config._convert("maybe", bool, "X")
+        environment._convert("maybe", bool, "X")
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from recalld.server import cli
-from recalld.server.config import Settings, known_variables, load_settings, variables
+from recalld.server.config import BARE, Settings
 from recalld.server.config_reference import (
     DOC_PATH,
     REGENERATE,
@@ -25,6 +25,7 @@ from recalld.server.config_reference import (
     is_secret,
     render,
 )
+from recalld.server.environment import known_variables, load_settings, variables
 
 ROW = re.compile(r"^\| `(RECALLD_[A-Z0-9_]+)` \|(.*)\|$", re.MULTILINE)
 UNFINISHED = re.compile(r"TODO|FIXME|XXX|TBD|placeholder|lorem|describe|\?\?", re.IGNORECASE)
@@ -42,6 +43,8 @@ def _values(settings: object, prefix: str = "RECALLD_") -> dict[str, object]:
         value = getattr(settings, f.name)
         if is_dataclass(value):
             out |= _values(value, f"{prefix}{f.name.upper()}_")
+        elif f.metadata.get(BARE):  # a group's main choice: RECALLD_<GROUP> itself
+            out[prefix.removesuffix("_")] = value
         else:
             out[prefix + f.name.upper()] = value
     return out

@@ -655,12 +655,13 @@ def test_composition_root_builds_each_graph_backend(tmp_path: Path) -> None:
     from recalld.graph.falkordb import FalkorDBGraphStore
     from recalld.graph.neo4j import Neo4jGraphStore
     from recalld.server.app import _graph_store
-    from recalld.server.config import GraphBackend, Settings, load_settings
+    from recalld.server.config import GraphBackend, GraphSettings, Settings
+    from recalld.server.environment import load_settings
 
     assert isinstance(_graph_store(Settings(data_dir=tmp_path)), EmbeddedGraphStore)
-    assert isinstance(_graph_store(Settings(graph_backend=GraphBackend.FALKORDB)), FalkorDBGraphStore)
+    assert isinstance(_graph_store(Settings(graph=GraphSettings(backend=GraphBackend.FALKORDB))), FalkorDBGraphStore)
     with pytest.raises(ValueError, match="RECALLD_GRAPH_URI"):
-        _graph_store(Settings(graph_backend=GraphBackend.NEO4J))
+        _graph_store(Settings(graph=GraphSettings(backend=GraphBackend.NEO4J)))
     env = {
         "RECALLD_GRAPH_BACKEND": "neo4j",
         "RECALLD_GRAPH_URI": "neo4j+s://example.invalid:7687",

@@ -40,7 +40,7 @@ from recalld.server.api.authz import (
 from recalld.server.api.guard import GuardInterceptor
 from recalld.server.api.limits import RateLimited, RateLimiter
 from recalld.server.auth import hash_secret
-from recalld.server.config import load_settings
+from recalld.server.environment import load_settings
 from recalld.v1 import admin_pb2, common_pb2, memory_pb2, memory_pb2_grpc
 
 # ------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from recalld.core.settings import JudgeKind
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage
 from recalld.kernel.ports import JudgeCase
@@ -28,7 +29,8 @@ from recalld.llm.structured import (
     parse_json,
     repair_json,
 )
-from recalld.server.config import ExtractorKind, JudgeKind, load_settings
+from recalld.server.config import ExtractorKind
+from recalld.server.environment import load_settings
 
 Reply = tuple[int, Any]  # status, body (a chat answer's content string, or a raw JSON body)
 
@@ -311,7 +313,7 @@ def test_llm_settings_from_the_environment(tmp_path: Any) -> None:
             "RECALLD_LLM_CONCURRENCY": "2",
         }
     )
-    assert (s.extractor, s.truth_judge, s.llm.response_format, s.llm.concurrency) == (
+    assert (s.extractor, s.truth.judge, s.llm.response_format, s.llm.concurrency) == (
         ExtractorKind.LLM,
         JudgeKind.LLM,
         ResponseFormat.JSON_OBJECT,

@@ -19,6 +19,11 @@ class GraphRanking(enum.StrEnum):
     PPR = "ppr"  # personalized PageRank over the walked subgraph (recalld.core.spreading)
 
 
+class JudgeKind(enum.StrEnum):
+    RULES = "rules"  # reconciliation by the rules alone (default)
+    LLM = "llm"  # the rules, then the chat model for what they leave undecided
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Request limits (RECALLD_LIMITS_*); a request beyond one is refused with RESOURCE_EXHAUSTED."""
@@ -130,8 +135,14 @@ DEFAULT_EQUIVALENTS: dict[str, str] = {**slots.equivalents(), "is": "is_a"}
 
 @dataclass(frozen=True, slots=True)
 class ReconcileSettings:
-    """How an Add reconciles new facts with the scope (see recalld.core.reconcile)."""
+    """How an Add reconciles new facts with the scope (RECALLD_TRUTH_*; see recalld.core.reconcile)."""
 
+    judge: JudgeKind = field(
+        default=JudgeKind.RULES,
+        metadata={
+            "doc": "`rules`: reconciliation by the rules alone; `llm`: the chat model decides what the rules leave open"
+        },
+    )
     enabled: bool = field(
         default=True,
         metadata={"doc": "reconciliation on every Add (`false`: every fact is added; exact repeats are still NOOPs)"},

@@ -22,11 +22,12 @@ from recalld.core.indexing import Indexer
 from recalld.core.memory import MemoryPipeline
 from recalld.core.operations import OperationRunner
 from recalld.core.retrieval import HybridRetriever
+from recalld.core.settings import JudgeKind
 from recalld.core.sharing import Sharing
 from recalld.kernel.domain import DEFAULT_TENANT, TENANT_ID
 from recalld.kernel.errors import InvalidArgument
 from recalld.kernel.ports import CredentialStore, Embedder, Extractor, Judge, SystemOfRecord, VectorStore
-from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, JudgeKind, Settings, Tracing
+from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
 from recalld.server.models import ModelProcess, ProcessEmbedder, ProcessExtractor
@@ -298,7 +299,8 @@ def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> SystemOfRe
     """The tenant's graph store: the default tenant's is the one configured (so data written
     before tenants existed is the default tenant's); another tenant gets a database of its own
     (a SQLite file in its own directory, a FalkorDB graph, a Neo4j database)."""
-    backend = GraphBackend(settings.graph_backend)
+    g = settings.graph
+    backend = GraphBackend(g.backend)
     own = tenant != DEFAULT_TENANT
     if backend is GraphBackend.EMBEDDED:
         from recalld.graph.embedded import EmbeddedGraphStore
@@ -307,27 +309,22 @@ def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> SystemOfRe
     if backend is GraphBackend.FALKORDB:
         from recalld.graph.falkordb import FalkorDBGraphStore
 
-        base = settings.graph_database or "recalld"
+        base = g.database or "recalld"
         return FalkorDBGraphStore(
-            url=settings.graph_uri or "falkor://127.0.0.1:6379",
+            url=g.uri or "falkor://127.0.0.1:6379",
             graph=f"{base}__{tenant}" if own else base,
-            username=settings.graph_user or None,
-            password=settings.graph_password or None,
-            timeout_s=settings.graph_timeout_s,
+            username=g.user or None,
+            password=g.password or None,
+            timeout_s=g.timeout_s,
         )
     if backend is GraphBackend.NEO4J:
         from recalld.graph.neo4j import Neo4jGraphStore
 
-        if not settings.graph_uri:
+        if not g.uri:
             raise ValueError("the neo4j graph backend needs RECALLD_GRAPH_URI (e.g. neo4j+s://host:7687)")
         # A database per tenant (Neo4j Enterprise / Aura: create it first); names allow a-z 0-9 . -
-        database = f"{settings.graph_database or 'recalld'}-{tenant}" if own else settings.graph_database or None
-        return Neo4jGraphStore(
-            uri=settings.graph_uri,
-            user=settings.graph_user,
-            password=settings.graph_password,
-            database=database,
-        )
+        database = f"{g.database or 'recalld'}-{tenant}" if own else g.database or None
+        return Neo4jGraphStore(uri=g.uri, user=g.user, password=g.password, database=database)
     typing.assert_never(backend)
 
 
@@ -340,29 +337,30 @@ def _vector_store(settings: Settings, tenant: str, dim: int) -> VectorStore:
     in the tenant's directory."""
     from recalld.vector.milvus import MilvusVectorStore
 
+    v = settings.vector
     own = tenant != DEFAULT_TENANT
     uri = settings.milvus_uri
-    collection = settings.vector_collection
-    if own and settings.milvus_is_server:
+    collection = v.collection
+    if own and v.is_server:
         collection = f"{collection}__{tenant.replace('-', '_')}"  # tenant ids have no "_": no collisions
     elif own:
         uri = str(_tenant_dir(settings, tenant) / "milvus.db")
     return MilvusVectorStore(
         uri=uri,
-        token=settings.vector_token,
+        token=v.token,
         dim=dim,
         collection=collection,
-        index_type=settings.milvus_index.value,
-        flush_rows=settings.milvus_flush_rows,
-        user_buckets=settings.vector_user_buckets,
-        consistency_level=settings.vector_consistency.value,
-        lite_process=settings.vector_lite_process,
-        fast_search=settings.vector_lite_fast_search,
+        index_type=v.effective_index.value,
+        flush_rows=v.effective_flush_rows,
+        user_buckets=v.user_buckets,
+        consistency_level=v.consistency.value,
+        lite_process=v.lite_process,
+        fast_search=v.lite_fast_search,
     )
 
 
 def _embedder(settings: Settings) -> Embedder:
-    if settings.embedder is EmbedderKind.OPENAI:
+    if settings.embedder.kind is EmbedderKind.OPENAI:
         from recalld.llm.structured import LLMSettings, make_client
         from recalld.vector.openai_embedder import OpenAIEmbedder
 
@@ -377,7 +375,7 @@ def _embedder(settings: Settings) -> Embedder:
         return OpenAIEmbedder(make_client(endpoint), model=e.model, dim=e.dim)
     from recalld.vector.embedders import MiniLMOnnxEmbedder
 
-    return MiniLMOnnxEmbedder(threads=settings.embedder_threads)
+    return MiniLMOnnxEmbedder(threads=settings.embedder.threads)
 
 
 def _llm_parts(
@@ -385,7 +383,7 @@ def _llm_parts(
 ) -> tuple[Extractor, Judge | None, typing.Callable[[], dict[str, int]] | None]:
     """The extractor (the LLM one over ``spacy`` as its fallback, or spaCy), the judge, and a
     reader of the LLM path's counters."""
-    wants_llm = settings.extractor is ExtractorKind.LLM or settings.truth_judge is JudgeKind.LLM
+    wants_llm = settings.extractor is ExtractorKind.LLM or settings.truth.judge is JudgeKind.LLM
     if not wants_llm:
         return spacy, None, None
     from recalld.llm.extractor import LLMExtractor
@@ -398,10 +396,10 @@ def _llm_parts(
         settings.llm.model,
         settings.llm.base_url or "api.openai.com",
         settings.extractor.value,
-        settings.truth_judge.value,
+        settings.truth.judge.value,
     )
     llm_extractor = LLMExtractor(structured, spacy) if settings.extractor is ExtractorKind.LLM else None
-    judge = LLMJudge(structured) if settings.truth_judge is JudgeKind.LLM else None
+    judge = LLMJudge(structured) if settings.truth.judge is JudgeKind.LLM else None
 
     def stats() -> dict[str, int]:
         out = {f"client_{k}": v for k, v in structured.stats.items()}
@@ -412,86 +410,113 @@ def _llm_parts(
     return llm_extractor or spacy, judge, stats
 
 
-def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
-    """Everything wired from settings. ``embedder``/``extractor`` may be passed in
-    to share one loaded model between several apps (tests, benchmarks)."""
+@dataclass(frozen=True)
+class ModelParts:
+    """The models every tenant shares: the embedder and the extractor (instrumented), the
+    reconciliation judge, the LLM path's counters and the model worker process (when one runs)."""
+
+    embedder: Embedder
+    extractor: Extractor
+    judge: Judge | None
+    llm_stats: typing.Callable[[], dict[str, int]] | None
+    process: ModelProcess | None
+
+
+def _model_parts(
+    settings: Settings, metrics: Metrics, embedder: Embedder | None, extractor: Extractor | None
+) -> ModelParts:
+    """The models from settings; a passed ``embedder``/``extractor`` is used instead of loading one."""
     from recalld.extraction.spacy import SpacyExtractor
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metrics = Metrics()
     traced = settings.tracing is not Tracing.OFF
-    models = None
-    own_minilm = embedder is None and settings.embedder is EmbedderKind.MINILM
+    process = None
+    own_minilm = embedder is None and settings.embedder.kind is EmbedderKind.MINILM
     if settings.model_process and (extractor is None or own_minilm):
-        models = ModelProcess(spacy_model=settings.spacy_model, threads=settings.embedder_threads)
+        process = ModelProcess(spacy_model=settings.spacy_model, threads=settings.embedder.threads)
         if extractor is None:
-            extractor = ProcessExtractor(models)
+            extractor = ProcessExtractor(process)
         if own_minilm:
-            embedder = ProcessEmbedder(models)
+            embedder = ProcessEmbedder(process)
     embedder = embedder or _embedder(settings)
-    if settings.embedder_batch > 0:
-        embedder = BatchingEmbedder(embedder, max_texts=settings.embedder_batch)
+    if settings.embedder.batch > 0:
+        embedder = BatchingEmbedder(embedder, max_texts=settings.embedder.batch)
     embedder = instrument(embedder, "embedder", metrics, traced=traced)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
     extractor, judge, llm_stats = _llm_parts(settings, extractor)
     extractor = instrument(extractor, "extractor", metrics, traced=traced)
+    return ModelParts(embedder, extractor, judge, llm_stats, process)
 
-    def build(tenant: str) -> Tenant:
-        _tenant_dir(settings, tenant).mkdir(parents=True, exist_ok=True)
-        graph = instrument(_graph_store(settings, tenant), "graph", metrics, traced=traced)
-        vector = instrument(_vector_store(settings, tenant, embedder.dim), "vector", metrics, traced=traced)
-        indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
-        fence = ScopeFence()
-        limits = settings.limits
-        if tenant in settings.tenant_max_memories_per_user:
-            limits = replace(limits, max_memories_per_user=int(settings.tenant_max_memories_per_user[tenant]))
-        memories = MemoryPipeline(
+
+def _build_tenant(settings: Settings, models: ModelParts, metrics: Metrics, tenant: str) -> Tenant:
+    """One tenant's stores (in its own directory, database or collection) and the services over them."""
+    traced = settings.tracing is not Tracing.OFF
+    embedder, extractor = models.embedder, models.extractor
+    _tenant_dir(settings, tenant).mkdir(parents=True, exist_ok=True)
+    graph = instrument(_graph_store(settings, tenant), "graph", metrics, traced=traced)
+    vector = instrument(_vector_store(settings, tenant, embedder.dim), "vector", metrics, traced=traced)
+    indexer = Indexer(graph=graph, vector=vector, embedder=embedder)
+    fence = ScopeFence()
+    limits = settings.limits
+    if tenant in settings.tenant.max_memories_per_user:
+        limits = replace(limits, max_memories_per_user=int(settings.tenant.max_memories_per_user[tenant]))
+    memories = MemoryPipeline(
+        graph=graph,
+        vector=vector,
+        embedder=embedder,
+        extractor=extractor,
+        indexer=indexer,
+        limits=limits,
+        reconcile=settings.truth,
+        session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
+        judge=models.judge,
+        fence=fence,
+    )
+    return Tenant(
+        name=tenant,
+        graph=graph,
+        vector=vector,
+        indexer=indexer,
+        memories=memories,
+        retriever=HybridRetriever(
             graph=graph,
             vector=vector,
             embedder=embedder,
             extractor=extractor,
-            indexer=indexer,
-            limits=limits,
-            reconcile=settings.truth,
-            session_ttl=timedelta(seconds=settings.session_ttl_s) if settings.session_ttl_s > 0 else None,
-            judge=judge,
-            fence=fence,
-        )
-        return Tenant(
-            name=tenant,
+            settings=settings.search,
+            limits=settings.limits,
+            decay=settings.decay,
+        ),
+        explorer=GraphExplorer(graph=graph),
+        operations=OperationRunner(
             graph=graph,
-            vector=vector,
-            indexer=indexer,
-            memories=memories,
-            retriever=HybridRetriever(
-                graph=graph,
-                vector=vector,
-                embedder=embedder,
-                extractor=extractor,
-                settings=settings.search,
-                limits=settings.limits,
-                decay=settings.decay,
-            ),
-            explorer=GraphExplorer(graph=graph),
-            operations=OperationRunner(
-                graph=graph,
-                pipeline=memories,
-                settings=settings.async_add,
-                # SQLite and Milvus Lite allow one process per data directory: nobody else holds a lease.
-                exclusive=GraphBackend(settings.graph_backend) is GraphBackend.EMBEDDED,
-            ),
-            sharing=Sharing(graph=graph),
-            eraser=Eraser(graph=graph, vector=vector, fence=fence),
-        )
+            pipeline=memories,
+            settings=settings.async_add,
+            # SQLite and Milvus Lite allow one process per data directory: nobody else holds a lease.
+            exclusive=GraphBackend(settings.graph.backend) is GraphBackend.EMBEDDED,
+        ),
+        sharing=Sharing(graph=graph),
+        eraser=Eraser(graph=graph, vector=vector, fence=fence),
+    )
+
+
+def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor: Extractor | None = None) -> App:
+    """Everything wired from settings. ``embedder``/``extractor`` may be passed in
+    to share one loaded model between several apps (tests, benchmarks)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    models = _model_parts(settings, metrics, embedder, extractor)
+
+    def build(tenant: str) -> Tenant:
+        return _build_tenant(settings, models, metrics, tenant)
 
     default = build(DEFAULT_TENANT)
     control: CredentialStore = default.graph
     return App(
         settings=settings,
-        embedder=embedder,
-        extractor=extractor,
+        embedder=models.embedder,
+        extractor=models.extractor,
         tenants=Tenants(default, build, control),
         metrics=metrics,
-        llm_stats=llm_stats,
-        models=models,
+        llm_stats=models.llm_stats,
+        models=models.process,
     )

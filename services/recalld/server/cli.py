@@ -519,7 +519,7 @@ def _serve(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from recalld.server.api.server import serve
-    from recalld.server.config import load_settings
+    from recalld.server.environment import load_settings
 
     try:
         settings = load_settings()
@@ -537,7 +537,7 @@ def _serve(a: argparse.Namespace) -> int:
         settings = replace(settings, **overrides)
     from recalld.server.logs import configure_audit, configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log.level, settings.log.format)
     configure_audit(settings.audit_log)
     asyncio.run(serve(settings))
     return 0

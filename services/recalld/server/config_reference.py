@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from recalld.server.config import Settings, Variable, load_settings, variables
+from recalld.server.config import Settings
+from recalld.server.environment import Variable, load_settings, variables
 
 # services/recalld/server/config_reference.py -> the repository root
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
@@ -263,7 +264,8 @@ def render(cls: type = Settings, sections: Sequence[Section] = SECTIONS) -> str:
         raise MissingDoc("; ".join(missing))
     if not sections:
         sections = (Section("Settings", ""),)
-    top_level = {f"RECALLD_{f.name.upper()}" for f in fields(cls)}
+    own = fields(cls)  # settings of cls itself, not of a nested group (whose variables a section must claim)
+    top_level = {var.name for var in found if var.spec in own}
     rows: dict[str, list[Variable]] = {s.title: [] for s in sections}
     for var in found:
         rows[section_of(var.name, var.name in top_level, sections).title].append(var)

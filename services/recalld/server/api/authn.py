@@ -48,18 +48,18 @@ class Authenticator:
     @classmethod
     def from_settings(cls, settings: Settings, control: CredentialStore) -> Authenticator:
         verifier = None
-        if settings.auth_jwt_issuers:
+        if settings.auth.jwt_issuers:
             verifier = JwtVerifier(
-                {iss: Path(path) for iss, path in settings.auth_jwt_issuers.items()},
-                audience=settings.auth_jwt_audience,
-                leeway_s=settings.auth_jwt_leeway_s,
+                {iss: Path(path) for iss, path in settings.auth.jwt_issuers.items()},
+                audience=settings.auth.jwt_audience,
+                leeway_s=settings.auth.jwt_leeway_s,
             )
         token = ""
-        if settings.auth_bootstrap_key_file:
-            token = Path(settings.auth_bootstrap_key_file).read_text().strip()
+        if settings.auth.bootstrap_key_file:
+            token = Path(settings.auth.bootstrap_key_file).read_text().strip()
             if len(token) < 32:
                 raise ValueError("RECALLD_AUTH_BOOTSTRAP_KEY_FILE must hold a secret of at least 32 characters")
-        return cls(control, jwt=verifier, bootstrap_token=token, cache_s=settings.auth_key_cache_s)
+        return cls(control, jwt=verifier, bootstrap_token=token, cache_s=settings.auth.key_cache_s)
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)

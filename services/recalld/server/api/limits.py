@@ -23,9 +23,9 @@ class RateLimiter:
     """A token bucket per tenant (per process: N replicas admit up to N times the rate)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._default = settings.tenant_rate
-        self._rates = {t: float(r) for t, r in settings.tenant_rates.items()}
-        self._burst = settings.tenant_burst
+        self._default = settings.tenant.rate
+        self._rates = {t: float(r) for t, r in settings.tenant.rates.items()}
+        self._burst = settings.tenant.burst
         self._buckets: dict[str, _Bucket] = {}
 
     def admit(self, tenant: str) -> None:

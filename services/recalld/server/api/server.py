@@ -125,9 +125,9 @@ class RecalldServer:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self._server,
         )
-        self.tls = bool(s.tls_cert_file)
+        self.tls = bool(s.tls.cert_file)
         if self.tls:
-            creds = TlsFiles(s.tls_cert_file, s.tls_key_file, s.tls_client_ca_file).credentials
+            creds = TlsFiles(s.tls.cert_file, s.tls.key_file, s.tls.client_ca_file).credentials
             self.port = self._server.add_secure_port(s.listen, creds)
         else:
             self.port = self._server.add_insecure_port(s.listen)
@@ -211,7 +211,7 @@ async def serve(settings: Settings) -> None:
     metrics_server = MetricsServer(server.app.metrics, settings.metrics_listen) if settings.metrics_listen else None
     await server.start()
     host = settings.listen.rsplit(":", 1)[0]
-    security = "plaintext" if not server.tls else "mutual TLS" if settings.tls_client_ca_file else "TLS"
+    security = "plaintext" if not server.tls else "mutual TLS" if settings.tls.client_ca_file else "TLS"
     auth = "authentication on" if settings.auth_enabled else "AUTHENTICATION OFF"
     log.info(
         "recalld serving on %s:%d (ready in %.2fs, %s, %s, data in %s, pid %d)",
