@@ -182,7 +182,11 @@ class FalkorDBRunner:
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._db.connection.aclose()
+            client = self._db.connection
+            await client.aclose()
+            # The client was handed its pool (FalkorDB.from_url), so aclose leaves the pool's
+            # connections open (their sockets closed only by the garbage collector, with a warning).
+            await client.connection_pool.disconnect()
             self._db = self._graph = None
 
     async def write(self, query: Query) -> list[Row]:
