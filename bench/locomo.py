@@ -366,7 +366,7 @@ def dense_rankings(
     speakers' names, the way recalld's vector retriever drops linked names."""
     import numpy as np
 
-    from recalld.core.retrieval import vector_query_text
+    from recalld.core.search_plan import vector_query_text
     from recalld.vector.embedders import MiniLMOnnxEmbedder
 
     emb = MiniLMOnnxEmbedder(threads=1)

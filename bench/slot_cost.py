@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.evolution.conversations import CONVERSATIONS, HELD_OUT, TRUTH
 from bench.latency import machine_lines, pct
 from recalld.core.classify import SlotFallback
-from recalld.core.reconcile import slot_of, variants
+from recalld.core.relation_slots import slot_of, variants
 from recalld.core.settings import ReconcileSettings
 from recalld.extraction.spacy import SpacyExtractor
 from recalld.kernel.domain import ChatMessage, Triple

@@ -232,7 +232,7 @@ async def test_facts_stored_before_the_relation_classes_are_found_in_their_slot(
     the relation classes (``employed_by``, ``work_for``, ``join``) are found as one slot on every
     backend, with no migration of what is stored; two employers current at once both come back
     (the policy: both stay current until the next statement of the slot retires them)."""
-    from recalld.core.reconcile import variants
+    from recalld.core.relation_slots import variants
     from recalld.core.settings import ReconcileSettings
 
     old = [

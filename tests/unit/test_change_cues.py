@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recalld.core.reconcile import Action, Candidate, change_cue, decide, slot_of
-from recalld.core.retrieval import about_someone_else, asks_about_self
+from recalld.core.reconcile import Action, Candidate, change_cue, decide
+from recalld.core.relation_slots import slot_of
 from recalld.core.settings import ReconcileSettings
+from recalld.core.speakers import about_someone_else, asks_about_self
 from recalld.kernel.domain import Fact, Memory, QueryAnalysis, Scope, Triple
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recalld.core.reconcile import Action, Candidate, canonical, decide, is_correction, strip_cue, variants
+from recalld.core.reconcile import Action, Candidate, decide, is_correction, strip_cue
+from recalld.core.relation_slots import canonical, variants
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel.domain import Fact, Memory, Scope, Triple
 

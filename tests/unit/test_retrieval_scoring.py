@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime
 
-from recalld.core.retrieval import said_by, score_walks, vector_query_text
+from recalld.core.search_plan import vector_query_text
+from recalld.core.speakers import said_by
+from recalld.core.walk_scoring import score_walks
 from recalld.kernel.domain import Edge, Memory, Path, Scope
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from recalld.core.classify import SlotFallback
-from recalld.core.reconcile import Action, Candidate, decide, is_single, slot_of
+from recalld.core.reconcile import Action, Candidate, decide
+from recalld.core.relation_slots import is_single, slot_of
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel import slots
 from recalld.kernel.domain import Fact, Memory, Scope, Triple

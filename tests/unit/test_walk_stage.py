@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from recalld.core.retrieval import score_walks
 from recalld.core.spreading import bipartite_edges
+from recalld.core.walk_scoring import score_walks
 from recalld.graph.walking import walk
 from recalld.kernel.domain import Edge, Path, norm
 from recalld.kernel.walks import Walks

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 import grpc
 
 from recalld.client import _convert as conv
+from recalld.client import _rpc
 from recalld.client._errors import Internal, from_rpc_error
 from recalld.client._types import (
     DEFAULT_RETRY,
@@ -36,7 +36,6 @@ from recalld.client._types import (
 from recalld.v1 import admin_pb2, admin_pb2_grpc, graph_pb2, graph_pb2_grpc, memory_pb2, memory_pb2_grpc
 
 R = TypeVar("R")
-T = TypeVar("T")
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 30.0
 WATCH_LIMIT = 100  # operation ids one WatchOperations stream follows
@@ -82,18 +81,9 @@ class AsyncRecalld:
     ) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be positive seconds (or None for no deadline)")
-        if channel is not None and (credentials is not None or call_credentials is not None or options):
-            raise ValueError("pass either channel or credentials/call_credentials/options, not both")
-        if channel is None:
-            if credentials is None and call_credentials is not None:
-                raise ValueError("call_credentials need a secure channel: pass credentials as well")
-            if credentials is None:
-                channel = grpc.aio.insecure_channel(address, options=list(options))
-            else:
-                creds = credentials
-                if call_credentials is not None:
-                    creds = grpc.composite_channel_credentials(credentials, call_credentials)
-                channel = grpc.aio.secure_channel(address, creds, options=list(options))
+        channel = _rpc.open_channel(
+            address, credentials=credentials, call_credentials=call_credentials, options=options, channel=channel
+        )
         self._channel = channel
         # ``api_key``: an API key (rk_...) or a JWT, sent as "authorization: Bearer <it>" on every call
         self._metadata = tuple(metadata) + ((("authorization", f"Bearer {api_key}"),) if api_key else ())
@@ -116,22 +106,7 @@ class AsyncRecalld:
     async def _call(self, method: Callable[..., Awaitable[R]], request: Any, timeout: float | None) -> R:
         """One RPC under the client's deadline and retry policy, its failure translated."""
         budget = self._timeout if timeout is None else timeout
-        loop = asyncio.get_running_loop()
-        deadline = None if budget is None else loop.time() + budget
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                return await method(request, timeout=remaining, metadata=self._metadata)
-            except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                if error.code is not grpc.StatusCode.UNAVAILABLE or attempt >= self._retry.attempts:
-                    raise error from None
-                pause = random.uniform(0.0, self._retry.backoff(attempt))
-                if deadline is not None and loop.time() + pause >= deadline:
-                    raise error from None  # no time left for another attempt
-                await asyncio.sleep(pause)
+        return await _rpc.call(method, request, budget=budget, retry=self._retry, metadata=self._metadata)
 
     # -- memories -------------------------------------------------------------------------------
     async def add(
@@ -193,29 +168,9 @@ class AsyncRecalld:
         deadline of the whole stream (default: none); it is not retried."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
-
-        async def requests() -> AsyncIterator[memory_pb2.ImportRequest]:
-            chunk: list[memory_pb2.ImportItem] = []
-            sent = 0
-            source: AsyncIterator[Mapping[str, Any]] = (
-                aiter(items) if isinstance(items, AsyncIterable) else _aiter_sync(items)
-            )
-            async for item in source:
-                chunk.append(conv.import_item(item, sent + len(chunk), infer=infer))
-                if len(chunk) >= batch:
-                    yield memory_pb2.ImportRequest(items=chunk)
-                    sent += len(chunk)
-                    chunk = []
-                    if progress is not None:
-                        progress(sent)
-            if chunk:
-                yield memory_pb2.ImportRequest(items=chunk)
-                sent += len(chunk)
-                if progress is not None:
-                    progress(sent)
-
+        requests = _rpc.import_requests(items, infer=infer, batch=batch, progress=progress)
         try:
-            response = await self._memory.Import(requests(), timeout=timeout, metadata=self._metadata)
+            response = await self._memory.Import(requests, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         return conv.import_result(response)
@@ -414,21 +369,8 @@ class AsyncRecalld:
         the ids are checked at once."""
         return self._watch(conv.ids(operation_ids, "operation_ids"), self._timeout if timeout is None else timeout)
 
-    async def _watch(self, operation_ids: builtins.list[str], budget: float | None) -> AsyncIterator[Operation]:
-        req = memory_pb2.WatchOperationsRequest(operation_ids=operation_ids)
-        call = self._memory.WatchOperations(req, timeout=budget, metadata=self._metadata)
-        responses = call.__aiter__()
-        try:
-            while True:
-                try:
-                    resp = await anext(responses)
-                except StopAsyncIteration:
-                    return
-                except grpc.RpcError as exc:
-                    raise from_rpc_error(exc) from None
-                yield conv.operation(resp.operation)
-        finally:
-            call.cancel()  # left early: end the stream (a no-op once it finished)
+    def _watch(self, operation_ids: builtins.list[str], budget: float | None) -> AsyncIterator[Operation]:
+        return _rpc.watch(self._memory, operation_ids, budget, self._metadata)
 
     async def wait_operations(
         self, operation_ids: Sequence[str], *, timeout: float | None = None
@@ -620,8 +562,3 @@ class AsyncRecalld:
         completes an accepted erasure even across a crash."""
         req = admin_pb2.EraseRequest(scope=conv.scope(user_id, agent_id, run_id))
         return conv.erase_receipt((await self._call(self._admin.Erase, req, timeout)).receipt)
-
-
-async def _aiter_sync(items: Iterable[T]) -> AsyncIterator[T]:
-    for item in items:
-        yield item

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from recalld.core.reconcile import bare
+from recalld.core.relation_slots import bare
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel import slots
 from recalld.kernel.domain import Triple

@@ -18,7 +18,6 @@ from typing import Protocol, TypeVar
 from recalld.core.classify import SlotFallback
 from recalld.core.profile import is_multi
 from recalld.core.reconcile import (
-    CESSATION_VERBS,
     Action,
     Candidate,
     Decision,
@@ -26,8 +25,11 @@ from recalld.core.reconcile import (
     deceased,
     decide,
     is_correction,
-    is_single,
     looks_back,
+)
+from recalld.core.relation_slots import (
+    CESSATION_VERBS,
+    is_single,
     polarity,
     same_object,
     slot_of,

@@ -34,12 +34,12 @@ neighbours, and those with a relation on the same subject. The rules, in the ord
    (``single_valued_past``): its own validity ends where the stored one begins.
 6. ``new_fact`` (ADD) otherwise.
 
-Predicates compare after :func:`canonical`: the configured equivalences (``move_to`` ->
-``lives_in``, ``work_for`` -> ``works_at`` ...), applied after stripping ``not_``, the
-cessation prefixes ``stop_``/``quit_`` and the inception prefixes ``start_``/``begin_`` ("I
-started working for Apple" is ``works_at`` Apple from now on). A cessation verb with a bare
-object (``quit``, ``give_up``, ``stop``, ``drop``, ``cut_out``: "I gave up aspirin") ends every
-positive relation of the subject to that object.
+Predicates compare after :func:`canonical` (recalld.core.relation_slots): the configured
+equivalences (``move_to`` -> ``lives_in``, ``work_for`` -> ``works_at`` ...), applied after
+stripping ``not_``, the cessation prefixes ``stop_``/``quit_`` and the inception prefixes
+``start_``/``begin_`` ("I started working for Apple" is ``works_at`` Apple from now on). A
+cessation verb with a bare object (``quit``, ``give_up``, ``stop``, ``drop``, ``cut_out``: "I gave
+up aspirin") ends every positive relation of the subject to that object.
 """
 
 from __future__ import annotations
@@ -50,16 +50,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from recalld.core.relation_slots import (
+    CESSATION_VERBS,
+    NEGATION,
+    bare,
+    head_word,
+    is_single,
+    polarity,
+    same_object,
+    same_slot,
+    slot_of,
+    wildcard_match,
+)
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel import slots
 from recalld.kernel.domain import Fact, Memory, Triple, norm
 
-NEGATION = "not_"
-CESSATION = ("stop_", "quit_")
-INCEPTION = ("start_", "begin_")  # "I started working for Apple": working for Apple holds from now
-# A cessation verb with a bare object ends whatever relation the subject had to it: "I gave up
-# aspirin" retires "I take aspirin daily", "I quit metformin" retires "I take metformin".
-CESSATION_VERBS = slots.ENDING_VERBS
 # Explicit corrections: "I meant ...", "correction: ...", "X, not Y", "not Y but X".
 _CORRECTION = re.compile(
     r"^\s*(?:correction|to correct myself|no wait)\b|\bi meant\b|"
@@ -73,10 +79,6 @@ _CHANGE = ("move_", "relocate_", "start_", "join", "marry", "switch_", "quit_", 
 _CUE = re.compile(r"^\s*(?:actually|correction|sorry|oops|no wait|wait)\s*[,:;-]?\s*", re.IGNORECASE)
 _I_MEANT = re.compile(r"\bI meant\s+(?:to say\s+)?(?:on\s+|in\s+|at\s+)?(?P<value>[^.,;!?]+)", re.IGNORECASE)
 _OWNER = re.compile(r"(?:'s|\u2019s|s')$")
-# "use jen@proton.me from now on", "reach me at ...": an address of one's own
-_CONTACT_VERBS = frozenset({"use", "is", "is_a", "be", "change_to", "switch_to", "update_to", "reach_at", "contact_at"})
-_EMAIL_WORDS = frozenset({"email", "e", "mail", "address", "change", "to", "is", "new", "current"})
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
 _NEGATIVE = re.compile(r"\b(?:not|no longer|never|n't|no more|any ?more|stopped|quit)\b", re.IGNORECASE)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -114,104 +116,6 @@ class Decision:
     # "no longer allergic to B"): (memory id, its text without the retracted items)
     trims: tuple[tuple[str, str], ...] = ()
     details: Mapping[str, str] = field(default_factory=dict)
-
-
-def bare(predicate: str) -> str:
-    """``predicate`` without ``not_``, the cessation and the inception prefixes."""
-    p = predicate
-    if p.startswith(NEGATION):
-        p = p[len(NEGATION) :]
-    for prefix in (*CESSATION, *INCEPTION):
-        if p.startswith(prefix):
-            p = p[len(prefix) :]
-    return p
-
-
-def canonical(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> str:
-    """The predicate a relation is compared by: without ``not_``/``stop_``/``quit_``, mapped
-    through the relation classes (recalld.kernel.slots, ``settings.equivalents``), else through
-    what the fallback ``learned`` for predicates the table does not list."""
-    p = bare(predicate)
-    mapped = settings.equivalents.get(p)
-    if mapped is None and learned:
-        mapped = learned.get(p)
-    return mapped or p
-
-
-def slot_of(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> str:
-    """The class of ``triple``'s relation: :func:`canonical`, and the forms that state a class only
-    with a proper name as object ("I joined Accenture" is ``works_at``), and favourites per
-    category (``favourite:food``)."""
-    c = canonical(triple.predicate, settings, learned)
-    if (c.startswith("has_") or c in _CONTACT_VERBS) and _EMAIL.fullmatch(triple.object.strip()):
-        # "my work address changed to dana@lumen.com": the work email; "my email": any of them
-        return "email:" + "_".join(w for w in c[4:].split("_") if w not in _EMAIL_WORDS)
-    if c in slots.BY_NAME:
-        return c  # a class of its own ("has_phone"), whatever the recognizer took the value for
-    if triple.object_type == "date":
-        return _date_slot(triple, c)
-    kind = slots.exclusive(bare(triple.predicate), norm(triple.object))
-    if kind is not None:
-        return kind  # "I'm pescatarian", then "I've gone plant-based": one diet at a time
-    if c != bare(triple.predicate):
-        return c
-    named = slots.named_class(c)
-    if named is not None and _is_name(triple.object, triple.object_type):
-        return named
-    role = slots.role(c)
-    if role is not None and triple.object[:1].isupper() and "'s " not in triple.object:
-        return f"role:{role}"  # (alice, has_swim_coach, Hannah Lee): one swim coach at a time
-    return slots.favourite(c) or c
-
-
-def _date_slot(triple: Triple, c: str) -> str:
-    """When a thing of someone's takes place holds one date at a time ("my biology exam is on April
-    12", later "moved to April 19"); other dates ("I have an MRI on Wednesday and bloodwork on
-    Friday") accumulate."""
-    if "'s " in triple.subject and c in slots.WHEN:
-        return "date:when"
-    if c.startswith("has_") and c.endswith(("_on", "_at", "_in", "_for")):
-        return f"date:{c}"
-    return f"dated:{c}"
-
-
-def _is_name(name: str, kind: str) -> bool:
-    return name[:1].isupper() and kind not in ("person", "date", "time", "quantity", "cardinal")
-
-
-def is_single(slot: str, settings: ReconcileSettings) -> bool:
-    return slot in settings.single_valued or slot.startswith(("favourite:", "role:", "date:", "kind:", "email:"))
-
-
-def variants(predicate: str, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
-    """Every stored predicate that compares equal to ``predicate`` (:func:`canonical`), in each
-    polarity: what a store must return for the rules to see every fact of the same slot."""
-    target = canonical(predicate, settings, learned)
-    named = slots.named_class(bare(predicate))
-    targets = {target} if named is None else {target, named}
-    forms = set(targets)
-    for t in targets:
-        forms |= {k for k, v in settings.equivalents.items() if v == t}
-        forms |= {k for k, v in (learned or {}).items() if v == t}
-        forms |= {k for k in slots.named_predicates() if slots.named_class(k) == t}
-    return {f"{prefix}{form}" for form in forms for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
-
-
-def slot_predicates(triple: Triple, settings: ReconcileSettings, learned: Mapping[str, str] | None = None) -> set[str]:
-    """Every stored predicate that may hold ``triple``'s slot (:func:`variants`; for a value of
-    one kind, "pescatarian", every verb that states such a value)."""
-    forms = variants(triple.predicate, settings, learned)
-    slot = slot_of(triple, settings, learned)
-    if slot.startswith("email:"):
-        forms |= variants("has_email", settings, learned)  # "has_work_address" holding an email
-    if slot.startswith("kind:"):
-        forms |= {f"{prefix}{v}" for v in slots.EXCLUSIVE_VERBS for prefix in ("", NEGATION, *CESSATION, *INCEPTION)}
-    return forms
-
-
-def polarity(predicate: str) -> bool:
-    """False for negated or ceased relations."""
-    return not predicate.startswith((NEGATION, *CESSATION)) and predicate not in CESSATION_VERBS
 
 
 def correction_strength(fact: Fact) -> int:
@@ -319,47 +223,6 @@ def looks_back(fact: Fact) -> bool:
 # -- the rules ----------------------------------------------------------------------------------
 
 
-def _same_slot(
-    new: Triple, old: Triple, settings: ReconcileSettings, learned: Mapping[str, str], similarity: float | None = None
-) -> bool:
-    """Same subject and relation class; for keyed classes the same key (the medication of a
-    dose); a favourite without a category is the slot of the favourites it is close to."""
-    if norm(new.subject) != norm(old.subject):
-        return False
-    a, b = slot_of(new, settings, learned), slot_of(old, settings, learned)
-    if a != b:
-        if _wildcard(a, b, "email:"):
-            return True  # "my email" and "my work email"
-        close = similarity is not None and similarity >= settings.judge_similarity
-        return close and (_wildcard(a, b, "favourite:") or _wildcard(a, b, "role:"))
-    cls = slots.BY_NAME.get(a)
-    if cls is not None and cls.keyed:
-        return norm(new.object).split()[:1] == norm(old.object).split()[:1]
-    return True
-
-
-def _wildcard(a: str, b: str, kind: str) -> bool:
-    """A favourite without a category, or a role without its subject ("my new coach" beside "my
-    swim coach"), is the slot of the close memories of that kind."""
-    if not (a.startswith(kind) and b.startswith(kind)):
-        return False
-    x, y = a[len(kind) :], b[len(kind) :]
-    if kind in ("favourite:", "email:"):
-        return "" in (x, y)
-    return x.split("_")[-1] == y.split("_")[-1] and ("_" not in x or "_" not in y)
-
-
-def same_object(a: str, b: str) -> bool:
-    """The same thing, counted or not: "three coffees" and "coffee"."""
-    x, y = norm(a), norm(b)
-    return x == y or (bool(x) and bool(y) and _head(x) == _head(y))
-
-
-def _head(name: str) -> str:
-    word = name.split()[-1]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
-
-
 def _correction(
     fact: Fact,
     candidates: Sequence[Candidate],
@@ -379,7 +242,7 @@ def _correction(
             if not strong and not is_single(slot_of(new, settings, learned), settings):
                 continue
             for old in c.memory.triples:
-                if _same_slot(new, old, settings, learned, c.similarity) and norm(old.object) != norm(new.object):
+                if same_slot(new, old, settings, learned, c.similarity) and norm(old.object) != norm(new.object):
                     named = int(bool(re.search(rf"\b{re.escape(old.object.casefold())}\b", text)))
                     key = (named, c.similarity or 0.0)
                     if best is None or key > best[0]:
@@ -448,9 +311,9 @@ def _says_more(fact: Fact, old: Memory, settings: ReconcileSettings, learned: Ma
             if n not in old_names and n not in old_text:
                 return True
         for o in old.triples:
-            if _same_slot(t, o, settings, learned) and norm(t.object) != norm(o.object):
+            if same_slot(t, o, settings, learned) and norm(t.object) != norm(o.object):
                 return True
-            if _same_slot(t, o, settings, learned) and polarity(t.predicate) != polarity(o.predicate):
+            if same_slot(t, o, settings, learned) and polarity(t.predicate) != polarity(o.predicate):
                 return True
     if set(_NUMBER.findall(fact.text)) - set(_NUMBER.findall(old.text)):
         return True
@@ -477,7 +340,7 @@ def _cessation(
                             retired.append(c.memory.id)
                             rule = "cessation"
                     continue
-                if not same_object(new.object, old.object) or not _same_slot(new, old, settings, learned):
+                if not same_object(new.object, old.object) or not same_slot(new, old, settings, learned):
                     continue
                 if polarity(old.predicate) == positive:
                     continue
@@ -516,11 +379,11 @@ def _trimmed(
         for t in memory.triples
         if polarity(t.predicate) == polarity(ended[0].predicate)
         and norm(t.object) not in gone
-        and any(_same_slot(t, e, settings, learned) for e in ended)
+        and any(same_slot(t, e, settings, learned) for e in ended)
     ]
     if not kept:
         return None
-    ended = [e for e in ended if any(_same_slot(t, e, settings, learned) for t in kept)]  # the list's items only
+    ended = [e for e in ended if any(same_slot(t, e, settings, learned) for t in kept)]  # the list's items only
     spans: dict[str, tuple[int, int]] = {}
     for name in [*(t.object for t in ended), *(t.object for t in kept)]:
         m = re.search(rf"(?<!\w){re.escape(name)}\w*", memory.text, re.IGNORECASE)
@@ -556,7 +419,7 @@ def _single_valued(
             continue
         for c in candidates:
             for old in c.memory.triples:
-                if not polarity(old.predicate) or not _same_slot(new, old, settings, learned, c.similarity):
+                if not polarity(old.predicate) or not same_slot(new, old, settings, learned, c.similarity):
                     continue
                 if norm(old.object) == norm(new.object) or c.memory.id in retired:
                     continue
@@ -678,11 +541,11 @@ def _restates(a: str, b: str) -> bool:
     if not x or not y:
         return x == y  # "my passion" and "my dancing passion" are one thing
     short, long = sorted((x, y), key=len)
-    return [_head(w) for w in short] == [_head(w) for w in long[len(long) - len(short) :]]
+    return [head_word(w) for w in short] == [head_word(w) for w in long[len(long) - len(short) :]]
 
 
 def _replaces(new: Triple, old: Triple, a: str, b: str, *, strong: bool, close: bool) -> bool:
-    if a.startswith("role:") and (a == b or _wildcard(a, b, "role:")):
+    if a.startswith("role:") and (a == b or wildcard_match(a, b, "role:")):
         return strong or close  # "a new coach at my club" far from "my swim coach": maybe another coach
     said = {bare(new.predicate), bare(old.predicate)}
     # possessions ("has_"), identities and medical lists accumulate on a weak cue
@@ -690,5 +553,10 @@ def _replaces(new: Triple, old: Triple, a: str, b: str, *, strong: bool, close: 
     if a == b:
         return strong or weak_ok
     x, y = norm(new.object).split(), norm(old.object).split()
-    same_kind = len(x) > 1 and len(y) > 1 and _head(x[-1]) == _head(y[-1]) and _head(x[-1]) not in slots.GENERIC_HEADS
+    same_kind = (
+        len(x) > 1
+        and len(y) > 1
+        and head_word(x[-1]) == head_word(y[-1])
+        and head_word(x[-1]) not in slots.GENERIC_HEADS
+    )
     return same_kind and (strong or weak_ok)

@@ -2,7 +2,7 @@
 
 1. Vector: the query embedding against fact embeddings, filtered by scope,
    metadata and time inside the vector store. Names of known entities are
-   left out of the embedded text (see vector_query_text).
+   left out of the embedded text (recalld.core.search_plan.vector_query_text).
 2. Graph: seeds are the entities the query names (first person -> the user,
    names and nouns linked to known entities) plus, in hybrid mode, the
    entities of the top vector hits. Walks of up to ``graph_depth`` edges from
@@ -10,11 +10,11 @@
    ``seed weight * 0.5 ** (hops - 1) * (1 + matches)``, where ``matches``
    counts query terms found in the walk's predicates and entity names, so
    "how is my pet's health?" follows alice -has_pet-> Luna -catch-> cold.
-   Each memory keeps its best walks as the explanation.
+   Each memory keeps its best walks as the explanation (recalld.core.walk_scoring).
 3. Fusion (recalld.core.fusion), by the mode's named recipe (:func:`recipes`):
    by default cosine + each other list's alpha * its normalized score (graph,
    full-text; boosts for the time the query names, the first / last it asks
-   for, and what a speaker it names said; candidates without a cosine start
+   for, and what a speaker it names said (recalld.core.speakers); candidates without a cosine start
    from the weakest vector candidate's); weighted reciprocal rank fusion as an
    alternative. On LoCoMo dev (bench/results) score fusion with name-free
    vector queries beat RRF.
@@ -30,30 +30,26 @@ that granted it access) and merges them; each hit says its level.
 from __future__ import annotations
 
 import asyncio
-import functools
-import re
 from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Protocol
 
 from opentelemetry import trace
 
-from recalld.core.dates import TimeSpan, find_and_resolve
+from recalld.core.dates import TimeSpan
 from recalld.core.fusion import Method, Recipe, boosts, fuse
-from recalld.core.lexical import lexical_terms
-from recalld.core.ordering import Order, TimeOrder, order_in, order_scores
+from recalld.core.ordering import order_scores
 from recalld.core.profile import decay_weight, half_lives
+from recalld.core.search_plan import SearchPlan, checked_query, plan_search
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
+from recalld.core.speakers import OTHERS_WEIGHT, about_someone_else, asks_about_self, said_by
 from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
+from recalld.core.walk_scoring import GraphCandidate, score_walks
 from recalld.kernel.domain import (
     Attribute,
     Level,
     Memory,
     MetadataFilter,
-    Path,
-    QueryAnalysis,
     Retriever,
     Scope,
     SearchHit,
@@ -62,8 +58,7 @@ from recalld.kernel.domain import (
     Validity,
     norm,
 )
-from recalld.kernel.errors import InvalidArgument, ResourceExhausted
-from recalld.kernel.filters import validate_filters
+from recalld.kernel.errors import InvalidArgument
 from recalld.kernel.ports import (
     Embedder,
     EntityGraph,
@@ -82,7 +77,6 @@ from recalld.kernel.walks import Walks
 # The OpenTelemetry API only (a no-op until the server installs an SDK provider).
 _tracer = trace.get_tracer("recalld")
 
-_MAX_PATHS_PER_HIT = 3
 _TIME = "time"  # the fusion's name for "of the time the query names" (a boost, not a retriever)
 _ORDER = "order"  # and for "earliest / latest among the best hits" (recalld.core.ordering)
 _SPEAKER = "speaker"  # and for "said by the person the query names"
@@ -97,50 +91,6 @@ def _within(memory: Memory, window: TimeSpan) -> bool:
 def _margin(limit: int) -> int:
     """Hits a view hands to the final ranking: decay may lift hits from below the cut."""
     return max(limit * 3, limit + 20)
-
-
-@dataclass(slots=True)
-class _GraphCandidate:
-    score: float = 0.0
-    matched: int = 0  # most query terms any one of its walks matched
-    best: float = 0.0  # its best walk's score
-    picks: list[int] = field(default_factory=list)  # its walks (indices into scored), in walk order
-    scored: _ScoredWalks | None = None
-
-    def explanation(self) -> list[tuple[float, Path]]:
-        """Its best walks (at most ``_MAX_PATHS_PER_HIT``), best first; among equal scores the
-        longer walk explains more. Walks far weaker than the best one (from incidental seeds)
-        explain nothing. Built on demand: only the hits a Search returns are explained."""
-        scored = self.scored
-        if scored is None or not self.picks:
-            return []
-        scores, steps = scored.scores, scored.walks.steps
-        picks = self.picks
-        if len(picks) > 1:
-            picks = sorted(picks, key=lambda i: (-scores[i], -len(steps[i])))[:_MAX_PATHS_PER_HIT]
-            picks = [i for i in picks if scores[i] >= 0.5 * self.best]
-        return [(scores[i], scored.walks.path(i)) for i in picks]
-
-
-@dataclass(slots=True, eq=False)
-class _ScoredWalks:
-    walks: Walks
-    scores: list[float]  # walk -> its score (0 for walks from unweighted seeds)
-
-
-@functools.lru_cache(maxsize=65536)
-def _tokens(text: str) -> frozenset[str]:
-    return frozenset(text.casefold().replace("_", " ").split())
-
-
-@functools.lru_cache(maxsize=65536)
-def _triple_tokens(subject: str, predicate: str, obj: str) -> frozenset[str]:
-    # keyed by a relation's three strings (their hashes are cached), not the Edge: hashing a
-    # dataclass of six fields, datetimes included, cost more than the scoring itself
-    return _tokens(predicate) | _tokens(subject) | _tokens(obj)
-
-
-_POSSESSIVE = r"(?:'s|\u2019s)?"
 
 
 def _states(memory: Memory, wanted: Attribute) -> bool:
@@ -186,151 +136,6 @@ def recipes(s: SearchSettings) -> dict[SearchMode, Recipe]:
     }
 
 
-def said_by(memories: Mapping[str, Memory], named: Sequence[str]) -> dict[str, float] | None:
-    """The candidates said by a person the query names, when that tells them apart: the
-    candidates were said by at least two known speakers and the query names some of them, not
-    all. ``None`` otherwise (one speaker, as when a user talks to an assistant, or every speaker
-    named: the boost would lift every candidate alike). In a conversation between two people a
-    question about one of them is answered by what that one said ("What is Caroline's identity?":
-    "The transgender stories were so inspiring!", her words; on LoCoMo dev 97 % of the evidence
-    turns of questions naming one speaker are that speaker's), while the other's turns address
-    her by name and crowd the name-matching retrievers."""
-    speakers = {norm(m.speaker) for m in memories.values() if m.speaker}
-    wanted = speakers & {norm(n) for n in named}
-    if len(speakers) < 2 or not wanted or wanted == speakers:
-        return None
-    return {mid: 1.0 for mid, m in memories.items() if m.speaker and norm(m.speaker) in wanted}
-
-
-# "What's my job?": a memory about the user's brother ("My brother just got a job as a
-# paramedic") answers a question about the user only when nothing about the user does. Its
-# relevance is halved: the question's words match it as well as the user's own fact, so without
-# the weight it ranks by how many words it shares, and with it the user's own facts come first.
-OTHERS_WEIGHT = 0.5
-
-
-def asks_about_self(analysis: QueryAnalysis, speaker: str) -> bool:
-    """Whether the query refers only to the speaker and what is theirs ("Where do I live?", "What's
-    my job?", "Where does my sister live?"; not "Where does Tom live?"). Who of the speaker's
-    people it asks about is in its words: :func:`about_someone_else` reads them."""
-    me = norm(speaker)
-    return bool(me) and bool(analysis.entities) and all(_mine(norm(e), me) for e in analysis.entities)
-
-
-def _mine(entity: str, me: str) -> bool:
-    return entity == me or entity.startswith((me + "'s ", me + "\u2019s "))
-
-
-def about_someone_else(memory: Memory, me: str, analysis: QueryAnalysis) -> bool:
-    """Whether ``memory`` states facts of someone else, and of ``me`` only that they have them
-    ("My sister lives in Valencia": the speaker has a sister, the sister lives in Valencia), unless
-    the query names them ("my sister") or asks for what is had ("What pets do we have?" and "We
-    have a beagle named Rosie")."""
-    others = mine = False
-    wanted = set(analysis.terms)
-    named = {norm(e) for e in analysis.entities}
-    for t in memory.triples:
-        subject = norm(t.subject)
-        if (subject in named and subject != me) or norm(t.object) == me:
-            return False  # the person the query names, or something done to the speaker ("switched me to")
-        if subject != me:
-            others = True
-            continue
-        if not t.predicate.startswith("has_") or wanted & set(t.predicate[4:].split("_")):
-            return False
-        mine = True
-    return others and mine
-
-
-def vector_query_text(query: str, linked: Sequence[str]) -> str:
-    """The query as embedded for vector search: proper names that link to graph
-    entities are removed ("What did Caroline research?" -> "What did
-    research?"). A name pulls the embedding towards every sentence that merely
-    addresses that person; the graph retriever already covers who is meant.
-    Only capitalized occurrences go (proper nouns); the query is kept whole
-    when fewer than two words would remain."""
-    text = query
-    for name in sorted(linked, key=len, reverse=True):
-        pattern = re.compile(r"(?<!\w)" + re.escape(name) + _POSSESSIVE + r"(?!\w)", re.IGNORECASE)
-        text = pattern.sub(lambda m: "" if m.group(0)[:1].isupper() else m.group(0), text)
-    text = re.sub(r"\s+([?.!,;:])", r"\1", " ".join(text.split()))
-    return text if len(re.findall(r"[^\W\d_]{2,}", text)) >= 2 else query
-
-
-def score_walks(
-    walks: Walks | Sequence[Path], seed_weights: dict[str, float], terms: Sequence[str]
-) -> dict[str, _GraphCandidate]:
-    """Pure scoring of traversal walks into per-memory candidates."""
-    if not isinstance(walks, Walks):
-        walks = Walks.of(walks)
-    # The query terms as bits; each relation's, once per relation (walks share their first
-    # steps); a walk matches the terms its relations state that its start's name does not. A
-    # search scores ~1,000 walks: the loop below is kept free of calls it does not need.
-    wanted = frozenset(terms)
-    bit = {t: 1 << k for k, t in enumerate(wanted)}
-    edges = walks.edges
-    states = [0] * len(edges)
-    if wanted:
-        for k, rel in enumerate(edges):
-            here = wanted & _triple_tokens(rel.subject, rel.predicate, rel.object)
-            if here:
-                states[k] = _bits(bit, here)
-    starts = [(seed_weights.get(norm(s), 0.0), ~_bits(bit, wanted & _tokens(s))) for s in walks.starts]
-    scored = _ScoredWalks(walks, [0.0] * len(walks))
-    scores = scored.scores
-    out: dict[str, _GraphCandidate] = {}
-    decay = [0.5**k for k in range(max(map(len, walks.steps), default=0))]  # exact: powers of two
-    for i, (origin, steps) in enumerate(zip(walks.origins, walks.steps, strict=True)):
-        weight, unnamed = starts[origin]
-        if weight <= 0:
-            continue
-        hops = len(steps)
-        if hops == 1:
-            found = states[steps[0]]
-        elif hops == 2:
-            found = states[steps[0]] | states[steps[1]]
-        else:
-            found = 0
-            for step in steps:
-                found |= states[step]
-        matched = (found & unnamed).bit_count() if found else 0
-        score = scores[i] = weight * decay[hops - 1] * (1.0 + matched)
-        mid = edges[steps[-1]].memory_id
-        cand = out.get(mid)
-        if cand is None:
-            cand = out[mid] = _GraphCandidate(scored=scored)
-        if score > cand.best:
-            cand.best = cand.score = score
-        if matched > cand.matched:
-            cand.matched = matched
-        cand.picks.append(i)
-    return out
-
-
-def _bits(bit: Mapping[str, int], terms: AbstractSet[str]) -> int:
-    out = 0
-    for t in terms:
-        out |= bit[t]
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A checked Search and what its read scopes share (HybridRetriever._plan)."""
-
-    query: SearchQuery
-    analysis: QueryAnalysis
-    qvec: Sequence[float] | None
-    linked: Sequence[str]
-    terms: Sequence[str]
-    words: Sequence[str]
-    window: TimeSpan | None
-    order: TimeOrder | None
-    event_time: datetime | None
-    now: datetime
-    at: datetime
-
-
 class SearchedGraph(MemoryReads, FullText, EntityGraph, GrantStore, Protocol):
     """The graph store as a Search uses it: memories, full text, entities and walks, and the grants
     that open other agents' memories."""
@@ -363,66 +168,15 @@ class HybridRetriever:
         query; vector search, graph walks and the final read all apply it. ``q.levels``: search
         those levels of the scope's user as the scope's agent sees them (recalld.core.levels);
         ``q.attributes``: only memories stating each (an empty value: any value of that name)."""
-        q = self._checked(q)
+        q = checked_query(q, self._limits)
         views = await self.views(q.scope, q.levels)
-        plan = await self._plan(q)
+        plan = await plan_search(
+            q, graph=self._graph, embedder=self._embedder, extractor=self._extractor, settings=self._s
+        )
         per_view = await asyncio.gather(*(self._search_view(view, plan) for view in views))
         return self._merge(q, plan, per_view)
 
-    def _checked(self, q: SearchQuery) -> SearchQuery:
-        """``q`` with the query stripped and the default limit, or InvalidArgument /
-        ResourceExhausted before anything is read."""
-        validate_scope(q.scope)
-        query = q.query.strip()
-        if not query:
-            raise InvalidArgument("query must not be empty")
-        if len(query) > self._limits.max_query_chars:
-            raise ResourceExhausted(f"query has {len(query)} characters; the limit is {self._limits.max_query_chars}")
-        limit = q.limit or 10
-        if not 1 <= limit <= 100:
-            raise InvalidArgument("limit must be between 1 and 100")
-        if not 0.0 <= q.threshold <= 1.0:
-            raise InvalidArgument("threshold must be between 0 and 1")
-        tr = q.time_range
-        if tr and tr.start and tr.end and tr.start >= tr.end:
-            raise InvalidArgument("time_range.start must be before time_range.end")
-        validate_filters(q.filters)
-        if len(q.attributes) > 16 or any(not a.name for a in q.attributes):
-            raise InvalidArgument("attribute filters need a name each, at most 16 of them")
-        return replace(q, query=query, limit=limit)
-
-    async def _plan(self, q: SearchQuery) -> _Plan:
-        """What every read scope of the Search shares: the query analysed, its names linked to
-        entities, its embedding, its words and its time cues."""
-        query, mode = q.query, q.mode
-        # One embedding per query, of the query as the vector search wants it (the names that link
-        # to graph entities taken out): analysed first, then embedded once. Embedding the raw query
-        # beside the analysis saved a few ms of latency on an idle server and cost a second model
-        # call for every query naming someone, which a busy one pays in throughput.
-        analysis = await self._extractor.analyze_query(query, speaker=q.scope.speaker)
-        names = list(dict.fromkeys([*analysis.entities, *analysis.terms]))
-        if names:  # "my cat" -> Luna, once "my cat Luna" was said
-            names += (await self._graph.resolve_aliases(q.scope, analysis.entities)).values()
-        linked = await self._graph.link_entities(q.scope, names) if names else []
-        qvec: Sequence[float] | None = None
-        if mode is not SearchMode.GRAPH:
-            (qvec,) = await self._embedder.embed([vector_query_text(query, linked)])
-
-        now = datetime.now(UTC)
-        at = q.validity.as_of or now
-        words = self._lexical_words(query, linked) if mode is SearchMode.HYBRID and self._s.lexical else []
-        # "in May 2023", "last summer": memories of that time rank higher (hybrid mode)
-        hybrid = mode is SearchMode.HYBRID
-        window = find_and_resolve(query, at) if hybrid and self._s.time_alpha > 0 else None
-        order = order_in(query) if hybrid and self._s.time_order_alpha > 0 else None  # "first", "after the trip"
-        event_time: datetime | None = None  # "after May 3, 2023": the event is a date
-        if order is not None and order.order in (Order.BEFORE, Order.AFTER):
-            span = find_and_resolve(order.event, at)
-            if span is not None:
-                event_time = span.end if order.order is Order.AFTER else span.start
-        return _Plan(q, analysis, qvec, linked, analysis.terms, words, window, order, event_time, now, at)
-
-    def _merge(self, q: SearchQuery, plan: _Plan, per_view: Sequence[list[SearchHit]]) -> list[SearchHit]:
+    def _merge(self, q: SearchQuery, plan: SearchPlan, per_view: Sequence[list[SearchHit]]) -> list[SearchHit]:
         """The hits of every read scope, each memory once, weighted by decay, best first."""
         now, at, analysis = plan.now, plan.at, plan.analysis
         best: dict[str, SearchHit] = {}
@@ -442,18 +196,6 @@ class HybridRetriever:
                     best[h.memory.id] = hit
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
         return [h for h in ranked if h.score >= q.threshold][: q.limit]
-
-    def _lexical_words(self, query: str, linked: Sequence[str]) -> list[str]:
-        """The query's content words for the full-text retriever. Names that link to graph
-        entities are left out unless ``lexical_linked`` (as the vector query leaves them out): a
-        name matches every memory that merely mentions the person, and the graph walks from it
-        already; the query is kept whole when nothing else would remain."""
-        words = lexical_terms(query)
-        if self._s.lexical_linked or not linked:
-            return words
-        names = {w for n in linked for w in lexical_terms(n)}
-        rest = [w for w in words if w not in names]
-        return rest or words
 
     async def views(self, scope: Scope, levels: Sequence[Level]) -> list[Scope]:
         """The read scopes a search over ``levels`` merges: the user's shared memories (no agent,
@@ -484,7 +226,7 @@ class HybridRetriever:
             views += [Scope(u, g.owner_agent) for g in await self._graph.list_grants(u, grantee_agent=a)]
         return list(dict.fromkeys(views))
 
-    async def _search_view(self, scope: Scope, plan: _Plan) -> list[SearchHit]:
+    async def _search_view(self, scope: Scope, plan: SearchPlan) -> list[SearchHit]:
         """Hits of one read scope, scored by relevance only, best first."""
         q, qvec, linked, terms, words = plan.query, plan.qvec, plan.linked, plan.terms, plan.words
         window, order, event_time = plan.window, plan.order, plan.event_time
@@ -507,7 +249,7 @@ class HybridRetriever:
                 self._lexical_hits(scope, words, limit, filters, time_range, validity, allowed),
             )
 
-        graph_cands: dict[str, _GraphCandidate] = {}
+        graph_cands: dict[str, GraphCandidate] = {}
         if mode is not SearchMode.VECTOR:
             graph_cands = await self._graph_candidates(
                 scope, linked, terms, vector_hits if mode is SearchMode.HYBRID else [], validity
@@ -683,7 +425,7 @@ class HybridRetriever:
         terms: Sequence[str],
         vector_hits: Sequence[VectorHit],
         validity: Validity,
-    ) -> dict[str, _GraphCandidate]:
+    ) -> dict[str, GraphCandidate]:
         weights = {norm(n): 1.0 for n in linked}
         top = [h.id for h in vector_hits[: self._s.seed_hits]]
         hit_weight = {h.id: 0.5 * h.score for h in vector_hits[: self._s.seed_hits]}
@@ -715,9 +457,9 @@ class HybridRetriever:
             seeds = {ENTITY + n: 1.0 for n in named} | {MEMORY + m: w for m, w in hit_weight.items()}
             edges = bipartite_edges(walks, top_entities)
             scores = memory_scores(personalized_pagerank(edges, seeds, damping=self._s.ppr_damping))
-        out: dict[str, _GraphCandidate] = {}
+        out: dict[str, GraphCandidate] = {}
         for mid, score in scores.items():
-            cand = cands.get(mid) or _GraphCandidate()
+            cand = cands.get(mid) or GraphCandidate()
             cand.score = score * (1.0 + cand.matched)
             out[mid] = cand
         return out

@@ -49,10 +49,11 @@ log = logging.getLogger(__name__)
 SUPPORTED = frozenset({"3.2.2"})
 FAST_SEARCH_ENV = "RECALLD_LITE_FAST_SEARCH"  # set by recalld.vector.lite_process for its child
 
-Candidate = tuple[float, int, int]
+Candidate = tuple[float, int, int]  # (distance, source, row)
+Source = tuple[list[Any], np.ndarray, dict[Any, int] | None]  # (pks, seqs, {pk: row}; None: the pks repeat)
 
 
-def execute_search_with_index(  # one function, as the original, so the two read side by side
+def execute_search_with_index(  # the original's steps in its order, so the two read side by side
     query_vectors: np.ndarray,
     segments: Iterable[Any],
     memtable: Any,
@@ -69,8 +70,6 @@ def execute_search_with_index(  # one function, as the original, so the two read
     search_params: dict[str, Any] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Drop-in for ``milvus_lite.search.executor_indexed.execute_search_with_index`` (3.2.x)."""
-    from milvus_lite.index.brute_force import BruteForceIndex
-
     if query_vectors.ndim == 1:
         query_vectors = query_vectors.reshape(1, -1)
     if query_vectors.dtype != np.float32:
@@ -81,14 +80,48 @@ def execute_search_with_index(  # one function, as the original, so the two read
 
     partition_filter = set(partition_names) if partition_names else None
     in_scope = [s for s in segments if s.num_rows > 0 and (partition_filter is None or s.partition in partition_filter)]
-    mt_pks, mt_seqs, mt_vecs, mt_row_refs, _mt_table = memtable_snapshot(
+    mt_pks, mt_seqs, mt_vecs, mt_row_refs, mt_table = memtable_snapshot(
         memtable, vector_field, partition_names, include_table=compiled_filter is not None
     )
     if not in_scope and not mt_pks:
         return [[] for _ in range(nq)]
 
-    # -- sources: (pks, seqs, {pk: row} or None when the pks are not unique) --------------------
-    sources: list[tuple[list[Any], np.ndarray, dict[Any, int] | None]] = []
+    sources, contested = _sources(in_scope, mt_pks, mt_seqs)
+    global_max_seqs = _newest_versions(sources, contested)
+    seg_filter_masks, mt_filter_mask = _filter_masks(in_scope, mt_pks, mt_table, compiled_filter, indexed_filter_plan)
+    visible = _Visibility.of(global_max_seqs, contested, memtable, delta_index)
+
+    recall = _Recall(query_vectors, top_k, metric_type, search_params, visible, [[] for _ in range(nq)])
+    for source_idx, seg in enumerate(in_scope):
+        seg_vectors, seg_vector_null_mask = seg.vector_data(vector_field)
+        combined_mask = seg_filter_masks.get(id(seg))
+        if seg_vector_null_mask is not None:
+            combined_mask = seg_vector_null_mask if combined_mask is None else combined_mask & seg_vector_null_mask
+        index = seg.indexes.get(vector_field)
+        # a sealed segment's vectors never change: its unit vectors are kept with its own array cache
+        recall.source(source_idx, sources[source_idx], seg_vectors, combined_mask, index, seg._vector_data_by_field)
+    if mt_pks:
+        recall.source(len(sources) - 1, sources[-1], mt_vecs, mt_filter_mask, None, _memtable_cache(memtable).arrays)
+
+    return _merge(
+        recall.candidates,
+        top_k,
+        sources,
+        _materializer(in_scope, memtable, mt_row_refs),
+        _projection(pk_field, vector_field, output_fields, project_record_fn),
+        pk_field=pk_field,
+        keys_only=_keys_only(pk_field, output_fields),
+    )
+
+
+# -- sources: (pks, seqs, {pk: row} or None when the pks are not unique) ------------------------------
+
+
+def _sources(in_scope: list[Any], mt_pks: list[Any], mt_seqs: np.ndarray) -> tuple[list[Source], set[Any]]:
+    """The sources (the in-scope segments, then the memtable), and the keys found in more than one
+    of them: only those (or any key of a source with repeated keys, when every source then goes the
+    original's way) can have an older version to hide."""
+    sources: list[Source] = []
     for seg in in_scope:
         pks = seg.pks  # read only, as the original's copy of it
         rows = seg.pk_to_row if len(seg.pk_to_row) == len(pks) else None
@@ -97,8 +130,6 @@ def execute_search_with_index(  # one function, as the original, so the two read
         mt_rows = {pk: i for i, pk in enumerate(mt_pks)}
         sources.append((mt_pks, mt_seqs, mt_rows if len(mt_rows) == len(mt_pks) else None))
 
-    # -- the newest version of each key: only keys in several sources (or any key of a source
-    # with repeated keys) can have an older version to hide ------------------------------------
     contested: set[Any] = set()
     if all(rows is not None for _, _, rows in sources):
         seen: set[Any] = set()
@@ -108,9 +139,14 @@ def execute_search_with_index(  # one function, as the original, so the two read
             seen |= keys
     else:  # repeated keys somewhere: every source the original's way, row by row
         sources = [(pks, seqs, None) for pks, seqs, _ in sources]
-    global_max_seqs: dict[Any, int] = {}
+    return sources, contested
 
-    def _update_max_seqs(pks: list[Any], seqs: np.ndarray, rows: dict[Any, int] | None) -> None:
+
+def _newest_versions(sources: list[Source], contested: set[Any]) -> dict[Any, int]:
+    """The newest sequence number of each key that may have an older version (every key of a
+    source without rows by key)."""
+    global_max_seqs: dict[Any, int] = {}
+    for pks, seqs, rows in sources:
         if rows is not None:
             pairs: Iterable[tuple[Any, int]] = ((pk, int(seqs[rows[pk]])) for pk in contested & rows.keys())
         else:
@@ -119,11 +155,13 @@ def execute_search_with_index(  # one function, as the original, so the two read
             existing = global_max_seqs.get(pk)
             if existing is None or seq > existing:
                 global_max_seqs[pk] = seq
+    return global_max_seqs
 
-    for pks, seqs, rows in sources:
-        _update_max_seqs(pks, seqs, rows)
 
-    # -- filter masks ------------------------------------------------------------------------------
+def _filter_masks(
+    in_scope: list[Any], mt_pks: list[Any], mt_table: Any, compiled_filter: Any, indexed_filter_plan: Any
+) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+    """The filter's mask of each segment (by ``id``) and of the memtable's rows (None: no filter)."""
     seg_filter_masks: dict[int, np.ndarray] = {}
     mt_filter_mask: np.ndarray | None = None
     if compiled_filter is not None:
@@ -132,23 +170,41 @@ def execute_search_with_index(  # one function, as the original, so the two read
 
         for seg in in_scope:
             seg_filter_masks[id(seg)] = evaluate_segment_filter(seg, compiled_filter, indexed_filter_plan)
-        if mt_pks and _mt_table is not None:
-            mt_filter_mask = evaluate_mask(compiled_filter, _mt_table)
+        if mt_pks and mt_table is not None:
+            mt_filter_mask = evaluate_mask(compiled_filter, mt_table)
+    return seg_filter_masks, mt_filter_mask
 
-    mt_deletes = memtable.delete_index_snapshot()  # {pk: (seq, partition)}
-    tombstoned = delta_index._map.keys()  # read only; is_deleted() decides per key
 
-    def _hidden(pk: Any, seq: int) -> bool:
-        if global_max_seqs.get(pk, seq) != seq:
+@dataclass(frozen=True, slots=True, eq=False)
+class _Visibility:
+    """Which rows a search sees: its key's newest version, not deleted in the delta index or the
+    memtable."""
+
+    global_max_seqs: dict[Any, int]
+    contested: set[Any]
+    delta_index: Any
+    mt_deletes: dict[Any, Any]  # {pk: (seq, partition)}
+    tombstoned: Any  # the delta index's keys, read only; is_deleted() decides per key
+
+    @classmethod
+    def of(cls, global_max_seqs: dict[Any, int], contested: set[Any], memtable: Any, delta_index: Any) -> _Visibility:
+        mt_deletes = memtable.delete_index_snapshot()  # {pk: (seq, partition)}
+        tombstoned = delta_index._map.keys()  # read only; is_deleted() decides per key
+        return cls(global_max_seqs, contested, delta_index, mt_deletes, tombstoned)
+
+    def hidden(self, pk: Any, seq: int) -> bool:
+        if self.global_max_seqs.get(pk, seq) != seq:
             return True
-        if delta_index.is_deleted(pk, seq):
+        if self.delta_index.is_deleted(pk, seq):
             return True
-        entry = mt_deletes.get(pk)
+        entry = self.mt_deletes.get(pk)
         return entry is not None and entry[0] > seq
 
-    def _build_local_mask(
-        pks: list[Any], seqs: np.ndarray, rows: dict[Any, int] | None, filter_mask: np.ndarray | None
+    def mask(
+        self, pks: list[Any], seqs: np.ndarray, rows: dict[Any, int] | None, filter_mask: np.ndarray | None
     ) -> np.ndarray:
+        """A source's visible rows, within ``filter_mask``."""
+        global_max_seqs, delta_index, mt_deletes = self.global_max_seqs, self.delta_index, self.mt_deletes
         n = len(pks)
         if rows is None:  # the original's loop
             local_mask = np.zeros(n, dtype=bool)
@@ -166,83 +222,105 @@ def execute_search_with_index(  # one function, as the original, so the two read
         else:
             local_mask = np.ones(n, dtype=bool)
             keys = rows.keys()
-            suspects = (contested & keys) | (tombstoned & keys) | (mt_deletes.keys() & keys)
+            suspects = (self.contested & keys) | (self.tombstoned & keys) | (mt_deletes.keys() & keys)
             for pk in suspects:
                 i = rows[pk]
-                if _hidden(pk, int(seqs[i])):
+                if self.hidden(pk, int(seqs[i])):
                     local_mask[i] = False
         if filter_mask is not None:
             local_mask = local_mask & filter_mask.astype(bool)
         return local_mask
 
-    per_query_candidates: list[list[Candidate]] = [[] for _ in range(nq)]
 
-    def _recall_source(
+# -- each source's top k -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Recall:
+    """Each source's top k of each query, collected as candidates (distance, source, row)."""
+
+    vectors: np.ndarray  # the queries, (nq, dim) float32
+    top_k: int
+    metric_type: str
+    search_params: dict[str, Any] | None
+    visible: _Visibility
+    candidates: list[list[Candidate]]  # per query
+
+    def source(
+        self,
         source_idx: int,
-        pks: list[Any],
-        seqs: np.ndarray,
-        rows: dict[Any, int] | None,
+        source: Source,
         vectors: np.ndarray,
         filter_mask: np.ndarray | None,
         index: Any,
-        cache: dict[Any, Any] | None = None,
+        cache: dict[Any, Any] | None,
     ) -> None:
+        """The source's top k by its own index (a brute-force one when it has none) among its
+        visible rows within ``filter_mask``."""
+        from milvus_lite.index.brute_force import BruteForceIndex
+
+        pks, seqs, rows = source
         if len(pks) == 0:
             return
-        local_mask = _build_local_mask(pks, seqs, rows, filter_mask)
+        local_mask = self.visible.mask(pks, seqs, rows, filter_mask)
         if not local_mask.any():
             return
+        top_k = self.top_k
         if index is None:
-            index = BruteForceIndex.build(vectors, metric_type)
+            index = BruteForceIndex.build(vectors, self.metric_type)
         valid_mask = None if local_mask.all() else local_mask
         if type(index) is BruteForceIndex:  # FLAT, and every memtable
-            local_ids, dists = _brute_force_search(index, query_vectors, top_k, valid_mask, cache)
+            local_ids, dists = _brute_force_search(index, self.vectors, top_k, valid_mask, cache)
         else:
-            local_ids, dists = index.search(query_vectors, top_k, valid_mask=valid_mask, params=search_params)
-        for q in range(nq):
+            local_ids, dists = index.search(self.vectors, top_k, valid_mask=valid_mask, params=self.search_params)
+        for q, candidates in enumerate(self.candidates):
             ids_q = local_ids[q, :top_k].tolist()
             stop = next((j for j, lid in enumerate(ids_q) if lid < 0), len(ids_q))  # -1 pads the end
             dists_q = dists[q, :stop].tolist()
-            per_query_candidates[q].extend(zip(dists_q, [source_idx] * stop, ids_q[:stop], strict=True))
+            candidates.extend(zip(dists_q, [source_idx] * stop, ids_q[:stop], strict=True))
 
-    for source_idx, seg in enumerate(in_scope):
-        seg_vectors, seg_vector_null_mask = seg.vector_data(vector_field)
-        combined_mask = seg_filter_masks.get(id(seg))
-        if seg_vector_null_mask is not None:
-            combined_mask = seg_vector_null_mask if combined_mask is None else combined_mask & seg_vector_null_mask
-        pks, seqs, rows = sources[source_idx]
-        index = seg.indexes.get(vector_field)
-        # a sealed segment's vectors never change: its unit vectors are kept with its own array cache
-        _recall_source(source_idx, pks, seqs, rows, seg_vectors, combined_mask, index, seg._vector_data_by_field)
-    if mt_pks:
-        pks, seqs, rows = sources[-1]
-        _recall_source(
-            len(sources) - 1, pks, seqs, rows, mt_vecs, mt_filter_mask, None, _memtable_cache(memtable).arrays
-        )
 
-    n_segments = len(in_scope)
+# -- global merge and the entities ---------------------------------------------------------------------
 
-    # -- global merge and the entities ---------------------------------------------------------
-    # Output fields of at most the primary key project to an empty entity whatever the row holds
-    # (milvus_lite.engine.projection: a search never puts the primary key in the entity, and no
-    # dynamic field is asked for), so the winning rows need not be materialized.
-    keys_only = output_fields is not None and set(output_fields) <= {pk_field}
-    project_entity: Callable[[dict[str, Any]], dict[str, Any]]
+
+def _keys_only(pk_field: str, output_fields: list[str] | None) -> bool:
+    """Output fields of at most the primary key project to an empty entity whatever the row holds
+    (milvus_lite.engine.projection: a search never puts the primary key in the entity, and no
+    dynamic field is asked for), so the winning rows need not be materialized."""
+    return output_fields is not None and set(output_fields) <= {pk_field}
+
+
+def _projection(
+    pk_field: str,
+    vector_field: str,
+    output_fields: list[str] | None,
+    project_record_fn: Callable[[dict[str, Any]], dict[str, Any]] | None,
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A winning row's entity, from its record."""
     if project_record_fn is not None:
-        project_entity = project_record_fn
-    elif output_fields is None:
+        return project_record_fn
+    if output_fields is None:
 
-        def project_entity(record: dict[str, Any]) -> dict[str, Any]:
+        def all_but_key_and_vector(record: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in record.items() if k != pk_field and k != vector_field}
 
-    else:
-        keep = set(output_fields)
-        keep.discard(pk_field)
+        return all_but_key_and_vector
+    keep = set(output_fields)
+    keep.discard(pk_field)
 
-        def project_entity(record: dict[str, Any]) -> dict[str, Any]:
-            return {k: record[k] for k in keep if k in record}
+    def output_only(record: dict[str, Any]) -> dict[str, Any]:
+        return {k: record[k] for k in keep if k in record}
 
-    def _materialize_record(source_idx: int, local_id: int) -> dict[str, Any]:
+    return output_only
+
+
+def _materializer(
+    in_scope: list[Any], memtable: Any, mt_row_refs: list[tuple[int, int]]
+) -> Callable[[int, int], dict[str, Any]]:
+    """A winning row as a record: a segment's ``row_to_dict``, the memtable's ``materialize_row``."""
+    n_segments = len(in_scope)
+
+    def materialize_record(source_idx: int, local_id: int) -> dict[str, Any]:
         if source_idx < n_segments:
             record: dict[str, Any] = in_scope[source_idx].row_to_dict(local_id)
             return record
@@ -250,16 +328,30 @@ def execute_search_with_index(  # one function, as the original, so the two read
         record = memtable.materialize_row(batch_idx, row_idx)
         return record
 
+    return materialize_record
+
+
+def _merge(
+    per_query_candidates: list[list[Candidate]],
+    top_k: int,
+    sources: list[Source],
+    materialize_record: Callable[[int, int], dict[str, Any]],
+    project_entity: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    pk_field: str,
+    keys_only: bool,
+) -> list[list[dict[str, Any]]]:
+    """Each query's top k over all sources, by (distance, source, row) as the original's key, as
+    hit dicts."""
     results: list[list[dict[str, Any]]] = []
-    for q in range(nq):
-        candidates = per_query_candidates[q]
+    for candidates in per_query_candidates:
         candidates.sort()  # by (distance, source, row), as the original's key
         per_query: list[dict[str, Any]] = []
         for dist, source_idx, local_id in candidates[:top_k]:
             if keys_only:
                 per_query.append({"id": sources[source_idx][0][local_id], "distance": dist, "entity": {}})
                 continue
-            record = _materialize_record(source_idx, local_id)
+            record = materialize_record(source_idx, local_id)
             pk = record.get(pk_field) if pk_field in record else sources[source_idx][0][local_id]
             per_query.append({"id": pk, "distance": dist, "entity": project_entity(record)})
         results.append(per_query)
