@@ -6,8 +6,10 @@ was not shown, and embeddings come back at the configured dimension."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -37,9 +39,25 @@ CONVERSATION = [
 ]
 
 
+_CLIENTS: list[Any] = []  # the HTTP clients a test made, closed after it
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    yield
+    while _CLIENTS:
+        await _CLIENTS.pop().close()
+
+
+def client_for(settings: LLMSettings) -> Any:
+    client = make_client(settings)
+    _CLIENTS.append(client)
+    return client
+
+
 def structured(llama: LlamaServer, **kw: object) -> StructuredClient:
     settings = LLMSettings(base_url=llama.base_url, model="gemma-3-270m", timeout_s=60, **kw)  # type: ignore[arg-type]
-    return StructuredClient(make_client(settings), settings)
+    return StructuredClient(client_for(settings), settings)
 
 
 ITALY = '{"city": "Rome", "country": "Italy"}'
@@ -140,7 +158,7 @@ async def test_the_judge_names_only_memories_it_was_shown(llama: LlamaServer) ->
 
 
 async def test_embeddings_from_the_endpoint_at_the_configured_dimension(llama_embeddings: LlamaServer) -> None:
-    client = make_client(LLMSettings(base_url=llama_embeddings.base_url, timeout_s=60))
+    client = client_for(LLMSettings(base_url=llama_embeddings.base_url, timeout_s=60))
     embedder = OpenAIEmbedder(client, model="gemma-3-270m", dim=640)
     vectors = await embedder.embed(["I live in Lisbon.", "My cat is called Luna.", "I live in Porto."])
     assert vectors.shape == (3, 640)

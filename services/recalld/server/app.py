@@ -33,6 +33,7 @@ from recalld.server.metrics import Metrics
 from recalld.server.models import ModelProcess, ProcessEmbedder, ProcessExtractor
 from recalld.vector.batching import BatchingEmbedder
 
+Closer = typing.Callable[[], typing.Awaitable[None]]
 log = logging.getLogger(__name__)
 
 _LAG_READ = 10_000  # pending index entries read for the lag gauge (it saturates there)
@@ -132,6 +133,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     llm_stats: typing.Callable[[], dict[str, int]] | None = None
     models: ModelProcess | None = None  # the model worker process, when the models run in one
+    closers: tuple[Closer, ...] = ()  # the LLM and embeddings endpoints' HTTP clients
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     _pruner: asyncio.Task[None] | None = field(default=None, repr=False)
     _sweep_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -293,6 +295,11 @@ class App:
         if self.models is not None:
             self.closing.append("stopping the model worker")
             await self.models.close()
+        if self.closers:
+            self.closing.append("closing the endpoints' HTTP clients")
+            for close in self.closers:
+                with contextlib.suppress(Exception):
+                    await close()
 
 
 def _graph_store(settings: Settings, tenant: str = DEFAULT_TENANT) -> SystemOfRecord:
@@ -359,7 +366,7 @@ def _vector_store(settings: Settings, tenant: str, dim: int) -> VectorStore:
     )
 
 
-def _embedder(settings: Settings) -> Embedder:
+def _embedder(settings: Settings, closers: list[Closer]) -> Embedder:
     if settings.embedder.kind is EmbedderKind.OPENAI:
         from recalld.llm.structured import LLMSettings, make_client
         from recalld.vector.openai_embedder import OpenAIEmbedder
@@ -372,14 +379,16 @@ def _embedder(settings: Settings) -> Embedder:
             timeout_s=settings.llm.timeout_s,
             max_retries=settings.llm.max_retries,
         )
-        return OpenAIEmbedder(make_client(endpoint), model=e.model, dim=e.dim)
+        client = make_client(endpoint)
+        closers.append(client.close)
+        return OpenAIEmbedder(client, model=e.model, dim=e.dim)
     from recalld.vector.embedders import MiniLMOnnxEmbedder
 
     return MiniLMOnnxEmbedder(threads=settings.embedder.threads)
 
 
 def _llm_parts(
-    settings: Settings, spacy: Extractor
+    settings: Settings, spacy: Extractor, closers: list[Closer]
 ) -> tuple[Extractor, Judge | None, typing.Callable[[], dict[str, int]] | None]:
     """The extractor (the LLM one over ``spacy`` as its fallback, or spaCy), the judge, and a
     reader of the LLM path's counters."""
@@ -390,7 +399,9 @@ def _llm_parts(
     from recalld.llm.judge import LLMJudge
     from recalld.llm.structured import StructuredClient, make_client
 
-    structured = StructuredClient(make_client(settings.llm), settings.llm)
+    client = make_client(settings.llm)
+    closers.append(client.close)
+    structured = StructuredClient(client, settings.llm)
     log.info(
         "LLM path: model %s at %s (extraction: %s, reconciliation judge: %s)",
         settings.llm.model,
@@ -420,6 +431,7 @@ class ModelParts:
     judge: Judge | None
     llm_stats: typing.Callable[[], dict[str, int]] | None
     process: ModelProcess | None
+    closers: tuple[Closer, ...] = ()  # the endpoints' HTTP clients
 
 
 def _model_parts(
@@ -430,6 +442,7 @@ def _model_parts(
 
     traced = settings.tracing is not Tracing.OFF
     process = None
+    closers: list[Closer] = []
     own_minilm = embedder is None and settings.embedder.kind is EmbedderKind.MINILM
     if settings.model_process and (extractor is None or own_minilm):
         process = ModelProcess(spacy_model=settings.spacy_model, threads=settings.embedder.threads)
@@ -437,14 +450,14 @@ def _model_parts(
             extractor = ProcessExtractor(process)
         if own_minilm:
             embedder = ProcessEmbedder(process)
-    embedder = embedder or _embedder(settings)
+    embedder = embedder or _embedder(settings, closers)
     if settings.embedder.batch > 0:
         embedder = BatchingEmbedder(embedder, max_texts=settings.embedder.batch)
     embedder = instrument(embedder, "embedder", metrics, traced=traced)
     extractor = extractor or SpacyExtractor(model=settings.spacy_model)
-    extractor, judge, llm_stats = _llm_parts(settings, extractor)
+    extractor, judge, llm_stats = _llm_parts(settings, extractor, closers)
     extractor = instrument(extractor, "extractor", metrics, traced=traced)
-    return ModelParts(embedder, extractor, judge, llm_stats, process)
+    return ModelParts(embedder, extractor, judge, llm_stats, process, tuple(closers))
 
 
 def _build_tenant(settings: Settings, models: ModelParts, metrics: Metrics, tenant: str) -> Tenant:
@@ -519,4 +532,5 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None, extractor
         metrics=metrics,
         llm_stats=models.llm_stats,
         models=models.process,
+        closers=models.closers,
     )
