@@ -3,7 +3,7 @@ production mode runs them: both write (the same users, sync and asynchronous Add
 Deletes) and reconcile at the same time for a minute. Nothing acknowledged is lost, nothing
 deleted comes back, the vector index does not drift, and both replicas agree.
 
-``RECALLD_TEST_REPLICA_SECONDS`` shortens or lengthens the load (default 60)."""
+``RECALLD_TEST_REPLICA_SECONDS`` shortens or lengthens the load (default 30)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-SECONDS = float(os.environ.get("RECALLD_TEST_REPLICA_SECONDS", "60"))
+SECONDS = float(os.environ.get("RECALLD_TEST_REPLICA_SECONDS", "30"))
 USERS = [f"patient-{i}" for i in range(6)]
 
 

@@ -6,7 +6,7 @@ Each run: zero cross-tenant search hits, zero unexpected errors, every acknowled
 memories readable afterwards, Verify of each tenant consistent after the reconciler's passes. The
 fault run also: some calls saw UNAVAILABLE (naming Milvus) while Milvus was down, none INTERNAL.
 
-``RECALLD_TEST_LOAD_SECONDS`` (default 20) and ``RECALLD_TEST_LOAD_CLIENTS`` (default 16) size the
+``RECALLD_TEST_LOAD_SECONDS`` (default 12) and ``RECALLD_TEST_LOAD_CLIENTS`` (default 16) size the
 load; ``python -m bench.tenants`` is the full-size run (60 s, 32 clients)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.harness import MilvusServerProcess
 
 pytestmark = pytest.mark.slow
 
-SECONDS = float(os.environ.get("RECALLD_TEST_LOAD_SECONDS", "20"))
+SECONDS = float(os.environ.get("RECALLD_TEST_LOAD_SECONDS", "12"))
 CLIENTS = int(os.environ.get("RECALLD_TEST_LOAD_CLIENTS", "16"))
 
 
