@@ -1,4 +1,4 @@
-"""Crash consistency: SIGKILL the server during a stream of Adds, 10 times (``RECALLD_CRASH_KILLS``
+"""Crash consistency: SIGKILL the server during a stream of Adds, 8 times (``RECALLD_CRASH_KILLS``
 for more), restart it each time,
 and check that no acknowledged memory is lost and that the graph store and the vector index agree.
 
@@ -24,7 +24,7 @@ from tests.harness import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-KILLS = int(os.environ.get("RECALLD_CRASH_KILLS") or 10)  # each run draws a new seed
+KILLS = int(os.environ.get("RECALLD_CRASH_KILLS") or 8)  # each run draws a new seed
 ACKS_PER_ROUND = (1, 8)  # the number of acknowledged Adds before a kill, drawn per round
 ROUND_TIMEOUT_S = 120.0
 SCOPE = common_pb2.Scope(user_id="crash")
