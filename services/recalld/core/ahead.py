@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from recalld.core.deciding import NeighbourSearch
 from recalld.kernel.domain import CURRENT, ChatMessage, Scope
-from recalld.kernel.ports import Embedder, VectorHit, Vectors
+from recalld.kernel.ports import Embedder, NeighbourSearch, VectorHit, Vectors
 
 _SENTENCE_BREAK = re.compile(r"[.!?;]\s+\S")
 

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from recalld.core.add_writer import IndexSink
-from recalld.core.deciding import NeighbourSearch
 from recalld.kernel.domain import CURRENT, Memory, Scope, Validity
-from recalld.kernel.ports import Embedder, VectorHit, Vectors
+from recalld.kernel.ports import Embedder, NeighbourSearch, VectorHit, Vectors
 
 log = logging.getLogger(__name__)
 

@@ -38,24 +38,19 @@ from recalld.core.relation_slots import (
 )
 from recalld.core.settings import ReconcileSettings
 from recalld.kernel import slots
-from recalld.kernel.domain import CURRENT, Attribute, Fact, Memory, Scope, Validity, norm
-from recalld.kernel.ports import EntityGraph, Judge, JudgeCase, MemoryReads, Relation, VectorHit, Vectors
+from recalld.kernel.domain import CURRENT, Attribute, Fact, Memory, Scope, norm
+from recalld.kernel.ports import (
+    EntityGraph,
+    Judge,
+    JudgeCase,
+    MemoryReads,
+    NeighbourSearch,
+    Relation,
+    VectorHit,
+    Vectors,
+)
 
 T = TypeVar("T")
-
-
-class NeighbourSearch(Protocol):
-    """The vector side as reconciliation uses it: each text's nearest current memories."""
-
-    async def search_many(
-        self,
-        vectors: Vectors | Sequence[Sequence[float]],
-        scope: Scope,
-        limit: int,
-        validity: Validity = CURRENT,
-        *,
-        may_lag: bool = False,
-    ) -> list[list[VectorHit]]: ...
 
 
 class CandidateStore(MemoryReads, EntityGraph, Protocol):

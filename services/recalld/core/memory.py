@@ -29,7 +29,7 @@ from recalld.core.add_writer import AddWriter, IndexSink
 from recalld.core.ahead import Ahead, Early, Ready, likely_facts
 from recalld.core.bulk import PendingIndex
 from recalld.core.classify import SlotFallback
-from recalld.core.deciding import NeighbourSearch, Reconciler
+from recalld.core.deciding import Reconciler
 from recalld.core.fence import ScopeFence
 from recalld.core.indexing import Indexer
 from recalld.core.profile import ProfileValue, build_profile
@@ -51,7 +51,17 @@ from recalld.kernel.domain import (
 )
 from recalld.kernel.errors import Conflict, InvalidArgument, NotFound, ResourceExhausted
 from recalld.kernel.filters import validate_filters
-from recalld.kernel.ports import Cursor, Embedder, EntityGraph, Extractor, Judge, MemoryReads, MemoryWrites, Vectors
+from recalld.kernel.ports import (
+    Cursor,
+    Embedder,
+    EntityGraph,
+    Extractor,
+    Judge,
+    MemoryReads,
+    MemoryWrites,
+    NeighbourSearch,
+    Vectors,
+)
 from recalld.kernel.requests import AddCommand
 from recalld.kernel.times import from_micros, to_micros
 from recalld.kernel.validation import validate_memory_id, validate_new_scope, validate_scope

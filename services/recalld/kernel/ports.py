@@ -452,7 +452,24 @@ class SystemOfRecord(GraphStore, CredentialStore, Protocol):
     and tenant registry the default tenant's store keeps."""
 
 
-class VectorStore(Protocol):
+class NeighbourSearch(Protocol):
+    """The nearest memories of several vectors at once: what reconciliation asks of the vector side
+    (an Add's facts against the scope's memories)."""
+
+    async def search_many(
+        self,
+        vectors: Vectors | Sequence[Sequence[float]],
+        scope: Scope,
+        limit: int,
+        validity: Validity = CURRENT,
+        *,
+        may_lag: bool = False,
+    ) -> list[list[VectorHit]]:
+        """:meth:`search` for several vectors in one request (reconciliation of a many-fact Add).
+        ``may_lag``: the answer may miss the last moments of writes instead of waiting for them."""
+
+
+class VectorStore(NeighbourSearch, Protocol):
     """A derived index of memory embeddings. Every query is scoped inside the
     store (scope, metadata and time filters are part of the store's query)."""
 
@@ -483,18 +500,6 @@ class VectorStore(Protocol):
     ) -> list[VectorHit]:
         """Nearest memories in ``scope`` matching filters, time range and ``validity`` (and, when
         ``ids`` is given, among those ids only)."""
-
-    async def search_many(
-        self,
-        vectors: Vectors | Sequence[Sequence[float]],
-        scope: Scope,
-        limit: int,
-        validity: Validity = CURRENT,
-        *,
-        may_lag: bool = False,
-    ) -> list[list[VectorHit]]:
-        """:meth:`search` for several vectors in one request (reconciliation of a many-fact Add).
-        ``may_lag``: the answer may miss the last moments of writes instead of waiting for them."""
 
     async def all_ids(self) -> set[str]: ...
 
