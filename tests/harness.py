@@ -27,6 +27,44 @@ from types import ModuleType, TracebackType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+
+def descendants(pid: int) -> list[int]:
+    """PIDs of ``pid``'s descendants, from /proc (children, their children, ...)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, ppid in parents.items() if ppid in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def describe(pids: list[int]) -> list[str]:
+    """``pid: command line`` of each, for a failure message."""
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = "?"
+        out.append(f"{pid}: {cmd}")
+    return out
+
+
 _READY = re.compile(r"recalld serving on [\d.]+:(\d+) \(ready in ([\d.]+)s")
 _HEALTH_PORT = re.compile(r"health-only port on [\d.]+:(\d+)")
 

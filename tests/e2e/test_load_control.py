@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from recalld.client import Recalld, RecalldError
 from tests.conftest import backend_env
-from tests.harness import ServerProcess, children, free_port
+from tests.harness import ServerProcess, alive, children, descendants, describe, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -121,8 +121,9 @@ def test_workers_share_the_port_and_are_replaced_and_stopped(tmp_path: Path, req
             assert len(c.list(user_id="shared", page_size=100).memories) >= 8  # (Worker100 may merge as a paraphrase)
     finally:
         assert server.proc is not None
+        kids = descendants(server.pid)  # the workers and each one's own children
         server.proc.send_signal(signal.SIGTERM)
         code = server.proc.wait(90)
-        left = children(server.pid)
+        left = [pid for pid in kids if alive(pid)]
     assert code == 0
-    assert left == []
+    assert not left, f"children outlived the supervisor: {describe(left)}"

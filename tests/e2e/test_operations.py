@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from recalld.client import InvalidArgument, Recalld, RetryPolicy, Unavailable
 from recalld.v1 import common_pb2, memory_pb2, memory_pb2_grpc
-from tests.harness import FalkorDBServer, ServerProcess, children, free_port
+from tests.harness import FalkorDBServer, ServerProcess, alive, children, descendants, describe, free_port
 
 _NO_RETRY = RetryPolicy(attempts=1)
 SECRET = "Zanzibar-Quokka-7741"  # a fact whose words must never reach the info-level log
@@ -319,8 +319,12 @@ def test_sigterm_drains_calls_in_flight_and_loses_no_acknowledged_add(tmp_path: 
     for t in threads:
         t.start()
     time.sleep(3)
+    kids = descendants(server.pid)  # the model worker, Milvus Lite's child, multiprocessing's tracker
+    assert len(kids) >= 2, describe(kids)
     sigterm_at = time.monotonic()
     assert server.stop(timeout=60) == 0  # SIGTERM, and a clean exit
+    left = [pid for pid in kids if alive(pid)]
+    assert not left, f"children outlived the server: {describe(left)}"  # none left for a supervisor to reap
     stop.set()
     for t in threads:
         t.join(30)

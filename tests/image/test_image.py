@@ -32,7 +32,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from recalld.client import Recalld
-from tests.harness import free_port
+from tests.harness import alive, descendants, describe, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -189,21 +189,9 @@ class Container:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def descendants(self) -> list[int]:
-        """PIDs of the server's child processes (Milvus Lite's server), from /proc."""
+        """PIDs of the server's child processes (Milvus Lite's server, the model worker, ...)."""
         assert self.proc is not None
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
-        found, frontier = [], [self.proc.pid]
-        while frontier:
-            kids = [pid for pid, ppid in parents.items() if ppid in frontier]
-            found += kids
-            frontier = kids
-        return found
+        return descendants(self.proc.pid)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM by PID, then SIGKILL after ``timeout``: returns the exit status of SIGTERM's stop."""
@@ -223,13 +211,6 @@ class Container:
             for pid in children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -261,7 +242,8 @@ def test_entrypoint_serves_add_and_search_read_only(
                 assert hits and hits[0].memory.text == fact, run
             children = container.descendants()
             assert container.stop() == 0, container.log()[-4000:]
-            assert not [pid for pid in children if _alive(pid)], "children outlived the server"
+            left = [pid for pid in children if alive(pid)]
+            assert not left, f"children outlived the server: {describe(left)}"
         finally:
             container.kill()
     log = container.log()

@@ -30,7 +30,7 @@ from recalld.kernel.ports import CredentialStore, Embedder, Extractor, Judge, Sy
 from recalld.server.config import EmbedderKind, ExtractorKind, GraphBackend, Settings, Tracing
 from recalld.server.instrumented import instrument
 from recalld.server.metrics import Metrics
-from recalld.server.models import ModelProcess, ProcessEmbedder, ProcessExtractor
+from recalld.server.models import ModelProcess, ProcessEmbedder, ProcessExtractor, stop_resource_tracker
 from recalld.vector.batching import BatchingEmbedder
 
 Closer = typing.Callable[[], typing.Awaitable[None]]
@@ -295,6 +295,7 @@ class App:
         if self.models is not None:
             self.closing.append("stopping the model worker")
             await self.models.close()
+            await asyncio.to_thread(stop_resource_tracker)
         if self.closers:
             self.closing.append("closing the endpoints' HTTP clients")
             for close in self.closers:

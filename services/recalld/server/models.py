@@ -17,6 +17,7 @@ is retried once; calls in flight when it died fail with UNAVAILABLE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -135,6 +136,24 @@ class ModelProcess:
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker and wait for it: the helper process that ``spawn``
+    starts beside the model worker (to unlink the pool's semaphores should the server die).
+
+    Left alone it exits by itself when the server's end of its pipe closes, that is a moment
+    *after* the server has exited, so whoever checks the process tree as the server exits (a
+    supervisor, a test) finds a child that outlived its parent. Called once, last, when the server
+    stops and nothing in it uses multiprocessing any more. CPython offers no public call for this;
+    ``ResourceTracker._stop`` (3.8 and later) closes the pipe and reaps the process. Without it,
+    the tracker still exits on its own."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(getattr(resource_tracker, "_resource_tracker", None), "_stop", None)
+    if callable(stop):
+        with contextlib.suppress(Exception):
+            stop()
 
 
 class ProcessExtractor:
