@@ -36,6 +36,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 
+from recalld.core.currency import newest_change_first
 from recalld.core.dates import TimeSpan
 from recalld.core.fusion import Method, Recipe, boosts, fuse
 from recalld.core.ordering import order_scores
@@ -46,6 +47,7 @@ from recalld.core.speakers import OTHERS_WEIGHT, about_someone_else, asks_about_
 from recalld.core.spreading import ENTITY, MEMORY, bipartite_edges, memory_scores, personalized_pagerank
 from recalld.core.walk_scoring import GraphCandidate, score_walks
 from recalld.kernel.domain import (
+    CURRENT,
     Attribute,
     Level,
     Memory,
@@ -195,6 +197,9 @@ class HybridRetriever:
                 if h.memory.id not in best or hit.score > best[h.memory.id].score:
                     best[h.memory.id] = hit
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
+        about_now = plan.order is None and q.time_range is None and not plan.window and q.validity == CURRENT
+        if hybrid and self._s.current_first_k and about_now:  # not a question placed in time
+            ranked = newest_change_first(ranked, self._s.current_first_k)
         return [h for h in ranked if h.score >= q.threshold][: q.limit]
 
     async def views(self, scope: Scope, levels: Sequence[Level]) -> list[Scope]:

@@ -118,6 +118,14 @@ class SearchSettings:
             "latest first, with this weight; 0: off"
         },
     )
+    current_first_k: int = field(
+        default=3,
+        metadata={
+            "doc": 'among this many best hits, a newer one that reports a change ("now", "switched", '
+            '"moved", ...) ranks above the older ones (recalld.core.currency); not for questions placed in '
+            "time; 0: off"
+        },
+    )
     speaker_alpha: float = field(
         default=0.3,
         metadata={
