@@ -125,6 +125,16 @@ def score(client: Recalld) -> dict[str, float]:
     }
 
 
+def _free(path: Path) -> Path:
+    """``path``, or ``<stem>-2.md``, ``-3``, ... when it exists: a scoring never overwrites another."""
+    n = 1
+    out = path
+    while out.exists():
+        n += 1
+        out = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path)
@@ -159,7 +169,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    out = args.out or RESULTS / f"blind-{now:%Y-%m-%d}.md"
+    out = args.out or _free(RESULTS / f"blind-{now:%Y-%m-%d}.md")
     out.write_text(text)
     print(text)
 
