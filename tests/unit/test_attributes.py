@@ -41,6 +41,23 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("I'm gluten intolerant.", {("conditions", "gluten intolerance")}),
     ("I've got two daughters, so the house is loud.", {("family", "daughter: two daughters")}),
     ("I'm a sommelier.", {("job_title", "sommelier")}),  # a trade known by its ending, said as one's job
+    # forms without the usual verbs (recalld.extraction.said_attributes)
+    (
+        "I'm on lisinopril for high blood pressure.",
+        {("medications", "lisinopril"), ("conditions", "high blood pressure")},
+    ),
+    ("I take amlodipine for three months.", {("medications", "amlodipine")}),  # how long, not what for
+    ("Living with Lupus is tiring.", {("conditions", "Lupus")}),
+    ("I'm living with my boyfriend.", set()),  # a person, not a condition
+    ("I'm reading history at Durham.", {("studies", "history")}),
+    ("I'm doing an online MSc while I work.", {("studies", "MSc")}),
+    ("We're expecting our first baby in June.", {("family", "baby")}),
+    ("Sailing is my happy place.", {("likes", "Sailing")}),
+    ("Opera does nothing for me.", {("dislikes", "Opera")}),
+    ("I've never liked crosswords.", {("dislikes", "crosswords")}),
+    ("I absolutely adore hiking.", {("likes", "hiking")}),  # the lemma "hike", said as "hiking"
+    ("Studying pharmacy in Leeds.", {("studies", "pharmacy")}),  # no subject: the speaker's
+    ("Keep it short.", {("response_format", "short")}),  # a request, not a statement of the speaker's
     ("I'm not gluten intolerant.", set()),
     ("We can really accept who we are and be content.", set()),  # "content" only ends like "agent"
     ("I missed it but it was a powerful reminder that we are not alone.", set()),

@@ -33,7 +33,8 @@ CONDITIONS = re.compile(
 ACRONYM = re.compile(
     r"\b(?i:have|has|had|got|diagnosed with|living with|because of my|for my)\s+(?:a\s+|an\s+)?([A-Z]{2,6})\b"
 )
-DIAGNOSED = re.compile(r"\b(?:diagnosed with|suffer(?:s|ing)? from|living with)\s+([a-z][\w\- ]{1,40})", re.IGNORECASE)
+# ("living with" is recalld.extraction.said_attributes': there it must name a condition, not "my boyfriend")
+DIAGNOSED = re.compile(r"\b(?:diagnosed with|suffer(?:s|ing)? from)\s+([a-z][\w\- ]{1,40})", re.IGNORECASE)
 
 # -- who the speaker is, and who else a sentence can be about ------------------
 

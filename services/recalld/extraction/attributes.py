@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from spacy.tokens import Span, Token
 
-from recalld.extraction import statements
+from recalld.extraction import said_attributes, statements
 from recalld.extraction.attribute_words import (
     ACRONYM,
     CONDITIONS,
@@ -102,9 +102,18 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
     found.extend(_reactions(text))
     if mine:
         found.extend(_said_of_me(sent, text))
+    if mine or _first_person(sent):  # the forms name the speaker themselves: "Opera does nothing for me"
+        known = {(a.name, _singular(a.value).casefold()) for a in found.attributes}
+        found.extend(p for p in said_attributes.preferences(text) if (p[0], _singular(p[1]).casefold()) not in known)
+    if mine:
+        found.extend(said_attributes.studies(text))
+        kin = [k for k in said_attributes.family(text) if not any(a.name == "family" and a.value.startswith(k[1])
+                                                                   for a in found.attributes)]  # fmt: skip
+        found.extend(kin)
     if mine and not _hypothetical(sent):
         found.extend(_medications(text, triples, norm(speaker)))
         found.extend((name, value) for name, said in _SAID for value in said(text))
+        found.extend(said_attributes.conditions(text, found.has("medications")))
         found.extend(_conditions(text))
         found.extend(_exam_and_weakness(text))
         routine = _routine(sent)
@@ -121,6 +130,8 @@ def _denied(sent: Span, text: str) -> Iterator[tuple[str, str]]:
     for name, value in _said_of_me(sent, text) if _says_of_me(sent) else ():
         if name == "dislikes":
             yield name, value
+    if _first_person(sent):
+        yield from (a for a in said_attributes.preferences(text) if a[0] == "dislikes")  # "I've never liked X"
 
 
 def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: bool) -> Iterator[tuple[str, str]]:
@@ -284,7 +295,11 @@ def _says_of_me(sent: Span) -> bool:
     root = sent.root
     subj = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")]
     if not subj:
-        return _first_person(sent)
+        # in chat a statement without a subject is the speaker's ("Big fan of sci-fi", "Studying nursing
+        # at Georgia State"), unless it is shaped as a request (a bare verb first: "Keep it short")
+        # ("Love a good podcast": nobody is told to love, so a verb of liking is not a request)
+        request = root.tag_ == "VB" and root.lemma_.lower() not in LIKE | DISLIKE
+        return _first_person(sent) or (not request and not sent.text.rstrip().endswith("?"))
     heads = [t for s in subj for t in (s, *s.conjuncts)]
     clauses = [c for c in root.conjuncts if c.pos_ in ("VERB", "AUX")]
     if any(t.lower_ in ("i", "we") for t in heads) or any(
@@ -292,6 +307,8 @@ def _says_of_me(sent: Span) -> bool:
     ):
         return True  # "I ...", "My husband and I ...", "The bar exam is on Monday and I'm terrified"
     head = heads[0]
+    if head.tag_ == "VBG":
+        return True  # "Living with Lupus is tiring", "Running is my thing": the speaker's own doing
     if head.lemma_.lower() in PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):
         return False  # "my son broke his arm", "Anna takes ...": somebody else's
     # "my exam", "my knees", "Dr. Haddad changed my dose", "X is my biggest weakness", "I've got three
@@ -373,7 +390,9 @@ def _surface(value: str, text: str) -> str:
     """The object as the sentence says it when its lemma is not a word of it ("gardening", not "garden")."""
     if " " in value or re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE):
         return value
-    said = re.search(rf"\b{re.escape(value)}\w*", text, re.IGNORECASE)
+    # a lemma that drops its "e" before a suffix: "bake" -> "baking"
+    stem = value[:-1] if value.endswith("e") and len(value) > 3 else value
+    said = re.search(rf"\b{re.escape(stem)}\w*", text, re.IGNORECASE)
     return said.group(0) if said else value
 
 
