@@ -29,6 +29,8 @@ def hit(mid: str, days: int, score: float, text: str, weight: float = 1.0) -> Se
         "It's the blue folder now, not the red one.",
         "Actually my flight lands at 7, not 9.",
         "We moved to Porto last spring.",
+        "They pushed the launch back to May.",  # a phrasal verb with its object inside
+        "I sold my old bike.",
     ],
 )
 def test_statements_of_a_change(text: str) -> None:

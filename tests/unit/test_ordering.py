@@ -44,6 +44,9 @@ def memory(mid: str, days: int, began: int | None = None, text: str = "") -> Mem
         ("What book did she read in May?", None),
         ("Which was first and which was last?", None),  # both: no side taken
         ("Is she knowledgeable about snow?", None),  # "now" only as a word
+        # a time of every day, not an event to order against
+        ("Who picks the kids up after school?", None),
+        ("What do I eat before bed?", None),
     ],
 )
 def test_which_end_the_query_asks_for(query: str, order: Order | None) -> None:

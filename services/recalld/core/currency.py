@@ -42,6 +42,8 @@ _CUES: dict[str, tuple[str, ...]] = {
              "leaving", "hired", "fired", "laid off", "promoted", "transferred", "joined", "new"),
     # a place
     "place": ("moved", "moving", "relocated", "relocating"),
+    # a thing one has
+    "possession": ("sold", "got rid of", "swapped", "traded in", "upgraded", "downgraded", "replaced"),
     # a date or a plan
     "schedule": ("rescheduled", "postponed", "pushed back", "pushed to", "pushed it", "brought forward",
                  "moved up", "moved to", "cancelled", "canceled", "called off", "delayed"),
@@ -55,9 +57,15 @@ _CUES: dict[str, tuple[str, ...]] = {
     # a correction of what was said
     "correction": ("actually", "turns out", "turned out", "update", "updated", "correction", "i meant"),
 }  # fmt: skip
+# a phrasal verb of change with its object inside: "pushed the wedding back", "gave it up",
+# "moved my appointment up", "cut sugar out"
+_SEPARATED = (
+    r"(?:pushed|put|moved|brought|bumped|gave|cut|switched|swapped|changed)\s+(?:[\w'-]+\s+){1,3}?"
+    r"(?:back|forward|up|off|out|over)"
+)
 CHANGE = re.compile(
     r"(?<![\w'])(?:"
-    + "|".join(sorted({re.escape(c) for g in _CUES.values() for c in g}, key=len, reverse=True))
+    + "|".join([_SEPARATED, *sorted({re.escape(c) for g in _CUES.values() for c in g}, key=len, reverse=True)])
     + r")(?![\w'])",
     re.IGNORECASE,
 )

@@ -63,7 +63,12 @@ _LATEST = re.compile(
     rf"\b(?:last(?!\s+{_PERIOD}\b)|latest|most\s+recent(?:ly)?|these\s+days|nowadays|currently|now)\b", re.I
 )
 # the event runs to the end of the clause
-_RELATIVE = re.compile(r"\b(before|after|since|until|till)\s+([^?.!,;]+(?:,\s*\d{4}\b)?)", re.I)
+# ("after school", "before bed": a time of every day, not an event to order against)
+_RELATIVE = re.compile(
+    r"\b(before|after|since|until|till)\s+(?!(?:school|work|class|classes|lunch|dinner|breakfast|bed|church|"
+    r"practice|training)\s*(?:[?.!,;]|$))([^?.!,;]+(?:,\s*\d{4}\b)?)",
+    re.I,
+)
 _SIDE = {
     "before": Order.BEFORE,
     "until": Order.BEFORE,
