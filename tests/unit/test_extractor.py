@@ -37,6 +37,19 @@ TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
     # pets: has_pet + is_a <noun>, named by "named", apposition or "X, my cat"
     ("I have a cat named Luna.", {("alice", "has_pet", "Luna"), ("Luna", "is_a", "cat")}, {("alice", "have", "Luna")}),
     ("I adopted a guinea pig named Coco.", {("alice", "has_pet", "Coco"), ("Coco", "is_a", "guinea pig")}, set()),
+    # a partitive noun measures out its "of" phrase, which is the object (and the list item)
+    (
+        "I speak Dutch, Greek and a bit of Turkish.",
+        {("alice", "speak", "turkish"), ("alice", "speak", "Dutch")},
+        {("alice", "speak", "bit")},
+    ),
+    (
+        "I had a slice of quiche and a glass of cider.",
+        {("alice", "have", "quiche"), ("alice", "have", "cider")},
+        {("alice", "have", "slice"), ("alice", "have", "glass")},
+    ),
+    # a thing of the speaker's known by its name: the owner reaches its date in one step
+    ("My LSAT is on June 8.", {("alice", "has_lsat_on", "June 8")}, set()),
     ("Luna, my cat, loves tuna.", {("alice", "has_pet", "Luna"), ("Luna", "love", "tuna")}, set()),
     (
         "My dog Max and my cat Luna are best friends.",

@@ -104,6 +104,9 @@ def _resolve_uncached(t: Token, ctx: Ctx, hint: Ent | None) -> Ent | None:
     thing = owner is not None and proper is None and noun is not None and category not in PETS | KIN
     if thing and not values.is_role(noun) and owner is not None and not hinted:
         return Ent(name, etype, tuple(side), hinted, owner, name[len(owner.name) + 3 :])
+    if owner is not None and proper is not None and noun is None and not hinted and etype not in ("person", "animal"):
+        # "my SAT is on October 5", "my Tesla": a thing of the owner's known by its name
+        return Ent(name, etype, tuple(side), hinted, owner, name.lower())
     return Ent(name, etype, tuple(side), hinted)
 
 

@@ -16,7 +16,7 @@ from spacy.tokens import Span, Token
 
 from recalld.extraction.entities import Ctx, resolve, subjects_of
 from recalld.extraction.negation import is_negated, no_longer
-from recalld.extraction.nouns import phrase
+from recalld.extraction.nouns import measured, phrase
 from recalld.extraction.owners import owners_view
 from recalld.extraction.temporal import is_temporal, names_day
 from recalld.extraction.words import HYPOTHETICAL, OTHER_PRONOUNS, PRONOUNS, children, lemma, snake
@@ -52,6 +52,8 @@ def _candidate(tok: Token, covered: set[str], dates: dict[int, Span]) -> bool:
         return not any(w.lower_ in covered for w in dates[tok.i])
     if tok.is_stop or tok.lower_ in covered or tok.lemma_.lower() in covered or tok.lower_ in OTHER_PRONOUNS:
         return False
+    if measured(tok) is not tok:
+        return False  # "a cup of coffee": the cup only measures what the triple holds
     if not (tok.is_alpha or tok.like_num or (tok.text[:1].isalnum() and "-" in tok.text)) or is_temporal(tok):
         return False
     if tok.dep_ in ("nsubj", "nsubjpass", "poss", "expl", "ROOT", "aux", "auxpass", "neg", "prt", "case"):

@@ -26,12 +26,32 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT"
 MODIFIER_DEPS = frozenset({"compound", "amod", "nummod", "nmod"})
 
 
+# Nouns that measure out what follows their "of": "a bit of Italian", "a cup of coffee", "lots of
+# vegetables", "a kind of pasta". What is spoken, drunk or eaten is the "of" phrase.
+PARTITIVE = frozenset({"bit", "lot", "lots", "couple", "cup", "glass", "piece", "slice", "bunch", "handful",
+                       "bottle", "bowl", "plate", "kind", "sort", "type", "pinch", "spoonful", "can", "pack",
+                       "packet", "box", "bag", "pair", "mug", "pint", "dose", "course", "tablet"})  # fmt: skip
+
+
+def measured(t: Token) -> Token:
+    """What a partitive noun measures out ("a bit of Italian" -> Italian); otherwise ``t``."""
+    if t.lemma_.lower() not in PARTITIVE or t.pos_ != "NOUN":
+        return t
+    for p in t.children:
+        if p.dep_ == "prep" and p.lower_ == "of":
+            inner = [o for o in p.children if o.dep_ == "pobj"]
+            if inner:
+                return measured(inner[0])
+    return t
+
+
 def with_conjuncts(t: Token) -> list[Token]:
-    """``t`` and what is coordinated with it ("my dog Max and my cat Luna")."""
+    """``t`` and what is coordinated with it ("my dog Max and my cat Luna"), each partitive noun
+    replaced by what it measures out ("English and a bit of Italian")."""
     if t.dep_ == "conj":
-        return [t]
+        return [measured(t)]
     named = name_token(t)
-    return [t, *t.conjuncts, *(named.conjuncts if named is not None else ())]
+    return [measured(x) for x in (t, *t.conjuncts, *(named.conjuncts if named is not None else ()))]
 
 
 def _listed_before(t: Token) -> bool:
@@ -80,6 +100,8 @@ def phrase(t: Token, ents: dict[int, Span]) -> str:
     mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and class_noun(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
     singular = t.lower_.endswith("ics") or t.lower_ in SINGULAR_S  # "statistics", "pilates": not plurals
+    # a noun in -ing is a word of its own ("ringing in my ears", "bouldering"), not its verb's lemma
+    singular = singular or (t.lower_.endswith("ing") and t.tag_ in ("NN", "VBG") and t.dep_ != "ROOT")
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric or singular else t.lemma_.lower())
     return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
 
