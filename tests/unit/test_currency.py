@@ -90,3 +90,11 @@ def test_nothing_to_reorder() -> None:
     assert ids(newest_change_first([], 3)) == []
     assert ids(newest_change_first([only], 3)) == ["only"]
     assert ids(newest_change_first([only, hit("b", 3, 0.5, "Now I cycle to work.")], 0)) == ["only", "b"]
+
+
+def test_changes_said_at_the_same_time_keep_their_order() -> None:
+    before = hit("before", 0, 0.9, "I drive to work.")
+    sold = hit("sold", 9, 0.7, "Sold the car last month.")
+    train = hit("train", 9, 0.5, "I take the train now.")
+    assert ids(newest_change_first([before, sold, train], 3)) == ["sold", "train", "before"]
+    assert ids(newest_change_first([before, train, sold], 3)) == ["train", "sold", "before"]

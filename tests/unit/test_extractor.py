@@ -48,6 +48,18 @@ TABLE: list[tuple[str, set[SPO], set[SPO]]] = [
         {("alice", "have", "quiche"), ("alice", "have", "cider")},
         {("alice", "have", "slice"), ("alice", "have", "glass")},
     ),
+    # chat lines that leave out "I'm" or "I have" are the speaker's; other verbless lines stay fragments
+    (
+        "Allergic to amoxicillin and latex.",
+        {("alice", "allergic_to", "amoxicillin"), ("alice", "allergic_to", "latex")},
+        set(),
+    ),
+    ("Vegan since last spring.", {("alice", "is_a", "vegan")}, set()),
+    (
+        "Pharmacist at Boots, weekends mostly.",
+        {("alice", "works_as", "pharmacist"), ("alice", "works_at", "Boots")},
+        set(),
+    ),
     # a thing of the speaker's known by its name: the owner reaches its date in one step
     ("My LSAT is on June 8.", {("alice", "has_lsat_on", "June 8")}, set()),
     ("Luna, my cat, loves tuna.", {("alice", "has_pet", "Luna"), ("Luna", "love", "tuna")}, set()),
@@ -223,7 +235,17 @@ def test_sentences_questions_and_trivial_ones(extractor: SpacyExtractor) -> None
 
 
 @pytest.mark.parametrize(
-    "text", ["Hi!", "Ok.", "Thanks a lot.", "Good morning everyone!", "Thank you so much for the advice!", "Why?"]
+    "text",
+    [
+        "Hi!",
+        "Ok.",
+        "Thanks a lot.",
+        "Good morning everyone!",
+        "Thank you so much for the advice!",
+        "Why?",
+        "Great concert last night.",
+        "Lovely weather today.",
+    ],  # verbless, and not about the speaker
 )
 def test_trivial_sentences_give_no_fact(extractor: SpacyExtractor, text: str) -> None:
     assert facts_of(extractor, text) == []

@@ -93,10 +93,12 @@ def newest_change_first(ranked: Sequence[SearchHit], k: int) -> list[SearchHit]:
     top = min(k, len(out))
     if top < 2:
         return out
-    changes = sorted(
-        (h for h in out[:top] if reports_change(h.memory.text)),
-        key=lambda h: (h.memory.reference_time, h.memory.id),
-    )
+    # oldest first; of changes said at the same time the better ranked first (each goes just above
+    # the first older hit, so one placed before stays above it)
+    changes = [h for _, h in sorted(
+        ((i, h) for i, h in enumerate(out[:top]) if reports_change(h.memory.text)),
+        key=lambda p: (p[1].memory.reference_time, p[0]),
+    )]  # fmt: skip
     for hit in changes:
         at = next(i for i, h in enumerate(out) if h.memory.id == hit.memory.id)
         older = next((i for i in range(at) if out[i].memory.reference_time < hit.memory.reference_time), None)

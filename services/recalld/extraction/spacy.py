@@ -87,6 +87,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from recalld.extraction.attribute_words import OCCUPATIONS
 from recalld.extraction.attributes import distil
 from recalld.extraction.clauses import clause_triples, opens_clause
 from recalld.extraction.entities import Ctx, next_antecedent, resolve
@@ -96,11 +97,24 @@ from recalld.extraction.negation import CESSATION, CORRECTION, PURPOSE_STOP, is_
 from recalld.extraction.nouns import name_token
 from recalld.extraction.owners import named_by_owners
 from recalld.extraction.query import query_analysis
-from recalld.extraction.sentences import LABELLED, LABELS, distilled, is_trivial, join_hyphens, split_sentences
+from recalld.extraction.sentences import (
+    LABELLED,
+    LABELS,
+    PHATIC,
+    distilled,
+    is_trivial,
+    join_hyphens,
+    split_sentences,
+)
 from recalld.extraction.shapes import shape_triples
 from recalld.extraction.temporal import is_time_entity
-from recalld.extraction.words import FIRST_PERSON, OTHER_PRONOUNS, PERSONAL, children
+from recalld.extraction.words import FIRST_PERSON, KIN, OTHER_PRONOUNS, PERSONAL, PETS, children
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
+
+# what a person is, said of themselves without "I'm a" ("Big fan of sci-fi", "Huge coffee lover")
+_SELF_NOUNS = frozenset({"fan", "lover", "addict", "enthusiast", "fanatic", "supporter", "believer", "member",
+                         "student", "parent", "mum", "mom", "dad", "vegetarian", "vegan", "veteran", "survivor",
+                         "beginner", "native", "local", "expat"})  # fmt: skip
 
 
 class SpacyExtractor:
@@ -137,7 +151,8 @@ class SpacyExtractor:
             join_hyphens(doc)
             ents = {t.i: e for e in doc.ents for t in e}
             for sent in split_sentences(doc):
-                if (mine := self._labelled(sent) or self._subjectless(sent)) is not None:  # "Allergies: ..."
+                mine = self._labelled(sent) or self._subjectless(sent) or self._elided(sent)
+                if mine is not None:  # "Allergies: ...", "Got promoted today!", "Allergic to latex."
                     ctx = Ctx(speaker, known, {t.i: e for e in mine.doc.ents for t in e}, antecedent=antecedent)
                     fact = self._fact(mine, ctx, text=sent.text)
                 elif not is_trivial(sent):
@@ -201,6 +216,37 @@ class SpacyExtractor:
             return None
         join_hyphens(doc)
         return doc[:]
+
+    def _elided(self, sent: Span) -> Span | None:
+        """A chat statement about the speaker that leaves out "I'm" or "I have" ("Allergic to
+        penicillin.", "Vegetarian since 2019.", "Big fan of sci-fi.", "Nurse at St Mary's.", "Two
+        kids, both in primary school."): a line without a verb that opens with an adjective, an
+        occupation, or a number of kin or pets, parsed again with what it leaves out. Any other
+        verbless line stays a fragment (``is_trivial``)."""
+        words = [t for t in sent if not t.is_punct]
+        if len(words) < 2 or sent.text.strip().endswith("?") or any(t.pos_ in ("VERB", "AUX") for t in sent):
+            return None
+        first, second = words[0], words[1]
+        if first.lower_ in PHATIC or first.lemma_.lower() in PHATIC:
+            return None
+        lead = next((t for t in words[:3] if t.pos_ in ("NOUN", "PROPN")), None)
+        if first.pos_ == "ADJ" and first.dep_ != "amod":  # "Allergic to penicillin": a state, not "Great game"
+            prefix = "I'm "
+        elif lead is not None and lead.lemma_.lower() in OCCUPATIONS | _SELF_NOUNS:
+            prefix = "I'm " if first.lower_ in ("a", "an") else "I'm a "  # "Nurse at ...", "Big fan of ..."
+        elif first.like_num and second.lemma_.lower() in KIN | PETS:
+            prefix = "I have "
+        else:
+            return None
+        rest = sent.doc.text[first.idx : sent.end_char]
+        opening = rest[:1] if first.pos_ == "PROPN" or first.text.isupper() else rest[:1].lower()
+        with self._lock:
+            doc = self._nlp(prefix + opening + rest[1:])
+        join_hyphens(doc)
+        again = doc[:]
+        if not any(c.dep_ == "nsubj" and c.lower_ == "i" for c in again.root.children):
+            return None  # the new parse does not read as the speaker's statement: left as it was
+        return again
 
     def _verbless(self, sent: Span) -> tuple[str, Span] | None:
         """A statement the small tagger read without a verb because its subject is a name it does
