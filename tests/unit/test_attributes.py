@@ -56,8 +56,13 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("Opera does nothing for me.", {("dislikes", "Opera")}),
     ("I've never liked crosswords.", {("dislikes", "crosswords")}),
     ("I absolutely adore hiking.", {("likes", "hiking")}),  # the lemma "hike", said as "hiking"
-    ("Studying pharmacy in Leeds.", {("studies", "pharmacy")}),  # no subject: the speaker's
+    ("Studying pharmacy in Leeds.", {("studies", "pharmacy"), ("location", "Leeds")}),  # no subject: the speaker's
     ("Keep it short.", {("response_format", "short")}),  # a request, not a statement of the speaker's
+    ("The LSAT is on March 3.", {("upcoming_exam", "LSAT on March 3")}),  # a dated exam, nobody else's
+    ("The GRE is hard for everyone.", set()),
+    ("I'm a dentist at a clinic in Porto.", {("job_title", "dentist"), ("location", "Porto")}),
+    ("I had lunch in Paris.", set()),  # a place, not where the speaker lives or works
+    ("I swim on Monday and Friday mornings.", {("exercise_routine", "swim on Monday and Friday mornings")}),
     ("I'm not gluten intolerant.", set()),
     ("We can really accept who we are and be content.", set()),  # "content" only ends like "agent"
     ("I missed it but it was a powerful reminder that we are not alone.", set()),

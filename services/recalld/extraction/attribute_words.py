@@ -91,7 +91,8 @@ EXERCISE = {
 EXERCISE_OBJECTS = re.compile(
     r"\b(gym|yoga|pilates|workouts?|work out|crossfit|tennis|football|soccer|basketball|spin|spinning|cycling|zumba|"
     r"boxing|swimming|running|martial arts|karate|judo|jiu-jitsu|climbing|bouldering|rowing|hiit|bootcamp|parkrun|"
-    r"dance|dancing|ballet|squash|badminton|volleyball|hockey|rugby|cricket|golf|weights|lifting|training|marathon)\b"
+    r"dance|dancing|ballet|squash|badminton|volleyball|hockey|rugby|cricket|golf|weights|lifting|training|marathon)\b",
+    re.IGNORECASE,  # "Pilates", "Zumba" are written with a capital
 )
 STUDY = {"study", "revise", "practice", "practise", "read", "review"}
 STUDY_ROUTINE = re.compile(r"\b(?:stud(?:y|ying)|revis(?:e|ion|ing)|anki|flashcards?|past papers?|homework|pomodoro|"
@@ -100,11 +101,14 @@ STUDY_WORDS = re.compile(
     r"\b(?:degree|major\w*|course|class|classes|phd|masters?|diploma|studying|student|study)\b", re.I
 )
 SCHOOL_NAME = re.compile(r"\b(?:school|high|college|university|uni|academy|institute|polytechnic|tu|lyc[eé]e)\b", re.I)
+_DAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 FREQUENCY = re.compile(
     r"\b(every|each)\s+(?:other\s+)?(morning|evening|night|day|week|weekend|month|monday|tuesday|wednesday|"
     r"thursday|friday|saturday|sunday)\b|\b(daily|weekly|nightly)\b|\b(once|twice|\w+ times) (?:a|per) "
     r"(day|week|month)\b|\bon (mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends)\b|"
-    r"\b(before bed|before school|after school|after work|after dinner|in the mornings|at night|every weekday)\b",
+    r"\b(before bed|before school|after school|after work|after dinner|in the mornings|at night|every weekday)\b|"
+    # "on Tuesday and Thursday evenings", "on Monday mornings": days that recur
+    rf"\bon {_DAY}s?(?:,? (?:and )?{_DAY}s?)+\b|\bon {_DAY}s? (?:mornings|evenings|nights|afternoons)\b",
     re.IGNORECASE,
 )
 DROP_ADVERBS = {"recently", "just", "now", "usually", "always", "also", "still", "really", "often", "normally"}

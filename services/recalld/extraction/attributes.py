@@ -48,6 +48,7 @@ from recalld.extraction.attribute_words import (
 from recalld.kernel import slots
 from recalld.kernel.domain import Attribute, Triple, norm
 
+_EXAM_HEAD = re.compile(statements.EXAM_WORDS, re.IGNORECASE)
 _INSTRUCTION_NAMES = frozenset({"response_format", "response_language", "response_tone", "avoid", "instructions"})
 
 _EXAM = re.compile(
@@ -107,6 +108,9 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         found.extend(p for p in said_attributes.preferences(text) if (p[0], _singular(p[1]).casefold()) not in known)
     if mine:
         found.extend(said_attributes.studies(text))
+        if not found.has("location"):
+            placed = found.has("job_title", "employer", "school", "studies")
+            found.extend(said_attributes.place_of_work_or_home(sent, placed))
         kin = [k for k in said_attributes.family(text) if not any(a.name == "family" and a.value.startswith(k[1])
                                                                    for a in found.attributes)]  # fmt: skip
         found.extend(kin)
@@ -289,6 +293,10 @@ def _hypothetical(sent: Span) -> bool:
     return any(t.lower_ in ("if", "unless", "whether") for t in sent)
 
 
+def children_of(t: Token, dep: str) -> list[Token]:
+    return [c for c in t.children if c.dep_ == dep]
+
+
 def _says_of_me(sent: Span) -> bool:
     """The sentence's main clause is about the speaker ("I ...", "My husband and I ...", "we ..."),
     not about a relative or a friend ("my son broke his arm")."""
@@ -307,6 +315,9 @@ def _says_of_me(sent: Span) -> bool:
     ):
         return True  # "I ...", "My husband and I ...", "The bar exam is on Monday and I'm terrified"
     head = heads[0]
+    dated = any(e.label_ in ("DATE", "TIME") for e in sent.ents)
+    if _EXAM_HEAD.fullmatch(head.lower_) and not children_of(head, "poss") and dated:
+        return True  # "The MCAT is on June 14th": a dated exam nobody else is said to sit is the speaker's
     if head.tag_ == "VBG":
         return True  # "Living with Lupus is tiring", "Running is my thing": the speaker's own doing
     if head.lemma_.lower() in PEOPLE or (head.pos_ == "PROPN" and not _titled(head)):

@@ -100,8 +100,6 @@ def phrase(t: Token, ents: dict[int, Span]) -> str:
     mods = [m for m in _modifiers(t) if not (t.pos_ == "PROPN" and class_noun(m) in PETS | KIN)]
     numeric = any(m.dep_ == "nummod" for m in mods)
     singular = t.lower_.endswith("ics") or t.lower_ in SINGULAR_S  # "statistics", "pilates": not plurals
-    # a noun in -ing is a word of its own ("ringing in my ears", "bouldering"), not its verb's lemma
-    singular = singular or (t.lower_.endswith("ing") and t.tag_ in ("NN", "VBG") and t.dep_ != "ROOT")
     head = t.text if t.pos_ == "PROPN" else (t.lower_ if numeric or singular else t.lemma_.lower())
     return " ".join([*(m.text if m.pos_ == "PROPN" else m.lower_ for m in mods), head])
 

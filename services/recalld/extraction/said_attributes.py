@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from spacy.tokens import Span
+
 from recalld.extraction.attribute_words import CONDITIONS, FAMILY, PEOPLE
 
 _END = (
@@ -119,3 +121,19 @@ def preferences(text: str) -> Iterator[tuple[str, str]]:
         yield "likes", m.group("x") or m.group("y")
     for m in _DISLIKED.finditer(text.strip()):
         yield "dislikes", m.group("x") or m.group("y") or m.group("z")
+
+
+_PLACED = frozenset({"work", "live", "teach", "study", "base", "train", "practise", "practice", "nurse"})
+
+
+def place_of_work_or_home(sent: Span, placed: bool) -> Iterator[tuple[str, str]]:
+    """The town said in passing about where the speaker works, studies or lives ("a software
+    developer at a bank in Frankfurt", "I teach Year 2 at a primary school in Leicester"):
+    ``placed``: the sentence already gave a job, an employer or a school."""
+    if not (placed or sent.root.lemma_.lower() in _PLACED):
+        return
+    for ent in sent.ents:
+        before = sent.doc[ent.start - 1] if ent.start > 0 else None
+        if ent.label_ == "GPE" and before is not None and before.lower_ == "in":
+            yield "location", ent.text
+            return
