@@ -45,6 +45,7 @@ from recalld.extraction.attribute_words import (
     TAKEN_DRUG,
     TAKING,
 )
+from recalld.extraction.words import children
 from recalld.kernel import slots
 from recalld.kernel.domain import Attribute, Triple, norm
 
@@ -293,10 +294,6 @@ def _hypothetical(sent: Span) -> bool:
     return any(t.lower_ in ("if", "unless", "whether") for t in sent)
 
 
-def children_of(t: Token, dep: str) -> list[Token]:
-    return [c for c in t.children if c.dep_ == dep]
-
-
 def _says_of_me(sent: Span) -> bool:
     """The sentence's main clause is about the speaker ("I ...", "My husband and I ...", "we ..."),
     not about a relative or a friend ("my son broke his arm")."""
@@ -316,7 +313,7 @@ def _says_of_me(sent: Span) -> bool:
         return True  # "I ...", "My husband and I ...", "The bar exam is on Monday and I'm terrified"
     head = heads[0]
     dated = any(e.label_ in ("DATE", "TIME") for e in sent.ents)
-    if _EXAM_HEAD.fullmatch(head.lower_) and not children_of(head, "poss") and dated:
+    if _EXAM_HEAD.fullmatch(head.lower_) and not children(head, "poss") and dated:
         return True  # "The MCAT is on June 14th": a dated exam nobody else is said to sit is the speaker's
     if head.tag_ == "VBG":
         return True  # "Living with Lupus is tiring", "Running is my thing": the speaker's own doing
