@@ -60,6 +60,19 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("Keep it short.", {("response_format", "short")}),  # a request, not a statement of the speaker's
     ("The LSAT is on March 3.", {("upcoming_exam", "LSAT on March 3")}),  # a dated exam, nobody else's
     ("The GRE is hard for everyone.", set()),
+    # instructions said without a verb, or with one the small tagger reads as a noun: kept, and read
+    ("Bullet points only, no emojis.", {("response_format", "Bullet points"), ("avoid", "emojis")}),
+    ("No headings, ever.", {("avoid", "headings")}),
+    ("Casual tone please.", {("response_tone", "Casual")}),
+    ("Respond in Dutch, please.", {("response_language", "Dutch")}),
+    ("Quick note: no class today.", set()),  # verbless, but asks nothing of the answers
+    ("Be patient with me, I don't learn fast.", {("response_tone", "patient")}),  # asked before its "don't"
+    ("Don't suggest any workouts with jumping.", {("avoid", "workouts with jumping")}),
+    # skills already mastered, said as people say them
+    ("I can finally solder without burning myself.", set()),  # "can finally" alone is no skill
+    ("I can juggle five balls.", {("mastered", "juggle five balls")}),
+    ("I've cracked quadratic equations.", {("mastered", "quadratic equations")}),
+    ("I've got my scales down now.", {("mastered", "scales")}),
     ("I'm a dentist at a clinic in Porto.", {("job_title", "dentist"), ("location", "Porto")}),
     ("I had lunch in Paris.", set()),  # a place, not where the speaker lives or works
     ("I swim on Monday and Friday mornings.", {("exercise_routine", "swim on Monday and Friday mornings")}),

@@ -92,11 +92,13 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         return ()
     text = sent.text.strip()
     found = _Found()
-    if (_first_person(sent) or _imperative(sent)) and not _about_others(sent):
-        found.extend(statements.instructions(sent, _imperative(sent)))
-    if negated:
+    fragment = statements.addressed_fragment(sent)
+    if (_first_person(sent) or _imperative(sent) or fragment) and not _about_others(sent):
+        found.extend(statements.instructions(sent, _imperative(sent) or fragment, addressed=fragment))
+    if negated:  # what an instruction asks for is said before its "don't" ("Be direct, I don't need ...")
         found.extend(_denied(sent, text))
-        return tuple(a for a in found.attributes if a.name in ("avoid", "difficulties", "dislikes"))
+        kept = ("difficulties", "dislikes", *_INSTRUCTION_NAMES)
+        return tuple(a for a in found.attributes if a.name in kept)
     if found.has(*_INSTRUCTION_NAMES) or _past_state(sent):
         return tuple(found.attributes)  # "I lived in Madrid for three years", "I used to have eczema": no longer so
     mine = _says_of_me(sent)
@@ -482,11 +484,16 @@ def _past_state(sent: Span) -> bool:
     return state and root.tag_ == "VBD" and not passive and not now
 
 
+_ADDRESSING = frozenset({"reply", "respond", "answer", "write", "talk", "speak", "explain", "use", "keep", "be"})
+
+
 def _imperative(sent: Span) -> bool:
     """Addressed to the assistant: a verb first with no subject ("Reply in Markdown"), or "please"."""
     root = sent.root
     if sent[0].lower_ in ("please", "pls", "always", "never", "don't", "do", "from"):
         return True
+    if sent[0].lower_ in _ADDRESSING and not any(t.lower_ in ("i", "we") for t in sent[:3]):
+        return True  # "Reply in British English": the small tagger reads the opening verb as a noun
     if root.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children):
         return True
     # "Actually, switch back to English please": the first verb, subjectless, with a "please"
@@ -506,7 +513,7 @@ def _about_others(sent: Span) -> bool:
         bool(subj)
         and subj[0].lower_ not in ("i", "you", "we", "it", "this", "that", "these", "those", "there")  # nobody else
         and not any(
-            c.lower_ in ("answers", "replies", "responses", "explanations", "answer", "reply", "response")
+            c.lower_ in ("answers", "replies", "responses", "explanations", "answer", "reply", "response", "tone")
             for c in subj[0].subtree
         )
     )

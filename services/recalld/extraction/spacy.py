@@ -6,7 +6,8 @@ chats). First person (I, me, my, we, our...) -> the message's ``name``, else
 
 Facts: one per sentence (spaCy's split, also cut after ". ! ?" before a capital).
 Dropped: questions ("...?"), fewer than 3 words ("I'm vegan." has 3), verbless
-fragments ("Thanks a lot.") and thanks. Other sentences are Facts even without
+fragments ("Thanks a lot.", but not an instruction such as "Plain text only, no Markdown.")
+and thanks. Other sentences are Facts even without
 triples. DATE/TIME entities go to ``hints["time"]``.
 
 Triples, per clause (a verb with a subject; conjoined verbs inherit it):
@@ -107,6 +108,7 @@ from recalld.extraction.sentences import (
     split_sentences,
 )
 from recalld.extraction.shapes import shape_triples
+from recalld.extraction.statements import addressed_fragment
 from recalld.extraction.temporal import is_time_entity
 from recalld.extraction.words import FIRST_PERSON, KIN, OTHER_PRONOUNS, PERSONAL, PETS, children
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
@@ -155,7 +157,7 @@ class SpacyExtractor:
                 if mine is not None:  # "Allergies: ...", "Got promoted today!", "Allergic to latex."
                     ctx = Ctx(speaker, known, {t.i: e for e in mine.doc.ents for t in e}, antecedent=antecedent)
                     fact = self._fact(mine, ctx, text=sent.text)
-                elif not is_trivial(sent):
+                elif not is_trivial(sent) or addressed_fragment(sent):  # "Plain text only, no Markdown."
                     fact = self._fact(sent, Ctx(speaker, known, ents, antecedent=antecedent))
                 elif (retold := self._verbless(sent)) is not None:  # "Isabel tutors kids in phonics."
                     name, again = retold

@@ -61,8 +61,10 @@ _TO_ASSISTANT = re.compile(
 )
 _AVOID = re.compile(
     r"\b(?:don'?t|do not|never|avoid|stop|please no|no more|no)\s+(?:ever\s+)?(?:(?:use|using|mention|mentioning|"
-    r"bring up|talk about|discuss|give|giving|send|suggest|recommend|call me|add|include|ask about)\s+)?"
-    r"(?P<what>[\w' -]{2,60}?)\s*(?:\b(?:in|when|to|with|again|anymore|any more|please)\b.*)?[.!]?$",
+    r"bring up|talk about|discuss|give|giving|send|suggest|recommend|call me|add|include|ask about)\s+"
+    r"(?:me\s+|us\s+)?)?"
+    r"(?P<what>[\w' -]{2,60}?)\s*[,;]?\s*(?:\b(?:in|when|to|with (?:me|us)|again|anymore|any more|please|ever)\b.*)?"
+    r"[.!]?$",
     re.IGNORECASE,
 )
 _GOAL = re.compile(
@@ -126,7 +128,11 @@ _MASTERED = re.compile(
     r"\bi (?:already |now |really )?know (?:how to )?(?P<a>[^.!?;,]+)|\bi'?m (?:already )?(?:fluent|proficient|"
     r"comfortable|confident|experienced|good|great|skilled|advanced) (?:in|at|with)\s+(?P<b>[^.!?;,]+)|\bi(?:'ve| "
     r"have)? (?:already )?(?:mastered|learned|learnt|finished|completed|passed|covered|done)\s+(?P<c>[^.!?;,]+)|"
-    r"\bi can (?:already )?(?:speak|read|write|code in|program in|play|use|solve)\s+(?P<d>[^.!?;,]+)|"
+    r"\bi can (?:already |now |finally )?(?:speak|read|write|code in|program in|play|use|solve)\s+(?P<d>[^.!?;,]+)|"
+    r"\bi can (?:already |now |finally )?(?P<h>(?:conjugate|recite|touch[- ]type|type|swim|drive|cook|knit|sew|ski|"
+    r"skate|surf|dance|sing|juggle|draw|paint)\b[^.!?;,]*)|"
+    r"\bi(?:'ve| have)? (?:finally |now |already )?(?:nailed|cracked|got the hang of|got to grips with)\s+"
+    r"(?P<f>[^.!?;,]+)|\bi(?:'ve| have)? got (?P<g>(?:the |my )?[\w -]{2,30}?) down\b|"
     r"\bi(?:'ve| have) (?:a|my) (?:degree|certificate|certification|diploma|black belt) in\s+(?P<e>[^.!?;,]+)",
     re.IGNORECASE,
 )
@@ -217,7 +223,7 @@ NOT_MEDICINE = _words(
 
 
 def _clean(value: str) -> str:
-    value = re.sub(r"^(?:my|a|an|the|some)\s+", "", value.strip(" .,!?;:"), flags=re.IGNORECASE)
+    value = re.sub(r"^(?:my|a|an|the|some|any)\s+", "", value.strip(" .,!?;:"), flags=re.IGNORECASE)
     return " ".join(value.split())
 
 
@@ -274,18 +280,42 @@ _REPLY_WORDS = re.compile(r"\b(?:answers?|repl(?:y|ies)|responses?|explanations?
 _SWITCH = re.compile(r"\b(?:switch|change|go|move)\s+(?:back\s+|over\s+)?(?:to|into)\s+(?P<to>[A-Za-z]+)", re.I)
 
 
-def instructions(sent: Span, imperative: bool = False) -> Iterator[tuple[str, str]]:
+_FRAGMENT_MARK = re.compile(r"\b(?:please|pls|only|ever|always|never|from now on|going forward)\b|^\W*no\s", re.I)
+# a line opening with how to answer ("Respond in Portuguese"): the small tagger often reads the verb as a noun
+_ANSWER_OPENING = re.compile(r"^\W*(?:reply|respond|answer|write|talk|speak|explain)\b", re.I)
+
+
+def addressed_fragment(sent: Span) -> bool:
+    """A verbless line about the assistant's answers: "Plain text only, no Markdown.", "No
+    emojis, ever.", "Formal tone please." It names a property of replies (a format, a tone, the
+    word "answers" or "tone") and asks for it ("please", "only", "ever", "always", or a leading
+    "no"); said to an assistant, such a line can only be an instruction. "Brief update: no news"
+    asks nothing."""
+    text = sent.text.strip()
+    if text.endswith("?") or any(t.pos_ in ("VERB", "AUX") and t.lower_ not in ("please", "pls") for t in sent):
+        return False
+    opening = _ANSWER_OPENING.search(text)
+    names_reply = opening or _FORMAT.search(text) or _TONE.search(text) or _REPLY_WORDS.search(text)
+    return bool(names_reply and (opening or _FRAGMENT_MARK.search(text)))
+
+
+def instructions(sent: Span, imperative: bool = False, *, addressed: bool = False) -> Iterator[tuple[str, str]]:
     """(name, value) of what an instruction to the assistant asks; a plain imperative counts
-    only when it is standing ("... at the end of each lesson", "always ...")."""
+    only when it is standing ("... at the end of each lesson", "always ..."); ``addressed``: the
+    caller knows the line is said to the assistant (:func:`addressed_fragment`)."""
     text = sent.text.strip()
     switched = _SWITCH.search(text)
     if imperative and switched and switched.group("to").casefold() in LANGUAGES:  # "switch back to English please"
         yield "response_language", switched.group("to")
         return
-    addressed = _TO_ASSISTANT.search(text) or _REPLY_WORDS.search(text) or (imperative and _STANDING.search(text))
-    if not addressed:
+    if not (
+        addressed or _TO_ASSISTANT.search(text) or _REPLY_WORDS.search(text) or (imperative and _STANDING.search(text))
+    ):
         return
-    negative = re.search(r"\b(?:don'?t|do not|never|avoid|stop|no more|please no|without|no)\b", text, re.IGNORECASE)
+    # "don't ..." said to the assistant; "I don't learn fast" is the speaker's, not an instruction
+    negative = re.search(
+        r"(?<!\bi )(?<!\bwe )\b(?:don'?t|do not|never|avoid|stop|no more|please no|without|no)\b", text, re.I
+    )
     positive_text = text[: negative.start()] if negative else text
     if negative:
         m = _AVOID.search(text[negative.start() :])
@@ -353,9 +383,15 @@ def symptoms(text: str) -> Iterator[str]:
         yield f"{value} ({duration.group(0).strip()})" if duration else value
 
 
+_INJURED = BODY_PARTS | _words("acl mcl rib collarbone meniscus achilles rotator cuff kneecap skull nail vertebra")
+
+
 def injuries(text: str) -> Iterator[str]:
     for m in _INJURY.finditer(text):
         value = _clean(re.sub(r"\b(?:old|new|bad|nasty|minor|serious|recent|an|a)\s+", "", m.group(0), flags=re.I))
+        hurt = re.sub(r"\s(?:ligament|muscle|tendon|bone|disc)$", "", value, flags=re.I).split()[-1:]
+        if m.group("a") and not (hurt and hurt[0].casefold() in _INJURED):
+            continue  # "I've cracked quadratic equations": a verb of injury, and no body part
         if (value and value.casefold() not in ("injury", "injuries")) or value:
             yield value
 
