@@ -1,6 +1,6 @@
 """Score the blind sets (bench/blind/*.json) once, through a real server: aggregates only.
 
-    python -m bench.blind [--out PATH]
+    python -m bench.blind [--sets bench/blind2] [--out PATH]
 
 The sets were written by an author who had not read the extractor or the reconciliation rules,
 and committed before any tuning for them (see README.md here). This scorer prints no sentence,
@@ -40,6 +40,8 @@ from tests.harness import ServerProcess
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results"
 SETS = [HERE]  # --sets: a directory of sets of the same format (a dry run of this scorer on other items)
+# the blind sets: each written by an author who had read no rule, committed before it was scored
+BLIND = (HERE, HERE.parent / "blind2")
 TARGETS = {
     "histories: current truth first": ">= 0.85",
     "histories: stale rate": "<= 0.08",
@@ -141,27 +143,28 @@ def main() -> None:
     ap.add_argument("--sets", type=Path, default=HERE, help="other sets of this format: a dry run")
     args = ap.parse_args()
     SETS[0] = args.sets.resolve()
-    if SETS[0] != HERE and args.out is None:
-        ap.error("--sets other than bench/blind needs --out (it is not a scoring of the blind sets)")
-    earlier = sorted(RESULTS.glob("blind-*.md")) if SETS[0] == HERE else []
+    blind = SETS[0] in BLIND
+    if not blind and args.out is None:
+        ap.error("--sets other than a blind set needs --out (it is not a scoring of the blind sets)")
+    earlier = sorted(RESULTS.glob(f"{SETS[0].name}-20*.md")) if blind else []
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", env={"RECALLD_RECONCILE_INTERVAL_S": "0"})
         with server, Recalld(server.address, timeout=300) as client:
             client.add("warm-up sentence for the models.", user_id="warmup")
             figures = score(client)
     now = datetime.now(UTC)
-    label = "first scoring" if SETS[0] == HERE else f"dry run on {SETS[0]} (not the blind sets)"
+    label = "first scoring" if blind else f"dry run on {SETS[0]} (not the blind sets)"
     if earlier:
         label = f"post hoc: scoring #{len(earlier) + 1} (earlier: {', '.join(p.name for p in earlier)})"
     lines = [
-        "# The blind sets, scored (aggregates only)"
-        if SETS[0] == HERE
+        f"# The blind sets of bench/{SETS[0].name}, scored (aggregates only)"
+        if blind
         else f"# {SETS[0].name}, scored as the blind sets are",
         "",
         f"- {label}",
         *machine_lines(now),
         f"- sets: {len(_load('histories'))} histories, {len(_load('extraction'))} extraction sentences, "
-        f"{len(_load('profile'))} profile sentences (bench/blind/README.md)",
+        f"{len(_load('profile'))} profile sentences (bench/{SETS[0].name}/README.md)",
         "",
         "| measure | figure | target |",
         "|---|---:|---|",
@@ -169,7 +172,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    out = args.out or _free(RESULTS / f"blind-{now:%Y-%m-%d}.md")
+    out = args.out or _free(RESULTS / f"{SETS[0].name}-{now:%Y-%m-%d}.md")
     out.write_text(text)
     print(text)
 
