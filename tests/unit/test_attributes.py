@@ -68,6 +68,12 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("Quick note: no class today.", set()),  # verbless, but asks nothing of the answers
     ("Be patient with me, I don't learn fast.", {("response_tone", "patient")}),  # asked before its "don't"
     ("Don't suggest any workouts with jumping.", {("avoid", "workouts with jumping")}),
+    # a request shaped as a question about how to answer is an instruction; a question for one answer is not
+    ("Could you be a little friendlier with me?", {("response_tone", "friendlier")}),
+    ("Can you keep the replies brief from now on?", {("response_format", "brief")}),
+    ("Would you stop adding disclaimers?", {("avoid", "disclaimers")}),
+    ("Could you explain how mortgages work?", set()),
+    ("Can you be at the station by noon?", set()),
     # skills already mastered, said as people say them
     ("I can finally solder without burning myself.", set()),  # "can finally" alone is no skill
     ("I can juggle five balls.", {("mastered", "juggle five balls")}),

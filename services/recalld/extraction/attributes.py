@@ -92,7 +92,7 @@ def distil(sent: Span, triples: Sequence[Triple], speaker: str, *, negated: bool
         return ()
     text = sent.text.strip()
     found = _Found()
-    fragment = statements.addressed_fragment(sent)
+    fragment = statements.said_to_assistant(sent)
     if (_first_person(sent) or _imperative(sent) or fragment) and not _about_others(sent):
         found.extend(statements.instructions(sent, _imperative(sent) or fragment, addressed=fragment))
     if negated:  # what an instruction asks for is said before its "don't" ("Be direct, I don't need ...")

@@ -108,7 +108,7 @@ from recalld.extraction.sentences import (
     split_sentences,
 )
 from recalld.extraction.shapes import shape_triples
-from recalld.extraction.statements import addressed_fragment
+from recalld.extraction.statements import said_to_assistant
 from recalld.extraction.temporal import is_time_entity
 from recalld.extraction.words import FIRST_PERSON, KIN, OTHER_PRONOUNS, PERSONAL, PETS, children
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
@@ -157,7 +157,7 @@ class SpacyExtractor:
                 if mine is not None:  # "Allergies: ...", "Got promoted today!", "Allergic to latex."
                     ctx = Ctx(speaker, known, {t.i: e for e in mine.doc.ents for t in e}, antecedent=antecedent)
                     fact = self._fact(mine, ctx, text=sent.text)
-                elif not is_trivial(sent) or addressed_fragment(sent):  # "Plain text only, no Markdown."
+                elif not is_trivial(sent) or said_to_assistant(sent):  # "Plain text only, no Markdown."
                     fact = self._fact(sent, Ctx(speaker, known, ents, antecedent=antecedent))
                 elif (retold := self._verbless(sent)) is not None:  # "Isabel tutors kids in phonics."
                     name, again = retold

@@ -44,7 +44,8 @@ _FORMAT = re.compile(
     re.IGNORECASE,
 )
 _TONE = re.compile(
-    r"\b(formal|informal|casual|friendly|professional|encouraging|gentle|polite|warm|blunt|direct|simple|"
+    r"\b(formal|informal|casual|friendl(?:y|ier)|professional|encouraging|gentler?|polite|warm(?:er)?|blunt(?:er)?|"
+    r"direct|simpler?|"
     r"plain language|patient|supportive|kind|serious|funny|humou?rous|playful|calm|neutral|respectful|honest|"
     r"straightforward|cheerful|empathetic|sarcastic|enthusiastic|relaxed|strict)\b",
     re.IGNORECASE,
@@ -60,11 +61,12 @@ _TO_ASSISTANT = re.compile(
     re.IGNORECASE,
 )
 _AVOID = re.compile(
-    r"\b(?:don'?t|do not|never|avoid|stop|please no|no more|no)\s+(?:ever\s+)?(?:(?:use|using|mention|mentioning|"
-    r"bring up|talk about|discuss|give|giving|send|suggest|recommend|call me|add|include|ask about)\s+"
+    r"\b(?:don'?t|do not|never|avoid|stop|please no|no more|no)\s+(?:ever\s+)?(?:(?:us(?:e|ing)|mention(?:ing)?|"
+    r"bring(?:ing)? up|talk(?:ing)? about|discuss(?:ing)?|giv(?:e|ing)|send(?:ing)?|suggest(?:ing)?|recommend(?:ing)?|"
+    r"call(?:ing)? me|add(?:ing)?|includ(?:e|ing)|ask(?:ing)? about)\s+"
     r"(?:me\s+|us\s+)?)?"
     r"(?P<what>[\w' -]{2,60}?)\s*[,;]?\s*(?:\b(?:in|when|to|with (?:me|us)|again|anymore|any more|please|ever)\b.*)?"
-    r"[.!]?$",
+    r"[.!?]?$",
     re.IGNORECASE,
 )
 _GOAL = re.compile(
@@ -285,14 +287,36 @@ _FRAGMENT_MARK = re.compile(r"\b(?:please|pls|only|ever|always|never|from now on
 _ANSWER_OPENING = re.compile(r"^\W*(?:reply|respond|answer|write|talk|speak|explain)\b", re.I)
 
 
-def addressed_fragment(sent: Span) -> bool:
-    """A verbless line about the assistant's answers: "Plain text only, no Markdown.", "No
-    emojis, ever.", "Formal tone please." It names a property of replies (a format, a tone, the
-    word "answers" or "tone") and asks for it ("please", "only", "ever", "always", or a leading
-    "no"); said to an assistant, such a line can only be an instruction. "Brief update: no news"
-    asks nothing."""
+_ASKED = re.compile(
+    r"^\W*(?:can|could|would|will)\s+you\s+(?:please\s+|maybe\s+|just\s+|try\s+(?:to\s+)?)?(?P<verb>be|keep|use|"
+    r"write|reply|respond|answer|talk|speak|explain|stop|avoid|switch|make)\b(?P<rest>.*)$",
+    re.I,
+)
+
+
+def said_to_assistant(sent: Span) -> bool:
+    """A line that can only be an instruction about the assistant's answers, though the usual
+    test for a statement would drop it:
+
+    * verbless: "Plain text only, no Markdown.", "No emojis, ever.", "Formal tone please." It
+      names a property of replies (a format, a tone, the word "answers" or "tone") and asks for it
+      ("please", "only", "ever", "always", or a leading "no"). "Brief update: no news" asks nothing.
+    * a request shaped as a question about how to answer: "Could you be a bit gentler with me?",
+      "Can you keep your answers short?", "Would you stop using emojis?" It names a tone, a
+      format, a language, the answers themselves, or a standing time ("from now on"). "Could you
+      explain photosynthesis?" asks for one answer, not for how to answer: a question, dropped."""
     text = sent.text.strip()
-    if text.endswith("?") or any(t.pos_ in ("VERB", "AUX") and t.lower_ not in ("please", "pls") for t in sent):
+    if text.endswith("?"):
+        asked = _ASKED.search(text.rstrip("?"))
+        if asked is None:
+            return False
+        rest = asked.group("rest")
+        languages = any(w.casefold() in LANGUAGES for w in re.findall(r"[A-Za-z]+", rest))
+        return bool(
+            _FORMAT.search(rest) or _TONE.search(rest) or _REPLY_WORDS.search(rest) or _STANDING.search(rest)
+            or languages or asked.group("verb").casefold() in ("stop", "avoid")
+        )  # fmt: skip
+    if any(t.pos_ in ("VERB", "AUX") and t.lower_ not in ("please", "pls") for t in sent):
         return False
     opening = _ANSWER_OPENING.search(text)
     names_reply = opening or _FORMAT.search(text) or _TONE.search(text) or _REPLY_WORDS.search(text)
