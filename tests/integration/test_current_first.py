@@ -40,3 +40,14 @@ async def test_a_question_placed_in_time_keeps_what_held_then(app: App) -> None:
     assert then[0].memory.text == OLD
     before = await on.search(SearchQuery(scope, "Who gives me piano lessons?", validity=Validity(as_of=MARCH)))
     assert [h.memory.text for h in before] == [OLD]
+
+
+async def test_someone_elses_change_does_not_displace_the_speakers_fact(app: App) -> None:
+    """ "My cousin just moved to Bergen" reports a change, the cousin's: asked where the speaker
+    lives, the speaker's own statement stays first. Someone who takes over a role of the
+    speaker's (the piano teacher above) does displace the older holder."""
+    scope = Scope("homebody")
+    for when, text in ((MARCH, "I live in Tromso, near the harbour."), (JUNE, "My cousin just moved to Bergen.")):
+        await app.memories.add(AddCommand(scope, [ChatMessage("user", text)], reference_time=when))
+    hits = await retriever(app, current_first_k=3).search(SearchQuery(scope, "Where do I live?"))
+    assert hits[0].memory.text == "I live in Tromso, near the harbour."

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recalld.core.currency import newest_change_first, reports_change
+from recalld.core.currency import HANDOVER, newest_change_first, reports_change
 from recalld.kernel.domain import Memory, Retriever, Scope, SearchHit
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -98,3 +98,28 @@ def test_changes_said_at_the_same_time_keep_their_order() -> None:
     train = hit("train", 9, 0.5, "I take the train now.")
     assert ids(newest_change_first([before, sold, train], 3)) == ["sold", "train", "before"]
     assert ids(newest_change_first([before, train, sold], 3)) == ["train", "sold", "before"]
+
+
+def test_a_change_stops_below_an_older_hit_it_may_not_pass() -> None:
+    mine = hit("mine", 0, 0.9, "I live in Lisbon.")
+    filler = hit("filler", 1, 0.7, "Lisbon is hilly.")
+    theirs = hit("theirs", 30, 0.5, "My brother just moved to Oslo.")
+    blocked = {"theirs"}
+    out = newest_change_first([mine, filler, theirs], 3, lambda c, o: c.memory.id not in blocked)
+    assert ids(out) == ["mine", "filler", "theirs"]  # it may pass neither older hit
+    only_mine = newest_change_first([mine, filler, theirs], 3, lambda c, o: o.memory.id != "mine")
+    assert ids(only_mine) == ["mine", "theirs", "filler"]  # up to the first it may not pass
+
+
+@pytest.mark.parametrize(
+    ("text", "hands_over"),
+    [
+        ("Dr. Osei has taken over my care since March.", True),
+        ("We have a new nanny, Ines.", True),
+        ("Mr. Sato replaced Mrs. Lund as my tutor.", True),
+        ("My sister just moved to Oslo.", False),
+        ("My colleague got promoted to director.", False),
+    ],
+)
+def test_a_handover_of_a_role(text: str, hands_over: bool) -> None:
+    assert (HANDOVER.search(text) is not None) is hands_over

@@ -13,7 +13,9 @@ At read time the question has already said which memories are about the same thi
 change of state, below) and was said after some of the hits ranked above it moves up to just
 above the first of them, taking its score (so the scores stay in rank order). Nothing is retired,
 nothing leaves the best ``k`` and nothing enters it: recall at ``k`` and beyond is unchanged, only
-which of the ``k`` comes first. Questions that place themselves in time (``as_of``, a time range,
+which of the ``k`` comes first. A change said of someone else ("my sister just moved to Seattle",
+"my teammate got promoted") is theirs: it does not pass the speaker's own facts when the question
+is about the speaker, unless that person took over a role of the speaker's (:data:`HANDOVER`). Questions that place themselves in time (``as_of``, a time range,
 "first", "before the move") keep their order: what held then is theirs to ask.
 
 The cues are general English, grouped by the kind of change they report, not a list of the
@@ -23,7 +25,7 @@ checked)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from recalld.kernel.domain import SearchHit
@@ -78,17 +80,28 @@ ADDING = re.compile(
 )
 
 
+# someone else now holds a role of the speaker's: "Dr. Rasmussen has taken over supervising my
+# thesis", "a new GP", "we hired a nanny". Said of someone else, other changes are theirs ("my
+# sister just moved to Seattle", "my teammate got promoted"); these are the speaker's too.
+HANDOVER = re.compile(r"(?<![\w'])(?:(?:took|taken|taking|takes) over|replac(?:ed|es|ing)|new|hired)(?![\w'])", re.I)
+
+
 def reports_change(text: str) -> bool:
     """Whether ``text`` says, in words of :data:`CHANGE`, that something is no longer as it was
     (and not, in words of :data:`ADDING`, that it adds to it)."""
     return CHANGE.search(text) is not None and ADDING.search(text) is None
 
 
-def newest_change_first(ranked: Sequence[SearchHit], k: int) -> list[SearchHit]:
+def newest_change_first(
+    ranked: Sequence[SearchHit], k: int, may_pass: Callable[[SearchHit, SearchHit], bool] | None = None
+) -> list[SearchHit]:
     """``ranked`` (best first) with each of its first ``k`` hits that reports a change moved to
     just above the first hit above it that was said earlier; the moved hit takes that hit's score
     (and the relevance that gives that score with its own decay weight).
-    Changes are placed oldest first, so that of two changes the newer ends up above."""
+    Changes are placed oldest first, so that of two changes the newer ends up above.
+    ``may_pass(change, older)``: whether the change answers what ``older`` answers; a change stops
+    below the first older hit it may not pass (a change about someone else, or one that does not
+    name whom the question names, does not replace the speaker's fact about them)."""
     out = list(ranked)
     top = min(k, len(out))
     if top < 2:
@@ -101,7 +114,12 @@ def newest_change_first(ranked: Sequence[SearchHit], k: int) -> list[SearchHit]:
     )]  # fmt: skip
     for hit in changes:
         at = next(i for i, h in enumerate(out) if h.memory.id == hit.memory.id)
-        older = next((i for i in range(at) if out[i].memory.reference_time < hit.memory.reference_time), None)
+        older = None
+        for i in range(at - 1, -1, -1):  # upwards: the highest older hit it may pass, none it may not
+            if out[i].memory.reference_time < hit.memory.reference_time:
+                if may_pass is not None and not may_pass(hit, out[i]):
+                    break
+                older = i
         if older is None:
             continue
         out.pop(at)

@@ -36,7 +36,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 
-from recalld.core.currency import newest_change_first
+from recalld.core.currency import HANDOVER, newest_change_first
 from recalld.core.dates import TimeSpan
 from recalld.core.fusion import Method, Recipe, boosts, fuse
 from recalld.core.ordering import order_scores
@@ -184,6 +184,7 @@ class HybridRetriever:
         best: dict[str, SearchHit] = {}
         hybrid = q.mode is SearchMode.HYBRID
         me = norm(q.scope.speaker) if hybrid and asks_about_self(analysis, q.scope.speaker) else ""
+        others: set[str] = set()  # hits about someone else than the speaker the question asks about
         for hits in per_view:
             for h in hits:
                 if h.memory.expired(now):
@@ -191,6 +192,7 @@ class HybridRetriever:
                 weight = decay_weight(h.memory, at, self._half_lives, self._decay) if self._decay.enabled else 1.0
                 if me and about_someone_else(h.memory, me, analysis):
                     weight *= OTHERS_WEIGHT
+                    others.add(h.memory.id)
                 hit = replace(
                     h, relevance=h.score, weight=weight, score=h.score * weight, level=Level.of(h.memory.scope, q.scope)
                 )
@@ -199,7 +201,12 @@ class HybridRetriever:
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
         about_now = plan.order is None and q.time_range is None and not plan.window and q.validity == CURRENT
         if hybrid and self._s.current_first_k and about_now:  # not a question placed in time
-            ranked = newest_change_first(ranked, self._s.current_first_k)
+
+            def may_pass(change: SearchHit, older: SearchHit) -> bool:
+                # another person's change is theirs, unless they took over a role of the speaker's
+                return change.memory.id not in others or HANDOVER.search(change.memory.text) is not None
+
+            ranked = newest_change_first(ranked, self._s.current_first_k, may_pass)
         return [h for h in ranked if h.score >= q.threshold][: q.limit]
 
     async def views(self, scope: Scope, levels: Sequence[Level]) -> list[Scope]:
