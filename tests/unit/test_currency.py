@@ -31,6 +31,10 @@ def hit(mid: str, days: int, score: float, text: str, weight: float = 1.0) -> Se
         "We moved to Porto last spring.",
         "They pushed the launch back to May.",  # a phrasal verb with its object inside
         "I sold my old bike.",
+        "We had to push the party back a week.",  # the base form after "had to"
+        "Signed with a new agency in Leeds.",
+        "My asthma has been much calmer since March.",  # a state said with when it began
+        "Finally settled in at the new flat.",
     ],
 )
 def test_statements_of_a_change(text: str) -> None:
@@ -46,6 +50,7 @@ def test_statements_of_a_change(text: str) -> None:
         "We hired a second nurse as well.",
         "My brother started karate too.",
         "Nowhere is as quiet as the lake.",  # "now" only as a word of its own
+        "I'm tired since the baby cries at night.",  # "since" as "because"
     ],
 )
 def test_statements_that_change_nothing(text: str) -> None:

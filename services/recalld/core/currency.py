@@ -15,8 +15,9 @@ above the first of them, taking its score (so the scores stay in rank order). No
 nothing leaves the best ``k`` and nothing enters it: recall at ``k`` and beyond is unchanged, only
 which of the ``k`` comes first. A change said of someone else ("my sister just moved to Seattle",
 "my teammate got promoted") is theirs: it does not pass the speaker's own facts when the question
-is about the speaker, unless that person took over a role of the speaker's (:data:`HANDOVER`). Questions that place themselves in time (``as_of``, a time range,
-"first", "before the move") keep their order: what held then is theirs to ask.
+is about the speaker, unless that person took over a role of the speaker's (:data:`HANDOVER`).
+Questions that place themselves in time (``as_of``, a time range, "first", "before the move")
+keep their order: what held then is theirs to ask.
 
 The cues are general English, grouped by the kind of change they report, not a list of the
 sentences of any data set (bench/results/current-first-*.md has how they were chosen and
@@ -41,9 +42,12 @@ _CUES: dict[str, tuple[str, ...]] = {
                "cut back", "took up", "taken up", "picked up"),
     # someone else in a role, or the speaker in another one
     "role": ("took over", "taken over", "taking over", "replaced", "replacing", "retired", "resigned", "left",
-             "leaving", "hired", "fired", "laid off", "promoted", "transferred", "joined", "new"),
+             "leaving", "hired", "fired", "laid off", "promoted", "transferred", "joined", "new", "signed with",
+             "signed for", "signed a contract", "accepted the offer", "accepted an offer", "accepted the job",
+             "accepted a job", "accepted a position", "first day at", "first week at", "first weeks at"),
     # a place
-    "place": ("moved", "moving", "relocated", "relocating"),
+    "place": ("moved", "moving", "relocated", "relocating", "closed on", "moved into", "unpacked", "settled in",
+              "settling in"),
     # a thing one has
     "possession": ("sold", "got rid of", "swapped", "traded in", "upgraded", "downgraded", "replaced"),
     # a date or a plan
@@ -62,8 +66,11 @@ _CUES: dict[str, tuple[str, ...]] = {
 # a phrasal verb of change with its object inside: "pushed the wedding back", "gave it up",
 # "moved my appointment up", "cut sugar out"
 _SEPARATED = (
-    r"(?:pushed|put|moved|brought|bumped|gave|cut|switched|swapped|changed)\s+(?:[\w'-]+\s+){1,3}?"
-    r"(?:back|forward|up|off|out|over)"
+    r"(?:push(?:ed)?|put|move[ds]?|bring|brought|bump(?:ed)?|give|gave|cut|switch(?:ed)?|swap(?:ped)?|change[ds]?)"
+    r"\s+(?:[\w'-]+\s+){1,3}?(?:back|forward|up|off|out|over)"
+    # a state said with when it began: "one migraine a month since January", "vegan since May"
+    r"|since\s+(?:last\s+\w+|the\s+(?:summer|winter|spring|autumn|fall|start|beginning|surgery|operation)|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d{4}|then)"
 )
 CHANGE = re.compile(
     r"(?<![\w'])(?:"
