@@ -31,6 +31,9 @@ async def test_a_question_about_now_finds_the_newer_change_first(app: App) -> No
     assert [h.memory.text for h in now[:2]] == [NEW, OLD]
     assert {h.memory.id for h in now} == {h.memory.id for h in both}  # reordered, never more or fewer
     assert [h.score for h in now] == sorted((h.score for h in now), reverse=True)
+    # "now" asks for the latest: a question about the present as well
+    latest = await retriever(app, current_first_k=3).search(SearchQuery(scope, "Who gives me piano lessons now?"))
+    assert latest[0].memory.text == NEW
 
 
 async def test_a_question_placed_in_time_keeps_what_held_then(app: App) -> None:

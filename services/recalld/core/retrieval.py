@@ -39,7 +39,7 @@ from opentelemetry import trace
 from recalld.core.currency import HANDOVER, newest_change_first
 from recalld.core.dates import TimeSpan
 from recalld.core.fusion import Method, Recipe, boosts, fuse
-from recalld.core.ordering import order_scores
+from recalld.core.ordering import Order, order_scores
 from recalld.core.profile import decay_weight, half_lives
 from recalld.core.search_plan import SearchPlan, checked_query, plan_search
 from recalld.core.settings import DecaySettings, FusionMethod, GraphRanking, Limits, SearchSettings
@@ -199,7 +199,9 @@ class HybridRetriever:
                 if h.memory.id not in best or hit.score > best[h.memory.id].score:
                     best[h.memory.id] = hit
         ranked = sorted(best.values(), key=lambda h: -h.score)  # stable: ties keep the fused order
-        about_now = plan.order is None and q.time_range is None and not plan.window and q.validity == CURRENT
+        # "now", "currently", "these days" ask for the latest: about the present too
+        latest = plan.order is None or (plan.order.order is Order.LATEST and not plan.order.event)
+        about_now = latest and q.time_range is None and not plan.window and q.validity == CURRENT
         if hybrid and self._s.current_first_k and about_now:  # not a question placed in time
 
             def may_pass(change: SearchHit, older: SearchHit) -> bool:
