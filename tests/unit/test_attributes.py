@@ -74,6 +74,11 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("Would you stop adding disclaimers?", {("avoid", "disclaimers")}),
     ("Could you explain how mortgages work?", set()),
     ("Can you be at the station by noon?", set()),
+    # what a fan likes is not a trade; an age to come is not one's age; a meal is not a pet; a kin's pills are theirs
+    ("I'm a lifelong Arsenal supporter.", {("likes", "Arsenal")}),
+    ("I'd like to buy a house by the time I turn 35.", {("goals", "buy a house by the time I turn 35")}),
+    ("We sometimes have duck on Sundays.", set()),
+    ("My dad takes warfarin.", set()),
     # skills already mastered, said as people say them
     ("I can finally solder without burning myself.", set()),  # "can finally" alone is no skill
     ("I can juggle five balls.", {("mastered", "juggle five balls")}),

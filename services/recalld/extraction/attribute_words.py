@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from recalld.extraction.words import KIN
 from recalld.kernel import slots
 
 # -- medications and conditions ----------------------------------------------
@@ -65,7 +66,7 @@ FAMILY = {
     "niece", "nephew", "fiance", "fiancee",
 }  # fmt: skip
 GRANDPARENTS = {"grandparent", "grandparents"}
-PEOPLE = FAMILY | slots.ROLES | GRANDPARENTS | {
+PEOPLE = FAMILY | KIN | slots.ROLES | GRANDPARENTS | {
     "friend", "boyfriend", "girlfriend", "fiance", "colleague", "boss", "neighbour", "neighbor", "roommate",
     "flatmate", "kid", "baby", "toddler", "dog", "cat", "pet", "stepson", "stepdaughter", "grandchild", "grandson",
     "granddaughter", "team", "class", "family", "parent", "parents",
@@ -74,6 +75,16 @@ PEOPLE = FAMILY | slots.ROLES | GRANDPARENTS | {
 # -- likes, diets, habits, study ---------------------------------------------
 
 LIKE = {"love", "like", "enjoy", "adore", "prefer"}
+# what someone is when they like something, not a trade: "a huge Liverpool supporter", "a jazz lover"
+FANS = frozenset({"fan", "supporter", "lover", "enthusiast", "addict", "fanatic", "nerd", "geek", "buff", "devotee",
+                  "aficionado", "admirer", "follower"})  # fmt: skip
+FAN_INTENSIFIERS = frozenset({"huge", "big", "massive", "great", "total", "die-hard", "diehard", "lifelong",
+                              "avid", "real", "true", "proper", "keen", "devoted", "absolute", "complete",
+                              "loyal"})  # fmt: skip
+# animals people eat: "I'll have fish now and then" is a meal, "we have two fish" pets
+EDIBLE = frozenset(
+    {"fish", "chicken", "lamb", "duck", "rabbit", "turkey", "crab", "lobster", "prawn", "shrimp", "goat"}
+)
 DISLIKE = {"hate", "dislike", "detest", "loathe"}
 LIKE_PHRASES = frozenset({"is_into", "crazy_about", "fond_of", "obsessed_with", "passionate_about", "keen_on",
                           "fan_of", "addicted_to", "mad_about", "big_on", "nuts_about", "hooked_on"})  # fmt: skip

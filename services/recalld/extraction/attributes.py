@@ -25,9 +25,12 @@ from recalld.extraction.attribute_words import (
     DISLIKE_PHRASES,
     DROP_ADVERBS,
     DRUG_STEM,
+    EDIBLE,
     EXERCISE,
     EXERCISE_OBJECTS,
     FAMILY,
+    FAN_INTENSIFIERS,
+    FANS,
     FREQUENCY,
     INCEPTION,
     LIKE,
@@ -141,6 +144,9 @@ def _denied(sent: Span, text: str) -> Iterator[tuple[str, str]]:
         yield from (a for a in said_attributes.preferences(text) if a[0] == "dislikes")  # "I've never liked X"
 
 
+_LATER_AGE = re.compile(r"\b(?:before|when|by the time|until|till|once|after|if)\s+i\s+(?:turn|reach|hit)\b", re.I)
+
+
 def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: bool) -> Iterator[tuple[str, str]]:
     """The attributes the speaker's own triples hold: allergies, location, employer, job title, diet,
     school, studies, age, pets, family, likes and dislikes."""
@@ -160,6 +166,11 @@ def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: boo
             yield "location", o
         elif kind == "works_at" and t.object_type != "date":
             yield "employer", o
+        elif p == "is_a" and obj.split()[-1:] and obj.split()[-1] in FANS:  # "a huge Liverpool supporter"
+            liked = [w for w in o.split()[:-1] if w.casefold() not in FAN_INTENSIFIERS]
+            said = re.search(re.escape(" ".join(liked)), text, re.IGNORECASE) if liked else None
+            if liked:
+                yield "likes", said.group(0) if said else " ".join(liked)  # as written: "Arsenal"
         elif kind == "works_as" or (p == "is_a" and _job_title(obj, text)):
             yield "job_title", o
         elif p in ("is", "is_a", "eat", "follow", "is_on", "do") and _diet(obj) is not None:
@@ -169,9 +180,15 @@ def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: boo
         elif p in ("study", "major_in", "study_for", "do_in", "is_in", "take") and _studied(sent, o):
             yield "studies", o
         elif p == "has_age":
-            yield "age", o
+            if not _LATER_AGE.search(text):  # "before I turn 40": an age to come, not the speaker's
+                yield "age", o
         elif p == "has_pet":
             species = types.get(norm(o))
+            kind_of = (species or o).casefold().split()[-1]
+            if kind_of in EDIBLE and not re.search(
+                rf"\b(?:a|an|my|our|pet|\d+|two|three|four)\s+{kind_of}", text, re.I
+            ):
+                continue  # "I'll have fish now and then": a meal
             yield "pets", f"{o} ({species})" if species and norm(species) != norm(o) else o
         elif p.startswith("has_") and p[4:] in FAMILY and (mine or norm(o) in named or "'s " not in o):
             who = named.get(norm(o)) or _own_description(o, speaker)
