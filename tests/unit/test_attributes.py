@@ -79,6 +79,11 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("I'd like to buy a house by the time I turn 35.", {("goals", "buy a house by the time I turn 35")}),
     ("We sometimes have duck on Sundays.", set()),
     ("My dad takes warfarin.", set()),
+    # likes and fears said as idioms, a language being learnt, a liked thing as said (plural kept)
+    ("I'm a dog person, and cats freak me out.", {("likes", "dog"), ("dislikes", "cats")}),
+    ("I'm learning Japanese for work.", {("studies", "Japanese")}),
+    ("I'm learning to knit.", set()),
+    ("I hate crowded trains.", {("dislikes", "crowded trains")}),
     # skills already mastered, said as people say them
     ("I can finally solder without burning myself.", set()),  # "can finally" alone is no skill
     ("I can juggle five balls.", {("mastered", "juggle five balls")}),

@@ -415,7 +415,10 @@ _DISLIKED = re.compile(
 
 def _surface(value: str, text: str) -> str:
     """The object as the sentence says it when its lemma is not a word of it ("gardening", not "garden")."""
-    if " " in value or re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE):
+    if " " in value:  # "long meeting" for "long meetings": as said
+        said = re.search(rf"\b{re.escape(value)}(?:s|es)?\b", text, re.IGNORECASE)
+        return said.group(0) if said else value
+    if re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE):
         return value
     # a lemma that drops its "e" before a suffix: "bake" -> "baking"
     stem = value[:-1] if value.endswith("e") and len(value) > 3 else value

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from spacy.tokens import Span
 
 from recalld.extraction.attribute_words import CONDITIONS, FAMILY, PEOPLE
+from recalld.extraction.statements import LANGUAGES
 
 _END = (
     r"(?=$|[.,;!?:—–]|\s+(?:at|from|since|every|twice|once|daily|and|but|so|because|with|in|on|is|are|was|were|"
@@ -51,6 +52,11 @@ def _condition_like(x: str) -> bool:
 
 # "studying nursing", "I'm reading law" (British: studying it at university), "a minor in criminology";
 # not "I'm reading a novel", not "Reading Chinese characters is hard"
+# "I'm learning Korean": a language being learnt is studied
+_LEARNING = re.compile(
+    r"\b(?:i'?m |i am )(?:learning|taking (?:lessons|classes) in)\s+(?P<x>" + "|".join(sorted(LANGUAGES)) + r")\b",
+    re.I,
+)
 _STUDYING = re.compile(
     r"(?:\b(?:i'?m |i am )?(?:studying|majoring in|minoring in|(?:a|my) (?:minor|major) in)|"
     r"\b(?:i'?m|i am) reading)\s+"
@@ -77,13 +83,18 @@ _LIKED = re.compile(
     rf"\b(?:(?:a )?(?:big|huge|massive|great) fan of|love a good|i'?m (?:really |so |totally )?(?:into|hooked on))\s+"
     rf"(?:the\s+)?(?P<y>[\w'-]+(?: [\w'-]+){{0,2}}?){_END}|"
     r"^(?P<x>[A-Z][\w'-]*(?: [a-z][\w'-]*){0,2}) (?:is|are) (?:my|our) (?:happy place|thing|jam|passion|"
-    r"favou?rite thing|guilty pleasure|obsession)\b",
+    r"favou?rite thing|guilty pleasure|obsession)\b|"
+    # "I'm a cat person", "a morning person": what one is drawn to
+    r"\b(?:i'?m|i am) (?:a|an|such a|more of a|totally a|definitely a) (?P<w>[a-z]+) person\b",
     re.I,
 )
 _DISLIKED = re.compile(
     r"^(?P<x>[A-Z][\w'-]*(?: [a-z][\w'-]*){0,2}) (?:does|do) (?:nothing|absolutely nothing) for me\b|"
     rf"\bi(?:'ve| have)? never (?:liked|enjoyed|been into|been a fan of)\s+(?P<y>[\w'-]+(?: [\w'-]+){{0,2}}?){_END}|"
-    rf"\b(?:not|never) (?:a|much of a|really a) fan of\s+(?P<z>[\w'-]+(?: [\w'-]+){{0,2}}?){_END}",
+    rf"\b(?:not|never) (?:a|much of a|really a) fan of\s+(?P<z>[\w'-]+(?: [\w'-]+){{0,2}}?){_END}|"
+    # "dogs scare me a bit", "Crowds freak me out": what one fears
+    r"(?:^|[,;]\s*(?:and\s+|but\s+)?|\b(?:and|but)\s+)(?P<v>[a-z][\w'-]*(?: [a-z][\w'-]*)?) "
+    r"(?:scares?|terrif(?:y|ies)|frighten(?:s)?|freak(?:s)?) me\b",
     re.I,
 )
 
@@ -101,6 +112,8 @@ def conditions(text: str, medicine_named: bool) -> Iterator[tuple[str, str]]:
 
 
 def studies(text: str) -> Iterator[tuple[str, str]]:
+    for m in _LEARNING.finditer(text):
+        yield "studies", m.group("x")
     for m in _STUDYING.finditer(text):
         if m.group("x").casefold() not in _NOT_STUDIED:
             yield "studies", m.group("x")
@@ -118,9 +131,10 @@ def family(text: str) -> Iterator[tuple[str, str]]:
 
 def preferences(text: str) -> Iterator[tuple[str, str]]:
     for m in _LIKED.finditer(text.strip()):
-        yield "likes", m.group("x") or m.group("y")
+        yield "likes", m.group("x") or m.group("y") or m.group("w")
     for m in _DISLIKED.finditer(text.strip()):
-        yield "dislikes", m.group("x") or m.group("y") or m.group("z")
+        if (m.group("v") or "").casefold() not in ("it", "that", "this", "he", "she", "they", "which", "what"):
+            yield "dislikes", m.group("x") or m.group("y") or m.group("z") or m.group("v")
 
 
 _PLACED = frozenset({"work", "live", "teach", "study", "base", "train", "practise", "practice", "nurse"})
