@@ -60,6 +60,9 @@ E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "
            "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
 
 
+_ERE_VERBS = frozenset({"adhere", "interfere", "persevere", "revere", "cohere", "sincere", "austere"})
+
+
 def snake(*parts: str) -> str:
     """Join predicate parts into a lowercase snake_case predicate."""
     return re.sub(r"[\W_]+", "_", "_".join(p for p in parts if p).lower()).strip("_")  # any script's letters
@@ -74,6 +77,10 @@ def lemma(t: Token) -> str:
             return fixed
         if text == base + "es" and not base.endswith(("s", "x", "z", "o", "ch", "sh")):
             return base + "e"
+        # a verb it does not know in "-ering" gets an "e" too many: "bouldering" -> "bouldere" (English
+        # verbs in "-ere" are few: adhere, interfere, persevere, revere, cohere)
+        if text.endswith("ering") and base.endswith("ere") and base not in _ERE_VERBS and text == base[:-1] + "ing":
+            return base[:-1]
     return base
 
 
