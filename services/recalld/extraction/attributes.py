@@ -369,8 +369,9 @@ _DEGREE = re.compile(
     re.IGNORECASE,
 )
 _OCCUPATION_AT = re.compile(
-    r"\b(?i:i'?m|i am|i work as|i've been|i have been)\s+(?i:a|an|the)\s+(?P<job>(?:[\w-]+\s+){0,2}?[\w-]+)\s+"
-    rf"(?i:at|for|with)\s+(?:(?i:a|an|the)\s+[\w ]+?\s+(?i:called|named)\s+)?(?P<org>{_NAME})"
+    r"\b(?i:i'?m|i am|i work as|i worked as|i've been|i have been|(?:i've |i have |i'?m |i am )?(?:been )?working as)"
+    r"\s+(?i:a|an|the)\s+(?P<job>(?:[\w-]+\s+){0,2}?[\w-]+)\s+"
+    rf"(?i:at|for|with)\s+(?:(?i:a|an|the)\s+[\w ]+?\s+(?i:called|named)\s+|(?i:the)\s+)?(?P<org>{_NAME})"
 )
 _AT_ORG = re.compile(
     rf"\b(?i:i've|i have) been (?i:at|with) (?P<org>{_NAME})(?:.*?\b(?i:as)\s+(?i:a|an)\s+(?P<job>[\w -]+?))?"

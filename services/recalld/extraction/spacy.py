@@ -113,6 +113,8 @@ from recalld.extraction.temporal import is_time_entity
 from recalld.extraction.words import FIRST_PERSON, KIN, OTHER_PRONOUNS, PERSONAL, PETS, children
 from recalld.kernel.domain import ChatMessage, Fact, QueryAnalysis, Triple
 
+# a time adverb before what the speaker is: "Currently a data analyst at Barclays", "Still single"
+_LEADING_NOW = frozenset({"currently", "now", "still", "presently", "recently", "newly"})
 # what a person is, said of themselves without "I'm a" ("Big fan of sci-fi", "Huge coffee lover")
 _SELF_NOUNS = frozenset({"fan", "lover", "addict", "enthusiast", "fanatic", "supporter", "believer", "member",
                          "student", "parent", "mum", "mom", "dad", "vegetarian", "vegan", "veteran", "survivor",
@@ -228,10 +230,13 @@ class SpacyExtractor:
         words = [t for t in sent if not t.is_punct]
         if len(words) < 2 or sent.text.strip().endswith("?") or any(t.pos_ in ("VERB", "AUX") for t in sent):
             return None
+        if words[0].lower_ in _LEADING_NOW and len(words) > 2:  # "Currently a data analyst at Barclays."
+            words = words[1:]
         first, second = words[0], words[1]
         if first.lower_ in PHATIC or first.lemma_.lower() in PHATIC:
             return None
-        lead = next((t for t in words[:3] if t.pos_ in ("NOUN", "PROPN")), None)
+        # the head of the opening noun phrase: "Nurse at ...", "a data analyst at ..."
+        lead = next((t for t in words[:4] if t.pos_ in ("NOUN", "PROPN") and t.dep_ != "compound"), None)
         if first.pos_ == "ADJ" and first.dep_ != "amod":  # "Allergic to penicillin": a state, not "Great game"
             prefix = "I'm "
         elif lead is not None and lead.lemma_.lower() in OCCUPATIONS | _SELF_NOUNS:
