@@ -86,7 +86,10 @@ TABLE: list[tuple[str, set[tuple[str, str]]]] = [
     ("I hate crowded trains.", {("dislikes", "crowded trains")}),
     # a job said without "I'm" after a time adverb; working as X for the Y
     ("Currently a paramedic in Bristol.", {("job_title", "paramedic"), ("location", "Bristol")}),
-    ("Been working as a librarian for the British Council.", {("job_title", "librarian"), ("employer", "British Council")}),
+    (
+        "Been working as a librarian for the British Council.",
+        {("job_title", "librarian"), ("employer", "British Council")},
+    ),
     # skills already mastered, said as people say them
     ("I can finally solder without burning myself.", set()),  # "can finally" alone is no skill
     ("I can juggle five balls.", {("mastered", "juggle five balls")}),
