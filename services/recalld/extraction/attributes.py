@@ -167,10 +167,10 @@ def _from_triples(sent: Span, triples: Sequence[Triple], speaker: str, mine: boo
         elif kind == "works_at" and t.object_type != "date":
             yield "employer", o
         elif p == "is_a" and obj.split()[-1:] and obj.split()[-1] in FANS:  # "a huge Liverpool supporter"
-            liked = [w for w in o.split()[:-1] if w.casefold() not in FAN_INTENSIFIERS]
-            said = re.search(re.escape(" ".join(liked)), text, re.IGNORECASE) if liked else None
+            liked = " ".join(w for w in o.split()[:-1] if w.casefold() not in FAN_INTENSIFIERS)
+            said = re.search(re.escape(liked), text, re.IGNORECASE) if liked else None
             if liked:
-                yield "likes", said.group(0) if said else " ".join(liked)  # as written: "Arsenal"
+                yield "likes", said.group(0) if said else liked  # as written: "Arsenal"
         elif kind == "works_as" or (p == "is_a" and _job_title(obj, text)):
             yield "job_title", o
         elif p in ("is", "is_a", "eat", "follow", "is_on", "do") and _diet(obj) is not None:
@@ -505,7 +505,7 @@ def _past_state(sent: Span) -> bool:
     return state and root.tag_ == "VBD" and not passive and not now
 
 
-_ADDRESSING = frozenset({"reply", "respond", "answer", "write", "talk", "speak", "explain", "use", "keep", "be"})
+_ADDRESSING = frozenset({*statements.ANSWER_VERBS, "use", "keep", "be"})
 
 
 def _imperative(sent: Span) -> bool:

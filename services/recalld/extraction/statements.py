@@ -284,7 +284,8 @@ _SWITCH = re.compile(r"\b(?:switch|change|go|move)\s+(?:back\s+|over\s+)?(?:to|i
 
 _FRAGMENT_MARK = re.compile(r"\b(?:please|pls|only|ever|always|never|from now on|going forward)\b|^\W*no\s", re.I)
 # a line opening with how to answer ("Respond in Portuguese"): the small tagger often reads the verb as a noun
-_ANSWER_OPENING = re.compile(r"^\W*(?:reply|respond|answer|write|talk|speak|explain)\b", re.I)
+ANSWER_VERBS = ("reply", "respond", "answer", "write", "talk", "speak", "explain")
+_ANSWER_OPENING = re.compile(rf"^\W*(?:{'|'.join(ANSWER_VERBS)})\b", re.I)
 
 
 _ASKED = re.compile(

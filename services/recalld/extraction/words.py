@@ -60,7 +60,7 @@ E_VERBS = {"hat": "hate", "hop": "hope", "rid": "ride", "din": "dine", "scar": "
            "rat": "rate", "cop": "cope", "tap": "tape", "shin": "shine", "pin": "pine", "dot": "dote"}  # fmt: skip
 
 
-_ERE_VERBS = frozenset({"adhere", "interfere", "persevere", "revere", "cohere", "sincere", "austere"})
+_ERE_VERBS = frozenset({"adhere", "interfere", "persevere", "revere", "cohere"})
 
 
 def snake(*parts: str) -> str:
